@@ -1,0 +1,170 @@
+/*
+ * cmd_import.c - `tide import FILE.jsonl -o OUT.tide`: JSON lines (the form
+ * `tide cat` prints) into a trace. Bad lines are reported by line number and
+ * reason, counted, and fail the run past --max-bad.
+ */
+#include "cli_int.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+void help_import(FILE *f)
+{
+    fprintf(f,
+            "usage: tide import FILE.jsonl... -o OUT.tide [options]\n"
+            "Converts JSON lines (one record per line, as 'tide cat' prints them; '-' reads\n"
+            "stdin) into a trace. Field reference: docs/jsonl.md.\n\n"
+            "  -o, --output FILE    the trace to write ('-' = stdout)\n"
+            "      --raw            the input may hold personal data: mark the trace raw\n"
+            "                       (required until inline anonymization is built)\n"
+            "      --max-bad N      fail if more than N lines are bad (default 0)\n"
+            "      --level N        zstd level 1-19 (default 9)\n"
+            "      --block-records N  records per block (default 16384)\n");
+}
+
+struct imp_src {
+    const char *path;
+    int fd;
+};
+
+int cmd_import(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'}, {"raw", no_argument, 0, 'r'},
+        {"max-bad", required_argument, 0, 'b'}, {"level", required_argument, 0, 'l'},
+        {"block-records", required_argument, 0, 'B'}, {0, 0, 0, 0}};
+    const char *outpath = NULL;
+    bool raw = false;
+    long max_bad = 0;
+    struct tide_trace_writer_opts wo = {0};
+    struct tide_err err = {0};
+    struct cli_out out;
+    struct tide_trace_writer *w = NULL;
+    struct tide_arena scratch;
+    struct tide_record rec = {0};
+    uint64_t bad = 0, lines = 0, written = 0;
+    int c, i, rc, ex = EXIT_OK;
+    char *meta;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': outpath = optarg; break;
+        case 'r': raw = true; break;
+        case 'b': max_bad = strtol(optarg, NULL, 10); break;
+        case 'l': wo.level = atoi(optarg); break;
+        case 'B': wo.block_records = (uint32_t)strtoul(optarg, NULL, 10); break;
+        default: help_import(stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_errorf("import: no input files (use '-' for stdin)");
+        return EXIT_USAGE;
+    }
+    if (!raw) {
+        cli_errorf("import: inline anonymization is not available yet; pass --raw to import "
+                   "as a raw trace (replay, cat and mock will then need --allow-raw)");
+        return EXIT_USAGE;
+    }
+    if (wo.level < 0 || wo.level > 22) {
+        cli_errorf("import: --level must be 1-22");
+        return EXIT_USAGE;
+    }
+    meta = cli_meta_json(raw, "jsonl", (const char *const *)argv + optind, argc - optind);
+    if (!meta)
+        return EXIT_RUNTIME;
+    if (cli_out_open(&out, outpath, raw, &err)) {
+        free(meta);
+        cli_error(&err);
+        return EXIT_USAGE;
+    }
+    rc = tide_trace_writer_open(&w, out.fd, out.path, meta, &wo, &err);
+    free(meta);
+    if (rc) {
+        cli_error(&err);
+        cli_out_abort(&out);
+        return EXIT_RUNTIME;
+    }
+    tide_arena_init(&scratch, 0);
+    for (i = optind; i < argc && ex == EXIT_OK; i++) {
+        struct tide_lines lr;
+        struct tide_str line;
+        int fd = cli_in_open(argv[i], &err);
+        if (fd < 0) {
+            cli_error(&err);
+            ex = EXIT_USAGE;
+            break;
+        }
+        tide_lines_init(&lr, tide_read_fd, &fd, TIDE_MAX_BODY * 2);
+        for (;;) {
+            tide_err_clear(&err);
+            rc = tide_lines_next(&lr, &line, &err);
+            if (rc == 0)
+                break;
+            lines++;
+            if (rc == 1) {
+                size_t k = 0;
+                while (k < line.len && (line.p[k] == ' ' || line.p[k] == '\t'))
+                    k++;
+                if (k == line.len) {
+                    lines--; /* blank lines are not records */
+                    continue;
+                }
+                tide_arena_reset(&scratch);
+                rc = tide_record_from_json(line.p, line.len, &rec, &scratch, &err);
+                if (rc == 0) {
+                    rc = tide_trace_writer_add(w, &rec, &err);
+                    if (rc) {
+                        cli_error(&err);
+                        ex = rc == TIDE_E_LIMIT ? EXIT_USAGE : EXIT_RUNTIME;
+                        break;
+                    }
+                    written++;
+                    continue;
+                }
+            }
+            if (rc == TIDE_E_FORMAT || rc == TIDE_E_LIMIT) {
+                bad++;
+                if (bad <= 10)
+                    fprintf(stderr, "tide: %s:%llu: %s\n", argv[i],
+                            (unsigned long long)lr.lineno, err.msg);
+                if ((long)bad > max_bad) {
+                    cli_errorf("import: %llu bad line(s), more than --max-bad %ld; nothing "
+                               "written", (unsigned long long)bad, max_bad);
+                    ex = EXIT_USAGE;
+                    break;
+                }
+                continue;
+            }
+            snprintf(err.where, sizeof(err.where), "%s", argv[i]);
+            cli_error(&err);
+            ex = EXIT_RUNTIME;
+            break;
+        }
+        tide_lines_free(&lr);
+        if (fd > 0)
+            close(fd);
+    }
+    if (ex == EXIT_OK) {
+        char fin[128];
+        snprintf(fin, sizeof(fin), "{\"import\":{\"lines\":%llu,\"bad\":%llu}}",
+                 (unsigned long long)lines, (unsigned long long)bad);
+        rc = tide_trace_writer_close(w, fin, &err);
+        if (!rc)
+            rc = cli_out_close(&out, &err);
+        if (rc) {
+            cli_error(&err);
+            ex = EXIT_RUNTIME;
+        }
+    }
+    if (ex != EXIT_OK)
+        cli_out_abort(&out);
+    else
+        fprintf(stderr, "tide: import: %llu lines, %llu records written, %llu bad\n",
+                (unsigned long long)lines, (unsigned long long)written, (unsigned long long)bad);
+    tide_trace_writer_free(w);
+    tide_arena_free(&scratch);
+    return ex;
+}

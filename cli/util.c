@@ -1,0 +1,178 @@
+/*
+ * util.c - output files that never look complete when they are not, input
+ * opening, time-window arguments and error printing for every command.
+ */
+#include "cli_int.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void cli_error(const struct tide_err *err)
+{
+    char buf[1024];
+    fprintf(stderr, "tide: %s\n", tide_err_str(err, buf, sizeof(buf)));
+}
+
+void cli_errorf(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("tide: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+void cli_warnf(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("tide: warning: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_out_open(struct cli_out *o, const char *path, bool raw, struct tide_err *err)
+{
+    memset(o, 0, sizeof(*o));
+    if (!path)
+        return tide_err_set(err, TIDE_E_USAGE, "", "an output is required (-o FILE, or -o - for stdout)");
+    snprintf(o->path, sizeof(o->path), "%s", path);
+    if (strcmp(path, "-") == 0) {
+        if (isatty(1))
+            return tide_err_set(err, TIDE_E_USAGE, "", "refusing to write a binary trace to a terminal");
+        o->fd = 1;
+        return 0;
+    }
+    /* raw traces hold personal data: readable by the owner only */
+    o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, raw ? 0600 : 0644);
+    if (o->fd < 0)
+        return tide_err_set(err, TIDE_E_IO, path, "cannot create: %s", strerror(errno));
+    o->is_file = true;
+    return 0;
+}
+
+int cli_out_close(struct cli_out *o, struct tide_err *err)
+{
+    int rc = 0;
+    if (o->is_file) {
+        if (fsync(o->fd) != 0 && errno != EINVAL)
+            rc = tide_err_set(err, TIDE_E_IO, o->path, "fsync failed: %s", strerror(errno));
+        if (close(o->fd) != 0 && !rc)
+            rc = tide_err_set(err, TIDE_E_IO, o->path, "close failed: %s", strerror(errno));
+        if (rc)
+            unlink(o->path);
+    }
+    o->fd = -1;
+    return rc;
+}
+
+void cli_out_abort(struct cli_out *o)
+{
+    if (o->is_file && o->fd >= 0) {
+        close(o->fd);
+        unlink(o->path);
+    }
+    o->fd = -1;
+}
+
+int cli_in_open(const char *path, struct tide_err *err)
+{
+    int fd;
+    if (strcmp(path, "-") == 0)
+        return 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        tide_err_set(err, errno == ENOENT ? TIDE_E_NOTFOUND : TIDE_E_IO, path, "cannot open: %s",
+                     strerror(errno));
+    return fd;
+}
+
+int cli_parse_when(const char *s, int64_t *ns, bool *is_offset)
+{
+    if (s[0] == '+') {
+        *is_offset = true;
+        return tide_duration_parse(s + 1, ns);
+    }
+    *is_offset = false;
+    return tide_time_parse_rfc3339(s, strlen(s), ns);
+}
+
+int cli_stdout_write(const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = write(1, p, n);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return TIDE_E_IO;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+int cli_reader_end(struct tide_trace_reader *r, int rc, const struct tide_err *err)
+{
+    const struct tide_trace_stats *st = tide_trace_reader_stats(r);
+    if (rc == TIDE_E_TRUNCATED) {
+        cli_error(err);
+        return EXIT_INCOMPLETE;
+    }
+    if (rc == TIDE_E_CORRUPT) {
+        cli_error(err);
+        cli_errorf("stopped at the corrupt block; --skip-corrupt reads past it");
+        return EXIT_INCOMPLETE;
+    }
+    if (rc == TIDE_E_VERSION || rc == TIDE_E_FORMAT) {
+        cli_error(err);
+        return EXIT_USAGE;
+    }
+    if (rc < 0) {
+        cli_error(err);
+        return EXIT_RUNTIME;
+    }
+    if (st->blocks_corrupt) {
+        cli_errorf("%llu corrupt block(s) skipped (%llu records by the index); the last: %s: %s",
+                   (unsigned long long)st->blocks_corrupt,
+                   (unsigned long long)st->records_in_corrupt, err->where, err->msg);
+        return EXIT_INCOMPLETE;
+    }
+    return EXIT_OK;
+}
+
+char *cli_meta_json(bool raw, const char *kind, const char *const *sources, int n_sources)
+{
+    cJSON *o = cJSON_CreateObject(), *arr;
+    char tbuf[31], *s;
+    struct timespec now;
+    int i;
+    if (!o)
+        return NULL;
+    clock_gettime(CLOCK_REALTIME, &now);
+    tide_time_format_rfc3339((int64_t)now.tv_sec * TIDE_NS_PER_SEC + now.tv_nsec, tbuf);
+    cJSON_AddStringToObject(o, "tool", "tide " TIDE_VERSION);
+    cJSON_AddNumberToObject(o, "format_version", TIDE_FORMAT_VERSION_MAJOR);
+    cJSON_AddStringToObject(o, "created", tbuf);
+    cJSON_AddBoolToObject(o, "raw", raw);
+    arr = cJSON_AddArrayToObject(o, "sources");
+    for (i = 0; i < n_sources; i++) {
+        cJSON *src = cJSON_CreateObject();
+        cJSON_AddNumberToObject(src, "id", i);
+        cJSON_AddStringToObject(src, "name", sources[i]);
+        cJSON_AddStringToObject(src, "kind", kind);
+        cJSON_AddItemToArray(arr, src);
+    }
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}

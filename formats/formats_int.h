@@ -1,0 +1,64 @@
+/*
+ * formats_int.h - layout constants shared by the trace writer and reader.
+ * docs/trace-format.md is the normative description; keep the two in step.
+ */
+#ifndef TIDE_FORMATS_INT_H
+#define TIDE_FORMATS_INT_H
+
+#include "formats/trace.h"
+
+#define TIDE__MAGIC "\x89TIDE\r\n\x1a"
+#define TIDE__MAGIC_LEN 8
+#define TIDE__FILE_HDR_LEN 16
+#define TIDE__SEC_HDR_LEN 24
+#define TIDE__TRAILER_MAGIC "TIDETAIL"
+#define TIDE__TRAILER_LEN 24 /* u64 FMET offset, u64 INDX offset, magic */
+#define TIDE__BLOCK_HDR_LEN 24 /* count, raw size, min ts, max ts */
+#define TIDE__INDEX_ENTRY_LEN 40
+
+#define TIDE__SEC_OPTIONAL 0x1u
+
+/* Section types, as little-endian u32 of their four ASCII letters */
+#define TIDE__FOURCC(a, b, c, d)                                                         \
+    ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
+#define TIDE__SEC_META TIDE__FOURCC('M', 'E', 'T', 'A')
+#define TIDE__SEC_BLCK TIDE__FOURCC('B', 'L', 'C', 'K')
+#define TIDE__SEC_FMET TIDE__FOURCC('F', 'M', 'E', 'T')
+#define TIDE__SEC_INDX TIDE__FOURCC('I', 'N', 'D', 'X')
+
+/*
+ * Columns of a block, in order. String fields take two columns each: lengths
+ * (uvar) and the concatenated bytes. A reader needs at least COL_COUNT
+ * columns; a later minor version may append more, which older readers ignore.
+ */
+enum {
+    COL_TS = 0,   /* svar: delta from previous record (first: from block min) */
+    COL_DURATION, /* uvar: duration_ns + 1 (0 = unknown) */
+    COL_RESP_BYTES,
+    COL_STATUS,
+    COL_FLAGS,
+    COL_STR_FIRST, /* 9 string fields x (lens, data) */
+    COL_HDR_COUNT = COL_STR_FIRST + 18,
+    COL_HNAME_LEN,
+    COL_HNAME,
+    COL_HVAL_LEN,
+    COL_HVAL,
+    COL_BODY_LEN,
+    COL_BODY,
+    COL_COUNT
+};
+
+#define TIDE__N_STR_FIELDS 9
+
+/* Pointers to the 9 string fields of a record, in column order. */
+static inline struct tide_str *tide__rec_str(struct tide_record *r, int i)
+{
+    struct tide_str *f[TIDE__N_STR_FIELDS] = {&r->method, &r->scheme, &r->host,
+                                              &r->path,   &r->query,  &r->version,
+                                              &r->client, &r->session, &r->source};
+    return f[i];
+}
+
+uint64_t tide__sec_checksum(const uint8_t hdr[16], const void *payload, size_t len);
+
+#endif
