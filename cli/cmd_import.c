@@ -130,12 +130,6 @@ int cmd_import(int argc, char **argv)
                 if (bad <= 10)
                     fprintf(stderr, "tide: %s:%llu: %s\n", argv[i],
                             (unsigned long long)lr.lineno, err.msg);
-                if ((long)bad > max_bad) {
-                    cli_errorf("import: %llu bad line(s), more than --max-bad %ld; nothing "
-                               "written", (unsigned long long)bad, max_bad);
-                    ex = EXIT_USAGE;
-                    break;
-                }
                 continue;
             }
             snprintf(err.where, sizeof(err.where), "%s", argv[i]);
@@ -146,6 +140,11 @@ int cmd_import(int argc, char **argv)
         tide_lines_free(&lr);
         if (fd > 0)
             close(fd);
+    }
+    if (ex == EXIT_OK && (long)bad > max_bad) {
+        cli_errorf("import: %llu bad line(s), more than --max-bad %ld; nothing written",
+                   (unsigned long long)bad, max_bad);
+        ex = EXIT_USAGE;
     }
     if (ex == EXIT_OK) {
         char fin[128];

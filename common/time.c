@@ -110,6 +110,8 @@ int tide_time_parse_rfc3339(const char *s, size_t len, int64_t *ns)
         return TIDE_E_FORMAT;
     if (M < 1 || M > 12 || D < 1 || D > MDAYS[M - 1] || h > 23 || mi > 59 || sec > 60)
         return TIDE_E_FORMAT;
+    if (Y < 1700 || Y > 2200) /* int64 nanoseconds span 1678..2262 */
+        return TIDE_E_FORMAT;
     *ns = ((tide_days_from_civil(Y, M, D) * 86400 + h * 3600 + mi * 60 + sec) - off) *
               TIDE_NS_PER_SEC +
           frac;

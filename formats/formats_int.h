@@ -27,26 +27,34 @@
 #define TIDE__SEC_INDX TIDE__FOURCC('I', 'N', 'D', 'X')
 
 /*
- * Columns of a block, in order. String fields take two columns each: lengths
- * (uvar) and the concatenated bytes. A reader needs at least COL_COUNT
+ * Columns of a block, in order. Numeric columns open with a uvar scale
+ * exponent e (every value is a multiple of 10^e, stored divided by it).
+ * String fields take three columns each: refs (uvar: 0 = literal follows,
+ * k = the k-th distinct literal of this field in this block), lengths of the
+ * literals (uvar) and their bytes. A reader needs at least COL_COUNT
  * columns; a later minor version may append more, which older readers ignore.
  */
 enum {
     COL_TS = 0,   /* svar: delta from previous record (first: from block min) */
-    COL_DURATION, /* uvar: duration_ns + 1 (0 = unknown) */
+    COL_DURATION, /* uvar: duration_ns / 10^e + 1 (0 = unknown) */
     COL_RESP_BYTES,
     COL_STATUS,
     COL_FLAGS,
-    COL_STR_FIRST, /* 9 string fields x (lens, data) */
-    COL_HDR_COUNT = COL_STR_FIRST + 18,
-    COL_HNAME_LEN,
-    COL_HNAME,
-    COL_HVAL_LEN,
-    COL_HVAL,
-    COL_BODY_LEN,
+    COL_STR_FIRST, /* 9 string fields x (refs, lens, data) */
+    COL_HDR_COUNT = COL_STR_FIRST + 27,
+    COL_HNAME, /* refs, lens, data */
+    COL_HVAL = COL_HNAME + 3,
+    COL_BODY_LEN = COL_HVAL + 3,
     COL_BODY,
     COL_COUNT
 };
+
+/* Dictionary rule, identical in writer and reader: a literal joins its
+ * field's table if it is at most DICT_MAX_LEN bytes and the table has fewer
+ * than DICT_MAX_ENTRIES entries. */
+#define TIDE__DICT_MAX_LEN 4096
+#define TIDE__DICT_MAX_ENTRIES 65536
+#define TIDE__N_DICTS (TIDE__N_STR_FIELDS + 2)
 
 #define TIDE__N_STR_FIELDS 9
 

@@ -28,6 +28,16 @@ struct index_entry {
     uint64_t first;
 };
 
+/* A per-block dictionary of one string field: literals by hash, by offset
+ * into the field's data column (no copies). */
+struct wdict {
+    struct {
+        uint64_t h;
+        uint32_t off, len, id;
+    } *slot;
+    size_t cap, n;
+};
+
 struct tide_trace_writer {
     int fd;
     char name[200];
@@ -36,7 +46,10 @@ struct tide_trace_writer {
     struct tide_buf raw, out;
     uint32_t n;       /* records in the pending block */
     size_t pend_raw;  /* bytes in the pending block's columns */
-    int64_t prev_ts, min_ts, max_ts;
+    int64_t min_ts, max_ts;
+    int64_t *num[5]; /* ts, duration, resp_bytes, status, flags of the block */
+    size_t cap_num;
+    struct wdict dict[TIDE__N_DICTS];
     uint64_t total;
     int64_t first_ts, last_ts;
     uint64_t bytes_raw, bytes_comp;
@@ -154,13 +167,128 @@ out_free_w:
 
 uint64_t tide_trace_writer_records(const struct tide_trace_writer *w) { return w->total; }
 
-static int put_str(struct tide_trace_writer *w, int col, struct tide_str s)
+static uint64_t hash_str(struct tide_str s)
 {
-    int rc = tide_buf_put_uvar(&w->col[col], s.len);
-    if (!rc)
-        rc = tide_buf_append(&w->col[col + 1], s.p, s.len);
-    w->pend_raw += s.len + 2;
+    return XXH3_64bits(s.p, s.len);
+}
+
+/* Looks s up in dictionary d over data column dc; returns id+1, or 0. Adds
+ * it (as the next id) when absent and the dictionary rule allows. */
+static uint64_t dict_ref(struct wdict *d, const struct tide_buf *dc, struct tide_str s,
+                         bool *nomem)
+{
+    uint64_t h;
+    size_t i;
+    if (s.len > TIDE__DICT_MAX_LEN)
+        return 0;
+    h = hash_str(s);
+    if (d->cap) {
+        for (i = h & (d->cap - 1); d->slot[i].len != UINT32_MAX; i = (i + 1) & (d->cap - 1))
+            if (d->slot[i].h == h && d->slot[i].len == s.len &&
+                (s.len == 0 || memcmp(dc->p + d->slot[i].off, s.p, s.len) == 0))
+                return (uint64_t)d->slot[i].id + 1;
+    }
+    if (d->n >= TIDE__DICT_MAX_ENTRIES)
+        return 0;
+    if ((d->n + 1) * 2 > d->cap) {
+        size_t nc = d->cap ? d->cap * 2 : 256, j;
+        void *ns = malloc(nc * sizeof(*d->slot));
+        if (!ns) {
+            *nomem = true;
+            return 0;
+        }
+        memset(ns, 0xff, nc * sizeof(*d->slot)); /* len = UINT32_MAX marks empty */
+        for (j = 0; j < d->cap; j++) {
+            size_t k;
+            if (d->slot[j].len == UINT32_MAX)
+                continue;
+            for (k = d->slot[j].h & (nc - 1); ((__typeof__(d->slot))ns)[k].len != UINT32_MAX;
+                 k = (k + 1) & (nc - 1))
+                ;
+            ((__typeof__(d->slot))ns)[k] = d->slot[j];
+        }
+        free(d->slot);
+        d->slot = ns;
+        d->cap = nc;
+    }
+    for (i = h & (d->cap - 1); d->slot[i].len != UINT32_MAX; i = (i + 1) & (d->cap - 1))
+        ;
+    d->slot[i].h = h;
+    d->slot[i].off = (uint32_t)dc->len; /* the literal is appended right after */
+    d->slot[i].len = s.len;
+    d->slot[i].id = (uint32_t)d->n++;
+    return 0;
+}
+
+static void dict_reset(struct wdict *d)
+{
+    if (d->cap)
+        memset(d->slot, 0xff, d->cap * sizeof(*d->slot));
+    d->n = 0;
+}
+
+/* A string into the (refs, lens, data) columns starting at col, dictionary k. */
+static int put_dstr(struct tide_trace_writer *w, int col, int k, struct tide_str s)
+{
+    bool nomem = false;
+    uint64_t ref = dict_ref(&w->dict[k], &w->col[col + 2], s, &nomem);
+    int rc = nomem ? TIDE_E_NOMEM : tide_buf_put_uvar(&w->col[col], ref);
+    if (!rc && ref == 0) {
+        rc = tide_buf_put_uvar(&w->col[col + 1], s.len);
+        if (!rc)
+            rc = tide_buf_append(&w->col[col + 2], s.p, s.len);
+        w->pend_raw += s.len;
+    }
+    w->pend_raw += 2;
     return rc;
+}
+
+/* Largest e <= 9 with every value a multiple of 10^e (unknown values skipped). */
+static unsigned scale_of(const int64_t *v, size_t n, bool skip_negative)
+{
+    static const int64_t P[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+                                1000000000};
+    unsigned e = 9;
+    size_t i;
+    for (i = 0; i < n && e > 0; i++) {
+        if (skip_negative && v[i] < 0)
+            continue;
+        while (e > 0 && v[i] % P[e] != 0)
+            e--;
+    }
+    return e;
+}
+
+/* Encodes the block's numeric arrays into their columns. */
+static int encode_numbers(struct tide_trace_writer *w)
+{
+    static const int64_t P[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+                                1000000000};
+    int64_t *ts = w->num[0], prev = w->min_ts;
+    unsigned e;
+    uint32_t i;
+    int c, rc = 0;
+    /* ts: deltas in place (restored below is not needed: the block is done) */
+    for (i = 0; i < w->n; i++) {
+        int64_t t = ts[i];
+        ts[i] = (int64_t)((uint64_t)t - (uint64_t)prev);
+        prev = t;
+    }
+    e = scale_of(ts, w->n, false);
+    rc |= tide_buf_put_uvar(&w->col[COL_TS], e);
+    for (i = 0; i < w->n; i++)
+        rc |= tide_buf_put_svar(&w->col[COL_TS], ts[i] / P[e]);
+    for (c = 1; c < 5; c++) {
+        const int64_t *v = w->num[c];
+        e = c == 4 ? 0 : scale_of(v, w->n, true);
+        rc |= tide_buf_put_uvar(&w->col[COL_TS + c], e);
+        for (i = 0; i < w->n; i++)
+            rc |= tide_buf_put_uvar(&w->col[COL_TS + c],
+                                    c == 4 ? (uint64_t)v[i]
+                                    : v[i] < 0 ? 0
+                                               : (uint64_t)(v[i] / P[e]) + 1);
+    }
+    return rc ? TIDE_E_NOMEM : 0;
 }
 
 int tide_trace_writer_flush(struct tide_trace_writer *w, struct tide_err *err)
@@ -174,6 +302,8 @@ int tide_trace_writer_flush(struct tide_trace_writer *w, struct tide_err *err)
         return tide_err_set(err, TIDE_E_IO, w->name, "writer failed earlier");
     if (w->n == 0)
         return 0;
+    if (encode_numbers(w))
+        return tide_err_set(err, TIDE_E_NOMEM, w->name, "out of memory");
     tide_buf_reset(&w->raw);
     rc = tide_buf_put_u32le(&w->raw, COL_COUNT);
     for (i = 0; i < COL_COUNT && !rc; i++)
@@ -221,6 +351,8 @@ int tide_trace_writer_flush(struct tide_trace_writer *w, struct tide_err *err)
     w->bytes_comp += z;
     for (i = 0; i < COL_COUNT; i++)
         tide_buf_reset(&w->col[i]);
+    for (i = 0; i < TIDE__N_DICTS; i++)
+        dict_reset(&w->dict[i]);
     w->n = 0;
     w->pend_raw = 0;
     return 0;
@@ -244,28 +376,37 @@ int tide_trace_writer_add(struct tide_trace_writer *w, const struct tide_record 
             return tide_err_set(err, TIDE_E_LIMIT, w->name,
                                 "record %llu: field %d over %u bytes",
                                 (unsigned long long)w->total, i, TIDE_MAX_FIELD);
-    if (w->n == 0) {
+    if (w->n == 0)
         w->min_ts = w->max_ts = r->ts_ns;
-        w->prev_ts = r->ts_ns;
+    if (w->n == w->cap_num) {
+        size_t nc = w->cap_num ? w->cap_num * 2 : 1024;
+        for (i = 0; i < 5; i++) {
+            int64_t *nv = realloc(w->num[i], nc * sizeof(int64_t));
+            if (!nv)
+                return tide_err_set(err, TIDE_E_NOMEM, w->name, "out of memory");
+            w->num[i] = nv;
+        }
+        w->cap_num = nc;
     }
-    rc |= tide_buf_put_svar(&w->col[COL_TS], (int64_t)((uint64_t)r->ts_ns - (uint64_t)w->prev_ts));
-    rc |= tide_buf_put_uvar(&w->col[COL_DURATION], r->duration_ns < 0 ? 0 : (uint64_t)r->duration_ns + 1);
-    rc |= tide_buf_put_uvar(&w->col[COL_RESP_BYTES], r->resp_bytes < 0 ? 0 : (uint64_t)r->resp_bytes + 1);
-    rc |= tide_buf_put_uvar(&w->col[COL_STATUS], r->status < 0 ? 0 : (uint64_t)r->status + 1);
-    rc |= tide_buf_put_uvar(&w->col[COL_FLAGS], r->flags);
+    w->num[0][w->n] = r->ts_ns;
+    w->num[1][w->n] = r->duration_ns < 0 ? -1 : r->duration_ns;
+    w->num[2][w->n] = r->resp_bytes < 0 ? -1 : r->resp_bytes;
+    w->num[3][w->n] = r->status < 0 ? -1 : r->status;
+    w->num[4][w->n] = r->flags;
     for (i = 0; i < TIDE__N_STR_FIELDS; i++)
-        rc |= put_str(w, COL_STR_FIRST + 2 * i, *tide__rec_str(mr, i));
+        rc |= put_dstr(w, COL_STR_FIRST + 3 * i, i, *tide__rec_str(mr, i));
     rc |= tide_buf_put_uvar(&w->col[COL_HDR_COUNT], r->n_headers);
     for (h = 0; h < r->n_headers; h++) {
-        rc |= put_str(w, COL_HNAME_LEN, r->headers[h].name);
-        rc |= put_str(w, COL_HVAL_LEN, r->headers[h].value);
+        rc |= put_dstr(w, COL_HNAME, TIDE__N_STR_FIELDS, r->headers[h].name);
+        rc |= put_dstr(w, COL_HVAL, TIDE__N_STR_FIELDS + 1, r->headers[h].value);
     }
-    rc |= put_str(w, COL_BODY_LEN, r->body);
+    rc |= tide_buf_put_uvar(&w->col[COL_BODY_LEN], r->body.len);
+    rc |= tide_buf_append(&w->col[COL_BODY], r->body.p, r->body.len);
+    w->pend_raw += r->body.len;
     if (rc)
         return tide_err_set(err, TIDE_E_NOMEM, w->name, "record %llu: out of memory",
                             (unsigned long long)w->total);
     w->pend_raw += 24;
-    w->prev_ts = r->ts_ns;
     if (r->ts_ns < w->min_ts)
         w->min_ts = r->ts_ns;
     if (r->ts_ns > w->max_ts)
@@ -367,5 +508,9 @@ void tide_trace_writer_free(struct tide_trace_writer *w)
     tide_buf_free(&w->out);
     ZSTD_freeCCtx(w->cctx);
     free(w->idx);
+    for (i = 0; i < 5; i++)
+        free(w->num[i]);
+    for (i = 0; i < TIDE__N_DICTS; i++)
+        free(w->dict[i].slot);
     free(w);
 }
