@@ -29,6 +29,8 @@ struct cli_cmd {
     void (*help)(FILE *f);
 };
 
+int cmd_capture(int argc, char **argv);
+void help_capture(FILE *f);
 int cmd_import(int argc, char **argv);
 void help_import(FILE *f);
 int cmd_cat(int argc, char **argv);

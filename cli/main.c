@@ -12,6 +12,7 @@ static void help_help(FILE *f);
 static int cmd_help(int argc, char **argv);
 
 static const struct cli_cmd CMDS[] = {
+    {"capture", "record traffic from access logs into a trace", cmd_capture, help_capture},
     {"import", "convert JSON lines into a .tide trace", cmd_import, help_import},
     {"cat", "print a trace's records as JSON lines", cmd_cat, help_cat},
     {"inspect", "summarize a trace and verify its checksums", cmd_inspect, help_inspect},

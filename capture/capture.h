@@ -1,0 +1,109 @@
+/*
+ * capture.h - the public face of capture/: turning outside inputs (access
+ * logs today; pcap later) into records handed to a sink.
+ *
+ * Capture knows nothing of anonymization: the CLI composes capture's sink
+ * with the anonymizer and the trace writer, so raw values never touch disk.
+ */
+#ifndef TIDE_CAPTURE_H
+#define TIDE_CAPTURE_H
+
+#include "formats/trace.h"
+
+/* ---- log formats ------------------------------------------------------------ */
+
+struct tide_logfmt;
+
+/*
+ * Compiles a log format. spec is one of:
+ *   "combined", "common", "vhost_combined"  (nginx and Apache defaults)
+ *   "nginx:<log_format string>"              nginx variables ($remote_addr, ...)
+ *   "apache:<LogFormat string>"              Apache directives (%h, %t, ...)
+ *   "json"                                   JSON lines; map says where fields are
+ *   "alb", "cloudfront"                       AWS load balancer and CDN logs
+ * map (json only, may be NULL): "ts=time,method=request.method,..." (docs/capture.md).
+ * On error returns TIDE_E_USAGE with the reason.
+ */
+int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *map,
+                        struct tide_err *err);
+void tide_logfmt_free(struct tide_logfmt *f);
+/* The format's name as given ("combined", "nginx:...", ...); borrowed. */
+const char *tide_logfmt_name(const struct tide_logfmt *f);
+
+/*
+ * Parses one line (without newline). Returns:
+ *   1: a record in *rec; its strings point into line or scratch (caller owns
+ *      scratch and resets it between lines); rec->ts_ns is the request START
+ *      (log time minus request time where the format has it);
+ *   0: the line holds no request (blank, comment, header): *reason says which;
+ *   TIDE_E_FORMAT: the line is bad; *reason (borrowed, valid until the next
+ *      call) says why without quoting the line.
+ * rec->headers is set to storage inside f, valid until the next call.
+ */
+int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
+                      struct tide_record *rec, struct tide_arena *scratch, const char **reason);
+
+/*
+ * Guesses the format of a log from its first lines (buf holds the start of
+ * the file). Writes the spec of the best match to out and returns 0, or
+ * TIDE_E_NOTFOUND when nothing matches most lines.
+ */
+int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap);
+
+/* ---- inputs ----------------------------------------------------------------- */
+
+struct tide_input;
+
+/*
+ * Opens a log input: a path ("-" = stdin), decompressing .gz and .zst by
+ * their magic bytes (not their names). Returns 0 or TIDE_E_NOTFOUND/IO.
+ */
+int tide_input_open(struct tide_input **out, const char *path, struct tide_err *err);
+/* A tide_read_fn over an input (userp = the input). */
+long tide_input_read(void *userp, void *buf, size_t n, struct tide_err *err);
+/* Bytes read from the underlying file so far (compressed size for .gz/.zst). */
+uint64_t tide_input_bytes(const struct tide_input *in);
+void tide_input_close(struct tide_input *in);
+
+/* ---- log capture ------------------------------------------------------------ */
+
+#define TIDE_LOGCAP_MAX_REASONS 32
+
+struct tide_logcap_stats {
+    uint64_t lines, records, late, no_request;
+    uint64_t bad;          /* lines that could not be used, all reasons */
+    uint64_t bytes_in;
+    int64_t first_ts, last_ts;
+    uint64_t inputs_failed;    /* inputs that ended in an error (truncated .gz, ...) */
+    struct {
+        char reason[96];
+        uint64_t count;
+        bool bad;              /* a bad line (counts toward --max-bad), not a no-request line */
+    } skipped[TIDE_LOGCAP_MAX_REASONS];
+    int n_skipped;
+};
+
+/* Called for each bad line (file, 1-based line number, reason; borrowed). */
+typedef void (*tide_logcap_bad_fn)(void *userp, const char *file, uint64_t line,
+                                   const char *reason);
+
+struct tide_logcap_opts {
+    int64_t reorder_window_ns; /* default 60 s */
+    uint64_t max_pending;      /* records held for re-ordering; default 1,000,000 */
+    bool strict;               /* stop at the first bad line */
+    tide_logcap_bad_fn on_bad;
+    void *on_bad_userp;
+};
+
+/*
+ * Reads every input with its format (formats[i] for paths[i], borrowed),
+ * merges them by request start time through a bounded re-order window, and
+ * hands each record to sink. Lines that hold no request are counted by
+ * reason, never dropped silently. Returns 0, the sink's error, TIDE_E_FORMAT
+ * (strict mode, at the first bad line), or an input error.
+ */
+int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats, int n,
+                    const struct tide_logcap_opts *opts, struct tide_sink sink,
+                    struct tide_logcap_stats *stats, struct tide_err *err);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * capture_int.h - shared internals of capture/: the compiled log format and
+ * helpers the format variants share (request lines, times, unescaping).
+ */
+#ifndef TIDE_CAPTURE_INT_H
+#define TIDE_CAPTURE_INT_H
+
+#include "capture/capture.h"
+
+#define TIDE__LOG_MAX_HEADERS 64
+#define TIDE__LOG_MAX_ITEMS 128
+
+/* What a format field means for the record. */
+enum tide__ftype {
+    F_IGNORE = 0,
+    F_CLIENT,       /* client address (an X-Forwarded-For list: first is kept) */
+    F_TIME_LOCAL,   /* 10/Oct/2000:13:55:36 -0700, optionally in [] */
+    F_TIME_ISO,     /* RFC 3339 / ISO 8601 */
+    F_TIME_MSEC,    /* epoch seconds with fraction (nginx $msec) */
+    F_TIME_START_ISO, /* request start, ISO 8601 (ALB request_creation_time) */
+    F_REQUEST,      /* "GET /path?q HTTP/1.1" */
+    F_METHOD,
+    F_REQUEST_URI,  /* path?query */
+    F_PATH,
+    F_QUERY,        /* with or without a leading '?' */
+    F_PROTOCOL,
+    F_SCHEME,
+    F_HOST,
+    F_VHOST_PORT,   /* host:port (Apache %v:%p in vhost_combined) */
+    F_STATUS,
+    F_BYTES,        /* response body bytes, '-' = 0 (Apache %b) */
+    F_DUR_S,        /* request time in seconds with fraction */
+    F_DUR_MS,
+    F_DUR_US,
+    F_HEADER,       /* request header, name in item */
+    F_COOKIE,       /* one cookie, name in item */
+};
+
+/* Kinds of format: one parse function each. */
+enum tide__fmtkind { FMT_TOKENS, FMT_JSON, FMT_ALB, FMT_CLOUDFRONT };
+
+struct tide__item {
+    bool lit;
+    const char *s; /* literal text (points into fmt->spec_copy) */
+    size_t len;
+    enum tide__ftype t;
+    char name[64]; /* header or cookie name, for F_HEADER/F_COOKIE */
+};
+
+/* A JSON --map entry: record field <- dotted path */
+struct tide__jmap {
+    enum tide__ftype t;
+    char path[128];
+    int field; /* index of the record field in src_jsonlog.c's table */
+};
+
+struct tide_logfmt {
+    char name[512];
+    enum tide__fmtkind kind;
+    char *spec_copy;
+    struct tide__item items[TIDE__LOG_MAX_ITEMS];
+    int n_items;
+    struct tide__jmap jmap[32];
+    int n_jmap;
+    /* cloudfront: column meaning by #Fields */
+    enum tide__ftype cf_cols[64];
+    char cf_names[64][48];
+    int n_cf;
+    /* per-line scratch */
+    struct tide_header hdrs[TIDE__LOG_MAX_HEADERS];
+    char reason[160];
+};
+
+/* Shared helpers (logfmt.c). */
+int tide__log_request_line(struct tide_str req, struct tide_record *r, const char **reason);
+int tide__log_split_uri(struct tide_str uri, struct tide_record *r);
+int tide__log_time_local(struct tide_str s, int64_t *ns);
+int tide__log_decimal_ns(struct tide_str s, int64_t scale_ns, int64_t *ns);
+struct tide_str tide__log_unescape(struct tide_str s, struct tide_arena *a);
+int tide__log_add_header(struct tide_logfmt *f, struct tide_record *r, struct tide_str name,
+                         struct tide_str value);
+int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide__ftype t,
+                        const char *name, struct tide_str v, struct tide_arena *a,
+                        int64_t *end_ns, int64_t *start_ns, int64_t *dur_ns,
+                        const char **reason);
+
+int tide__json_compile(struct tide_logfmt *f, const char *map, struct tide_err *err);
+int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                     struct tide_arena *a, const char **reason);
+int tide__alb_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                    struct tide_arena *a, const char **reason);
+int tide__cloudfront_parse(struct tide_logfmt *f, const char *line, size_t len,
+                           struct tide_record *r, struct tide_arena *a, const char **reason);
+
+#endif

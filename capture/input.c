@@ -1,0 +1,216 @@
+/*
+ * input.c - log inputs: plain files, stdin, gzip and zstd, told apart by
+ * their first bytes rather than their names (rotated logs are often renamed).
+ * A truncated compressed file yields what decompressed and then an error
+ * that says so.
+ */
+#include "capture_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+enum kind { IN_PLAIN, IN_GZIP, IN_ZSTD };
+
+struct tide_input {
+    int fd;
+    enum kind kind;
+    char name[256];
+    uint64_t bytes;
+    uint8_t *ibuf;
+    size_t ilen, ipos;
+    bool eof;
+    z_stream z;
+    bool z_init, z_done;
+    ZSTD_DStream *zs;
+    size_t zs_last; /* last ZSTD_decompressStream result: 0 = frame complete */
+};
+
+#define IBUF (256 * 1024)
+
+static long raw_read(struct tide_input *in, void *buf, size_t n, struct tide_err *err)
+{
+    for (;;) {
+        ssize_t k = read(in->fd, buf, n);
+        if (k >= 0) {
+            in->bytes += (uint64_t)k;
+            return (long)k;
+        }
+        if (errno != EINTR) {
+            tide_err_set(err, TIDE_E_IO, in->name, "read failed: %s", strerror(errno));
+            return -1;
+        }
+    }
+}
+
+static int fill(struct tide_input *in, struct tide_err *err)
+{
+    long k;
+    if (in->ipos < in->ilen || in->eof)
+        return 0;
+    k = raw_read(in, in->ibuf, IBUF, err);
+    if (k < 0)
+        return TIDE_E_IO;
+    in->ilen = (size_t)k;
+    in->ipos = 0;
+    if (k == 0)
+        in->eof = true;
+    return 0;
+}
+
+int tide_input_open(struct tide_input **out, const char *path, struct tide_err *err)
+{
+    struct tide_input *in = calloc(1, sizeof(*in));
+    long k;
+    *out = NULL;
+    if (!in)
+        return tide_err_set(err, TIDE_E_NOMEM, path, "out of memory");
+    snprintf(in->name, sizeof(in->name), "%s", path);
+    in->ibuf = malloc(IBUF);
+    if (!in->ibuf) {
+        free(in);
+        return tide_err_set(err, TIDE_E_NOMEM, path, "out of memory");
+    }
+    if (strcmp(path, "-") == 0) {
+        in->fd = 0;
+    } else {
+        in->fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (in->fd < 0) {
+            int e = errno;
+            free(in->ibuf);
+            free(in);
+            return tide_err_set(err, e == ENOENT ? TIDE_E_NOTFOUND : TIDE_E_IO, path,
+                                "cannot open: %s", strerror(e));
+        }
+    }
+    /* sniff the magic from the first read; keep the bytes for the decoder */
+    k = raw_read(in, in->ibuf, IBUF, err);
+    if (k < 0) {
+        tide_input_close(in);
+        return TIDE_E_IO;
+    }
+    in->ilen = (size_t)k;
+    if (k == 0)
+        in->eof = true;
+    if (k >= 2 && in->ibuf[0] == 0x1f && in->ibuf[1] == 0x8b) {
+        in->kind = IN_GZIP;
+        if (inflateInit2(&in->z, 15 + 32) != Z_OK) {
+            tide_input_close(in);
+            return tide_err_set(err, TIDE_E_NOMEM, path, "zlib init failed");
+        }
+        in->z_init = true;
+    } else if (k >= 4 && in->ibuf[0] == 0x28 && in->ibuf[1] == 0xb5 && in->ibuf[2] == 0x2f &&
+               in->ibuf[3] == 0xfd) {
+        in->kind = IN_ZSTD;
+        in->zs = ZSTD_createDStream();
+        if (!in->zs) {
+            tide_input_close(in);
+            return tide_err_set(err, TIDE_E_NOMEM, path, "zstd init failed");
+        }
+        ZSTD_initDStream(in->zs);
+    } else if (k >= 3 && in->ibuf[0] == 'B' && in->ibuf[1] == 'Z' && in->ibuf[2] == 'h') {
+        tide_input_close(in);
+        return tide_err_set(err, TIDE_E_USAGE, path,
+                            "bzip2 input is not supported; decompress it (bzcat FILE | tide "
+                            "capture log -) or recompress with gzip or zstd");
+    }
+    *out = in;
+    return 0;
+}
+
+long tide_input_read(void *userp, void *buf, size_t n, struct tide_err *err)
+{
+    struct tide_input *in = userp;
+    if (in->kind == IN_PLAIN) {
+        size_t k;
+        if (fill(in, err))
+            return -1;
+        k = in->ilen - in->ipos;
+        if (k > n)
+            k = n;
+        memcpy(buf, in->ibuf + in->ipos, k);
+        in->ipos += k;
+        return (long)k;
+    }
+    if (in->kind == IN_GZIP) {
+        for (;;) {
+            int zr;
+            if (in->z_done && in->ipos >= in->ilen && in->eof)
+                return 0;
+            if (fill(in, err))
+                return -1;
+            if (in->ipos >= in->ilen && in->eof) {
+                if (!in->z_done) {
+                    tide_err_set(err, TIDE_E_TRUNCATED, in->name,
+                                 "gzip stream is truncated (after %llu compressed bytes)",
+                                 (unsigned long long)in->bytes);
+                    return -1;
+                }
+                return 0;
+            }
+            if (in->z_done) { /* concatenated gzip members (as logrotate can make) */
+                inflateReset(&in->z);
+                in->z_done = false;
+            }
+            in->z.next_in = in->ibuf + in->ipos;
+            in->z.avail_in = (uInt)(in->ilen - in->ipos);
+            in->z.next_out = buf;
+            in->z.avail_out = (uInt)(n > (1u << 30) ? (1u << 30) : n);
+            zr = inflate(&in->z, Z_NO_FLUSH);
+            in->ipos = in->ilen - in->z.avail_in;
+            if (zr == Z_STREAM_END)
+                in->z_done = true;
+            else if (zr != Z_OK && zr != Z_BUF_ERROR) {
+                tide_err_set(err, TIDE_E_FORMAT, in->name, "gzip data is corrupt near byte %llu",
+                             (unsigned long long)in->bytes);
+                return -1;
+            }
+            if ((size_t)((char *)in->z.next_out - (char *)buf) > 0)
+                return (long)((char *)in->z.next_out - (char *)buf);
+        }
+    }
+    for (;;) { /* zstd */
+        ZSTD_inBuffer ib;
+        ZSTD_outBuffer ob = {buf, n, 0};
+        if (fill(in, err))
+            return -1;
+        if (in->ipos >= in->ilen && in->eof) {
+            if (in->zs_last != 0) {
+                tide_err_set(err, TIDE_E_TRUNCATED, in->name, "zstd stream is truncated");
+                return -1;
+            }
+            return 0;
+        }
+        ib.src = in->ibuf + in->ipos;
+        ib.size = in->ilen - in->ipos;
+        ib.pos = 0;
+        in->zs_last = ZSTD_decompressStream(in->zs, &ob, &ib);
+        in->ipos += ib.pos;
+        if (ZSTD_isError(in->zs_last)) {
+            tide_err_set(err, TIDE_E_FORMAT, in->name, "zstd data is corrupt: %s",
+                         ZSTD_getErrorName(in->zs_last));
+            return -1;
+        }
+        if (ob.pos > 0)
+            return (long)ob.pos;
+    }
+}
+
+uint64_t tide_input_bytes(const struct tide_input *in) { return in->bytes; }
+
+void tide_input_close(struct tide_input *in)
+{
+    if (!in)
+        return;
+    if (in->z_init)
+        inflateEnd(&in->z);
+    ZSTD_freeDStream(in->zs);
+    if (in->fd > 0)
+        close(in->fd);
+    free(in->ibuf);
+    free(in);
+}

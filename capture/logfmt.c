@@ -1,0 +1,938 @@
+/*
+ * logfmt.c - access-log formats: compiling nginx log_format and Apache
+ * LogFormat strings into a list of literals and fields, and matching lines
+ * against that list.
+ *
+ * The matcher walks the line once: a field ends where the next literal
+ * begins, and a field between quotes ends at the first quote not escaped by a
+ * backslash (Apache writes \" inside quoted fields). Fields are views into
+ * the line; only escaped values are copied (unescaped) into the scratch
+ * arena. Expected load: a few hundred MB/s of log per core, so nothing here
+ * allocates per line beyond those unescaped copies.
+ */
+#define _GNU_SOURCE
+#include "capture_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- shared helpers --------------------------------------------------------- */
+
+static const char *MONTHS[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+
+static int num(const char *s, size_t n, unsigned *out)
+{
+    unsigned v = 0;
+    size_t i;
+    if (n == 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (unsigned)(s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int tide__log_time_local(struct tide_str s, int64_t *ns)
+{
+    /* [10/Oct/2000:13:55:36 -0700] or 10/Oct/2000:13:55:36.123 -0700 */
+    const char *p = s.p;
+    size_t n = s.len, i = 0;
+    unsigned d, mo = 0, y, h, mi, sec, oh, om;
+    int64_t frac = 0, off;
+    int sign, k;
+    if (n && p[0] == '[') {
+        p++;
+        n--;
+    }
+    if (n && p[n - 1] == ']')
+        n--;
+    if (n < 20 || p[2] != '/' || p[6] != '/' || p[11] != ':' || p[14] != ':' || p[17] != ':')
+        return TIDE_E_FORMAT;
+    if (num(p, 2, &d) || num(p + 7, 4, &y) || num(p + 12, 2, &h) || num(p + 15, 2, &mi) ||
+        num(p + 18, 2, &sec))
+        return TIDE_E_FORMAT;
+    for (k = 0; k < 12; k++)
+        if (strncmp(p + 3, MONTHS[k], 3) == 0)
+            mo = (unsigned)k + 1;
+    if (!mo || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60 || y < 1700 || y > 2200)
+        return TIDE_E_FORMAT;
+    i = 20;
+    if (i < n && (p[i] == '.' || p[i] == ',')) {
+        int nd = 0;
+        i++;
+        while (i < n && isdigit((unsigned char)p[i])) {
+            if (nd < 9) {
+                frac = frac * 10 + (p[i] - '0');
+                nd++;
+            }
+            i++;
+        }
+        while (nd++ < 9)
+            frac *= 10;
+    }
+    off = 0;
+    if (i < n) {
+        if (p[i] != ' ' || i + 6 > n)
+            return TIDE_E_FORMAT;
+        sign = p[i + 1] == '-' ? -1 : p[i + 1] == '+' ? 1 : 0;
+        if (!sign || num(p + i + 2, 2, &oh) || num(p + i + 4, 2, &om) || i + 6 != n)
+            return TIDE_E_FORMAT;
+        off = sign * (int64_t)(oh * 3600 + om * 60);
+    }
+    *ns = ((tide_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec) - off) *
+              TIDE_NS_PER_SEC +
+          frac;
+    return 0;
+}
+
+int tide__log_decimal_ns(struct tide_str s, int64_t scale_ns, int64_t *ns)
+{
+    /* "0.123" seconds (scale 1e9), "123" us (scale 1000), ... exact, no doubles */
+    int64_t whole = 0, frac = 0, fscale = 1;
+    size_t i = 0;
+    if (s.len == 0)
+        return TIDE_E_FORMAT;
+    for (; i < s.len && isdigit((unsigned char)s.p[i]); i++) {
+        if (whole > INT64_MAX / 4 / scale_ns)
+            return TIDE_E_FORMAT;
+        whole = whole * 10 + (s.p[i] - '0');
+    }
+    if (i == 0)
+        return TIDE_E_FORMAT;
+    if (i < s.len && s.p[i] == '.') {
+        for (i++; i < s.len && isdigit((unsigned char)s.p[i]); i++)
+            if (fscale < TIDE_NS_PER_SEC) {
+                frac = frac * 10 + (s.p[i] - '0');
+                fscale *= 10;
+            }
+    }
+    if (i != s.len)
+        return TIDE_E_FORMAT;
+    *ns = whole * scale_ns + frac * scale_ns / fscale;
+    return 0;
+}
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+struct tide_str tide__log_unescape(struct tide_str s, struct tide_arena *a)
+{
+    char *o, *base;
+    size_t i;
+    if (!s.len || !memchr(s.p, '\\', s.len))
+        return s;
+    base = o = tide_arena_alloc(a, s.len * 2);
+    if (!base)
+        return s;
+    for (i = 0; i < s.len; i++) {
+        char c = s.p[i];
+        if (c != '\\' || i + 1 >= s.len) {
+            *o++ = c;
+            continue;
+        }
+        c = s.p[++i];
+        switch (c) {
+        case 'x':
+            if (i + 2 < s.len + 0 && hexv(s.p[i + 1]) >= 0 && hexv(s.p[i + 2]) >= 0) {
+                *o++ = (char)(hexv(s.p[i + 1]) << 4 | hexv(s.p[i + 2]));
+                i += 2;
+            } else {
+                *o++ = '\\';
+                *o++ = 'x';
+            }
+            break;
+        case 'u':
+            if (i + 4 < s.len && hexv(s.p[i + 1]) >= 0 && hexv(s.p[i + 2]) >= 0 &&
+                hexv(s.p[i + 3]) >= 0 && hexv(s.p[i + 4]) >= 0) {
+                unsigned cp = (unsigned)(hexv(s.p[i + 1]) << 12 | hexv(s.p[i + 2]) << 8 |
+                                         hexv(s.p[i + 3]) << 4 | hexv(s.p[i + 4]));
+                i += 4;
+                if (cp < 0x80) {
+                    *o++ = (char)cp;
+                } else if (cp < 0x800) {
+                    *o++ = (char)(0xc0 | cp >> 6);
+                    *o++ = (char)(0x80 | (cp & 0x3f));
+                } else {
+                    *o++ = (char)(0xe0 | cp >> 12);
+                    *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+                    *o++ = (char)(0x80 | (cp & 0x3f));
+                }
+            } else {
+                *o++ = '\\';
+                *o++ = 'u';
+            }
+            break;
+        case 'n': *o++ = '\n'; break;
+        case 't': *o++ = '\t'; break;
+        case 'r': *o++ = '\r'; break;
+        case 'b': *o++ = '\b'; break;
+        case 'f': *o++ = '\f'; break;
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '/': *o++ = '/'; break;
+        default:
+            *o++ = '\\';
+            *o++ = c;
+        }
+    }
+    return tide_str_make(base, (size_t)(o - base));
+}
+
+int tide__log_add_header(struct tide_logfmt *f, struct tide_record *r, struct tide_str name,
+                         struct tide_str value)
+{
+    if (r->n_headers >= TIDE__LOG_MAX_HEADERS)
+        return TIDE_E_LIMIT;
+    f->hdrs[r->n_headers].name = name;
+    f->hdrs[r->n_headers].value = value;
+    r->headers = f->hdrs;
+    r->n_headers++;
+    return 0;
+}
+
+int tide__log_split_uri(struct tide_str uri, struct tide_record *r)
+{
+    const char *q;
+    /* absolute form: scheme://host[:port]/path */
+    if (uri.len > 8 && (strncasecmp(uri.p, "http://", 7) == 0 || strncasecmp(uri.p, "https://", 8) == 0)) {
+        size_t sl = uri.p[4] == ':' ? 4 : 5, hs = sl + 3, he = hs;
+        r->scheme = tide_str_make(uri.p, sl);
+        while (he < uri.len && uri.p[he] != '/' && uri.p[he] != '?')
+            he++;
+        r->host = tide_str_make(uri.p + hs, he - hs);
+        uri = tide_str_make(uri.p + he, uri.len - he);
+        if (uri.len == 0)
+            uri = tide_str_make("/", 1);
+    }
+    q = uri.len ? memchr(uri.p, '?', uri.len) : NULL;
+    if (q) {
+        r->path = tide_str_make(uri.p, (size_t)(q - uri.p));
+        r->query = tide_str_make(q + 1, uri.len - (size_t)(q - uri.p) - 1);
+    } else {
+        r->path = uri;
+    }
+    return 0;
+}
+
+int tide__log_request_line(struct tide_str req, struct tide_record *r, const char **reason)
+{
+    const char *sp1, *sp2;
+    size_t rest;
+    if (req.len == 0 || (req.len == 1 && req.p[0] == '-') ||
+        (req.len >= 5 && memcmp(req.p, "- - -", 5) == 0)) {
+        *reason = "no request line (the client sent none)";
+        return 0;
+    }
+    sp1 = memchr(req.p, ' ', req.len);
+    if (!sp1) {
+        *reason = "request line has no URI";
+        return TIDE_E_FORMAT;
+    }
+    r->method = tide_str_make(req.p, (size_t)(sp1 - req.p));
+    for (size_t i = 0; i < r->method.len; i++)
+        if (!isupper((unsigned char)r->method.p[i]) && r->method.p[i] != '-' && r->method.p[i] != '_') {
+            *reason = "request line has an invalid method";
+            return TIDE_E_FORMAT;
+        }
+    rest = req.len - r->method.len - 1;
+    sp2 = rest ? memrchr(sp1 + 1, ' ', rest) : NULL;
+    if (!sp2 || (size_t)(req.p + req.len - sp2 - 1) < 5 || memcmp(sp2 + 1, "HTTP/", 5) != 0) {
+        *reason = "request line has no HTTP version";
+        return TIDE_E_FORMAT;
+    }
+    r->version = tide_str_make(sp2 + 1, (size_t)(req.p + req.len - sp2 - 1));
+    tide__log_split_uri(tide_str_make(sp1 + 1, (size_t)(sp2 - sp1 - 1)), r);
+    if (r->path.len == 0) {
+        *reason = "request line has no URI";
+        return TIDE_E_FORMAT;
+    }
+    return 1;
+}
+
+static bool dash(struct tide_str v) { return v.len == 0 || (v.len == 1 && v.p[0] == '-'); }
+
+int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide__ftype t,
+                        const char *name, struct tide_str v, struct tide_arena *a,
+                        int64_t *end_ns, int64_t *start_ns, int64_t *dur_ns,
+                        const char **reason)
+{
+    int64_t x;
+    int rc;
+    switch (t) {
+    case F_IGNORE:
+        return 1;
+    case F_CLIENT: {
+        const char *comma;
+        if (dash(v))
+            return 1;
+        if (v.p[0] == '"') {
+            /* "xff list" addr: a quoted X-Forwarded-For before the peer address */
+            const char *q = memchr(v.p + 1, '"', v.len - 1);
+            if (q) {
+                struct tide_str rest = tide_str_make(q + 1, v.len - (size_t)(q + 1 - v.p));
+                while (rest.len && rest.p[0] == ' ')
+                    rest = tide_str_make(rest.p + 1, rest.len - 1);
+                tide__log_add_header(f, r, tide_str_c("X-Forwarded-For"),
+                                     tide_str_make(v.p + 1, (size_t)(q - v.p - 1)));
+                if (rest.len) {
+                    r->client = rest;
+                    return 1;
+                }
+                v = tide_str_make(v.p + 1, (size_t)(q - v.p - 1));
+            }
+        }
+        comma = memchr(v.p, ',', v.len);
+        if (comma) {
+            /* an X-Forwarded-For list in the client field: first hop is the client */
+            tide__log_add_header(f, r, tide_str_c("X-Forwarded-For"), v);
+            v = tide_str_make(v.p, (size_t)(comma - v.p));
+        }
+        r->client = v;
+        return 1;
+    }
+    case F_TIME_LOCAL:
+        if (tide__log_time_local(v, &x)) {
+            *reason = "bad time (expected dd/Mon/yyyy:hh:mm:ss +zzzz)";
+            return TIDE_E_FORMAT;
+        }
+        *end_ns = x;
+        return 1;
+    case F_TIME_ISO:
+    case F_TIME_START_ISO:
+        if (tide_time_parse_rfc3339(v.p, v.len, &x)) {
+            if (t == F_TIME_START_ISO && dash(v))
+                return 1;
+            *reason = "bad time (expected ISO 8601)";
+            return TIDE_E_FORMAT;
+        }
+        if (t == F_TIME_START_ISO)
+            *start_ns = x;
+        else
+            *end_ns = x;
+        return 1;
+    case F_TIME_MSEC:
+        if (tide__log_decimal_ns(v, TIDE_NS_PER_SEC, &x)) {
+            *reason = "bad epoch time";
+            return TIDE_E_FORMAT;
+        }
+        *end_ns = x;
+        return 1;
+    case F_REQUEST:
+        return tide__log_request_line(tide__log_unescape(v, a), r, reason);
+    case F_METHOD:
+        if (!dash(v))
+            r->method = v;
+        return 1;
+    case F_REQUEST_URI:
+        if (!dash(v))
+            tide__log_split_uri(tide__log_unescape(v, a), r);
+        return 1;
+    case F_PATH:
+        if (!dash(v) && r->path.len == 0)
+            r->path = tide__log_unescape(v, a);
+        return 1;
+    case F_QUERY:
+        if (!dash(v) && r->query.len == 0) {
+            v = tide__log_unescape(v, a);
+            if (v.len && v.p[0] == '?')
+                v = tide_str_make(v.p + 1, v.len - 1);
+            r->query = v;
+        }
+        return 1;
+    case F_PROTOCOL:
+        if (!dash(v))
+            r->version = v;
+        return 1;
+    case F_SCHEME:
+        if (!dash(v))
+            r->scheme = v;
+        return 1;
+    case F_HOST:
+        if (!dash(v) && r->host.len == 0)
+            r->host = v;
+        return 1;
+    case F_VHOST_PORT: {
+        const char *c = memchr(v.p, ':', v.len);
+        if (!dash(v) && r->host.len == 0)
+            r->host = c ? tide_str_make(v.p, (size_t)(c - v.p)) : v;
+        return 1;
+    }
+    case F_STATUS: {
+        unsigned st;
+        if (dash(v))
+            return 1;
+        if (num(v.p, v.len, &st) || st > 999) {
+            *reason = "status is not a number";
+            return TIDE_E_FORMAT;
+        }
+        r->status = (int32_t)st;
+        return 1;
+    }
+    case F_BYTES:
+        if (dash(v)) {
+            r->resp_bytes = v.len ? 0 : -1;
+            return 1;
+        }
+        if (tide_parse_i64(v.p, v.len, &x) || x < 0) {
+            *reason = "byte count is not a number";
+            return TIDE_E_FORMAT;
+        }
+        r->resp_bytes = x;
+        return 1;
+    case F_DUR_S:
+    case F_DUR_MS:
+    case F_DUR_US:
+        if (dash(v))
+            return 1;
+        {
+            /* upstream times may be lists ("0.1, 0.2"): the request time is the last */
+            const char *c = memrchr(v.p, ' ', v.len);
+            if (c)
+                v = tide_str_make(c + 1, v.len - (size_t)(c + 1 - v.p));
+        }
+        rc = tide__log_decimal_ns(v, t == F_DUR_S ? TIDE_NS_PER_SEC : t == F_DUR_MS ? 1000000 : 1000,
+                                  &x);
+        if (rc) {
+            *reason = "request time is not a number";
+            return TIDE_E_FORMAT;
+        }
+        *dur_ns = x;
+        return 1;
+    case F_HEADER:
+        if (dash(v))
+            return 1;
+        if (tide__log_add_header(f, r, tide_str_c(name), tide__log_unescape(v, a))) {
+            *reason = "too many header fields";
+            return TIDE_E_FORMAT;
+        }
+        return 1;
+    case F_COOKIE: {
+        /* several $cookie_x fields become one Cookie header: "a=1; b=2" */
+        uint32_t i;
+        struct tide_str prev = tide_str_make(NULL, 0);
+        size_t nl = strlen(name);
+        char *p;
+        if (dash(v))
+            return 1;
+        v = tide__log_unescape(v, a);
+        for (i = 0; i < r->n_headers; i++)
+            if (tide_str_is_eq_c(r->headers[i].name, "Cookie"))
+                prev = r->headers[i].value;
+        p = tide_arena_alloc(a, prev.len + 2 + nl + 1 + v.len);
+        if (!p)
+            return TIDE_E_NOMEM;
+        {
+            size_t o = 0;
+            if (prev.len) {
+                memcpy(p, prev.p, prev.len);
+                o = prev.len;
+                memcpy(p + o, "; ", 2);
+                o += 2;
+            }
+            memcpy(p + o, name, nl);
+            o += nl;
+            p[o++] = '=';
+            memcpy(p + o, v.p, v.len);
+            o += v.len;
+            if (prev.len) {
+                for (i = 0; i < r->n_headers; i++)
+                    if (tide_str_is_eq_c(r->headers[i].name, "Cookie"))
+                        f->hdrs[i].value = tide_str_make(p, o);
+            } else if (tide__log_add_header(f, r, tide_str_c("Cookie"), tide_str_make(p, o))) {
+                *reason = "too many header fields";
+                return TIDE_E_FORMAT;
+            }
+        }
+        return 1;
+    }
+    }
+    return 1;
+}
+
+/* ---- compiling nginx and Apache format strings --------------------------------- */
+
+struct var {
+    const char *name;
+    enum tide__ftype t;
+};
+
+static const struct var NGINX_VARS[] = {
+    {"remote_addr", F_CLIENT},       {"remote_user", F_IGNORE},
+    {"time_local", F_TIME_LOCAL},    {"time_iso8601", F_TIME_ISO},
+    {"msec", F_TIME_MSEC},           {"request", F_REQUEST},
+    {"request_method", F_METHOD},    {"request_uri", F_REQUEST_URI},
+    {"uri", F_PATH},                 {"document_uri", F_PATH},
+    {"args", F_QUERY},               {"query_string", F_QUERY},
+    {"server_protocol", F_PROTOCOL}, {"scheme", F_SCHEME},
+    {"host", F_HOST},                {"http_host", F_HOST},
+    {"server_name", F_HOST},         {"status", F_STATUS},
+    {"body_bytes_sent", F_BYTES},    {"bytes_sent", F_IGNORE},
+    {"request_length", F_IGNORE},    {"request_time", F_DUR_S},
+    {"upstream_response_time", F_IGNORE}, {"connection", F_IGNORE},
+    {"pipe", F_IGNORE},
+};
+
+static int add_item(struct tide_logfmt *f, struct tide__item it, struct tide_err *err)
+{
+    if (f->n_items >= TIDE__LOG_MAX_ITEMS)
+        return tide_err_set(err, TIDE_E_USAGE, "", "log format has more than %d parts",
+                            TIDE__LOG_MAX_ITEMS);
+    /* merge adjacent literals */
+    if (it.lit && f->n_items && f->items[f->n_items - 1].lit &&
+        f->items[f->n_items - 1].s + f->items[f->n_items - 1].len == it.s) {
+        f->items[f->n_items - 1].len += it.len;
+        return 0;
+    }
+    f->items[f->n_items++] = it;
+    return 0;
+}
+
+/* "user_agent" -> "User-Agent" */
+static void header_name(const char *in, size_t n, char *out, size_t cap)
+{
+    size_t i;
+    bool up = true;
+    for (i = 0; i < n && i + 1 < cap; i++) {
+        char c = in[i] == '_' ? '-' : in[i];
+        out[i] = up ? (char)toupper((unsigned char)c) : (char)tolower((unsigned char)c);
+        up = c == '-';
+    }
+    out[i] = 0;
+}
+
+static int compile_nginx(struct tide_logfmt *f, char *s, struct tide_err *err)
+{
+    size_t i = 0, n = strlen(s), lit_start = 0;
+    int rc = 0;
+    while (i < n && !rc) {
+        size_t st, vn;
+        struct tide__item it;
+        bool braced;
+        if (s[i] != '$') {
+            i++;
+            continue;
+        }
+        if (i > lit_start)
+            rc = add_item(f, (struct tide__item){true, s + lit_start, i - lit_start, F_IGNORE, ""}, err);
+        braced = i + 1 < n && s[i + 1] == '{';
+        st = i + 1 + braced;
+        vn = 0;
+        while (st + vn < n && (isalnum((unsigned char)s[st + vn]) || s[st + vn] == '_'))
+            vn++;
+        if (vn == 0 || (braced && (st + vn >= n || s[st + vn] != '}')))
+            return tide_err_set(err, TIDE_E_USAGE, "", "log format: bad variable at character %zu",
+                                i + 1);
+        memset(&it, 0, sizeof(it));
+        it.t = F_IGNORE;
+        if (vn > 5 && strncmp(s + st, "http_", 5) == 0) {
+            it.t = F_HEADER;
+            header_name(s + st + 5, vn - 5, it.name, sizeof(it.name));
+            if (strcasecmp(it.name, "Host") == 0)
+                it.t = F_HOST;
+        } else if (vn > 7 && strncmp(s + st, "cookie_", 7) == 0) {
+            it.t = F_COOKIE;
+            snprintf(it.name, sizeof(it.name), "%.*s", (int)(vn - 7), s + st + 7);
+        } else {
+            size_t k;
+            bool known = false;
+            for (k = 0; k < sizeof(NGINX_VARS) / sizeof(NGINX_VARS[0]); k++)
+                if (strlen(NGINX_VARS[k].name) == vn && strncmp(NGINX_VARS[k].name, s + st, vn) == 0) {
+                    it.t = NGINX_VARS[k].t;
+                    known = true;
+                }
+            (void)known; /* unknown variables ($sent_http_*, $upstream_*) are matched and ignored */
+        }
+        rc = add_item(f, it, err);
+        i = st + vn + braced;
+        lit_start = i;
+    }
+    if (!rc && n > lit_start)
+        rc = add_item(f, (struct tide__item){true, s + lit_start, n - lit_start, F_IGNORE, ""}, err);
+    return rc;
+}
+
+static int compile_apache(struct tide_logfmt *f, char *s, struct tide_err *err)
+{
+    size_t i = 0, n = strlen(s), lit_start = 0;
+    int rc = 0;
+    while (i < n && !rc) {
+        struct tide__item it;
+        const char *arg = NULL;
+        size_t argn = 0, st;
+        char d;
+        if (s[i] != '%') {
+            i++;
+            continue;
+        }
+        if (i + 1 < n && s[i + 1] == '%') { /* literal percent */
+            if (i + 1 > lit_start)
+                rc = add_item(f, (struct tide__item){true, s + lit_start, i + 1 - lit_start, F_IGNORE, ""}, err);
+            i += 2;
+            lit_start = i;
+            continue;
+        }
+        if (i > lit_start)
+            rc = add_item(f, (struct tide__item){true, s + lit_start, i - lit_start, F_IGNORE, ""}, err);
+        st = i + 1;
+        while (st < n && (s[st] == '>' || s[st] == '<' || s[st] == '!' || s[st] == ',' ||
+                          isdigit((unsigned char)s[st])))
+            st++; /* modifiers: %>s, %<s, %!200,304i ... */
+        if (st < n && s[st] == '{') {
+            const char *close = strchr(s + st, '}');
+            if (!close)
+                return tide_err_set(err, TIDE_E_USAGE, "", "LogFormat: unclosed { at character %zu", st + 1);
+            arg = s + st + 1;
+            argn = (size_t)(close - arg);
+            st = (size_t)(close - s) + 1;
+        }
+        if (st >= n)
+            return tide_err_set(err, TIDE_E_USAGE, "", "LogFormat: %% at the end");
+        d = s[st];
+        memset(&it, 0, sizeof(it));
+        switch (d) {
+        case 'h': case 'a': it.t = F_CLIENT; break;
+        case 'l': case 'u': it.t = F_IGNORE; break;
+        case 't':
+            if (!arg)
+                it.t = F_TIME_LOCAL;
+            else if (argn == 4 && strncmp(arg, "msec", 4) == 0)
+                it.t = F_TIME_MSEC; /* whole ms since epoch: handled as seconds below */
+            else if (argn == 3 && strncmp(arg, "sec", 3) == 0)
+                it.t = F_TIME_MSEC;
+            else
+                return tide_err_set(err, TIDE_E_USAGE, "", "LogFormat: %%{...}t form not supported (use %%t, %%{sec}t)");
+            break;
+        case 'r': it.t = F_REQUEST; break;
+        case 's': it.t = F_STATUS; break;
+        case 'b': case 'B': it.t = F_BYTES; break;
+        case 'O': case 'I': case 'S': it.t = F_IGNORE; break;
+        case 'D': it.t = F_DUR_US; break;
+        case 'T': it.t = arg && argn == 2 && strncmp(arg, "ms", 2) == 0 ? F_DUR_MS
+                       : arg && argn == 2 && strncmp(arg, "us", 2) == 0 ? F_DUR_US : F_DUR_S; break;
+        case 'v': case 'V': it.t = F_HOST; break;
+        case 'p': it.t = F_IGNORE; break;
+        case 'H': it.t = F_PROTOCOL; break;
+        case 'm': it.t = F_METHOD; break;
+        case 'U': it.t = F_PATH; break;
+        case 'q': it.t = F_QUERY; break;
+        case 'P': case 'k': case 'X': case 'L': case 'f': case 'R': case 'x': it.t = F_IGNORE; break;
+        case 'i':
+            if (!arg)
+                return tide_err_set(err, TIDE_E_USAGE, "", "LogFormat: %%i needs a header name");
+            if (argn == 4 && strncasecmp(arg, "host", 4) == 0) {
+                it.t = F_HOST;
+            } else {
+                it.t = F_HEADER;
+                snprintf(it.name, sizeof(it.name), "%.*s", (int)argn, arg);
+            }
+            break;
+        case 'C':
+            if (!arg)
+                return tide_err_set(err, TIDE_E_USAGE, "", "LogFormat: %%C needs a cookie name");
+            it.t = F_COOKIE;
+            snprintf(it.name, sizeof(it.name), "%.*s", (int)argn, arg);
+            break;
+        case 'o': case 'n': case 'e': case '^': it.t = F_IGNORE; break;
+        default:
+            return tide_err_set(err, TIDE_E_USAGE, "", "LogFormat: unknown directive %%%c", d);
+        }
+        rc = add_item(f, it, err);
+        i = st + 1;
+        lit_start = i;
+    }
+    if (!rc && n > lit_start)
+        rc = add_item(f, (struct tide__item){true, s + lit_start, n - lit_start, F_IGNORE, ""}, err);
+    return rc;
+}
+
+int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *map,
+                        struct tide_err *err)
+{
+    struct tide_logfmt *f;
+    const char *body = NULL;
+    int rc = 0;
+    bool apache = false;
+    *out = NULL;
+    f = calloc(1, sizeof(*f));
+    if (!f)
+        return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+    snprintf(f->name, sizeof(f->name), "%s", spec);
+    if (strcmp(spec, "combined") == 0)
+        body = "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+               "\"$http_referer\" \"$http_user_agent\"";
+    else if (strcmp(spec, "common") == 0)
+        body = "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent";
+    else if (strcmp(spec, "vhost_combined") == 0) {
+        body = "%v:%p %h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"";
+        apache = true;
+    } else if (strcmp(spec, "vhost_common") == 0) {
+        /* the combined tail is optional, so vhost-prefixed common and combined lines both read */
+        body = "%v %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"";
+        apache = true;
+    } else if (strncmp(spec, "nginx:", 6) == 0)
+        body = spec + 6;
+    else if (strncmp(spec, "apache:", 7) == 0) {
+        body = spec + 7;
+        apache = true;
+    } else if (strcmp(spec, "json") == 0) {
+        f->kind = FMT_JSON;
+        rc = tide__json_compile(f, map, err);
+    } else if (strcmp(spec, "alb") == 0) {
+        f->kind = FMT_ALB;
+    } else if (strcmp(spec, "cloudfront") == 0) {
+        f->kind = FMT_CLOUDFRONT;
+    } else {
+        rc = tide_err_set(err, TIDE_E_USAGE, "", "unknown log format '%.60s' (combined, common, "
+                          "vhost_combined, vhost_common, nginx:'...', apache:'...', json, alb, cloudfront)", spec);
+    }
+    if (!rc && body) {
+        size_t bl = strlen(body);
+        /* strip one level of quotes copied from a config file: 'fmt' */
+        if (bl >= 2 && body[0] == '\'' && body[bl - 1] == '\'') {
+            body++;
+            bl -= 2;
+        }
+        f->spec_copy = strndup(body, bl);
+        if (!f->spec_copy)
+            rc = tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+        else
+            rc = apache ? compile_apache(f, f->spec_copy, err) : compile_nginx(f, f->spec_copy, err);
+        if (!rc) {
+            int k, fields = 0;
+            for (k = 0; k < f->n_items; k++)
+                if (!f->items[k].lit) {
+                    fields++;
+                    if (k > 0 && !f->items[k - 1].lit)
+                        rc = tide_err_set(err, TIDE_E_USAGE, "",
+                                          "log format: two fields with nothing between them "
+                                          "(part %d) cannot be told apart", k + 1);
+                }
+            if (!rc && fields == 0)
+                rc = tide_err_set(err, TIDE_E_USAGE, "", "log format has no fields");
+        }
+    }
+    if (rc) {
+        tide_logfmt_free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+void tide_logfmt_free(struct tide_logfmt *f)
+{
+    if (!f)
+        return;
+    free(f->spec_copy);
+    free(f);
+}
+
+const char *tide_logfmt_name(const struct tide_logfmt *f) { return f->name; }
+
+/* ---- matching ------------------------------------------------------------------- */
+
+/* End of a quoted field starting at p: the first '"' not escaped by '\'. */
+static const char *quoted_end(const char *p, const char *end)
+{
+    while (p < end) {
+        if (*p == '\\' && p + 1 < end) {
+            p += 2;
+            continue;
+        }
+        if (*p == '"')
+            return p;
+        p++;
+    }
+    return NULL;
+}
+
+/* True if every field from item k on may be absent (headers, ignored ones). */
+static bool rest_optional(const struct tide_logfmt *f, int k)
+{
+    for (; k < f->n_items; k++)
+        if (!f->items[k].lit && f->items[k].t != F_HEADER && f->items[k].t != F_IGNORE &&
+            f->items[k].t != F_COOKIE)
+            return false;
+    return true;
+}
+
+static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                        struct tide_arena *a, const char **reason)
+{
+    const char *p = line, *end = line + len;
+    int64_t end_ns = TIDE_TIME_UNKNOWN, start_ns = TIDE_TIME_UNKNOWN, dur_ns = -1;
+    int k, rc, have_req = -1;
+    for (k = 0; k < f->n_items; k++) {
+        const struct tide__item *it = &f->items[k];
+        const char *fe;
+        if (it->lit) {
+            if ((size_t)(end - p) < it->len || memcmp(p, it->s, it->len) != 0) {
+                /* a line that ends here, where only optional fields (headers,
+                 * ignored ones) remain, is whole: a "common" line in a log whose
+                 * format is "combined" */
+                if (p == end && k > 0 && rest_optional(f, k + 1))
+                    break;
+                snprintf(f->reason, sizeof(f->reason),
+                         "line does not match the format (at part %d of %d)", k + 1, f->n_items);
+                *reason = f->reason;
+                return TIDE_E_FORMAT;
+            }
+            p += it->len;
+            continue;
+        }
+        if (k + 1 < f->n_items) {
+            const struct tide__item *nx = &f->items[k + 1];
+            bool quoted = k > 0 && f->items[k - 1].len && f->items[k - 1].s[f->items[k - 1].len - 1] == '"' &&
+                          nx->s[0] == '"';
+            if (quoted) {
+                fe = quoted_end(p, end);
+                /* a quote inside the value not escaped (nginx escapes as \x22): try
+                 * later quotes until the rest matches the next literal */
+                while (fe && ((size_t)(end - fe) < nx->len || memcmp(fe, nx->s, nx->len) != 0))
+                    fe = quoted_end(fe + 1, end);
+            } else {
+                fe = memmem(p, (size_t)(end - p), nx->s, nx->len);
+            }
+            if (!fe && rest_optional(f, k + 1))
+                fe = end; /* the line stops after this field; the rest is optional */
+            if (!fe) {
+                snprintf(f->reason, sizeof(f->reason),
+                         "line does not match the format (at part %d of %d)", k + 1, f->n_items);
+                *reason = f->reason;
+                return TIDE_E_FORMAT;
+            }
+        } else if (it->t == F_STATUS || it->t == F_BYTES || it->t == F_DUR_S || it->t == F_DUR_MS ||
+                   it->t == F_DUR_US || it->t == F_TIME_MSEC) {
+            /* a number last in the format ends at a space: fields may follow it */
+            fe = memchr(p, ' ', (size_t)(end - p));
+            if (!fe)
+                fe = end;
+        } else {
+            fe = end;
+        }
+        rc = tide__log_set_field(f, r, it->t, it->name, tide_str_make(p, (size_t)(fe - p)), a,
+                                 &end_ns, &start_ns, &dur_ns, reason);
+        if (rc < 0)
+            return rc;
+        if (it->t == F_REQUEST)
+            have_req = rc;
+        p = fe;
+    }
+    if (have_req == 0)
+        return 0; /* "-" request: counted as no request */
+    if (end_ns == TIDE_TIME_UNKNOWN && start_ns == TIDE_TIME_UNKNOWN) {
+        *reason = "line has no time";
+        return TIDE_E_FORMAT;
+    }
+    if (r->method.len == 0 || r->path.len == 0) {
+        *reason = "line has no request method or path";
+        return TIDE_E_FORMAT;
+    }
+    r->duration_ns = dur_ns;
+    if (start_ns != TIDE_TIME_UNKNOWN)
+        r->ts_ns = start_ns;
+    else
+        r->ts_ns = end_ns - (dur_ns > 0 ? dur_ns : 0);
+    return 1;
+}
+
+int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
+                      struct tide_record *r, struct tide_arena *scratch, const char **reason)
+{
+    size_t k = 0;
+    tide_record_clear(r);
+    r->headers = f->hdrs;
+    r->n_headers = 0;
+    while (k < len && (line[k] == ' ' || line[k] == '\t'))
+        k++;
+    if (k == len) {
+        *reason = "blank line";
+        return 0;
+    }
+    switch (f->kind) {
+    case FMT_TOKENS:
+        if (line[0] == '#') {
+            *reason = "comment line";
+            return 0;
+        }
+        return parse_tokens(f, line, len, r, scratch, reason);
+    case FMT_JSON:
+        return tide__json_parse(f, line, len, r, scratch, reason);
+    case FMT_ALB:
+        return tide__alb_parse(f, line, len, r, scratch, reason);
+    case FMT_CLOUDFRONT:
+        return tide__cloudfront_parse(f, line, len, r, scratch, reason);
+    }
+    return TIDE_E_INTERNAL;
+}
+
+/* ---- sniffing ------------------------------------------------------------------- */
+
+int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap)
+{
+    static const char *CANDIDATES[] = {"cloudfront", "alb", "json", "vhost_combined",
+                                       "vhost_common", "combined", "common"};
+    size_t c;
+    int best_ok = 0;
+    const char *best = NULL;
+    for (c = 0; c < sizeof(CANDIDATES) / sizeof(CANDIDATES[0]); c++) {
+        struct tide_logfmt *f;
+        struct tide_arena a;
+        struct tide_record r;
+        const char *p = buf, *end = buf + len, *reason;
+        int ok = 0, tried = 0;
+        if (tide_logfmt_compile(&f, CANDIDATES[c], NULL, NULL))
+            continue;
+        tide_arena_init(&a, 0);
+        memset(&r, 0, sizeof(r));
+        while (p < end && tried < 50) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t ll;
+            int rc;
+            if (!nl)
+                break; /* a partial last line says nothing */
+            ll = (size_t)(nl - p);
+            if (ll && p[ll - 1] == '\r')
+                ll--;
+            tide_arena_reset(&a);
+            reason = NULL;
+            rc = tide_logfmt_parse(f, p, ll, &r, &a, &reason);
+            if (rc == 1 || (rc == 0 && reason && strncmp(reason, "no request", 10) == 0)) {
+                tried++;
+                ok++;
+            } else if (rc < 0) {
+                tried++;
+            } /* blank, comment and header lines say nothing */
+            p = nl + 1;
+        }
+        if (tried == 0 && p < end) { /* a single line without newline */
+            tide_arena_reset(&a);
+            tried = 1;
+            ok = tide_logfmt_parse(f, p, (size_t)(end - p), &r, &a, &reason) == 1;
+        }
+        tide_arena_free(&a);
+        tide_logfmt_free(f);
+        if (tried && ok * 10 >= tried * 6 && ok > best_ok) {
+            best_ok = ok;
+            best = CANDIDATES[c];
+        }
+    }
+    if (!best)
+        return TIDE_E_NOTFOUND;
+    snprintf(out, cap, "%s", best);
+    return 0;
+}

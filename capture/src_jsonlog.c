@@ -1,0 +1,268 @@
+/*
+ * src_jsonlog.c - application logs as JSON lines (nginx escape=json, Caddy,
+ * Traefik, app loggers). `--map field=path,...` says where each record field
+ * sits (dotted paths into nested objects); fields without a map entry are
+ * looked up under the names common loggers use. Values are copied into the
+ * scratch arena because cJSON's tree is freed after each line.
+ */
+#include "capture_int.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* map entry kinds beyond the record fields */
+enum { J_TS = 100, J_HEADERS, J_BODY, J_SESSION, J_UA, J_REFERER, J_URI };
+
+struct jfield {
+    const char *key; /* --map name */
+    int kind;        /* enum tide__ftype or J_* */
+    const char *defaults[10];
+};
+
+static const struct jfield JFIELDS[] = {
+    {"ts", J_TS, {"time", "timestamp", "ts", "@timestamp", "date", "StartUTC", "time_iso8601", "time_local", "msec", NULL}},
+    {"method", F_METHOD, {"method", "request_method", "request.method", "RequestMethod", "http.method", NULL}},
+    {"scheme", F_SCHEME, {"scheme", "request.scheme", "RequestScheme", NULL}},
+    {"host", F_HOST, {"host", "http_host", "request.host", "RequestHost", "server_name", NULL}},
+    {"path", J_URI, {"uri", "request_uri", "path", "request.uri", "RequestPath", "url", "request.path", NULL}},
+    {"query", F_QUERY, {"query", "args", "query_string", "request.query", NULL}},
+    {"version", F_PROTOCOL, {"protocol", "proto", "request.proto", "RequestProtocol", "server_protocol", NULL}},
+    {"status", F_STATUS, {"status", "DownstreamStatus", "response.status", "http.status_code", NULL}},
+    {"resp_bytes", F_BYTES, {"size", "length", "body_bytes_sent", "DownstreamContentSize", "response.size", "bytes_sent", NULL}},
+    {"duration_ms", F_DUR_MS, {"duration_ms", "generation_time_milli", NULL}},
+    {"duration_s", F_DUR_S, {"request_time", "duration", NULL}},
+    {"duration_us", F_DUR_US, {NULL}},
+    {"duration_ns", F_IGNORE + 1000, {"Duration", NULL}},
+    {"client", F_CLIENT, {"ip", "remote_addr", "client_ip", "request.remote_ip", "request.client_ip", "ClientHost", "remote_ip", NULL}},
+    {"session", J_SESSION, {"session", "session_id", NULL}},
+    {"headers", J_HEADERS, {"request.headers", "headers", NULL}},
+    {"body", J_BODY, {"body", "request.body", NULL}},
+    {"user_agent", J_UA, {"user_agent", "http_user_agent", "request_User-Agent", NULL}},
+    {"referer", J_REFERER, {"referrer", "referer", "http_referer", "request_Referer", NULL}},
+};
+#define N_JFIELDS (sizeof(JFIELDS) / sizeof(JFIELDS[0]))
+
+int tide__json_compile(struct tide_logfmt *f, const char *map, struct tide_err *err)
+{
+    const char *p = map;
+    f->n_jmap = 0;
+    while (p && *p) {
+        const char *comma = strchr(p, ','), *eq = strchr(p, '=');
+        size_t n = comma ? (size_t)(comma - p) : strlen(p), k;
+        bool found = false;
+        if (!eq || eq > p + n)
+            return tide_err_set(err, TIDE_E_USAGE, "", "--map: expected FIELD=PATH, got '%.*s'",
+                                (int)(n > 40 ? 40 : n), p);
+        for (k = 0; k < N_JFIELDS; k++)
+            if (strlen(JFIELDS[k].key) == (size_t)(eq - p) && strncmp(JFIELDS[k].key, p, (size_t)(eq - p)) == 0) {
+                struct tide__jmap *m = &f->jmap[f->n_jmap];
+                if (f->n_jmap >= 32)
+                    return tide_err_set(err, TIDE_E_USAGE, "", "--map: too many entries");
+                m->t = (enum tide__ftype)JFIELDS[k].kind;
+                snprintf(m->path, sizeof(m->path), "%.*s", (int)(p + n - eq - 1), eq + 1);
+                m->field = (int)k; /* index into JFIELDS */
+                f->n_jmap++;
+                found = true;
+            }
+        if (!found)
+            return tide_err_set(err, TIDE_E_USAGE, "",
+                                "--map: unknown field '%.*s' (ts, method, scheme, host, path, query, "
+                                "version, status, resp_bytes, duration_ms, duration_s, client, "
+                                "session, headers, body, user_agent, referer)",
+                                (int)(eq - p > 30 ? 30 : eq - p), p);
+        p = comma ? comma + 1 : NULL;
+    }
+    return 0;
+}
+
+/* Walks a dotted path; a key holding dots itself is tried first. */
+static cJSON *walk(cJSON *o, const char *path)
+{
+    char part[128];
+    const char *p = path;
+    cJSON *direct = cJSON_GetObjectItemCaseSensitive(o, path);
+    if (direct)
+        return direct;
+    while (o && *p) {
+        const char *dot = strchr(p, '.');
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        if (n >= sizeof(part))
+            return NULL;
+        memcpy(part, p, n);
+        part[n] = 0;
+        if (cJSON_IsArray(o) && isdigit((unsigned char)part[0]))
+            o = cJSON_GetArrayItem(o, atoi(part));
+        else
+            o = cJSON_GetObjectItemCaseSensitive(o, part);
+        p = dot ? dot + 1 : p + n;
+    }
+    return o;
+}
+
+/* A JSON scalar as text in the arena (numbers printed exactly as given). */
+static struct tide_str text(cJSON *v, struct tide_arena *a)
+{
+    if (cJSON_IsString(v))
+        return tide_arena_dup(a, tide_str_c(v->valuestring));
+    if (cJSON_IsNumber(v)) {
+        char b[64];
+        double d = v->valuedouble;
+        if (d == floor(d) && fabs(d) < 9e15)
+            snprintf(b, sizeof(b), "%.0f", d);
+        else
+            snprintf(b, sizeof(b), "%.9f", d);
+        return tide_arena_dup(a, tide_str_c(b));
+    }
+    if (cJSON_IsArray(v) && cJSON_GetArraySize(v) > 0)
+        return text(cJSON_GetArrayItem(v, 0), a); /* headers as lists: the first value */
+    return tide_str_make(NULL, 0);
+}
+
+static int set_ts(cJSON *v, int64_t *out)
+{
+    if (cJSON_IsNumber(v)) {
+        double d = v->valuedouble;
+        if (d > 1e17)
+            *out = (int64_t)d; /* ns */
+        else if (d > 1e14)
+            *out = (int64_t)llround(d) * 1000; /* us */
+        else if (d > 1e11)
+            *out = (int64_t)llround(d) * 1000000; /* ms */
+        else
+            *out = (int64_t)llround(d * 1e6) * 1000; /* s, to the us */
+        return 0;
+    }
+    if (cJSON_IsString(v)) {
+        const char *s = v->valuestring;
+        size_t n = strlen(s);
+        if (tide_time_parse_rfc3339(s, n, out) == 0)
+            return 0;
+        if (tide__log_time_local(tide_str_make(s, n), out) == 0)
+            return 0;
+        if (tide__log_decimal_ns(tide_str_make(s, n), TIDE_NS_PER_SEC, out) == 0)
+            return 0;
+    }
+    return TIDE_E_FORMAT;
+}
+
+static int add_headers(struct tide_logfmt *f, struct tide_record *r, cJSON *h, struct tide_arena *a)
+{
+    cJSON *e;
+    if (cJSON_IsObject(h)) {
+        cJSON_ArrayForEach(e, h)
+        {
+            if (cJSON_IsArray(e)) {
+                cJSON *x;
+                cJSON_ArrayForEach(x, e) if (tide__log_add_header(f, r, tide_arena_dup(a, tide_str_c(e->string)), text(x, a))) return TIDE_E_LIMIT;
+            } else if (tide__log_add_header(f, r, tide_arena_dup(a, tide_str_c(e->string)), text(e, a))) {
+                return TIDE_E_LIMIT;
+            }
+        }
+    } else if (cJSON_IsArray(h)) {
+        cJSON_ArrayForEach(e, h)
+        {
+            cJSON *n = cJSON_IsArray(e) ? cJSON_GetArrayItem(e, 0) : cJSON_GetObjectItem(e, "name");
+            cJSON *v = cJSON_IsArray(e) ? cJSON_GetArrayItem(e, 1) : cJSON_GetObjectItem(e, "value");
+            if (!cJSON_IsString(n))
+                continue;
+            if (tide__log_add_header(f, r, tide_arena_dup(a, tide_str_c(n->valuestring)), text(v, a)))
+                return TIDE_E_LIMIT;
+        }
+    }
+    return 0;
+}
+
+static bool has_header(const struct tide_record *r, const char *name)
+{
+    return tide_record_header(r, name).p != NULL;
+}
+
+int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                     struct tide_arena *a, const char **reason)
+{
+    cJSON *o = cJSON_ParseWithLength(line, len);
+    int64_t end_ns = TIDE_TIME_UNKNOWN, start_ns = TIDE_TIME_UNKNOWN, dur = -1;
+    size_t k;
+    int rc = 1;
+    if (!o || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        *reason = line[0] == '#' ? "comment line" : "line is not a JSON object";
+        return line[0] == '#' ? 0 : TIDE_E_FORMAT;
+    }
+    for (k = 0; k < N_JFIELDS && rc > 0; k++) {
+        const struct jfield *jf = &JFIELDS[k];
+        cJSON *v = NULL;
+        int m, d;
+        for (m = 0; m < f->n_jmap; m++)
+            if (f->jmap[m].field == (int)k)
+                v = walk(o, f->jmap[m].path);
+        for (d = 0; !v && jf->defaults[d]; d++) {
+            /* a field mapped explicitly elsewhere is not guessed */
+            v = walk(o, jf->defaults[d]);
+        }
+        if (!v || cJSON_IsNull(v))
+            continue;
+        switch (jf->kind) {
+        case J_TS:
+            if (set_ts(v, &end_ns)) {
+                *reason = "time field is not a time";
+                rc = TIDE_E_FORMAT;
+            }
+            break;
+        case J_URI:
+            tide__log_split_uri(text(v, a), r);
+            break;
+        case J_HEADERS:
+            if (add_headers(f, r, v, a)) {
+                *reason = "too many header fields";
+                rc = TIDE_E_FORMAT;
+            }
+            break;
+        case J_BODY: {
+            char *s = cJSON_IsString(v) ? NULL : cJSON_PrintUnformatted(v);
+            r->body = tide_arena_dup(a, tide_str_c(s ? s : v->valuestring));
+            r->flags |= TIDE_REC_HAS_BODY;
+            free(s);
+            break;
+        }
+        case J_SESSION:
+            r->session = text(v, a);
+            break;
+        case J_UA:
+            if (!has_header(r, "User-Agent"))
+                tide__log_add_header(f, r, tide_str_c("User-Agent"), text(v, a));
+            break;
+        case J_REFERER:
+            if (!has_header(r, "Referer"))
+                tide__log_add_header(f, r, tide_str_c("Referer"), text(v, a));
+            break;
+        case F_IGNORE + 1000: /* ns durations (Traefik) */
+            if (cJSON_IsNumber(v))
+                dur = (int64_t)v->valuedouble;
+            break;
+        default:
+            rc = tide__log_set_field(f, r, (enum tide__ftype)jf->kind, "", text(v, a), a, &end_ns,
+                                     &start_ns, &dur, reason);
+        }
+    }
+    cJSON_Delete(o);
+    if (rc <= 0)
+        return rc;
+    if (end_ns == TIDE_TIME_UNKNOWN) {
+        *reason = "line has no time field";
+        return TIDE_E_FORMAT;
+    }
+    if (r->method.len == 0)
+        r->method = tide_str_make("GET", 3); /* many app logs omit it for page views */
+    if (r->path.len == 0) {
+        *reason = "line has no path field";
+        return TIDE_E_FORMAT;
+    }
+    r->duration_ns = dur;
+    r->ts_ns = end_ns - (dur > 0 ? dur : 0);
+    return 1;
+}

@@ -1,0 +1,284 @@
+/*
+ * cmd_capture.c - `tide capture log`: access logs into a trace, in one pass
+ * (capture -> write; the anonymizer joins this pipeline when it lands), with
+ * a summary that accounts for every line.
+ */
+#include "cli_int.h"
+
+#include "capture/capture.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+void help_capture(FILE *f)
+{
+    fprintf(f,
+            "usage: tide capture log [options] FILE... -o OUT.tide\n"
+            "Reads access logs (plain, .gz, .zst, or '-' for stdin), several at once\n"
+            "(rotated files, several servers), merged by request start time.\n\n"
+            "  -o, --output FILE        the trace to write ('-' = stdout)\n"
+            "  -f, --format F           combined | common | vhost_combined | alb | cloudfront |\n"
+            "                           json | nginx:'<log_format>' | apache:'<LogFormat>'\n"
+            "                           (default: guessed from the first lines, and said)\n"
+            "      --map FIELD=PATH,... where json fields are (docs/capture.md)\n"
+            "      --raw                keep personal data: mark the trace raw (required\n"
+            "                           until inline anonymization is built)\n"
+            "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
+            "      --max-bad N|P%%       fail above N bad lines or P%% of lines (default 1%%)\n"
+            "      --strict             stop at the first bad line\n"
+            "      --level N            zstd level (default 9)\n");
+}
+
+struct bad_report {
+    uint64_t shown;
+};
+
+static void on_bad(void *userp, const char *file, uint64_t line, const char *reason)
+{
+    struct bad_report *b = userp;
+    if (b->shown++ < 10)
+        fprintf(stderr, "tide: %s:%llu: %s\n", file, (unsigned long long)line, reason);
+    else if (b->shown == 11)
+        fprintf(stderr, "tide: (more bad lines: counted in the summary)\n");
+}
+
+/* Reads the start of a log to guess its format. */
+static int sniff(const char *path, char *out, size_t cap, struct tide_err *err)
+{
+    struct tide_input *in;
+    char *buf = malloc(65536);
+    size_t len = 0;
+    int rc;
+    if (!buf)
+        return TIDE_E_NOMEM;
+    rc = tide_input_open(&in, path, err);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    while (len < 65536) {
+        long k = tide_input_read(in, buf + len, 65536 - len, err);
+        if (k <= 0)
+            break;
+        len += (size_t)k;
+    }
+    tide_input_close(in);
+    rc = tide_logfmt_sniff(buf, len, out, cap);
+    free(buf);
+    if (rc)
+        tide_err_set(err, rc, path, "cannot tell the log format from the first lines; give --format");
+    return rc;
+}
+
+static char *final_json(const struct tide_logcap_stats *st, const char *const *fmts, int n)
+{
+    struct tide_buf b;
+    int i;
+    tide_buf_init(&b, 0);
+    tide_buf_printf(&b, "{\"capture\":{\"kind\":\"log\",\"lines\":%llu,\"records\":%llu,\"late\":%llu,"
+                        "\"no_request\":%llu,\"bad\":%llu,\"inputs_failed\":%llu,\"skipped\":{",
+                    (unsigned long long)st->lines, (unsigned long long)st->records,
+                    (unsigned long long)st->late, (unsigned long long)st->no_request,
+                    (unsigned long long)st->bad, (unsigned long long)st->inputs_failed);
+    for (i = 0; i < st->n_skipped; i++) {
+        tide_buf_printf(&b, "%s\"", i ? "," : "");
+        tide_json_escape(&b, st->skipped[i].reason, strlen(st->skipped[i].reason));
+        tide_buf_printf(&b, "\":%llu", (unsigned long long)st->skipped[i].count);
+    }
+    tide_buf_printf(&b, "},\"formats\":[");
+    for (i = 0; i < n; i++) {
+        tide_buf_printf(&b, "%s\"", i ? "," : "");
+        tide_json_escape(&b, fmts[i], strlen(fmts[i]));
+        tide_buf_putc(&b, '"');
+    }
+    tide_buf_printf(&b, "]}}");
+    tide_buf_putc(&b, 0);
+    return b.p;
+}
+
+static int capture_log(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, 'f'},
+        {"map", required_argument, 0, 'm'}, {"raw", no_argument, 0, 'r'},
+        {"reorder-window", required_argument, 0, 'w'}, {"max-bad", required_argument, 0, 'b'},
+        {"strict", no_argument, 0, 's'}, {"level", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+    const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%";
+    bool raw = false;
+    struct tide_logcap_opts lo = {0};
+    struct tide_trace_writer_opts wo = {0};
+    struct tide_err err = {0};
+    struct tide_logcap_stats st;
+    struct bad_report br = {0};
+    struct cli_out out;
+    struct tide_trace_writer *w = NULL;
+    struct tide_logfmt **fmts = NULL;
+    char **fmt_names = NULL;
+    int c, i, n, rc, ex = EXIT_OK;
+    char *meta = NULL, *fin = NULL;
+    struct timespec t0, t1;
+    double secs;
+
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:f:", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': outpath = optarg; break;
+        case 'f': format = optarg; break;
+        case 'm': map = optarg; break;
+        case 'r': raw = true; break;
+        case 'w':
+            if (tide_duration_parse(optarg, &lo.reorder_window_ns)) {
+                cli_errorf("--reorder-window: not a duration (60s, 2m, ...)");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'b': max_bad = optarg; break;
+        case 's': lo.strict = true; break;
+        case 'l': wo.level = atoi(optarg); break;
+        default: help_capture(stderr); return EXIT_USAGE;
+        }
+    }
+    n = argc - optind;
+    if (n < 1) {
+        cli_errorf("capture log: no input files (use '-' for stdin)");
+        return EXIT_USAGE;
+    }
+    if (!raw) {
+        cli_errorf("capture log: inline anonymization is not available yet; pass --raw to "
+                   "capture a raw trace (replay, cat and mock will then need --allow-raw)");
+        return EXIT_USAGE;
+    }
+    fmts = calloc((size_t)n, sizeof(*fmts));
+    fmt_names = calloc((size_t)n, sizeof(*fmt_names));
+    if (!fmts || !fmt_names) {
+        ex = EXIT_RUNTIME;
+        goto out_free;
+    }
+    for (i = 0; i < n; i++) {
+        char guessed[64];
+        const char *spec = format;
+        if (!spec) {
+            if (strcmp(argv[optind + i], "-") == 0) {
+                cli_errorf("capture log: give --format when reading stdin");
+                ex = EXIT_USAGE;
+                goto out_free;
+            }
+            if (sniff(argv[optind + i], guessed, sizeof(guessed), &err)) {
+                cli_error(&err);
+                ex = EXIT_USAGE;
+                goto out_free;
+            }
+            fprintf(stderr, "tide: %s: format %s (guessed; --format sets it)\n", argv[optind + i],
+                    guessed);
+            spec = guessed;
+        }
+        if (tide_logfmt_compile(&fmts[i], spec, map, &err)) {
+            cli_error(&err);
+            ex = EXIT_USAGE;
+            goto out_free;
+        }
+        fmt_names[i] = strdup(spec);
+    }
+    meta = cli_meta_json(raw, fmt_names[0], (const char *const *)argv + optind, n);
+    if (!meta || cli_out_open(&out, outpath, raw, &err)) {
+        cli_error(&err);
+        ex = EXIT_USAGE;
+        goto out_free;
+    }
+    rc = tide_trace_writer_open(&w, out.fd, out.path, meta, &wo, &err);
+    if (rc) {
+        cli_error(&err);
+        cli_out_abort(&out);
+        ex = EXIT_RUNTIME;
+        goto out_free;
+    }
+    lo.on_bad = on_bad;
+    lo.on_bad_userp = &br;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = tide_logcap_run((const char *const *)argv + optind, fmts, n, &lo,
+                         (struct tide_sink){tide_trace_writer_sink, w}, &st, &err);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    if (rc) {
+        cli_error(&err);
+        ex = rc == TIDE_E_FORMAT ? EXIT_USAGE : rc == TIDE_E_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+    } else {
+        uint64_t limit;
+        size_t ml = strlen(max_bad);
+        if (ml && max_bad[ml - 1] == '%')
+            limit = (uint64_t)(atof(max_bad) / 100.0 * (double)st.lines);
+        else
+            limit = (uint64_t)strtoull(max_bad, NULL, 10);
+        if (st.bad > limit) {
+            cli_errorf("capture log: %llu bad lines, more than --max-bad %s (%llu); nothing written",
+                       (unsigned long long)st.bad, max_bad, (unsigned long long)limit);
+            ex = EXIT_USAGE;
+        }
+    }
+    if (ex == EXIT_OK) {
+        fin = final_json(&st, (const char *const *)fmt_names, n);
+        rc = tide_trace_writer_close(w, fin, &err);
+        if (!rc)
+            rc = cli_out_close(&out, &err);
+        if (rc) {
+            cli_error(&err);
+            ex = EXIT_RUNTIME;
+        }
+    }
+    if (ex != EXIT_OK) {
+        cli_out_abort(&out);
+    } else {
+        char a[31], b[31];
+        fprintf(stderr, "tide: capture: %llu lines read, %llu records written, %llu late, %llu "
+                        "without a request, %llu bad\n",
+                (unsigned long long)st.lines, (unsigned long long)st.records,
+                (unsigned long long)st.late, (unsigned long long)st.no_request,
+                (unsigned long long)st.bad);
+        for (i = 0; i < st.n_skipped; i++)
+            fprintf(stderr, "tide:   skipped %llu: %s%s\n", (unsigned long long)st.skipped[i].count,
+                    st.skipped[i].reason, st.skipped[i].bad ? "" : " (not a request)");
+        if (st.inputs_failed)
+            fprintf(stderr, "tide:   %llu input(s) ended in an error; records before it were kept\n",
+                    (unsigned long long)st.inputs_failed);
+        if (st.records) {
+            tide_time_format_rfc3339(st.first_ts, a);
+            tide_time_format_rfc3339(st.last_ts, b);
+            fprintf(stderr, "tide:   time range %s .. %s\n", a, b);
+        }
+        fprintf(stderr, "tide:   %.1f MB in %.2f s (%.1f MB/s, %.0f lines/s)\n",
+                (double)st.bytes_in / 1e6, secs, secs > 0 ? (double)st.bytes_in / 1e6 / secs : 0,
+                secs > 0 ? (double)st.lines / secs : 0);
+        if (st.inputs_failed)
+            ex = EXIT_INCOMPLETE;
+    }
+out_free:
+    tide_trace_writer_free(w);
+    for (i = 0; fmts && i < n; i++) {
+        tide_logfmt_free(fmts[i]);
+        free(fmt_names[i]);
+    }
+    free(fmts);
+    free(fmt_names);
+    free(meta);
+    free(fin);
+    return ex;
+}
+
+int cmd_capture(int argc, char **argv)
+{
+    if (argc < 2) {
+        help_capture(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "log") == 0)
+        return capture_log(argc - 1, argv + 1);
+    if (strcmp(argv[1], "pcap") == 0) {
+        cli_errorf("capture pcap: not built yet (see the issue tracker); capture log works");
+        return EXIT_USAGE;
+    }
+    cli_errorf("capture: unknown source '%s' (log)", argv[1]);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Every access log in ../shared/corpus/logs parses with the format it is:
+# for each file, the lines read, records written, late lines, lines without a
+# request and bad lines are stated below (checked by hand against the files;
+# see ../shared/corpus/logs/SOURCES.md), and the guessed format where tide
+# guesses it. Skips when the corpus is absent (a user's clone has none).
+set -u
+TIDE=${1:?usage: capture_corpus.sh TIDE}
+. "$(dirname "$0")/lib.sh"
+C=../shared/corpus/logs
+[ -d "$C" ] || skip "../shared/corpus/logs is absent (only developer checkouts have it)"
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+
+# file | --format (empty: guessed) | format tide must guess | lines records late no-request bad
+# Notes: rtmp logs hold streaming events, not HTTP requests: every event line
+# is bad by design. vhost_combined.log line 5, logfile_bad_access_log.0 line 2
+# and mapreduce-access_log.gz line 2 are junk lines in the upstream files.
+while IFS='|' read -r f fmt guess nums; do
+  [ -n "$f" ] || continue
+  out=$("$TIDE" capture log --raw --max-bad 100% ${fmt:+--format "$fmt"} "$C/$f" -o "$W/t.tide" 2>&1) ||
+    fail "$f: capture failed: $out"
+  got=$(echo "$out" | sed -nE 's/.*capture: ([0-9]+) lines read, ([0-9]+) records written, ([0-9]+) late, ([0-9]+) without a request, ([0-9]+) bad/\1 \2 \3 \4 \5/p')
+  [ "$got" = "$nums" ] || fail "$f: got '$got' (lines records late no-request bad), want '$nums'"
+  if [ "$guess" != - ]; then
+    echo "$out" | grep -q "format $guess (guessed" || fail "$f: guessed $(echo "$out" | grep -o 'format [a-z_]* (guessed')"
+  fi
+  n=$("$TIDE" cat --allow-raw "$W/t.tide" | wc -l)
+  [ "$n" -eq "$(echo "$nums" | cut -d' ' -f2)" ] || fail "$f: trace holds $n records"
+  echo "$out" | grep -E "tide: [^ ]+:[0-9]+: " | grep -qE '"|Mozilla|GET /' && fail "$f: an error line quotes the input"
+  pass "$f: $nums"
+done <<'LIST'
+apachelogs/joomla_exploit_escaped_ua.log||vhost_combined|1 1 0 0 0
+apachelogs/vhost_combined.log||vhost_combined|7 6 0 0 1
+beats-filebeat/apache_access_darwin-2.4.23.log||combined|6 5 0 1 0
+beats-filebeat/apache_access_ssl-request.log|apache:%t %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x "%r" %b|-|2 2 0 0 0
+beats-filebeat/apache_access_test.log||combined|7 5 0 2 0
+beats-filebeat/nginx_access_access.log||combined|13 13 0 0 0
+beats-filebeat/nginx_access_test.log||combined|7 6 1 1 0
+cloudfront-log-parser/kinesis-1-0.txt|cloudfront|-|3 1 0 0 0
+cloudfront-log-parser/rtmp-1-0.txt|cloudfront|-|8 0 0 0 6
+cloudfront-log-parser/web-1-0.txt||cloudfront|4 2 0 0 0
+lnav/logfile_access_log.0||combined|3 3 0 0 0
+lnav/logfile_access_log.1||combined|1 0 0 1 0
+lnav/logfile_bad_access_log.0||combined|3 2 0 0 1
+lnav/logfile_regexp_access_log.0||vhost_combined|2 2 0 0 0
+lnav/logfile_shop_access_log.0||combined|1000 1000 0 0 0
+matomo/alb.log||alb|1 1 0 0 0
+matomo/amazon_cloudfront_rtmp.log|cloudfront|-|4 0 0 0 2
+matomo/amazon_cloudfront_web.log||cloudfront|3 1 0 0 0
+matomo/caddy_json.log||json|3 3 0 0 0
+matomo/common.log||combined|1 1 0 0 0
+matomo/common.log.gz||combined|1 1 0 0 0
+matomo/common_complete.log||vhost_common|1 1 0 0 0
+matomo/common_encoding_big5.log||vhost_common|1 1 0 0 0
+matomo/common_vhost.log||vhost_common|1 1 0 0 0
+matomo/elb.log||alb|3 1 0 1 0
+matomo/logs_to_tests.log||combined|6 4 0 0 0
+matomo/ncsa_extended.log||combined|1 1 0 0 0
+matomo/nginx_json.log||json|2 2 0 0 0
+matomo/static_ignores.log||vhost_common|4 4 0 0 0
+matomo/traefik_json.log||json|1 1 0 0 0
+nielsbasjes-logparser/hackers-access.log||combined|3456 3456 0 0 0
+nielsbasjes-logparser/inputformat-access.log||combined|1 1 0 0 0
+nielsbasjes-logparser/mapreduce-access_log.gz||combined|17 16 0 0 1
+LIST
+
+# spot checks of field values
+"$TIDE" capture log --raw "$C/apachelogs/joomla_exploit_escaped_ua.log" -o "$W/j.tide" 2>/dev/null
+ua=$("$TIDE" cat --allow-raw "$W/j.tide" | jq -r '.headers[] | select(.[0] == "User-Agent") | .[1]')
+case "$ua" in *'"JDatabaseDriverMysqli"'*'𝌆') pass "Apache escapes (\\\", \\xHH) are decoded" ;; *) fail "escaped UA decoded wrong" ;; esac
+"$TIDE" capture log --raw "$C/beats-filebeat/nginx_access_test.log" -o "$W/x.tide" 2>/dev/null
+[ "$("$TIDE" cat --allow-raw "$W/x.tide" | jq -r 'select(.headers | map(.[0]) | index("X-Forwarded-For")) | .client' | head -1)" = 10.0.0.2 ] || fail "XFF list client"
+pass "an X-Forwarded-For list in the client field keeps the first hop as client"
+"$TIDE" capture log --raw "$C/matomo/alb.log" -o "$W/a.tide" 2>/dev/null
+[ "$("$TIDE" cat --allow-raw "$W/a.tide" | jq -r '[.ts,.scheme,.host,.path,.status,.duration_ms,.client] | join(" ")')" = \
+  "2020-01-01T00:55:04.023000000Z https www.example.com:443 /path/index.html 200 103 1.2.3.4" ] || fail "ALB fields: $("$TIDE" cat --allow-raw "$W/a.tide")"
+pass "ALB: start from request_creation_time, duration from processing times"
+"$TIDE" capture log --raw "$C/nielsbasjes-logparser/hackers-access.log" -o "$W/h.tide" 2>/dev/null
+[ "$("$TIDE" cat --allow-raw "$W/h.tide" | jq -r '.client' | grep -c ':')" -gt 0 ] || fail "no IPv6 clients"
+pass "IPv6 clients are kept"
+# over the --max-bad default (1%), the run fails and leaves no file
+"$TIDE" capture log --raw "$C/lnav/logfile_bad_access_log.0" -o "$W/bad.tide" 2>"$W/err"
+[ $? -eq 2 ] && [ ! -e "$W/bad.tide" ] || fail "--max-bad default did not fail the run"
+grep -q "logfile_bad_access_log.0:2: line does not match" "$W/err" || fail "bad line not named: $(cat "$W/err")"
+"$TIDE" capture log --raw --strict "$C/apachelogs/vhost_combined.log" -o "$W/s.tide" 2>"$W/err"
+[ $? -eq 2 ] && grep -q "line 5" "$W/err" || fail "--strict: $(cat "$W/err")"
+pass "--max-bad and --strict fail the run, naming file and line"
+finish

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# A real nginx on 127.0.0.1 with a log_format holding $msec and $request_time;
+# curl sends a known set of requests; `tide capture log` reads nginx's own log;
+# every record is checked against what was sent: count, method, path, query,
+# status, bytes, header, and start time within the request's window.
+set -u
+TIDE=${1:?usage: capture_nginx.sh TIDE}
+. "$(dirname "$0")/lib.sh"
+need nginx
+need curl
+need jq
+
+W=$(mktemp -d)
+NGINX_PID=""
+cleanup() {
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
+  rm -rf "$W"
+}
+trap cleanup EXIT
+
+mkdir -p "$W/html" "$W/logs"
+echo "hello" >"$W/html/index.html"
+head -c 40000 /dev/zero >"$W/html/slow.bin"
+chmod -R a+rX "$W"
+FMT='$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $msec $request_time "$http_x_test"'
+
+start_nginx() {
+  local port=$1
+  cat >"$W/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid $W/nginx.pid;
+error_log $W/logs/error.log;
+events { worker_connections 64; }
+http {
+  access_log off;
+  log_format t '$FMT';
+  client_body_temp_path $W/tmp_body;
+  proxy_temp_path $W/tmp_proxy;
+  fastcgi_temp_path $W/tmp_fcgi;
+  uwsgi_temp_path $W/tmp_uwsgi;
+  scgi_temp_path $W/tmp_scgi;
+  server {
+    listen 127.0.0.1:$port;
+    root $W/html;
+    access_log $W/logs/access.log t;
+    location /api/ { return 201 "created\n"; }
+    location = /old { return 301 /index.html; }
+    location = /slow.bin { limit_rate 20k; }
+  }
+}
+EOF
+  nginx -c "$W/nginx.conf" -p "$W" 2>>"$W/logs/start.err" &
+  NGINX_PID=$!
+  for _ in $(seq 50); do
+    curl -s -o /dev/null "http://127.0.0.1:$port/index.html" 2>/dev/null && return 0
+    kill -0 "$NGINX_PID" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+PORT=""
+for try in 1 2 3 4 5; do
+  p=$((20000 + (RANDOM % 20000)))
+  if start_nginx "$p"; then PORT=$p; break; fi
+  NGINX_PID=""
+done
+[ -n "$PORT" ] || skip "nginx did not start: $(cat "$W/logs/start.err" "$W/logs/error.log" 2>/dev/null | tail -3)"
+B="http://127.0.0.1:$PORT"
+: >"$W/logs/access.log.sent"
+# the probe requests above are in the log too: remember how many
+sleep 0.2
+probes=$(wc -l <"$W/logs/access.log")
+
+now() { date +%s%N; }
+# method path query status extra-curl-args...
+send() {
+  local m=$1 path=$2 q=$3 want=$4; shift 4
+  local url="$B$path"; [ -n "$q" ] && url="$url?$q"
+  local t0 t1 code
+  t0=$(now)
+  if [ "$m" = HEAD ]; then
+    code=$(curl -s -o /dev/null -w '%{http_code}' -I "$@" "$url")
+  else
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X "$m" "$@" "$url")
+  fi
+  t1=$(now)
+  [ "$code" = "$want" ] || fail "curl $m $path got $code, want $want"
+  echo "$m $path ${q:--} $want $t0 $t1" >>"$W/sent"
+}
+
+send GET /index.html "x=1&y=two" 200
+send GET /missing "" 404
+send POST /api/essays "" 201 -H 'Content-Type: application/json' --data '{"text":"my essay"}'
+send HEAD /index.html "" 200
+send GET /slow.bin "" 200
+send GET /index.html "" 200 -H 'X-Test: marker-42'
+send DELETE /api/items/7 "a=%20b" 201
+send GET /old "" 301
+n_sent=$(wc -l <"$W/sent")
+
+# nginx writes its log line when a request ends; give it a moment, then check
+sleep 0.3
+[ "$(wc -l <"$W/logs/access.log")" -eq $((probes + n_sent)) ] || fail "nginx logged $(wc -l <"$W/logs/access.log") lines"
+tail -n "$n_sent" "$W/logs/access.log" >"$W/access.log"
+
+"$TIDE" capture log --raw --format "nginx:$FMT" "$W/access.log" -o "$W/t.tide" 2>"$W/err" || fail "capture failed: $(cat "$W/err")"
+grep -q "$n_sent records written" "$W/err" || fail "summary: $(cat "$W/err")"
+"$TIDE" cat --allow-raw "$W/t.tide" >"$W/t.jsonl"
+[ "$(wc -l <"$W/t.jsonl")" -eq "$n_sent" ] || fail "trace has $(wc -l <"$W/t.jsonl") records, want $n_sent"
+pass "every request nginx logged became exactly one record"
+
+# match records to sent requests by method+path (unique in this set)
+i=0
+while read -r m path q want t0 t1; do
+  i=$((i + 1)); [ "$q" = - ] && q=""
+  rec=$(jq -c --arg m "$m" --arg p "$path" --arg q "$q" 'select(.method == $m and .path == $p and .query == $q)' "$W/t.jsonl")
+  [ "$(echo "$rec" | grep -c .)" -eq 1 ] || fail "request $i ($m $path): $(echo "$rec" | grep -c .) records"
+  [ "$(echo "$rec" | jq -r .query)" = "$q" ] || fail "request $i: query $(echo "$rec" | jq -r .query), want $q"
+  [ "$(echo "$rec" | jq -r .status)" = "$want" ] || fail "request $i: status"
+  [ "$(echo "$rec" | jq -r .version)" = "HTTP/1.1" ] || fail "request $i: version"
+  [ "$(echo "$rec" | jq -r .client)" = "127.0.0.1" ] || fail "request $i: client"
+  # start time (log time - request time, ms precision) lies within [t0, t1]
+  ts=$(echo "$rec" | jq -r .ts)
+  start_ns=$(date -d "${ts%Z}Z" +%s%N)
+  [ "$start_ns" -ge $((t0 - 2000000)) ] && [ "$start_ns" -le $((t1 + 2000000)) ] ||
+    fail "request $i: start $ts outside [$t0, $t1]"
+done <"$W/sent"
+pass "method, path, query, status, version, client and start time match what was sent"
+
+slow=$(jq -c 'select(.path == "/slow.bin")' "$W/t.jsonl")
+[ "$(echo "$slow" | jq -r .resp_bytes)" -eq 40000 ] || fail "slow.bin bytes"
+awk -v d="$(echo "$slow" | jq -r .duration_ms)" 'BEGIN { exit !(d >= 500) }' || fail "slow request duration $(echo "$slow" | jq -r .duration_ms) ms"
+[ "$(jq -r 'select(.path == "/missing") | .resp_bytes' "$W/t.jsonl")" -gt 0 ] || fail "404 bytes"
+[ "$(jq -r 'select(.method == "HEAD") | .resp_bytes' "$W/t.jsonl")" -eq 0 ] || fail "HEAD bytes"
+pass "response bytes and the slow route's duration come from nginx's own log"
+
+[ "$(jq -r 'select(.headers | map(select(.[0] == "X-Test" and .[1] == "marker-42")) | length > 0) | .path' "$W/t.jsonl")" = "/index.html" ] || fail "X-Test header not captured"
+[ "$(jq -r 'select(.method == "GET" and .path == "/index.html" and .query == "x=1&y=two") | .headers | map(select(.[0] == "User-Agent")) | .[0][1]' "$W/t.jsonl")" != "" ] || fail "User-Agent not captured"
+pass "request headers named in the log format are captured"
+
+# the trace is in start order, and a gzip'd and a zstd'd copy read the same
+jq -r .ts "$W/t.jsonl" | sort -c || fail "records not in start order"
+gzip -c "$W/access.log" >"$W/access.log.1.gz"
+zstd -q -c "$W/access.log" >"$W/access.log.2.zst"
+"$TIDE" capture log --raw --format "nginx:$FMT" "$W/access.log.1.gz" -o "$W/gz.tide" 2>/dev/null || fail "gz capture"
+"$TIDE" capture log --raw --format "nginx:$FMT" "$W/access.log.2.zst" -o "$W/zst.tide" 2>/dev/null || fail "zst capture"
+for t in gz zst; do
+  "$TIDE" cat --allow-raw "$W/$t.tide" | jq -c 'del(.source)' >"$W/$t.jsonl"
+done
+jq -c 'del(.source)' "$W/t.jsonl" >"$W/plain.jsonl"
+cmp -s "$W/plain.jsonl" "$W/gz.jsonl" && cmp -s "$W/plain.jsonl" "$W/zst.jsonl" || fail ".gz/.zst differ from plain"
+pass "records are in start order; .gz and .zst inputs give the same records"
+
+finish

@@ -1,0 +1,288 @@
+/*
+ * Unit tests for capture/: log time and number parsing, request lines, the
+ * nginx/Apache format compilers, field escapes, and the re-ordering merge of
+ * several inputs by request start time.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "capture/capture.h"
+#include "capture/capture_int.h"
+
+static void log_time_local_with_offset_and_brackets(void **state)
+{
+    int64_t ns, want;
+    assert_int_equal(tide__log_time_local(tide_str_c("[10/Oct/2000:13:55:36 -0700]"), &ns), 0);
+    assert_int_equal(tide_time_parse_rfc3339("2000-10-10T20:55:36Z", 20, &want), 0);
+    assert_true(ns == want);
+    assert_int_equal(tide__log_time_local(tide_str_c("07/Dec/2016:11:05:07.250 +0100"), &ns), 0);
+    assert_int_equal(tide_time_parse_rfc3339("2016-12-07T10:05:07.25Z", 23, &want), 0);
+    assert_true(ns == want);
+    assert_int_equal(tide__log_time_local(tide_str_c("[10/Foo/2000:13:55:36 -0700]"), &ns), TIDE_E_FORMAT);
+    assert_int_equal(tide__log_time_local(tide_str_c("[10/Oct/2000:13:55:36 0700]"), &ns), TIDE_E_FORMAT);
+}
+
+static void log_decimal_is_exact(void **state)
+{
+    int64_t ns;
+    assert_int_equal(tide__log_decimal_ns(tide_str_c("0.123"), TIDE_NS_PER_SEC, &ns), 0);
+    assert_true(ns == 123000000);
+    assert_int_equal(tide__log_decimal_ns(tide_str_c("1607374321.541"), TIDE_NS_PER_SEC, &ns), 0);
+    assert_true(ns == 1607374321541000000LL);
+    assert_int_equal(tide__log_decimal_ns(tide_str_c("2500"), 1000, &ns), 0);
+    assert_true(ns == 2500000);
+    assert_int_equal(tide__log_decimal_ns(tide_str_c("1e3"), 1000, &ns), TIDE_E_FORMAT);
+    assert_int_equal(tide__log_decimal_ns(tide_str_c(""), 1000, &ns), TIDE_E_FORMAT);
+}
+
+static void request_line_forms(void **state)
+{
+    struct tide_record r;
+    const char *reason = NULL;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(tide__log_request_line(tide_str_c("GET /a/b?x=1&y HTTP/1.1"), &r, &reason), 1);
+    assert_true(tide_str_is_eq_c(r.method, "GET"));
+    assert_true(tide_str_is_eq_c(r.path, "/a/b"));
+    assert_true(tide_str_is_eq_c(r.query, "x=1&y"));
+    assert_true(tide_str_is_eq_c(r.version, "HTTP/1.1"));
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(tide__log_request_line(tide_str_c("GET https://h.example:443/p?q HTTP/2.0"), &r, &reason), 1);
+    assert_true(tide_str_is_eq_c(r.scheme, "https"));
+    assert_true(tide_str_is_eq_c(r.host, "h.example:443"));
+    assert_true(tide_str_is_eq_c(r.path, "/p"));
+    assert_int_equal(tide__log_request_line(tide_str_c("-"), &r, &reason), 0);
+    assert_int_equal(tide__log_request_line(tide_str_c("GET /nover"), &r, &reason), TIDE_E_FORMAT);
+    assert_string_equal(reason, "request line has no HTTP version");
+    assert_int_equal(tide__log_request_line(tide_str_c("\x16\x03\x01 junk HTTP/1.1"), &r, &reason), TIDE_E_FORMAT);
+}
+
+static void format_compile_errors_are_clear(void **state)
+{
+    struct tide_logfmt *f;
+    struct tide_err err;
+    assert_int_equal(tide_logfmt_compile(&f, "nginx:$remote_addr$status", NULL, &err), TIDE_E_USAGE);
+    assert_non_null(strstr(err.msg, "two fields"));
+    assert_int_equal(tide_logfmt_compile(&f, "apache:%{Referer", NULL, &err), TIDE_E_USAGE);
+    assert_int_equal(tide_logfmt_compile(&f, "apache:%Q", NULL, &err), TIDE_E_USAGE);
+    assert_non_null(strstr(err.msg, "unknown directive"));
+    assert_int_equal(tide_logfmt_compile(&f, "nosuch", NULL, &err), TIDE_E_USAGE);
+    assert_int_equal(tide_logfmt_compile(&f, "json", "bogus=x", &err), TIDE_E_USAGE);
+    assert_int_equal(tide_logfmt_compile(&f, "nginx:'plain text'", NULL, &err), TIDE_E_USAGE);
+}
+
+static int parse1(const char *spec, const char *map, const char *line, struct tide_record *r,
+                  struct tide_arena *a, struct tide_logfmt **fout)
+{
+    struct tide_err err;
+    const char *reason;
+    assert_int_equal(tide_logfmt_compile(fout, spec, map, &err), 0);
+    return tide_logfmt_parse(*fout, line, strlen(line), r, a, &reason);
+}
+
+static void nginx_format_with_msec_request_time_headers_cookies(void **state)
+{
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    int64_t want;
+    tide_arena_init(&a, 0);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(parse1("nginx:'$remote_addr \"$request\" $status $body_bytes_sent $msec $request_time "
+                            "\"$http_user_agent\" $cookie_sid $cookie_lang'",
+                            NULL,
+                            "10.1.2.3 \"POST /api/x?y=1 HTTP/1.1\" 201 17 1700000000.500 0.250 "
+                            "\"Mo\\x22zilla\" abc en",
+                            &r, &a, &f),
+                     1);
+    want = 1700000000250000000LL; /* 1700000000.500 - 0.250 */
+    assert_true(r.ts_ns == want);
+    assert_true(r.duration_ns == 250000000);
+    assert_int_equal(r.status, 201);
+    assert_true(r.resp_bytes == 17);
+    assert_true(tide_str_is_eq_c(r.client, "10.1.2.3"));
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "Mo\"zilla"));
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "Cookie"), "sid=abc; lang=en"));
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
+static void apache_format_with_microseconds_and_escapes(void **state)
+{
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    int64_t end;
+    tide_arena_init(&a, 0);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(parse1("apache:%h %l %u %t \"%r\" %>s %b \"%{User-Agent}i\" %D", NULL,
+                            "::1 - - [26/Dec/2016:16:16:29 +0200] \"GET /x HTTP/1.0\" 404 - "
+                            "\"a \\\"q\\\" b\" 1500",
+                            &r, &a, &f),
+                     1);
+    assert_true(tide_str_is_eq_c(r.client, "::1"));
+    assert_true(r.resp_bytes == 0); /* %b writes '-' for zero */
+    assert_true(r.duration_ns == 1500000);
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "a \"q\" b"));
+    assert_int_equal(tide__log_time_local(tide_str_c("26/Dec/2016:16:16:29 +0200"), &end), 0);
+    assert_true(r.ts_ns == end - 1500000);
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
+static void json_format_with_map_and_nested_headers(void **state)
+{
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    tide_arena_init(&a, 0);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(parse1("json", "ts=t,method=req.m,path=req.p,client=peer.ip,headers=req.h,body=req.body,duration_ms=lat",
+                            "{\"t\":1700000000123,\"req\":{\"m\":\"PUT\",\"p\":\"/e/1?x=2\",\"h\":{\"X-A\":\"1\","
+                            "\"Accept\":[\"a\",\"b\"]},\"body\":{\"text\":\"hi\",\"n\":3}},\"peer\":{\"ip\":\"1.2.3.4\"},"
+                            "\"lat\":20,\"status\":204}",
+                            &r, &a, &f),
+                     1);
+    assert_true(tide_str_is_eq_c(r.method, "PUT"));
+    assert_true(tide_str_is_eq_c(r.path, "/e/1"));
+    assert_true(tide_str_is_eq_c(r.query, "x=2"));
+    assert_true(tide_str_is_eq_c(r.client, "1.2.3.4"));
+    assert_int_equal(r.status, 204);
+    assert_int_equal(r.n_headers, 3);
+    assert_true(tide_str_is_eq_c(r.body, "{\"text\":\"hi\",\"n\":3}"));
+    assert_true(r.ts_ns == 1700000000123000000LL - 20000000);
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
+static void sniff_picks_the_matching_format(void **state)
+{
+    char out[64];
+    const char *comb = "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n"
+                       "1.2.3.5 - - [10/Oct/2000:13:55:37 -0700] \"GET /a HTTP/1.1\" 200 1 \"-\" \"x\"\n";
+    const char *json = "{\"time\":\"2020-01-01T00:00:00Z\",\"uri\":\"/a\",\"status\":200}\n";
+    assert_int_equal(tide_logfmt_sniff(comb, strlen(comb), out, sizeof(out)), 0);
+    assert_string_equal(out, "combined");
+    assert_int_equal(tide_logfmt_sniff(json, strlen(json), out, sizeof(out)), 0);
+    assert_string_equal(out, "json");
+    assert_int_equal(tide_logfmt_sniff("hello\nworld\n", 12, out, sizeof(out)), TIDE_E_NOTFOUND);
+}
+
+/* ---- the re-ordering merge ------------------------------------------------------- */
+
+struct collected {
+    int64_t ts[64];
+    uint32_t flags[64];
+    char src[64][64];
+    int n;
+};
+
+static int collect(void *userp, const struct tide_record *r, struct tide_err *err)
+{
+    struct collected *c = userp;
+    c->ts[c->n] = r->ts_ns;
+    c->flags[c->n] = r->flags;
+    snprintf(c->src[c->n], sizeof(c->src[0]), "%.*s", (int)r->source.len, r->source.p);
+    c->n++;
+    return 0;
+}
+
+static void write_file(char *path, const char *text)
+{
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void logcap_orders_by_start_and_flags_late_lines(void **state)
+{
+    /* nginx logs at request end: line 2 ends after line 1 but started before it */
+    char p1[] = "/tmp/tide-cap-XXXXXX", p2[] = "/tmp/tide-cap-XXXXXX";
+    const char *fmt = "nginx:$msec $request_time \"$request\" $status";
+    struct tide_logfmt *f[2];
+    struct tide_err err;
+    struct tide_logcap_stats st;
+    struct tide_logcap_opts o = {0};
+    static struct collected c;
+    const char *paths[2];
+    write_file(p1, "1000.000 0.100 \"GET /a HTTP/1.1\" 200\n"   /* start 999.900 */
+                   "1000.500 2.000 \"GET /b HTTP/1.1\" 200\n"   /* start 998.500 */
+                   "not a log line\n"
+                   "1200.000 0.000 \"GET /c HTTP/1.1\" 200\n"   /* start 1200 */
+                   "1200.100 150.000 \"GET /late HTTP/1.1\" 200\n"); /* start 1050.1: late */
+    write_file(p2, "999.000 0.000 \"GET /x HTTP/1.1\" 200\n"       /* another server */
+                   "1100.000 0.000 \"GET /y HTTP/1.1\" 200\n");
+    assert_int_equal(tide_logfmt_compile(&f[0], fmt, NULL, &err), 0);
+    assert_int_equal(tide_logfmt_compile(&f[1], fmt, NULL, &err), 0);
+    paths[0] = p1;
+    paths[1] = p2;
+    o.reorder_window_ns = 60 * TIDE_NS_PER_SEC;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(tide_logcap_run(paths, f, 2, &o, (struct tide_sink){collect, &c}, &st, &err), 0);
+    assert_int_equal(c.n, 6);
+    assert_true(c.ts[0] == 998500000000LL);
+    assert_true(c.ts[1] == 999000000000LL);
+    assert_true(c.ts[2] == 999900000000LL);
+    assert_true(c.ts[3] == 1100000000000LL);
+    /* the 150 s request arrives after the 60 s window passed its start: it is
+     * kept, flagged late, and written when it arrives */
+    assert_true(c.ts[4] == 1050100000000LL);
+    assert_true(c.flags[4] & TIDE_REC_LATE);
+    assert_false(c.flags[3] & TIDE_REC_LATE);
+    assert_true(c.ts[5] == 1200000000000LL);
+    assert_int_equal(st.late, 1);
+    assert_int_equal(st.bad, 1);
+    assert_int_equal(st.lines, 7);
+    assert_int_equal(st.records, 6);
+    assert_non_null(strstr(c.src[0], ":2"));
+    tide_logfmt_free(f[0]);
+    tide_logfmt_free(f[1]);
+    unlink(p1);
+    unlink(p2);
+}
+
+static void logcap_strict_stops_at_first_bad_line(void **state)
+{
+    char p1[] = "/tmp/tide-cap-XXXXXX";
+    struct tide_logfmt *f;
+    struct tide_err err;
+    struct tide_logcap_stats st;
+    struct tide_logcap_opts o = {0};
+    static struct collected c;
+    const char *paths[1];
+    write_file(p1, "1000.000 0.1 \"GET /a HTTP/1.1\" 200\ngarbage\n1001.000 0.1 \"GET /b HTTP/1.1\" 200\n");
+    assert_int_equal(tide_logfmt_compile(&f, "nginx:$msec $request_time \"$request\" $status", NULL, &err), 0);
+    paths[0] = p1;
+    o.strict = true;
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(tide_logcap_run(paths, &f, 1, &o, (struct tide_sink){collect, &c}, &st, &err),
+                     TIDE_E_FORMAT);
+    assert_non_null(strstr(err.msg, "line 2"));
+    assert_null(strstr(err.msg, "garbage"));
+    tide_logfmt_free(f);
+    unlink(p1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(log_time_local_with_offset_and_brackets),
+        cmocka_unit_test(log_decimal_is_exact),
+        cmocka_unit_test(request_line_forms),
+        cmocka_unit_test(format_compile_errors_are_clear),
+        cmocka_unit_test(nginx_format_with_msec_request_time_headers_cookies),
+        cmocka_unit_test(apache_format_with_microseconds_and_escapes),
+        cmocka_unit_test(json_format_with_map_and_nested_headers),
+        cmocka_unit_test(sniff_picks_the_matching_format),
+        cmocka_unit_test(logcap_orders_by_start_and_flags_late_lines),
+        cmocka_unit_test(logcap_strict_stops_at_first_bad_line),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
