@@ -40,6 +40,47 @@ void help_inspect(FILE *f);
 int cmd_merge(int argc, char **argv);
 void help_merge(FILE *f);
 
+int cmd_anonymize(int argc, char **argv);
+void help_anonymize(FILE *f);
+int cmd_keygen(int argc, char **argv);
+void help_keygen(FILE *f);
+int cmd_audit(int argc, char **argv);
+void help_audit(FILE *f);
+
+/* ---- inline anonymization, shared by capture, import and anonymize ---- */
+enum { CLI_OPT_POLICY = 1000, CLI_OPT_KEYFILE, CLI_OPT_IP, CLI_OPT_TIMESHIFT };
+#define CLI_ANON_LONGOPTS                                                                \
+    {"policy", required_argument, 0, CLI_OPT_POLICY},                                    \
+        {"key-file", required_argument, 0, CLI_OPT_KEYFILE},                             \
+        {"ip", required_argument, 0, CLI_OPT_IP}, {"time-shift", no_argument, 0, CLI_OPT_TIMESHIFT}
+#define CLI_ANON_HELP                                                                    \
+    "      --raw                keep personal data: no anonymization, the trace is\n"    \
+    "                           marked raw (replay, cat and mock then need --allow-raw)\n" \
+    "      --policy FILE        anonymization policy (default: tide anonymize\n"          \
+    "                           --print-default-policy; docs/policy.md)\n"                 \
+    "      --key-file K         pseudonym key (tide keygen); also TIDE_KEY_FILE\n"        \
+    "      --ip cryptopan|truncate  client addresses (default cryptopan)\n"              \
+    "      --time-shift         move times back by a keyed number of whole weeks\n"
+
+struct tide_anon;
+struct tide_anon_policy;
+struct cli_anon {
+    const char *policy_path, *key_path;
+    int ip_mode;
+    bool time_shift;
+    struct tide_anon_policy *policy;
+    struct tide_anon *anon;
+};
+void cli_anon_init(struct cli_anon *ca);
+/* 1 if c was an anonymization option (consumed), 0 if not, -1 on a bad value. */
+int cli_anon_option(struct cli_anon *ca, int c, const char *arg);
+int cli_anon_setup(struct cli_anon *ca, struct tide_err *err);
+/* Start metadata with the manifest (caller frees); final metadata with counts. */
+char *cli_anon_meta(struct cli_anon *ca, const char *meta_json);
+char *cli_anon_final(struct cli_anon *ca, const char *final_json);
+struct tide_sink cli_anon_sink(struct cli_anon *ca, struct tide_sink next);
+void cli_anon_free(struct cli_anon *ca);
+
 /* Prints "tide: <where>: <msg>" to stderr. */
 void cli_error(const struct tide_err *err);
 void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -24,8 +24,7 @@ void help_capture(FILE *f)
             "                           json | nginx:'<log_format>' | apache:'<LogFormat>'\n"
             "                           (default: guessed from the first lines, and said)\n"
             "      --map FIELD=PATH,... where json fields are (docs/capture.md)\n"
-            "      --raw                keep personal data: mark the trace raw (required\n"
-            "                           until inline anonymization is built)\n"
+            CLI_ANON_HELP
             "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
             "      --max-bad N|P%%       fail above N bad lines or P%% of lines (default 1%%)\n"
             "      --strict             stop at the first bad line\n"
@@ -105,7 +104,8 @@ static int capture_log(int argc, char **argv)
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, 'f'},
         {"map", required_argument, 0, 'm'}, {"raw", no_argument, 0, 'r'},
         {"reorder-window", required_argument, 0, 'w'}, {"max-bad", required_argument, 0, 'b'},
-        {"strict", no_argument, 0, 's'}, {"level", required_argument, 0, 'l'}, {0, 0, 0, 0}};
+        {"strict", no_argument, 0, 's'}, {"level", required_argument, 0, 'l'}, CLI_ANON_LONGOPTS,
+        {0, 0, 0, 0}};
     const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%";
     bool raw = false;
     struct tide_logcap_opts lo = {0};
@@ -121,9 +121,17 @@ static int capture_log(int argc, char **argv)
     char *meta = NULL, *fin = NULL;
     struct timespec t0, t1;
     double secs;
+    struct cli_anon ca;
+    struct tide_sink sink;
 
+    cli_anon_init(&ca);
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:f:", longopts, NULL)) != -1) {
+        int ac = cli_anon_option(&ca, c, optarg);
+        if (ac < 0)
+            return EXIT_USAGE;
+        if (ac > 0)
+            continue;
         switch (c) {
         case 'o': outpath = optarg; break;
         case 'f': format = optarg; break;
@@ -146,9 +154,9 @@ static int capture_log(int argc, char **argv)
         cli_errorf("capture log: no input files (use '-' for stdin)");
         return EXIT_USAGE;
     }
-    if (!raw) {
-        cli_errorf("capture log: inline anonymization is not available yet; pass --raw to "
-                   "capture a raw trace (replay, cat and mock will then need --allow-raw)");
+    if (!raw && cli_anon_setup(&ca, &err)) {
+        cli_error(&err);
+        cli_anon_free(&ca);
         return EXIT_USAGE;
     }
     fmts = calloc((size_t)n, sizeof(*fmts));
@@ -183,6 +191,11 @@ static int capture_log(int argc, char **argv)
         fmt_names[i] = strdup(spec);
     }
     meta = cli_meta_json(raw, fmt_names[0], (const char *const *)argv + optind, n);
+    if (meta && !raw) {
+        char *m2 = cli_anon_meta(&ca, meta);
+        free(meta);
+        meta = m2;
+    }
     if (!meta || cli_out_open(&out, outpath, raw, &err)) {
         cli_error(&err);
         ex = EXIT_USAGE;
@@ -198,8 +211,10 @@ static int capture_log(int argc, char **argv)
     lo.on_bad = on_bad;
     lo.on_bad_userp = &br;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    rc = tide_logcap_run((const char *const *)argv + optind, fmts, n, &lo,
-                         (struct tide_sink){tide_trace_writer_sink, w}, &st, &err);
+    sink = (struct tide_sink){tide_trace_writer_sink, w};
+    if (!raw)
+        sink = cli_anon_sink(&ca, sink);
+    rc = tide_logcap_run((const char *const *)argv + optind, fmts, n, &lo, sink, &st, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (rc) {
@@ -220,6 +235,11 @@ static int capture_log(int argc, char **argv)
     }
     if (ex == EXIT_OK) {
         fin = final_json(&st, (const char *const *)fmt_names, n);
+        if (!raw) {
+            char *f2 = cli_anon_final(&ca, fin);
+            free(fin);
+            fin = f2;
+        }
         rc = tide_trace_writer_close(w, fin, &err);
         if (!rc)
             rc = cli_out_close(&out, &err);
@@ -264,6 +284,7 @@ out_free:
     free(fmt_names);
     free(meta);
     free(fin);
+    cli_anon_free(&ca);
     return ex;
 }
 

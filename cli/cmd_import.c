@@ -17,8 +17,7 @@ void help_import(FILE *f)
             "Converts JSON lines (one record per line, as 'tide cat' prints them; '-' reads\n"
             "stdin) into a trace. Field reference: docs/jsonl.md.\n\n"
             "  -o, --output FILE    the trace to write ('-' = stdout)\n"
-            "      --raw            the input may hold personal data: mark the trace raw\n"
-            "                       (required until inline anonymization is built)\n"
+            CLI_ANON_HELP
             "      --max-bad N      fail if more than N lines are bad (default 0)\n"
             "      --level N        zstd level 1-19 (default 9)\n"
             "      --block-records N  records per block (default 16384)\n");
@@ -34,7 +33,7 @@ int cmd_import(int argc, char **argv)
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'}, {"raw", no_argument, 0, 'r'},
         {"max-bad", required_argument, 0, 'b'}, {"level", required_argument, 0, 'l'},
-        {"block-records", required_argument, 0, 'B'}, {0, 0, 0, 0}};
+        {"block-records", required_argument, 0, 'B'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     const char *outpath = NULL;
     bool raw = false;
     long max_bad = 0;
@@ -47,9 +46,17 @@ int cmd_import(int argc, char **argv)
     uint64_t bad = 0, lines = 0, written = 0;
     int c, i, rc, ex = EXIT_OK;
     char *meta;
+    struct cli_anon ca;
+    struct tide_sink sink;
 
+    cli_anon_init(&ca);
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
+        int ac = cli_anon_option(&ca, c, optarg);
+        if (ac < 0)
+            return EXIT_USAGE;
+        if (ac > 0)
+            continue;
         switch (c) {
         case 'o': outpath = optarg; break;
         case 'r': raw = true; break;
@@ -63,9 +70,9 @@ int cmd_import(int argc, char **argv)
         cli_errorf("import: no input files (use '-' for stdin)");
         return EXIT_USAGE;
     }
-    if (!raw) {
-        cli_errorf("import: inline anonymization is not available yet; pass --raw to import "
-                   "as a raw trace (replay, cat and mock will then need --allow-raw)");
+    if (!raw && cli_anon_setup(&ca, &err)) {
+        cli_error(&err);
+        cli_anon_free(&ca);
         return EXIT_USAGE;
     }
     if (wo.level < 0 || wo.level > 22) {
@@ -73,8 +80,15 @@ int cmd_import(int argc, char **argv)
         return EXIT_USAGE;
     }
     meta = cli_meta_json(raw, "jsonl", (const char *const *)argv + optind, argc - optind);
-    if (!meta)
+    if (meta && !raw) {
+        char *m2 = cli_anon_meta(&ca, meta);
+        free(meta);
+        meta = m2;
+    }
+    if (!meta) {
+        cli_anon_free(&ca);
         return EXIT_RUNTIME;
+    }
     if (cli_out_open(&out, outpath, raw, &err)) {
         free(meta);
         cli_error(&err);
@@ -88,6 +102,9 @@ int cmd_import(int argc, char **argv)
         return EXIT_RUNTIME;
     }
     tide_arena_init(&scratch, 0);
+    sink = (struct tide_sink){tide_trace_writer_sink, w};
+    if (!raw)
+        sink = cli_anon_sink(&ca, sink);
     for (i = optind; i < argc && ex == EXIT_OK; i++) {
         struct tide_lines lr;
         struct tide_str line;
@@ -115,7 +132,7 @@ int cmd_import(int argc, char **argv)
                 tide_arena_reset(&scratch);
                 rc = tide_record_from_json(line.p, line.len, &rec, &scratch, &err);
                 if (rc == 0) {
-                    rc = tide_trace_writer_add(w, &rec, &err);
+                    rc = sink.fn(sink.userp, &rec, &err);
                     if (rc) {
                         cli_error(&err);
                         ex = rc == TIDE_E_LIMIT ? EXIT_USAGE : EXIT_RUNTIME;
@@ -147,10 +164,13 @@ int cmd_import(int argc, char **argv)
         ex = EXIT_USAGE;
     }
     if (ex == EXIT_OK) {
-        char fin[128];
+        char fin[128], *fin2 = NULL;
         snprintf(fin, sizeof(fin), "{\"import\":{\"lines\":%llu,\"bad\":%llu}}",
                  (unsigned long long)lines, (unsigned long long)bad);
-        rc = tide_trace_writer_close(w, fin, &err);
+        if (!raw)
+            fin2 = cli_anon_final(&ca, fin);
+        rc = tide_trace_writer_close(w, fin2 ? fin2 : fin, &err);
+        free(fin2);
         if (!rc)
             rc = cli_out_close(&out, &err);
         if (rc) {
@@ -165,5 +185,6 @@ int cmd_import(int argc, char **argv)
                 (unsigned long long)lines, (unsigned long long)written, (unsigned long long)bad);
     tide_trace_writer_free(w);
     tide_arena_free(&scratch);
+    cli_anon_free(&ca);
     return ex;
 }

@@ -363,9 +363,24 @@ static void text_report(const char *name, struct tide_trace_reader *r, struct ta
     }
     anon = meta ? cJSON_GetObjectItem(meta, "anonymization") : NULL;
     if (anon) {
-        char *txt = cJSON_Print(anon);
-        printf("anonymization\n%s\n", txt ? txt : "?");
-        free(txt);
+        cJSON *fm = tide_trace_reader_final_meta(r) ? cJSON_Parse(tide_trace_reader_final_meta(r)) : NULL;
+        cJSON *fa = fm ? cJSON_GetObjectItem(fm, "anonymization") : NULL, *f, *x;
+        cJSON *kf = cJSON_GetObjectItem(anon, "key_fingerprint"), *ke = cJSON_GetObjectItem(anon, "key_ephemeral");
+        cJSON *ph = cJSON_GetObjectItem(anon, "policy_sha256"), *ip = cJSON_GetObjectItem(anon, "ip");
+        cJSON *ts = cJSON_GetObjectItem(anon, "time_shift_weeks");
+        printf("anonymization key %s%s, policy sha256 %.16s..., ip %s, time shift %d weeks\n",
+               cJSON_IsString(kf) ? kf->valuestring : "?", cJSON_IsTrue(ke) ? " (ephemeral)" : "",
+               cJSON_IsString(ph) ? ph->valuestring : "?", cJSON_IsString(ip) ? ip->valuestring : "?",
+               cJSON_IsNumber(ts) ? ts->valueint : 0);
+        cJSON_ArrayForEach(f, fa ? cJSON_GetObjectItem(fa, "counts") : NULL)
+        {
+            printf("  %-28s", f->string);
+            cJSON_ArrayForEach(x, f) printf(" %s %.0f;", x->string, x->valuedouble);
+            printf("\n");
+        }
+        if (!fa)
+            printf("  (no counts: the trace has no final metadata)\n");
+        cJSON_Delete(fm);
     } else if (!tide_trace_reader_is_raw(r)) {
         printf("anonymization (no manifest)\n");
     }

@@ -13,6 +13,9 @@ static int cmd_help(int argc, char **argv);
 
 static const struct cli_cmd CMDS[] = {
     {"capture", "record traffic from access logs into a trace", cmd_capture, help_capture},
+    {"anonymize", "anonymize a trace by a policy", cmd_anonymize, help_anonymize},
+    {"audit", "scan traces for personal data: PASS or FAIL", cmd_audit, help_audit},
+    {"keygen", "make a pseudonym key file", cmd_keygen, help_keygen},
     {"import", "convert JSON lines into a .tide trace", cmd_import, help_import},
     {"cat", "print a trace's records as JSON lines", cmd_cat, help_cat},
     {"inspect", "summarize a trace and verify its checksums", cmd_inspect, help_inspect},

@@ -1,0 +1,1026 @@
+/*
+ * anon.c - the anonymizing transform, record to record.
+ *
+ * Per record: first the values the policy calls personal (a student's name
+ * in a query or JSON field, an id under /students/) are collected with their
+ * pseudonyms; then every part is rewritten by its rule, and free text
+ * (scanned values, essays, search queries) has every detector hit and every
+ * collected personal value replaced, so a name in the body's name field is
+ * also replaced where the essay mentions it. Layers are decoded before they
+ * are looked at (percent-encoding, base64, JSON in a query value, JSON and
+ * form bodies) and re-encoded after; a value nothing changed keeps its bytes.
+ * Output strings live in a per-record arena: no allocation per record once
+ * it has grown. Counts per field and action feed the manifest.
+ */
+#define _GNU_SOURCE
+#include "anon_int.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_PERSONAL 128
+
+struct personal {
+    struct tide_str v;  /* raw value (arena copy) */
+    struct tide_str ps; /* its pseudonym */
+};
+
+struct tide_anon {
+    const struct tide_anon_policy *p;
+    struct tide_anon_opts o;
+    struct tide__pseudo *ps;
+    struct tide_arena arena;
+    struct tide_header *hdrs;
+    size_t cap_hdrs;
+    struct tide_record out;
+    struct tide_sink next;
+    struct tide_strmap counts;
+    uint64_t records;
+    int64_t shift_ns;
+    struct personal personal[MAX_PERSONAL];
+    int n_personal;
+    char fingerprint[17];
+};
+
+/* ---- small helpers --------------------------------------------------------------- */
+
+static void count(struct tide_anon *a, const char *field, const char *what)
+{
+    char k[160];
+    struct tide_strmap_ent *e;
+    bool added;
+    int rc;
+    snprintf(k, sizeof(k), "%s\t%s", field, what);
+    e = tide_strmap_upsert(&a->counts, tide_str_c(k), &added, &rc);
+    if (e)
+        e->value++;
+}
+
+static struct tide_str dup(struct tide_anon *a, const char *p, size_t n)
+{
+    return tide_arena_dup(&a->arena, tide_str_make(p, n));
+}
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes (and '+' as space) into b; returns true if anything was encoded. */
+static bool pct_decode(const char *s, size_t n, struct tide_buf *b)
+{
+    size_t i;
+    bool any = false;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n + 0 && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
+            tide_buf_putc(b, (char)(hexv(s[i + 1]) << 4 | hexv(s[i + 2])));
+            i += 2;
+            any = true;
+        } else if (s[i] == '+') {
+            tide_buf_putc(b, ' ');
+            any = true;
+        } else {
+            tide_buf_putc(b, s[i]);
+        }
+    }
+    return any;
+}
+
+static void pct_encode(const char *s, size_t n, struct tide_buf *b)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (isalnum(c) || strchr("-._~@!$'()*,;:/", c))
+            tide_buf_putc(b, (char)c);
+        else if (c == ' ')
+            tide_buf_putc(b, '+');
+        else {
+            tide_buf_putc(b, '%');
+            tide_buf_putc(b, hex[c >> 4]);
+            tide_buf_putc(b, hex[c & 15]);
+        }
+    }
+}
+
+static bool all_digits(const char *s, size_t n)
+{
+    size_t i;
+    if (!n)
+        return false;
+    for (i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+static bool is_uuid(const char *s, size_t n)
+{
+    size_t i;
+    if (n != 36)
+        return false;
+    for (i = 0; i < 36; i++)
+        if ((i == 8 || i == 13 || i == 18 || i == 23) ? s[i] != '-' : !isxdigit((unsigned char)s[i]))
+            return false;
+    return true;
+}
+
+/* The shape a personal value keeps. */
+static int shape_of(const char *s, size_t n)
+{
+    struct tide_pii_hit h[2];
+    if (memchr(s, '@', n) && n > 3)
+        return SH_EMAIL;
+    if (tide__detect(s, n, h, 2) == 1 && h[0].start == 0 && h[0].len == n) {
+        if (h[0].kind == TIDE_PII_PHONE)
+            return SH_PHONE;
+        if (h[0].kind == TIDE_PII_SSN)
+            return SH_SSN;
+        if (h[0].kind == TIDE_PII_CARD)
+            return SH_CARD;
+    }
+    if (is_uuid(s, n))
+        return SH_UUID;
+    if (all_digits(s, n))
+        return SH_DIGITS;
+    {
+        size_t i, d = 0, l = 0;
+        for (i = 0; i < n; i++) {
+            d += isdigit((unsigned char)s[i]) != 0;
+            l += isalpha((unsigned char)s[i]) != 0;
+        }
+        if (d > 0 && d * 2 >= l)
+            return SH_CLASSES; /* S-12345, +1 555 0100, 02139 */
+    }
+    return SH_NAME;
+}
+
+/* Pseudonym of a personal value, copied into the record arena. */
+static struct tide_str pseudo(struct tide_anon *a, int sh, const char *s, size_t n)
+{
+    struct tide_str ps = tide__pseudo(a->ps, sh, tide_str_make(s, n));
+    return dup(a, ps.p, ps.len);
+}
+
+/* "2010-05-17" -> "2010-01-01"; "05/17/2010" -> "01/01/2010"; else redacted year */
+static struct tide_str generalize(struct tide_anon *a, const char *s, size_t n)
+{
+    char b[16];
+    if (n >= 10 && isdigit((unsigned char)s[0]) && s[4] == '-') {
+        snprintf(b, sizeof(b), "%.4s-01-01", s);
+        return dup(a, b, 10);
+    }
+    if (n >= 10 && s[2] == '/' && s[5] == '/') {
+        snprintf(b, sizeof(b), "01/01/%.4s", s + 6);
+        return dup(a, b, 10);
+    }
+    if (n >= 4 && all_digits(s, 4))
+        return dup(a, s, 4);
+    return dup(a, "[date]", 6);
+}
+
+/* Remembers v (a personal value) so free text mentioning it is rewritten too. */
+static void remember(struct tide_anon *a, const char *s, size_t n, struct tide_str ps)
+{
+    size_t i, w;
+    if (n < 3 || a->n_personal >= MAX_PERSONAL)
+        return;
+    a->personal[a->n_personal].v = dup(a, s, n);
+    a->personal[a->n_personal].ps = ps;
+    a->n_personal++;
+    /* a multi-word name: each capitalized word on its own ("Maria" in an essay) */
+    for (i = 0; i < n && a->n_personal < MAX_PERSONAL; i = w + 1) {
+        for (w = i; w < n && s[w] != ' '; w++)
+            ;
+        if (w - i >= 3 && w - i < n && isupper((unsigned char)s[i])) {
+            a->personal[a->n_personal].v = dup(a, s + i, w - i);
+            a->personal[a->n_personal].ps = pseudo(a, SH_NAME, s + i, w - i);
+            a->n_personal++;
+        }
+    }
+}
+
+/* ---- free text --------------------------------------------------------------------- */
+
+static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
+                      const char *field, int depth);
+
+/* Replaces personal values remembered for this record, in place in b. */
+static bool replace_personal(struct tide_anon *a, struct tide_buf *b, const char *field)
+{
+    int i;
+    bool changed = false;
+    for (i = 0; i < a->n_personal; i++) {
+        struct personal *pv = &a->personal[i];
+        size_t at = 0;
+        for (;;) {
+            char *hit;
+            size_t off;
+            if (at >= b->len)
+                break;
+            hit = memmem(b->p + at, b->len - at, pv->v.p, pv->v.len);
+            if (!hit)
+                break;
+            off = (size_t)(hit - b->p);
+            /* whole words only */
+            if ((off > 0 && isalnum((unsigned char)b->p[off - 1])) ||
+                (off + pv->v.len < b->len && isalnum((unsigned char)b->p[off + pv->v.len]))) {
+                at = off + 1;
+                continue;
+            }
+            if (tide_buf_reserve(b, pv->ps.len))
+                break;
+            memmove(b->p + off + pv->ps.len, b->p + off + pv->v.len, b->len - off - pv->v.len);
+            memcpy(b->p + off, pv->ps.p, pv->ps.len);
+            b->len = b->len - pv->v.len + pv->ps.len;
+            at = off + pv->ps.len;
+            changed = true;
+            count(a, field, "personal value in text");
+        }
+    }
+    return changed;
+}
+
+/* A base64 value holding text: anonymize the text and re-encode. */
+static bool try_base64(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
+                       const char *field, int depth)
+{
+    struct tide_buf d, x;
+    size_t i, pr = 0;
+    bool url = false, ok;
+    if (n < 16 || depth > 2)
+        return false;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!(isalnum((unsigned char)c) || c == '+' || c == '/' || c == '=' || c == '-' || c == '_'))
+            return false;
+        url = url || c == '-' || c == '_';
+    }
+    tide_buf_init(&d, 1 << 20);
+    ok = tide_base64_decode(&d, s, n) == 0 && d.len > 0;
+    for (i = 0; ok && i < d.len; i++)
+        pr += (d.p[i] >= 0x20 && d.p[i] < 0x7f) || d.p[i] == '\n' || d.p[i] == '\t';
+    if (!ok || pr * 10 < d.len * 9) {
+        tide_buf_free(&d);
+        return false;
+    }
+    tide_buf_init(&x, 0);
+    text_scan(a, d.p, d.len, &x, field, depth + 1);
+    if (x.len == d.len && memcmp(x.p, d.p, d.len) == 0) {
+        tide_buf_free(&d);
+        tide_buf_free(&x);
+        return false;
+    }
+    {
+        size_t start = o->len;
+        tide_base64_encode(o, x.p, x.len);
+        if (url)
+            for (i = start; i < o->len; i++)
+                o->p[i] = o->p[i] == '+' ? '-' : o->p[i] == '/' ? '_' : o->p[i];
+        if (s[n - 1] != '=')
+            while (o->len > start && o->p[o->len - 1] == '=')
+                o->len--;
+    }
+    count(a, field, "base64 layer rewritten");
+    tide_buf_free(&d);
+    tide_buf_free(&x);
+    return true;
+}
+
+static void json_text(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
+                      const char *field, int inherited, bool *changed);
+
+/* Appends s with detector hits and personal values replaced. */
+static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
+                      const char *field, int depth)
+{
+    struct tide_pii_hit hits[TIDE__MAX_HITS];
+    size_t nh, i, at = 0, start = o->len;
+    if (n > 1 && depth < 3 && (s[0] == '{' || s[0] == '[')) {
+        bool changed = false;
+        json_text(a, s, n, o, field, ACT_NONE, &changed);
+        if (o->len > start)
+            return;
+    }
+    if (try_base64(a, s, n, o, field, depth))
+        return;
+    nh = tide__detect(s, n, hits, TIDE__MAX_HITS);
+    for (i = 0; i < nh; i++) {
+        const struct tide_pii_hit *h = &hits[i];
+        const char *v = s + h->start;
+        struct tide_str r;
+        bool ch;
+        char what[64];
+        tide_buf_append(o, s + at, h->start - at);
+        switch (h->kind) {
+        case TIDE_PII_EMAIL: r = tide__pseudo(a->ps, SH_EMAIL, tide_str_make(v, h->len)); break;
+        case TIDE_PII_PHONE: r = tide__pseudo(a->ps, SH_PHONE, tide_str_make(v, h->len)); break;
+        case TIDE_PII_SSN: r = tide__pseudo(a->ps, SH_SSN, tide_str_make(v, h->len)); break;
+        case TIDE_PII_CARD: r = tide__pseudo(a->ps, SH_CARD, tide_str_make(v, h->len)); break;
+        case TIDE_PII_IPV4:
+        case TIDE_PII_IPV6: r = tide__pseudo_ip(a->ps, tide_str_make(v, h->len), &ch); break;
+        case TIDE_PII_BEARER:
+            tide_buf_append(o, v, 7);
+            r = tide__pseudo(a->ps, SH_TOKEN, tide_str_make(v + 7, h->len - 7));
+            break;
+        case TIDE_PII_DOB: r = generalize(a, v, h->len); break;
+        default: r = tide__pseudo(a->ps, SH_TOKEN, tide_str_make(v, h->len));
+        }
+        tide_buf_append(o, r.p, r.len);
+        snprintf(what, sizeof(what), "%s replaced", tide_pii_kind_name(h->kind));
+        count(a, field, what);
+        at = h->start + h->len;
+    }
+    tide_buf_append(o, s + at, n - at);
+    if (a->n_personal) {
+        /* replace in the part just written */
+        struct tide_buf tail;
+        tide_buf_init(&tail, 0);
+        tide_buf_append(&tail, o->p + start, o->len - start);
+        if (replace_personal(a, &tail, field)) {
+            o->len = start;
+            tide_buf_append(o, tail.p, tail.len);
+        }
+        tide_buf_free(&tail);
+    }
+}
+
+/* ---- values by rule ------------------------------------------------------------------ */
+
+/*
+ * Applies act to a (decoded) value; appends the result to o. Returns false
+ * when the value must be dropped. json_string: the value is a JSON string
+ * (a pseudonym of digits stays digits either way).
+ */
+static bool apply(struct tide_anon *a, int act, const char *s, size_t n, struct tide_buf *o,
+                  const char *field)
+{
+    struct tide_str r;
+    switch (act) {
+    case ACT_KEEP:
+        tide_buf_append(o, s, n);
+        count(a, field, "kept (allowlist)");
+        return true;
+    case ACT_DROP:
+        count(a, field, "dropped");
+        return false;
+    case ACT_REDACT:
+        tide_buf_append(o, "[redacted]", 10);
+        count(a, field, "redacted");
+        return true;
+    case ACT_SECRET:
+        if (n == 0) {
+            return true;
+        }
+        r = tide__pseudo(a->ps, SH_TOKEN, tide_str_make(s, n));
+        tide_buf_append(o, r.p, r.len);
+        count(a, field, "secret tokenized");
+        return true;
+    case ACT_TRUNCATE:
+        tide_buf_append(o, s, n > 8 ? 8 : n);
+        count(a, field, "truncated");
+        return true;
+    case ACT_GENERALIZE:
+        r = generalize(a, s, n);
+        tide_buf_append(o, r.p, r.len);
+        count(a, field, "generalized");
+        return true;
+    case ACT_PSEUDONYMIZE: {
+        bool ch;
+        if (n == 0)
+            return true;
+        if (tide__is_ip(s, n))
+            r = tide__pseudo_ip(a->ps, tide_str_make(s, n), &ch);
+        else
+            r = tide__pseudo(a->ps, shape_of(s, n), tide_str_make(s, n));
+        tide_buf_append(o, r.p, r.len);
+        count(a, field, "pseudonymized");
+        return true;
+    }
+    default:
+        text_scan(a, s, n, o, field, 0);
+        return true;
+    }
+}
+
+/* ---- JSON -------------------------------------------------------------------------- */
+
+static bool json_walk(struct tide_anon *a, cJSON *node, int inherited, const char *field);
+
+static bool json_leaf(struct tide_anon *a, cJSON *node, int act, const char *field)
+{
+    struct tide_buf o;
+    bool keep;
+    if (cJSON_IsString(node)) {
+        size_t n = strlen(node->valuestring);
+        tide_buf_init(&o, 0);
+        keep = apply(a, act, node->valuestring, n, &o, field);
+        if (keep && (o.len != n || memcmp(o.p ? o.p : "", node->valuestring, n) != 0)) {
+            tide_buf_putc(&o, 0);
+            cJSON_SetValuestring(node, o.p);
+        }
+        tide_buf_free(&o);
+        return keep;
+    }
+    if (cJSON_IsNumber(node) && act != ACT_NONE && act != ACT_SCAN && act != ACT_KEEP) {
+        char num[64];
+        if (act == ACT_DROP) {
+            count(a, field, "dropped");
+            return false;
+        }
+        snprintf(num, sizeof(num), "%.0f", node->valuedouble < 0 ? -node->valuedouble : node->valuedouble);
+        if (act == ACT_GENERALIZE) {
+            count(a, field, "generalized");
+            return true;
+        }
+        {
+            struct tide_str r = tide__pseudo(a->ps, SH_DIGITS, tide_str_c(num));
+            char b[64];
+            snprintf(b, sizeof(b), "%.*s", (int)r.len, r.p);
+            cJSON_SetNumberValue(node, strtod(b, NULL)); /* a number stays a number */
+            count(a, field, "pseudonymized");
+        }
+    }
+    return true;
+}
+
+static bool json_walk(struct tide_anon *a, cJSON *node, int inherited, const char *field)
+{
+    cJSON *c, *next;
+    if (cJSON_IsObject(node) || cJSON_IsArray(node)) {
+        for (c = node->child; c; c = next) {
+            int act = inherited;
+            next = c->next;
+            if (c->string) {
+                int k = tide__policy_field(a->p, c->string, strlen(c->string));
+                if (k)
+                    act = k;
+            }
+            if (!json_walk(a, c, act, field))
+                cJSON_DetachItemViaPointer(node, c), cJSON_Delete(c);
+        }
+        return true;
+    }
+    return json_leaf(a, node, inherited == ACT_NONE ? a->p->json_default : inherited, field);
+}
+
+/* Collects personal values in a JSON tree (pre-pass). */
+static void json_collect(struct tide_anon *a, cJSON *node, int inherited)
+{
+    cJSON *c;
+    if (cJSON_IsObject(node) || cJSON_IsArray(node)) {
+        for (c = node->child; c; c = c->next) {
+            int act = inherited;
+            if (c->string) {
+                int k = tide__policy_field(a->p, c->string, strlen(c->string));
+                if (k)
+                    act = k;
+            }
+            json_collect(a, c, act);
+        }
+    } else if (cJSON_IsString(node) && inherited == ACT_PSEUDONYMIZE) {
+        const char *s = node->valuestring;
+        size_t n = strlen(s);
+        if (!tide__is_ip(s, n))
+            remember(a, s, n, pseudo(a, shape_of(s, n), s, n));
+    }
+}
+
+static void json_text(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
+                      const char *field, int inherited, bool *changed)
+{
+    cJSON *root = cJSON_ParseWithLength(s, n);
+    char *txt;
+    if (!root)
+        return;
+    json_walk(a, root, inherited, field);
+    txt = cJSON_PrintUnformatted(root);
+    if (txt) {
+        *changed = strlen(txt) != n || memcmp(txt, s, n) != 0;
+        tide_buf_append(o, txt, strlen(txt));
+        free(txt);
+    }
+    cJSON_Delete(root);
+}
+
+/* ---- query strings and forms ------------------------------------------------------------ */
+
+/* Pre-pass: personal values in k=v&... */
+static void query_collect(struct tide_anon *a, const char *s, size_t n)
+{
+    size_t i = 0;
+    struct tide_buf d;
+    tide_buf_init(&d, 0);
+    while (i < n) {
+        const char *amp = memchr(s + i, '&', n - i), *eq;
+        size_t end = amp ? (size_t)(amp - s) : n;
+        eq = memchr(s + i, '=', end - i);
+        if (eq) {
+            size_t kl = (size_t)(eq - (s + i));
+            int act = tide__policy_field(a->p, s + i, kl);
+            if (act == ACT_PSEUDONYMIZE) {
+                tide_buf_reset(&d);
+                pct_decode(eq + 1, end - (size_t)(eq + 1 - s), &d);
+                if (d.len && !tide__is_ip(d.p, d.len))
+                    remember(a, d.p, d.len, pseudo(a, shape_of(d.p, d.len), d.p, d.len));
+            } else if (act == ACT_NONE) {
+                /* JSON inside a query value */
+                tide_buf_reset(&d);
+                pct_decode(eq + 1, end - (size_t)(eq + 1 - s), &d);
+                if (d.len > 1 && (d.p[0] == '{' || d.p[0] == '[')) {
+                    cJSON *j = cJSON_ParseWithLength(d.p, d.len);
+                    if (j)
+                        json_collect(a, j, ACT_NONE);
+                    cJSON_Delete(j);
+                }
+            }
+        }
+        i = end + 1;
+    }
+    tide_buf_free(&d);
+}
+
+static struct tide_str query_rewrite(struct tide_anon *a, const char *s, size_t n, int dflt,
+                                     const char *field)
+{
+    struct tide_buf o, d, v;
+    size_t i = 0;
+    bool first = true;
+    struct tide_str r;
+    tide_buf_init(&o, 0);
+    tide_buf_init(&d, 0);
+    tide_buf_init(&v, 0);
+    while (i < n) {
+        const char *amp = memchr(s + i, '&', n - i), *eq;
+        size_t end = amp ? (size_t)(amp - s) : n, kl;
+        int act;
+        bool encoded;
+        eq = memchr(s + i, '=', end - i);
+        kl = eq ? (size_t)(eq - (s + i)) : end - i;
+        act = tide__policy_field(a->p, s + i, kl);
+        if (!act)
+            act = dflt;
+        if (!eq) { /* a bare key: kept (key names are structure) */
+            if (act != ACT_DROP) {
+                if (!first)
+                    tide_buf_putc(&o, '&');
+                tide_buf_append(&o, s + i, kl);
+                first = false;
+            }
+            i = end + 1;
+            continue;
+        }
+        tide_buf_reset(&d);
+        tide_buf_reset(&v);
+        encoded = pct_decode(eq + 1, end - (size_t)(eq + 1 - s), &d);
+        if (apply(a, act, d.p ? d.p : "", d.len, &v, field)) {
+            if (!first)
+                tide_buf_putc(&o, '&');
+            first = false;
+            tide_buf_append(&o, s + i, kl + 1);
+            if (v.len == d.len && (d.len == 0 || memcmp(v.p, d.p, d.len) == 0))
+                tide_buf_append(&o, eq + 1, end - (size_t)(eq + 1 - s)); /* unchanged: same bytes */
+            else if (encoded || memchr(v.p, '&', v.len) || memchr(v.p, '=', v.len) || memchr(v.p, ' ', v.len))
+                pct_encode(v.p, v.len, &o);
+            else
+                tide_buf_append(&o, v.p, v.len);
+        }
+        i = end + 1;
+    }
+    r = dup(a, o.p ? o.p : "", o.len);
+    tide_buf_free(&o);
+    tide_buf_free(&d);
+    tide_buf_free(&v);
+    return r;
+}
+
+/* ---- paths ------------------------------------------------------------------------------ */
+
+static bool is_parent(const struct tide_anon_policy *p, const char *s, size_t n)
+{
+    char k[64];
+    size_t i;
+    tide__norm(s, n, k);
+    for (i = 0; i < p->n_parents; i++)
+        if (strcmp(p->parents[i], k) == 0)
+            return true;
+    return false;
+}
+
+/* Segment index i of path template t is a placeholder? */
+static bool tmpl_placeholder(const struct tide_anon_policy *p, const char *path, size_t n,
+                             int seg)
+{
+    size_t t;
+    for (t = 0; t < p->n_paths; t++) {
+        const char *tp = p->paths[t].tmpl;
+        int si = 0;
+        size_t i = 0, j = 0;
+        bool match = true, hole = false;
+        /* walk both segment lists in step */
+        while (match && (i < n || tp[j])) {
+            size_t ie = i, je = j;
+            while (ie < n && path[ie] != '/')
+                ie++;
+            while (tp[je] && tp[je] != '/')
+                je++;
+            if ((i >= n) != (!tp[j])) {
+                match = false;
+                break;
+            }
+            if (je > j && tp[j] == '{') {
+                if (si == seg)
+                    hole = true;
+            } else if (ie - i != je - j || memcmp(path + i, tp + j, ie - i) != 0) {
+                match = false;
+            }
+            si++;
+            i = ie < n ? ie + 1 : ie;
+            j = tp[je] ? je + 1 : je;
+            if (i >= n && !tp[j])
+                break;
+        }
+        if (match && hole)
+            return true;
+    }
+    return false;
+}
+
+static void path_collect(struct tide_anon *a, const char *s, size_t n)
+{
+    size_t i = 0, prev_s = 0, prev_n = 0;
+    int seg = 0;
+    while (i <= n) {
+        size_t e = i;
+        while (e < n && s[e] != '/')
+            e++;
+        if (e > i && ((prev_n && is_parent(a->p, s + prev_s, prev_n)) || tmpl_placeholder(a->p, s, n, seg)) &&
+            !(all_digits(s + i, e - i) && e - i < 3))
+            remember(a, s + i, e - i, pseudo(a, shape_of(s + i, e - i), s + i, e - i));
+        prev_s = i;
+        prev_n = e - i;
+        seg++;
+        i = e + 1;
+    }
+}
+
+static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n)
+{
+    struct tide_buf o;
+    size_t i = 0, prev_s = 0, prev_n = 0;
+    int seg = 0;
+    struct tide_str r;
+    tide_buf_init(&o, 0);
+    while (i <= n) {
+        size_t e = i;
+        while (e < n && s[e] != '/')
+            e++;
+        if (e > i) {
+            if ((prev_n && is_parent(a->p, s + prev_s, prev_n)) || tmpl_placeholder(a->p, s, n, seg)) {
+                struct tide_str ps = pseudo(a, shape_of(s + i, e - i), s + i, e - i);
+                tide_buf_append(&o, ps.p, ps.len);
+                count(a, "path", "id pseudonymized");
+            } else {
+                struct tide_buf d;
+                tide_buf_init(&d, 0);
+                if (pct_decode(s + i, e - i, &d)) {
+                    struct tide_buf x;
+                    tide_buf_init(&x, 0);
+                    text_scan(a, d.p, d.len, &x, "path", 0);
+                    if (x.len == d.len && memcmp(x.p, d.p, d.len) == 0)
+                        tide_buf_append(&o, s + i, e - i);
+                    else
+                        pct_encode(x.p, x.len, &o);
+                    tide_buf_free(&x);
+                } else {
+                    text_scan(a, s + i, e - i, &o, "path", 0);
+                }
+                tide_buf_free(&d);
+            }
+        }
+        if (e < n)
+            tide_buf_putc(&o, '/');
+        prev_s = i;
+        prev_n = e - i;
+        seg++;
+        i = e + 1;
+    }
+    r = dup(a, o.p ? o.p : "", o.len);
+    tide_buf_free(&o);
+    return r;
+}
+
+/* ---- headers ------------------------------------------------------------------------------ */
+
+static struct tide_str ip_list(struct tide_anon *a, struct tide_str v, const char *field)
+{
+    /* "1.2.3.4, 5.6.7.8" or Forwarded: for=1.2.3.4;proto=https */
+    struct tide_buf o;
+    size_t i = 0;
+    struct tide_str r;
+    tide_buf_init(&o, 0);
+    while (i < v.len) {
+        size_t j = i;
+        bool ch;
+        while (j < v.len && (isxdigit((unsigned char)v.p[j]) || v.p[j] == '.' || v.p[j] == ':'))
+            j++;
+        if (j > i) {
+            struct tide_str x = tide_str_make(v.p + i, j - i);
+            struct tide_str ps = tide__pseudo_ip(a->ps, x, &ch);
+            if (ch) {
+                count(a, field, "ip anonymized");
+                tide_buf_append(&o, ps.p, ps.len);
+            } else {
+                tide_buf_append(&o, x.p, x.len);
+            }
+            i = j;
+        } else {
+            tide_buf_putc(&o, v.p[i]);
+            i++;
+        }
+    }
+    r = dup(a, o.p ? o.p : "", o.len);
+    tide_buf_free(&o);
+    return r;
+}
+
+static struct tide_str cookies(struct tide_anon *a, struct tide_str v)
+{
+    struct tide_buf o, x;
+    size_t i = 0;
+    bool first = true;
+    struct tide_str r;
+    tide_buf_init(&o, 0);
+    tide_buf_init(&x, 0);
+    while (i < v.len) {
+        const char *semi = memchr(v.p + i, ';', v.len - i), *eq;
+        size_t end = semi ? (size_t)(semi - v.p) : v.len, ks = i, kl;
+        int act;
+        while (ks < end && v.p[ks] == ' ')
+            ks++;
+        eq = memchr(v.p + ks, '=', end - ks);
+        kl = eq ? (size_t)(eq - (v.p + ks)) : end - ks;
+        act = tide__policy_field(a->p, v.p + ks, kl);
+        if (!act)
+            act = a->p->cookie_default;
+        tide_buf_reset(&x);
+        if (eq && apply(a, act, eq + 1, end - (size_t)(eq + 1 - v.p), &x, "cookie")) {
+            if (!first)
+                tide_buf_append(&o, "; ", 2);
+            first = false;
+            tide_buf_append(&o, v.p + ks, kl + 1);
+            tide_buf_append(&o, x.p, x.len);
+        }
+        i = end + 1;
+    }
+    r = dup(a, o.p ? o.p : "", o.len);
+    tide_buf_free(&o);
+    tide_buf_free(&x);
+    return r;
+}
+
+/* A URL header (Referer, Origin): its path and query by the same rules. */
+static struct tide_str url_rewrite(struct tide_anon *a, struct tide_str v)
+{
+    const char *scheme = memmem(v.p, v.len, "://", 3), *q;
+    size_t ps = 0, qs;
+    struct tide_buf o;
+    struct tide_str path, query, r;
+    if (scheme) {
+        const char *sl = memchr(scheme + 3, '/', v.len - (size_t)(scheme + 3 - v.p));
+        ps = sl ? (size_t)(sl - v.p) : v.len;
+    }
+    q = memchr(v.p + ps, '?', v.len - ps);
+    qs = q ? (size_t)(q - v.p) : v.len;
+    path = path_rewrite(a, v.p + ps, qs - ps);
+    query = q ? query_rewrite(a, q + 1, v.len - qs - 1, a->p->query_default, "referer query")
+              : tide_str_make("", 0);
+    tide_buf_init(&o, 0);
+    tide_buf_append(&o, v.p, ps);
+    tide_buf_append(&o, path.p, path.len);
+    if (q) {
+        tide_buf_putc(&o, '?');
+        tide_buf_append(&o, query.p, query.len);
+    }
+    r = dup(a, o.p ? o.p : "", o.len);
+    tide_buf_free(&o);
+    return r;
+}
+
+/* ---- the record ------------------------------------------------------------------------- */
+
+int tide_anon_create(struct tide_anon **out, const struct tide_anon_policy *p,
+                     const struct tide_anon_opts *o, struct tide_err *err)
+{
+    struct tide_anon *a = calloc(1, sizeof(*a));
+    int ip_mode;
+    *out = NULL;
+    if (!a)
+        return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+    a->p = p;
+    a->o = *o;
+    ip_mode = o->ip_mode >= 0 ? o->ip_mode : p->ip_mode;
+    a->o.ip_mode = ip_mode;
+    if (tide__pseudo_create(&a->ps, o->key, ip_mode)) {
+        free(a);
+        return tide_err_set(err, TIDE_E_INTERNAL, "", "cannot set up keyed pseudonyms (libcrypto)");
+    }
+    if (o->time_shift)
+        a->shift_ns = (int64_t)tide__pseudo_weeks(a->ps) * 7 * 86400 * TIDE_NS_PER_SEC;
+    tide_arena_init(&a->arena, 0);
+    tide_strmap_init(&a->counts, 10000);
+    tide_key_fingerprint(o->key, a->fingerprint);
+    *out = a;
+    return 0;
+}
+
+void tide_anon_set_next(struct tide_anon *a, struct tide_sink next) { a->next = next; }
+uint64_t tide_anon_records(const struct tide_anon *a) { return a->records; }
+
+static bool header_is(struct tide_str n, const char *s) { return tide_str_is_eq_nocase_c(n, s); }
+
+int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct tide_record *out,
+                     struct tide_err *err)
+{
+    uint32_t i;
+    struct tide_str ctype = tide_record_header(in, "Content-Type");
+    bool json_body = false, form_body = false;
+    tide_arena_reset(&a->arena);
+    a->n_personal = 0;
+    if (in->n_headers > a->cap_hdrs) {
+        struct tide_header *nh = realloc(a->hdrs, in->n_headers * sizeof(*nh));
+        if (!nh)
+            return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+        a->hdrs = nh;
+        a->cap_hdrs = in->n_headers;
+    }
+    *out = *in;
+    out->headers = a->hdrs;
+    out->n_headers = 0;
+    if (ctype.p && memmem(ctype.p, ctype.len, "json", 4))
+        json_body = true;
+    else if (ctype.p && memmem(ctype.p, ctype.len, "x-www-form-urlencoded", 21))
+        form_body = true;
+    else if (in->body.len > 1 && (in->body.p[0] == '{' || in->body.p[0] == '['))
+        json_body = true;
+
+    /* pre-pass: personal values anywhere in the record */
+    path_collect(a, in->path.p ? in->path.p : "", in->path.len);
+    query_collect(a, in->query.p ? in->query.p : "", in->query.len);
+    if (form_body)
+        query_collect(a, in->body.p, in->body.len);
+    if (json_body && in->body.len <= a->p->max_body) {
+        cJSON *j = cJSON_ParseWithLength(in->body.p, in->body.len);
+        if (j)
+            json_collect(a, j, ACT_NONE);
+        cJSON_Delete(j);
+    }
+
+    out->ts_ns = in->ts_ns - a->shift_ns;
+    out->path = path_rewrite(a, in->path.p ? in->path.p : "", in->path.len);
+    out->query = query_rewrite(a, in->query.p ? in->query.p : "", in->query.len,
+                               a->p->query_default, "query");
+    if (in->client.len) {
+        bool ch;
+        struct tide_str c = tide__pseudo_ip(a->ps, in->client, &ch);
+        out->client = ch ? dup(a, c.p, c.len) : pseudo(a, SH_NAME, in->client.p, in->client.len);
+        count(a, "client", ch ? "ip anonymized" : "pseudonymized");
+    }
+    if (in->session.len) {
+        out->session = pseudo(a, SH_TOKEN, in->session.p, in->session.len);
+        count(a, "session", "secret tokenized");
+    }
+    for (i = 0; i < in->n_headers; i++) {
+        const struct tide_header *h = &in->headers[i];
+        int act = tide__policy_header(a->p, h->name.p ? h->name.p : "", h->name.len);
+        char field[80];
+        struct tide_buf o;
+        snprintf(field, sizeof(field), "header:%.*s", (int)(h->name.len > 60 ? 60 : h->name.len),
+                 h->name.p ? h->name.p : "");
+        for (char *c = field + 7; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        struct tide_header *oh = &out->headers[out->n_headers];
+        oh->name = h->name;
+        switch (act) {
+        case ACT_IP:
+            oh->value = ip_list(a, h->value, field);
+            break;
+        case ACT_COOKIES:
+            oh->value = cookies(a, h->value);
+            break;
+        case ACT_SCAN:
+            if (header_is(h->name, "Referer") || header_is(h->name, "Origin")) {
+                oh->value = url_rewrite(a, h->value);
+                break;
+            }
+            /* fall through */
+        default:
+            tide_buf_init(&o, 0);
+            if (!apply(a, act, h->value.p ? h->value.p : "", h->value.len, &o, field)) {
+                tide_buf_free(&o);
+                continue;
+            }
+            oh->value = dup(a, o.p ? o.p : "", o.len);
+            tide_buf_free(&o);
+        }
+        out->n_headers++;
+    }
+    if (in->body.len) {
+        struct tide_buf o;
+        tide_buf_init(&o, 0);
+        if (in->body.len > a->p->max_body) {
+            count(a, "body", "dropped (over max_bytes)");
+            out->body = tide_str_make("", 0);
+            out->flags |= TIDE_REC_BODY_TRUNCATED;
+        } else {
+            bool changed = false;
+            if (json_body)
+                json_text(a, in->body.p, in->body.len, &o, "json body", ACT_NONE, &changed);
+            if (o.len == 0 && form_body)
+                tide_buf_append(&o, "", 0);
+            if (o.len == 0) {
+                if (form_body) {
+                    struct tide_str q = query_rewrite(a, in->body.p, in->body.len, a->p->form_default, "form body");
+                    tide_buf_append(&o, q.p, q.len);
+                } else {
+                    text_scan(a, in->body.p, in->body.len, &o, "text body", 0);
+                }
+            }
+            out->body = dup(a, o.p ? o.p : "", o.len);
+        }
+        tide_buf_free(&o);
+    }
+    a->records++;
+    return 0;
+}
+
+int tide_anon_sink(void *userp, const struct tide_record *r, struct tide_err *err)
+{
+    struct tide_anon *a = userp;
+    int rc = tide_anon_record(a, r, &a->out, err);
+    if (rc) {
+        char where[256];
+        snprintf(where, sizeof(where), "%.*s", (int)(r->source.len > 200 ? 200 : r->source.len),
+                 r->source.p ? r->source.p : "");
+        snprintf(err->where, sizeof(err->where), "%s", where);
+        return rc;
+    }
+    return a->next.fn(a->next.userp, &a->out, err);
+}
+
+char *tide_anon_manifest(const struct tide_anon *a)
+{
+    cJSON *o = cJSON_CreateObject(), *c;
+    size_t i;
+    char *s;
+    cJSON_AddStringToObject(o, "tool", "tide " TIDE_VERSION);
+    cJSON_AddStringToObject(o, "key_fingerprint", a->fingerprint);
+    cJSON_AddBoolToObject(o, "key_ephemeral", a->o.key_is_ephemeral);
+    cJSON_AddStringToObject(o, "pseudonyms", "HMAC-SHA256, shape-keeping");
+    cJSON_AddStringToObject(o, "ip", a->o.ip_mode == TIDE_IP_TRUNCATE ? "truncate (/24, /48)" : "crypto-pan (prefix-preserving, AES-128)");
+    cJSON_AddNumberToObject(o, "time_shift_weeks", (double)(a->shift_ns / (7 * 86400 * TIDE_NS_PER_SEC)));
+    cJSON_AddStringToObject(o, "policy_sha256", a->p->sha256);
+    cJSON_AddStringToObject(o, "policy", a->p->text);
+    cJSON_AddNumberToObject(o, "records", (double)a->records);
+    c = cJSON_AddObjectToObject(o, "counts");
+    for (i = 0; i < a->counts.cap; i++) {
+        const struct tide_strmap_ent *e = &a->counts.ents[i];
+        char k[200], *tab;
+        cJSON *f;
+        if (!e->key.p)
+            continue;
+        snprintf(k, sizeof(k), "%.*s", (int)e->key.len, e->key.p);
+        tab = strchr(k, '\t');
+        if (!tab)
+            continue;
+        *tab = 0;
+        f = cJSON_GetObjectItemCaseSensitive(c, k);
+        if (!f)
+            f = cJSON_AddObjectToObject(c, k);
+        cJSON_AddNumberToObject(f, tab + 1, (double)e->value);
+    }
+    s = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+void tide_anon_free(struct tide_anon *a)
+{
+    if (!a)
+        return;
+    tide__pseudo_free(a->ps);
+    tide_arena_free(&a->arena);
+    tide_strmap_free(&a->counts);
+    free(a->hdrs);
+    free(a);
+}

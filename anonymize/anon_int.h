@@ -1,0 +1,91 @@
+/*
+ * anon_int.h - internals shared by the anonymizer's files: pseudonym shapes,
+ * the keyed cache, the policy's parsed form, detectors.
+ */
+#ifndef TIDE_ANON_INT_H
+#define TIDE_ANON_INT_H
+
+#include "anonymize/anonymize.h"
+
+/* What to do with a value. */
+enum tide__act {
+    ACT_NONE = 0, /* no rule: scan */
+    ACT_KEEP,
+    ACT_DROP,
+    ACT_REDACT,       /* replace by a type tag: [redacted] */
+    ACT_PSEUDONYMIZE, /* keyed, shape-keeping */
+    ACT_SECRET,       /* keyed opaque token */
+    ACT_TRUNCATE,     /* keep a prefix (8 chars) */
+    ACT_GENERALIZE,   /* dates to their year */
+    ACT_SCAN,         /* keep, replacing what detectors find inside */
+    ACT_IP,           /* an address or a list of them */
+    ACT_COOKIES,      /* a Cookie header: per cookie rules */
+};
+
+/* Pseudonym shapes. */
+enum tide__shape {
+    SH_DIGITS,  /* same number of digits */
+    SH_CLASSES, /* each letter/digit replaced within its class, punctuation kept */
+    SH_EMAIL,
+    SH_UUID,
+    SH_CARD,    /* Luhn-valid test card number */
+    SH_TOKEN,   /* opaque t_... */
+    SH_NAME,    /* p_... */
+    SH_PHONE,   /* classes, last seven digits 555-01dd (fictional numbers) */
+    SH_SSN,     /* classes, first digit 9 (never issued) */
+};
+
+/* Pseudonym forms the audit must not mistake for real data. */
+bool tide__is_fictional(int kind, const char *s, size_t n);
+
+struct tide__rule {
+    char name[64]; /* normalized: lower case, '-' and '_' removed */
+    int act;
+};
+
+struct tide_anon_policy {
+    char *text;
+    char sha256[65];
+    int ip_mode;
+    struct tide__rule *headers;
+    size_t n_headers;
+    int header_default; /* ACT_DROP in the strict policy */
+    struct tide__rule *fields; /* by key name: query, form, JSON, cookies */
+    size_t n_fields;
+    int query_default, cookie_default, json_default, form_default, text_default;
+    char (*parents)[64]; /* path segments whose next segment is a person's id */
+    size_t n_parents;
+    struct {
+        char tmpl[256];
+    } *paths;
+    size_t n_paths;
+    size_t max_body;
+};
+
+/* Normalizes a key name for rule lookup into out (cap 64). */
+void tide__norm(const char *s, size_t n, char *out);
+int tide__policy_field(const struct tide_anon_policy *p, const char *s, size_t n);
+int tide__policy_header(const struct tide_anon_policy *p, const char *s, size_t n);
+
+/* ---- keyed pseudonyms (pseudo.c) ---- */
+
+struct tide__pseudo;
+int tide__pseudo_create(struct tide__pseudo **out, const uint8_t key[TIDE_KEY_LEN], int ip_mode);
+void tide__pseudo_free(struct tide__pseudo *ps);
+/* The pseudonym of v in shape sh (borrowed, valid while the cache lives). */
+struct tide_str tide__pseudo(struct tide__pseudo *ps, int sh, struct tide_str v);
+/* An IPv4/IPv6 address pseudonymized (or truncated); v itself if not an address. */
+struct tide_str tide__pseudo_ip(struct tide__pseudo *ps, struct tide_str v, bool *changed);
+/* Keyed whole weeks (1..52) for --time-shift. */
+int tide__pseudo_weeks(struct tide__pseudo *ps);
+bool tide__is_pseudonym(const char *s, size_t n);
+
+/* ---- detectors (detect.c) ---- */
+
+#define TIDE__MAX_HITS 256
+/* Collects non-overlapping hits in text, sorted by start. Returns the count. */
+size_t tide__detect(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);
+bool tide__luhn(const char *digits, size_t n);
+bool tide__is_ip(const char *s, size_t n);
+
+#endif

@@ -1,0 +1,321 @@
+/*
+ * audit.c - an independent scan of anonymized traces for personal data.
+ *
+ * It does not trust the anonymizer: every field of every record is decoded
+ * (percent-encoding, base64, JSON) and run through every detector; values
+ * under personal keys (name, email, student_id, ...) must be in a pseudonym
+ * form; long high-entropy values must be tide tokens. Residual risk is
+ * measured too: how many records are unique on client prefix + user agent +
+ * hour (quasi-identifiers). Findings carry record numbers and masked
+ * samples (two characters and a length), never a whole value.
+ */
+#define _GNU_SOURCE
+#include "anon_int.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SAMPLES 3
+
+struct finding {
+    char field[48];
+    int kind;
+    uint64_t count;
+    uint64_t recs[SAMPLES];
+    char samples[SAMPLES][40];
+    int n;
+};
+
+struct tide_audit {
+    struct finding *f;
+    size_t n, cap;
+    uint64_t records, values_scanned, bytes_scanned;
+    uint64_t ip_informational; /* addresses seen where the manifest says IPs are anonymized */
+    bool ips_anonymized;
+    struct tide_strmap quasi;
+    uint64_t cur_rec;
+    const char *cur_field;
+};
+
+static void add_finding(struct tide_audit *au, const char *field, int kind, const char *v, size_t n)
+{
+    size_t i;
+    struct finding *f = NULL;
+    if (kind == TIDE_PII_IPV4 || kind == TIDE_PII_IPV6) {
+        if (au->ips_anonymized) {
+            au->ip_informational++;
+            return;
+        }
+    }
+    for (i = 0; i < au->n; i++)
+        if (au->f[i].kind == kind && strcmp(au->f[i].field, field) == 0)
+            f = &au->f[i];
+    if (!f) {
+        if (au->n == au->cap) {
+            size_t nc = au->cap ? au->cap * 2 : 16;
+            struct finding *nf = realloc(au->f, nc * sizeof(*nf));
+            if (!nf)
+                return;
+            au->f = nf;
+            au->cap = nc;
+        }
+        f = &au->f[au->n++];
+        memset(f, 0, sizeof(*f));
+        snprintf(f->field, sizeof(f->field), "%s", field);
+        f->kind = kind;
+    }
+    f->count++;
+    if (f->n < SAMPLES) {
+        /* masked: the first two characters and the length, nothing more */
+        f->recs[f->n] = au->cur_rec;
+        snprintf(f->samples[f->n], sizeof(f->samples[0]), "%.2s... (%zu chars)", n >= 6 ? v : "**", n);
+        for (char *c = f->samples[f->n]; *c && c < f->samples[f->n] + 2; c++)
+            if (!isprint((unsigned char)*c))
+                *c = '?';
+        f->n++;
+    }
+}
+
+static void on_hit(void *userp, const struct tide_pii_hit *h, const char *text)
+{
+    struct tide_audit *au = userp;
+    add_finding(au, au->cur_field, h->kind, text + h->start, h->len);
+}
+
+static void scan(struct tide_audit *au, const char *field, const char *s, size_t n)
+{
+    if (!n)
+        return;
+    au->values_scanned++;
+    au->bytes_scanned += n;
+    au->cur_field = field;
+    tide_pii_scan(s, n, on_hit, au);
+}
+
+static double entropy(const char *s, size_t n)
+{
+    unsigned cnt[256] = {0};
+    size_t i;
+    double e = 0;
+    for (i = 0; i < n; i++)
+        cnt[(unsigned char)s[i]]++;
+    for (i = 0; i < 256; i++)
+        if (cnt[i]) {
+            double p = (double)cnt[i] / (double)n;
+            e -= p * log2(p);
+        }
+    return e;
+}
+
+/* A value under a personal key must be a pseudonym (or digits, which cannot be told apart). */
+static void personal_value(struct tide_audit *au, const char *field, const struct tide_anon_policy *p,
+                           const char *k, size_t kn, const char *v, size_t vn)
+{
+    int act = tide__policy_field(p, k, kn);
+    size_t i, letters = 0;
+    if (act != ACT_PSEUDONYMIZE || vn == 0)
+        return;
+    for (i = 0; i < vn; i++)
+        letters += isalpha((unsigned char)v[i]) != 0;
+    if (letters == 0 || tide__is_pseudonym(v, vn) || tide__is_ip(v, vn))
+        return;
+    {
+        /* emails of the reserved domain and p_ words inside free text pass */
+        char tmp[256];
+        snprintf(tmp, sizeof(tmp), "%.*s", (int)(vn > 255 ? 255 : vn), v);
+        if (strstr(tmp, "@example.invalid") || strncmp(tmp, "p_", 2) == 0 || strcmp(tmp, "[redacted]") == 0)
+            return;
+    }
+    add_finding(au, field, TIDE_PII_NAME, v, vn);
+}
+
+static void high_entropy(struct tide_audit *au, const char *field, const char *v, size_t n)
+{
+    size_t i, alnum = 0;
+    if (n < 20 || tide__is_pseudonym(v, n))
+        return;
+    for (i = 0; i < n; i++)
+        alnum += isalnum((unsigned char)v[i]) != 0;
+    if (alnum * 10 >= n * 9 && entropy(v, n) > 4.0 && !memchr(v, ' ', n))
+        add_finding(au, field, TIDE_PII_HIGH_ENTROPY, v, n);
+}
+
+static void json_walk(struct tide_audit *au, const struct tide_anon_policy *p, cJSON *node,
+                      const char *key)
+{
+    cJSON *c;
+    if (cJSON_IsObject(node) || cJSON_IsArray(node)) {
+        for (c = node->child; c; c = c->next)
+            json_walk(au, p, c, c->string ? c->string : key);
+    } else if (cJSON_IsString(node) && key) {
+        personal_value(au, "json body", p, key, strlen(key), node->valuestring, strlen(node->valuestring));
+    }
+}
+
+static void pairs(struct tide_audit *au, const struct tide_anon_policy *p, const char *field,
+                  const char *s, size_t n, char sep)
+{
+    size_t i = 0;
+    while (i < n) {
+        const char *e = memchr(s + i, sep, n - i), *eq;
+        size_t end = e ? (size_t)(e - s) : n, ks = i;
+        while (ks < end && s[ks] == ' ')
+            ks++;
+        eq = memchr(s + ks, '=', end - ks);
+        if (eq) {
+            const char *v = eq + 1;
+            size_t vn = end - (size_t)(v - s);
+            struct tide_buf d;
+            size_t k;
+            tide_buf_init(&d, 0);
+            for (k = 0; k < vn; k++) { /* percent-decode the value */
+                if (v[k] == '%' && k + 2 < vn && isxdigit((unsigned char)v[k + 1]) && isxdigit((unsigned char)v[k + 2])) {
+                    char h[3] = {v[k + 1], v[k + 2], 0};
+                    tide_buf_putc(&d, (char)strtol(h, NULL, 16));
+                    k += 2;
+                } else {
+                    tide_buf_putc(&d, v[k] == '+' ? ' ' : v[k]);
+                }
+            }
+            personal_value(au, field, p, s + ks, (size_t)(eq - (s + ks)), d.p ? d.p : "", d.len);
+            high_entropy(au, field, d.p ? d.p : "", d.len);
+            if (d.len > 1 && (d.p[0] == '{' || d.p[0] == '[')) {
+                cJSON *j = cJSON_ParseWithLength(d.p, d.len);
+                if (j)
+                    json_walk(au, p, j, NULL);
+                cJSON_Delete(j);
+            }
+            tide_buf_free(&d);
+        }
+        i = end + 1;
+    }
+}
+
+int tide_audit_create(struct tide_audit **out, bool ips_anonymized)
+{
+    struct tide_audit *au = calloc(1, sizeof(*au));
+    if (!au)
+        return TIDE_E_NOMEM;
+    au->ips_anonymized = ips_anonymized;
+    tide_strmap_init(&au->quasi, 5000000);
+    *out = au;
+    return 0;
+}
+
+void tide_audit_set_ips_anonymized(struct tide_audit *au, bool yes) { au->ips_anonymized = yes; }
+
+void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
+                       const struct tide_record *r)
+{
+    uint32_t i;
+    char field[80], q[512];
+    struct tide_str ua = tide_record_header(r, "User-Agent");
+    au->cur_rec = au->records++;
+    scan(au, "path", r->path.p, r->path.len);
+    scan(au, "query", r->query.p, r->query.len);
+    pairs(au, p, "query", r->query.p ? r->query.p : "", r->query.len, '&');
+    for (i = 0; i < r->n_headers; i++) {
+        const struct tide_header *h = &r->headers[i];
+        snprintf(field, sizeof(field), "header:%.*s", (int)(h->name.len > 40 ? 40 : h->name.len), h->name.p);
+        for (char *c = field + 7; *c; c++)
+            *c = (char)tolower((unsigned char)*c);
+        scan(au, field, h->value.p, h->value.len);
+        if (tide_str_is_eq_nocase_c(h->name, "Cookie"))
+            pairs(au, p, "cookie", h->value.p, h->value.len, ';');
+        else if (!tide_str_is_eq_nocase_c(h->name, "If-None-Match") &&
+                 !tide_str_is_eq_nocase_c(h->name, "If-Match") &&
+                 !tide_str_is_eq_nocase_c(h->name, "User-Agent") &&
+                 !tide_str_is_eq_nocase_c(h->name, "Referer"))
+            high_entropy(au, field, h->value.p ? h->value.p : "", h->value.len);
+    }
+    if (r->body.len) {
+        scan(au, "body", r->body.p, r->body.len);
+        if (r->body.p[0] == '{' || r->body.p[0] == '[') {
+            cJSON *j = cJSON_ParseWithLength(r->body.p, r->body.len);
+            if (j)
+                json_walk(au, p, j, NULL);
+            cJSON_Delete(j);
+        } else if (memchr(r->body.p, '=', r->body.len)) {
+            pairs(au, p, "form body", r->body.p, r->body.len, '&');
+        }
+    }
+    scan(au, "client", r->client.p, r->client.len);
+    if (r->session.len && !tide__is_pseudonym(r->session.p, r->session.len))
+        high_entropy(au, "session", r->session.p, r->session.len);
+    /* quasi-identifiers: client prefix (up to the last separator) + UA + hour */
+    {
+        size_t cp = r->client.len;
+        while (cp > 0 && r->client.p[cp - 1] != '.' && r->client.p[cp - 1] != ':')
+            cp--;
+        snprintf(q, sizeof(q), "%.*s|%.*s|%lld", (int)cp, r->client.p ? r->client.p : "",
+                 (int)(ua.len > 300 ? 300 : ua.len), ua.p ? ua.p : "",
+                 (long long)(r->ts_ns / (3600 * TIDE_NS_PER_SEC)));
+        {
+            bool added;
+            int rc;
+            struct tide_strmap_ent *e = tide_strmap_upsert(&au->quasi, tide_str_c(q), &added, &rc);
+            if (e)
+                e->value++;
+        }
+    }
+}
+
+char *tide_audit_report(const struct tide_audit *au, bool any_raw, const char *scanned_note)
+{
+    cJSON *o = cJSON_CreateObject(), *arr, *sc;
+    uint64_t unique = 0, total = 0;
+    size_t i;
+    char *s;
+    bool fail = any_raw || au->n > 0;
+    for (i = 0; i < au->quasi.cap; i++)
+        if (au->quasi.ents[i].key.p) {
+            total += au->quasi.ents[i].value;
+            unique += au->quasi.ents[i].value == 1;
+        }
+    cJSON_AddStringToObject(o, "verdict", fail ? "FAIL" : "PASS");
+    cJSON_AddBoolToObject(o, "raw_trace", any_raw);
+    arr = cJSON_AddArrayToObject(o, "findings");
+    for (i = 0; i < au->n; i++) {
+        const struct finding *f = &au->f[i];
+        cJSON *e = cJSON_CreateObject(), *recs, *smp;
+        int k;
+        cJSON_AddStringToObject(e, "type", tide_pii_kind_name(f->kind));
+        cJSON_AddStringToObject(e, "field", f->field);
+        cJSON_AddNumberToObject(e, "count", (double)f->count);
+        recs = cJSON_AddArrayToObject(e, "records");
+        smp = cJSON_AddArrayToObject(e, "masked_samples");
+        for (k = 0; k < f->n; k++) {
+            cJSON_AddItemToArray(recs, cJSON_CreateNumber((double)f->recs[k]));
+            cJSON_AddItemToArray(smp, cJSON_CreateString(f->samples[k]));
+        }
+        cJSON_AddItemToArray(arr, e);
+    }
+    sc = cJSON_AddObjectToObject(o, "scanned");
+    cJSON_AddNumberToObject(sc, "records", (double)au->records);
+    cJSON_AddNumberToObject(sc, "values", (double)au->values_scanned);
+    cJSON_AddNumberToObject(sc, "bytes", (double)au->bytes_scanned);
+    cJSON_AddStringToObject(sc, "fields", scanned_note);
+    cJSON_AddStringToObject(sc, "detectors", "email phone ssn card(luhn) ipv4 ipv6 jwt bearer api_key "
+                                             "date_of_birth personal_field high_entropy; layers: "
+                                             "percent-encoding, base64, JSON");
+    sc = cJSON_AddObjectToObject(o, "residual_risk");
+    cJSON_AddNumberToObject(sc, "ip_addresses_anonymized_per_manifest", (double)au->ip_informational);
+    cJSON_AddNumberToObject(sc, "quasi_identifier_groups", (double)au->quasi.n);
+    cJSON_AddNumberToObject(sc, "records_unique_on_client_prefix_ua_hour", (double)unique);
+    cJSON_AddNumberToObject(sc, "unique_share", total ? (double)unique / (double)total : 0);
+    s = cJSON_Print(o);
+    cJSON_Delete(o);
+    return s;
+}
+
+void tide_audit_free(struct tide_audit *au)
+{
+    if (!au)
+        return;
+    free(au->f);
+    tide_strmap_free(&au->quasi);
+    free(au);
+}

@@ -1,0 +1,327 @@
+/*
+ * detect.c - detectors for personal data in free text: emails, phone numbers,
+ * US SSNs, payment cards (Luhn), IPv4/IPv6 addresses, JWTs, bearer tokens and
+ * API keys, dates of birth (a date near "born"/"birth"/"dob").
+ *
+ * One pass, hand-written matchers tried at word boundaries; no regex engine,
+ * no allocation. Hits never overlap: the earliest (then longest) wins. The
+ * anonymizer replaces hits; the audit reports them. Values already in tide's
+ * pseudonym forms are not hits, so an anonymized trace audits clean.
+ */
+#define _GNU_SOURCE
+#include "anon_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+static bool is_alnum(char c) { return isalnum((unsigned char)c) != 0; }
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+static bool is_b64url(char c) { return is_alnum(c) || c == '-' || c == '_'; }
+
+bool tide__luhn(const char *d, size_t n)
+{
+    int sum = 0, k = 0;
+    size_t i;
+    for (i = n; i-- > 0;) {
+        int x;
+        if (!is_digit(d[i]))
+            continue;
+        x = d[i] - '0';
+        if (k++ % 2 == 1) {
+            x *= 2;
+            if (x > 9)
+                x -= 9;
+        }
+        sum += x;
+    }
+    return k >= 13 && sum % 10 == 0;
+}
+
+bool tide__is_ip(const char *s, size_t n)
+{
+    char b[64];
+    uint8_t a[16];
+    if (n == 0 || n >= sizeof(b))
+        return false;
+    memcpy(b, s, n);
+    b[n] = 0;
+    return inet_pton(memchr(s, ':', n) ? AF_INET6 : AF_INET, b, a) == 1;
+}
+
+/* email around an '@' at position at: returns start/len through pointers */
+static bool email_at(const char *s, size_t n, size_t at, size_t *st, size_t *len)
+{
+    size_t l = at, r = at + 1, dot = 0;
+    while (l > 0 && (is_alnum(s[l - 1]) || strchr("._%+-", s[l - 1])))
+        l--;
+    while (r < n && (is_alnum(s[r]) || s[r] == '.' || s[r] == '-')) {
+        if (s[r] == '.')
+            dot = r;
+        r++;
+    }
+    while (r > at + 1 && s[r - 1] == '.')
+        r--;
+    if (l == at || !dot || dot >= r - 2 || dot == at + 1)
+        return false;
+    for (size_t k = dot + 1; k < r; k++)
+        if (!isalpha((unsigned char)s[k]))
+            return false;
+    *st = l;
+    *len = r - l;
+    return true;
+}
+
+/* Matches at i; returns the length and sets *kind, or 0. */
+static size_t match_at(const char *s, size_t n, size_t i, int *kind)
+{
+    size_t j, k, digits;
+    /* JWT: three base64url parts, the first starting eyJ ({" in base64) */
+    if (n - i > 20 && memcmp(s + i, "eyJ", 3) == 0) {
+        int dots = 0;
+        for (j = i; j < n && (is_b64url(s[j]) || s[j] == '.'); j++)
+            dots += s[j] == '.';
+        if (dots == 2 && j - i > 30) {
+            *kind = TIDE_PII_JWT;
+            return j - i;
+        }
+    }
+    /* Bearer <token> */
+    if (n - i > 10 && strncasecmp(s + i, "bearer ", 7) == 0) {
+        for (j = i + 7; j < n && (is_b64url(s[j]) || s[j] == '.' || s[j] == '~' || s[j] == '+' || s[j] == '/' || s[j] == '='); j++)
+            ;
+        if (j - i - 7 >= 8) {
+            *kind = TIDE_PII_BEARER;
+            return j - i;
+        }
+    }
+    /* IPv6 (at least two colons, parses) */
+    if (isxdigit((unsigned char)s[i]) || s[i] == ':') {
+        int colons = 0;
+        for (j = i; j < n && (isxdigit((unsigned char)s[j]) || s[j] == ':' || s[j] == '.'); j++)
+            colons += s[j] == ':';
+        while (j > i && s[j - 1] == '.')
+            j--;
+        if (colons >= 2 && tide__is_ip(s + i, j - i)) {
+            *kind = TIDE_PII_IPV6;
+            return j - i;
+        }
+    }
+    if (is_digit(s[i])) {
+        /* IPv4 */
+        int dots = 0;
+        for (j = i; j < n && (is_digit(s[j]) || s[j] == '.'); j++)
+            dots += s[j] == '.';
+        while (j > i && s[j - 1] == '.') {
+            j--;
+            dots--;
+        }
+        if (dots == 3 && (j >= n || !is_alnum(s[j])) && tide__is_ip(s + i, j - i)) {
+            *kind = TIDE_PII_IPV4;
+            return j - i;
+        }
+        /* SSN ddd-dd-dddd */
+        if (n - i >= 11 && is_digit(s[i + 1]) && is_digit(s[i + 2]) && s[i + 3] == '-' &&
+            is_digit(s[i + 4]) && is_digit(s[i + 5]) && s[i + 6] == '-' && is_digit(s[i + 7]) &&
+            is_digit(s[i + 8]) && is_digit(s[i + 9]) && is_digit(s[i + 10]) &&
+            (n - i == 11 || !is_alnum(s[i + 11]))) {
+            *kind = TIDE_PII_SSN;
+            return 11;
+        }
+        /* a card: 13-19 digits, single spaces or dashes between groups, Luhn-valid */
+        for (j = i, digits = 0; j < n && digits < 19; j++) {
+            if (is_digit(s[j]))
+                digits++;
+            else if ((s[j] == ' ' || s[j] == '-') && j + 1 < n && is_digit(s[j + 1]) && is_digit(s[j - 1]))
+                continue;
+            else
+                break;
+        }
+        if (digits >= 13 && (j >= n || !is_alnum(s[j])) && tide__luhn(s + i, j - i)) {
+            *kind = TIDE_PII_CARD;
+            return j - i;
+        }
+    }
+    /* phone: +E.164, or (ddd) ddd-dddd, or ddd-ddd-dddd / ddd.ddd.dddd / ddd ddd dddd */
+    if (s[i] == '+' && n - i > 8 && is_digit(s[i + 1])) {
+        for (j = i + 1, digits = 0; j < n && (is_digit(s[j]) || ((s[j] == ' ' || s[j] == '-') && j + 1 < n && is_digit(s[j + 1]))); j++)
+            digits += is_digit(s[j]);
+        if (digits >= 8 && digits <= 15 && (j >= n || !is_alnum(s[j]))) {
+            *kind = TIDE_PII_PHONE;
+            return j - i;
+        }
+    }
+    if (s[i] == '(' && n - i >= 14 && is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3]) &&
+        s[i + 4] == ')') {
+        k = i + 5;
+        if (k < n && s[k] == ' ')
+            k++;
+        if (n - k >= 8 && is_digit(s[k]) && is_digit(s[k + 1]) && is_digit(s[k + 2]) &&
+            (s[k + 3] == '-' || s[k + 3] == '.' || s[k + 3] == ' ') && is_digit(s[k + 4]) &&
+            is_digit(s[k + 5]) && is_digit(s[k + 6]) && is_digit(s[k + 7])) {
+            *kind = TIDE_PII_PHONE;
+            return k + 8 - i;
+        }
+    }
+    if (is_digit(s[i]) && n - i >= 12 && is_digit(s[i + 1]) && is_digit(s[i + 2]) &&
+        strchr("-. ", s[i + 3]) && is_digit(s[i + 4]) && is_digit(s[i + 5]) && is_digit(s[i + 6]) &&
+        s[i + 7] == s[i + 3] && is_digit(s[i + 8]) && is_digit(s[i + 9]) && is_digit(s[i + 10]) &&
+        is_digit(s[i + 11]) && (n - i == 12 || !is_alnum(s[i + 12]))) {
+        *kind = TIDE_PII_PHONE;
+        return 12;
+    }
+    /* date of birth: yyyy-mm-dd or mm/dd/yyyy within 24 bytes after born/birth/dob */
+    if (is_digit(s[i]) && i > 0) {
+        size_t back = i > 24 ? i - 24 : 0, m = 0;
+        bool ctx = false;
+        for (k = back; k + 3 <= i && !ctx; k++)
+            ctx = strncasecmp(s + k, "born", 4) == 0 || strncasecmp(s + k, "birth", 5) == 0 ||
+                  strncasecmp(s + k, "dob", 3) == 0;
+        if (ctx && n - i >= 10) {
+            if (is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3]) && s[i + 4] == '-' &&
+                is_digit(s[i + 5]) && is_digit(s[i + 6]) && s[i + 7] == '-' && is_digit(s[i + 8]) &&
+                is_digit(s[i + 9]))
+                m = 10;
+            else if (is_digit(s[i + 1]) && s[i + 2] == '/' && is_digit(s[i + 3]) &&
+                     is_digit(s[i + 4]) && s[i + 5] == '/' && is_digit(s[i + 6]) &&
+                     is_digit(s[i + 7]) && is_digit(s[i + 8]) && is_digit(s[i + 9]))
+                m = 10;
+            if (m) {
+                *kind = TIDE_PII_DOB;
+                return m;
+            }
+        }
+    }
+    /* API keys: sk_live_..., AKIA..., ghp_..., or any 24+ char token of letters
+     * and digits with both (not a pseudonym) */
+    if (is_alnum(s[i])) {
+        size_t up = 0, lo = 0, dg = 0;
+        for (j = i; j < n && (is_b64url(s[j])); j++) {
+            up += isupper((unsigned char)s[j]) != 0;
+            lo += islower((unsigned char)s[j]) != 0;
+            dg += is_digit(s[j]);
+        }
+        if (j - i >= 24 && dg >= 4 && (up + lo) >= 4 && !tide__is_pseudonym(s + i, j - i)) {
+            bool hexonly = true;
+            for (k = i; k < j && hexonly; k++)
+                hexonly = isxdigit((unsigned char)s[k]) != 0;
+            if (!hexonly || j - i >= 32) {
+                *kind = TIDE_PII_APIKEY;
+                return j - i;
+            }
+        }
+    }
+    return 0;
+}
+
+size_t tide__detect(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)
+{
+    size_t i = 0, nh = 0;
+    while (i < n && nh < cap) {
+        size_t st, len;
+        int kind;
+        bool boundary = i == 0 || !is_alnum(s[i - 1]);
+        /* emails are anchored on '@': look ahead to the next '@' in this word */
+        if (s[i] == '@' && email_at(s, n, i, &st, &len)) {
+            /* an email starts before i: drop hits that it overlaps */
+            while (nh > 0 && hits[nh - 1].start + hits[nh - 1].len > st)
+                nh--;
+            if (!tide__is_pseudonym(s + st, len))
+                hits[nh++] = (struct tide_pii_hit){TIDE_PII_EMAIL, st, len};
+            i = st + len;
+            continue;
+        }
+        if (boundary && (len = match_at(s, n, i, &kind)) > 0) {
+            /* tide's own fictional forms (555-01xx phones, 9xx SSNs, test cards) are not hits */
+            if (!tide__is_fictional(kind, s + i, len))
+                hits[nh++] = (struct tide_pii_hit){kind, i, len};
+            i += len;
+            continue;
+        }
+        i++;
+    }
+    return nh;
+}
+
+const char *tide_pii_kind_name(int kind)
+{
+    static const char *N[] = {"email", "phone", "ssn", "card", "ipv4", "ipv6", "jwt", "bearer",
+                              "api_key", "date_of_birth", "personal_field", "high_entropy"};
+    return kind >= 0 && kind < TIDE_PII_KINDS ? N[kind] : "unknown";
+}
+
+/* ---- decoding layers for the scan ---------------------------------------------------------- */
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+struct scan_ctx {
+    tide_pii_fn fn;
+    void *userp;
+};
+
+static void scan_layer(const char *s, size_t n, struct scan_ctx *c, int depth)
+{
+    struct tide_pii_hit hits[TIDE__MAX_HITS];
+    size_t nh = tide__detect(s, n, hits, TIDE__MAX_HITS), i;
+    for (i = 0; i < nh; i++)
+        c->fn(c->userp, &hits[i], s);
+    if (depth >= 3)
+        return;
+    /* percent-encoded: decode and look again */
+    if (memchr(s, '%', n) || memchr(s, '+', n)) {
+        char buf[8192];
+        size_t o = 0;
+        bool any = false;
+        for (i = 0; i < n && o < sizeof(buf); i++) {
+            if (s[i] == '%' && i + 2 < n + 0 && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
+                buf[o++] = (char)(hexv(s[i + 1]) << 4 | hexv(s[i + 2]));
+                i += 2;
+                any = true;
+            } else if (s[i] == '+') {
+                buf[o++] = ' ';
+                any = true;
+            } else {
+                buf[o++] = s[i];
+            }
+        }
+        if (any)
+            scan_layer(buf, o, c, depth + 1);
+    }
+    /* base64 / base64url runs of 16+ chars that decode to mostly printable text */
+    for (i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && (is_b64url(s[j]) || s[j] == '+' || s[j] == '/'))
+            j++;
+        while (j < n && s[j] == '=')
+            j++;
+        if (j - i >= 16) {
+            struct tide_buf d;
+            tide_buf_init(&d, 1 << 20);
+            if (tide_base64_decode(&d, s + i, j - i) == 0 && d.len) {
+                size_t pr = 0, k;
+                for (k = 0; k < d.len; k++)
+                    pr += (d.p[k] >= 0x20 && d.p[k] < 0x7f) || d.p[k] == '\n' || d.p[k] == '\t';
+                if (pr * 10 >= d.len * 9)
+                    scan_layer(d.p, d.len, c, depth + 1);
+            }
+            tide_buf_free(&d);
+        }
+        i = j > i ? j : i + 1;
+    }
+}
+
+void tide_pii_scan(const char *text, size_t len, tide_pii_fn fn, void *userp)
+{
+    struct scan_ctx c = {fn, userp};
+    scan_layer(text, len, &c, 0);
+}

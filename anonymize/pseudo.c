@@ -1,0 +1,438 @@
+/*
+ * pseudo.c - keys and keyed pseudonyms.
+ *
+ * Every pseudonym is derived from HMAC-SHA256(key, shape || value), so the
+ * same value under the same key maps to the same pseudonym in every field,
+ * file and run, and nothing can be reversed without the key. Shapes keep
+ * what replay needs to parse (an email stays an email, a UUID a UUID, a card
+ * number Luhn-valid). Client addresses use Crypto-PAn (Xu et al.), which is
+ * prefix-preserving: two addresses in one /24 stay in one /24. Traffic
+ * repeats values heavily, so results are cached: a repeated value costs a
+ * hash lookup, not an HMAC.
+ */
+#include "anon_int.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CACHE_MAX 1000000
+
+struct tide__pseudo {
+    uint8_t key[TIDE_KEY_LEN];
+    int ip_mode;
+    EVP_CIPHER_CTX *aes;
+    uint8_t pad[16];
+    struct tide_strmap cache;
+    struct tide_buf tmp;
+};
+
+/* ---- keys ---------------------------------------------------------------------------- */
+
+int tide_key_random(uint8_t key[TIDE_KEY_LEN], struct tide_err *err)
+{
+    size_t got = 0;
+    while (got < TIDE_KEY_LEN) {
+        ssize_t k = getrandom(key + got, TIDE_KEY_LEN - got, 0);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            return tide_err_set(err, TIDE_E_IO, "", "getrandom failed: %s", strerror(errno));
+        }
+        got += (size_t)k;
+    }
+    return 0;
+}
+
+static int hexv(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int tide_key_load(const char *path, uint8_t key[TIDE_KEY_LEN], struct tide_err *err)
+{
+    uint8_t buf[130];
+    ssize_t n;
+    int fd = open(path, O_RDONLY | O_CLOEXEC), i;
+    if (fd < 0)
+        return tide_err_set(err, TIDE_E_NOTFOUND, path, "cannot open key file: %s", strerror(errno));
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (n == TIDE_KEY_LEN) {
+        memcpy(key, buf, TIDE_KEY_LEN);
+        return 0;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    if (n == 2 * TIDE_KEY_LEN) {
+        for (i = 0; i < TIDE_KEY_LEN; i++) {
+            int h = hexv((char)buf[2 * i]), l = hexv((char)buf[2 * i + 1]);
+            if (h < 0 || l < 0)
+                return tide_err_set(err, TIDE_E_FORMAT, path, "key file is not 64 hex characters");
+            key[i] = (uint8_t)(h << 4 | l);
+        }
+        return 0;
+    }
+    return tide_err_set(err, TIDE_E_FORMAT, path,
+                        "key file must hold exactly %d bytes or %d hex characters (tide keygen)",
+                        TIDE_KEY_LEN, 2 * TIDE_KEY_LEN);
+}
+
+int tide_key_generate(const char *path, struct tide_err *err)
+{
+    uint8_t key[TIDE_KEY_LEN];
+    int fd, rc = tide_key_random(key, err);
+    if (rc)
+        return rc;
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return tide_err_set(err, TIDE_E_IO, path, "cannot create key file: %s", strerror(errno));
+    if (write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) || fsync(fd) != 0) {
+        close(fd);
+        unlink(path);
+        return tide_err_set(err, TIDE_E_IO, path, "cannot write key file: %s", strerror(errno));
+    }
+    close(fd);
+    return 0;
+}
+
+void tide_key_fingerprint(const uint8_t key[TIDE_KEY_LEN], char out[17])
+{
+    static const char hex[] = "0123456789abcdef";
+    uint8_t d[SHA256_DIGEST_LENGTH], in[20 + TIDE_KEY_LEN];
+    int i;
+    memcpy(in, "tide key fingerprint", 20);
+    memcpy(in + 20, key, TIDE_KEY_LEN);
+    SHA256(in, sizeof(in), d);
+    OPENSSL_cleanse(in, sizeof(in));
+    for (i = 0; i < 8; i++) {
+        out[2 * i] = hex[d[i] >> 4];
+        out[2 * i + 1] = hex[d[i] & 15];
+    }
+    out[16] = 0;
+}
+
+/* ---- pseudonyms -------------------------------------------------------------------------- */
+
+static void mac(const struct tide__pseudo *ps, int domain, const void *p, size_t n, uint8_t out[32])
+{
+    unsigned int len = 32;
+    uint8_t small[1024], *buf = n + 1 <= sizeof(small) ? small : malloc(n + 1);
+    if (!buf) { /* out of memory: a deterministic, still keyed, fallback */
+        HMAC(EVP_sha256(), ps->key, TIDE_KEY_LEN, p, n, out, &len);
+        return;
+    }
+    buf[0] = (uint8_t)domain;
+    memcpy(buf + 1, p, n);
+    HMAC(EVP_sha256(), ps->key, TIDE_KEY_LEN, buf, n + 1, out, &len);
+    if (buf != small)
+        free(buf);
+}
+
+static void aes_block(struct tide__pseudo *ps, const uint8_t in[16], uint8_t out[16])
+{
+    int len = 16;
+    EVP_EncryptUpdate(ps->aes, out, &len, in, 16);
+}
+
+int tide__pseudo_create(struct tide__pseudo **out, const uint8_t key[TIDE_KEY_LEN], int ip_mode)
+{
+    struct tide__pseudo *ps = calloc(1, sizeof(*ps));
+    uint8_t k2[32];
+    if (!ps)
+        return TIDE_E_NOMEM;
+    memcpy(ps->key, key, TIDE_KEY_LEN);
+    ps->ip_mode = ip_mode;
+    mac(ps, 'C', "crypto-pan", 10, k2); /* Crypto-PAn key: AES key || pad seed */
+    ps->aes = EVP_CIPHER_CTX_new();
+    if (!ps->aes || !EVP_EncryptInit_ex(ps->aes, EVP_aes_128_ecb(), NULL, k2, NULL)) {
+        free(ps);
+        return TIDE_E_INTERNAL;
+    }
+    EVP_CIPHER_CTX_set_padding(ps->aes, 0);
+    aes_block(ps, k2 + 16, ps->pad);
+    tide_strmap_init(&ps->cache, 0);
+    tide_buf_init(&ps->tmp, 0);
+    *out = ps;
+    return 0;
+}
+
+void tide__pseudo_free(struct tide__pseudo *ps)
+{
+    if (!ps)
+        return;
+    EVP_CIPHER_CTX_free(ps->aes);
+    tide_strmap_free(&ps->cache);
+    tide_buf_free(&ps->tmp);
+    OPENSSL_cleanse(ps->key, sizeof(ps->key));
+    free(ps);
+}
+
+static const char B32[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+static void b32(const uint8_t *h, char *out, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        out[i] = B32[h[i] & 31];
+}
+
+bool tide__is_fictional(int kind, const char *s, size_t n)
+{
+    char d[32];
+    size_t i, nd = 0;
+    for (i = 0; i < n && nd < sizeof(d); i++)
+        if (s[i] >= '0' && s[i] <= '9')
+            d[nd++] = s[i];
+    switch (kind) {
+    case TIDE_PII_PHONE:
+        return nd >= 7 && memcmp(d + nd - 7, "55501", 5) == 0;
+    case TIDE_PII_SSN:
+        return nd == 9 && d[0] == '9';
+    case TIDE_PII_CARD:
+        return nd >= 13 && memcmp(d, "400000", 6) == 0;
+    case TIDE_PII_DOB: /* generalized to the year: yyyy-01-01 or 01/01/yyyy */
+        return nd == 8 && (memcmp(d + 4, "0101", 4) == 0 || memcmp(d, "0101", 4) == 0);
+    default:
+        return false;
+    }
+}
+
+bool tide__is_pseudonym(const char *s, size_t n)
+{
+    size_t i;
+    if (n >= 12 && (s[0] == 'p' || s[0] == 't') && s[1] == '_') {
+        for (i = 2; i < 12; i++)
+            if (!strchr(B32, s[i]))
+                return false;
+        return true;
+    }
+    return n > 16 && memcmp(s + n - 16, "@example.invalid", 16) == 0 && n >= 28 &&
+           tide__is_pseudonym(s, 12);
+}
+
+/* Builds the pseudonym of v in shape sh into ps->tmp. */
+static void make(struct tide__pseudo *ps, int sh, struct tide_str v)
+{
+    uint8_t h[32], h2[32];
+    struct tide_buf *b = &ps->tmp;
+    size_t i, nd = 0;
+    mac(ps, sh, v.p, v.len, h);
+    mac(ps, 100 + sh, h, 32, h2); /* more key stream for long values */
+    tide_buf_reset(b);
+    switch (sh) {
+    case SH_DIGITS:
+    case SH_CLASSES:
+    case SH_PHONE:
+    case SH_SSN:
+        for (i = 0; i < v.len; i++) {
+            unsigned char c = (unsigned char)v.p[i];
+            uint8_t r = i < 32 ? h[i] : h2[i % 32] ^ (uint8_t)(i * 131);
+            if (c >= '0' && c <= '9') {
+                char d = (char)('0' + r % 10);
+                if (nd++ == 0 && c != '0' && d == '0')
+                    d = (char)('1' + r % 9); /* no new leading zero */
+                tide_buf_putc(b, d);
+            } else if (c >= 'a' && c <= 'z') {
+                tide_buf_putc(b, (char)('a' + r % 26));
+            } else if (c >= 'A' && c <= 'Z') {
+                tide_buf_putc(b, (char)('A' + r % 26));
+            } else {
+                tide_buf_putc(b, (char)c);
+            }
+        }
+        if (sh == SH_SSN) {
+            for (i = 0; i < b->len; i++)
+                if (b->p[i] >= '0' && b->p[i] <= '9') {
+                    b->p[i] = '9';
+                    break;
+                }
+        } else if (sh == SH_PHONE) {
+            static const char tail[] = "55501";
+            size_t k, seen = 0;
+            for (k = b->len; k-- > 0 && seen < 7;)
+                if (b->p[k] >= '0' && b->p[k] <= '9') {
+                    if (seen >= 2)
+                        b->p[k] = tail[4 - (seen - 2)];
+                    seen++;
+                }
+        }
+        break;
+    case SH_EMAIL: {
+        char t[12] = {'p', '_'};
+        b32(h, t + 2, 10);
+        tide_buf_append(b, t, 12);
+        tide_buf_append(b, "@example.invalid", 16);
+        break;
+    }
+    case SH_UUID: {
+        static const char hex[] = "0123456789abcdef";
+        for (i = 0; i < 16; i++) {
+            uint8_t x = h[i];
+            if (i == 6)
+                x = (uint8_t)(0x40 | (x & 0x0f));
+            if (i == 8)
+                x = (uint8_t)(0x80 | (x & 0x3f));
+            if (i == 4 || i == 6 || i == 8 || i == 10)
+                tide_buf_putc(b, '-');
+            tide_buf_putc(b, hex[x >> 4]);
+            tide_buf_putc(b, hex[x & 15]);
+        }
+        break;
+    }
+    case SH_CARD: {
+        char d[16];
+        int sum = 0, k;
+        memcpy(d, "400000", 6); /* a test-card range: never a real card */
+        for (k = 6; k < 15; k++)
+            d[k] = (char)('0' + h[k] % 10);
+        for (k = 14; k >= 0; k--) { /* Luhn check digit over d[0..14] */
+            int x = d[k] - '0';
+            if ((14 - k) % 2 == 0) {
+                x *= 2;
+                if (x > 9)
+                    x -= 9;
+            }
+            sum += x;
+        }
+        d[15] = (char)('0' + (10 - sum % 10) % 10);
+        tide_buf_append(b, d, 16);
+        break;
+    }
+    case SH_TOKEN: {
+        char t[24] = {'t', '_'};
+        b32(h, t + 2, 22);
+        tide_buf_append(b, t, 24);
+        break;
+    }
+    default: {
+        char t[12] = {'p', '_'};
+        b32(h, t + 2, 10);
+        tide_buf_append(b, t, 12);
+    }
+    }
+}
+
+struct tide_str tide__pseudo(struct tide__pseudo *ps, int sh, struct tide_str v)
+{
+    struct tide_strmap_ent *e;
+    bool added;
+    int rc;
+    char kb[4096];
+    struct tide_str key;
+    if (v.len + 1 > sizeof(kb)) { /* long values are not cached */
+        make(ps, sh, v);
+        return tide_str_make(ps->tmp.p, ps->tmp.len);
+    }
+    kb[0] = (char)sh;
+    memcpy(kb + 1, v.p, v.len);
+    key = tide_str_make(kb, v.len + 1);
+    if (ps->cache.n >= CACHE_MAX) { /* bounded: start over rather than grow */
+        tide_strmap_free(&ps->cache);
+        tide_strmap_init(&ps->cache, 0);
+    }
+    e = tide_strmap_upsert(&ps->cache, key, &added, &rc);
+    if (!e) {
+        make(ps, sh, v);
+        return tide_str_make(ps->tmp.p, ps->tmp.len);
+    }
+    if (added) {
+        make(ps, sh, v);
+        e->ptr = tide_arena_alloc(&ps->cache.arena, ps->tmp.len ? ps->tmp.len : 1);
+        if (!e->ptr)
+            return tide_str_make(ps->tmp.p, ps->tmp.len);
+        memcpy(e->ptr, ps->tmp.p, ps->tmp.len);
+        e->value = ps->tmp.len;
+    }
+    return tide_str_make(e->ptr, (size_t)e->value);
+}
+
+/* Crypto-PAn over n bytes of address a. */
+static void cryptopan(struct tide__pseudo *ps, uint8_t *a, int nbytes)
+{
+    uint8_t orig[16], in[16], out[16], res[16];
+    int bits = nbytes * 8, i;
+    memcpy(orig, a, (size_t)nbytes);
+    memset(res, 0, sizeof(res));
+    for (i = 0; i < bits; i++) {
+        int byte = i / 8, bit = 7 - i % 8, k;
+        /* first i bits of the original, then the pad */
+        for (k = 0; k < 16; k++) {
+            uint8_t mask;
+            if (k < byte)
+                mask = 0xff;
+            else if (k == byte)
+                mask = (uint8_t)(0xff << (8 - i % 8));
+            else
+                mask = 0;
+            in[k] = (uint8_t)((k < nbytes ? orig[k] : 0) & mask) | (uint8_t)(ps->pad[k] & ~mask);
+        }
+        aes_block(ps, in, out);
+        res[byte] |= (uint8_t)(((out[0] >> 7) & 1) << bit);
+    }
+    for (i = 0; i < nbytes; i++)
+        a[i] = orig[i] ^ res[i];
+}
+
+struct tide_str tide__pseudo_ip(struct tide__pseudo *ps, struct tide_str v, bool *changed)
+{
+    char in[64], out[64];
+    uint8_t a[16];
+    int fam;
+    struct tide_strmap_ent *e;
+    bool added;
+    int rc;
+    char kb[66];
+    *changed = false;
+    if (v.len == 0 || v.len >= sizeof(in))
+        return v;
+    memcpy(in, v.p, v.len);
+    in[v.len] = 0;
+    fam = memchr(v.p, ':', v.len) ? AF_INET6 : AF_INET;
+    if (inet_pton(fam, in, a) != 1)
+        return v;
+    *changed = true;
+    kb[0] = 'I';
+    memcpy(kb + 1, v.p, v.len);
+    e = tide_strmap_upsert(&ps->cache, tide_str_make(kb, v.len + 1), &added, &rc);
+    if (e && !added)
+        return tide_str_make(e->ptr, (size_t)e->value);
+    if (ps->ip_mode == TIDE_IP_TRUNCATE) {
+        if (fam == AF_INET)
+            a[3] = 0;
+        else
+            memset(a + 6, 0, 10);
+    } else {
+        cryptopan(ps, a, fam == AF_INET ? 4 : 16);
+    }
+    inet_ntop(fam, a, out, sizeof(out));
+    if (!e)
+        return tide_str_make(NULL, 0);
+    e->ptr = tide_arena_alloc(&ps->cache.arena, strlen(out));
+    if (!e->ptr)
+        return tide_str_make(NULL, 0);
+    memcpy(e->ptr, out, strlen(out));
+    e->value = strlen(out);
+    return tide_str_make(e->ptr, (size_t)e->value);
+}
+
+int tide__pseudo_weeks(struct tide__pseudo *ps)
+{
+    uint8_t h[32];
+    mac(ps, 'W', "time-shift", 10, h);
+    return 1 + (int)(((uint32_t)h[0] << 8 | h[1]) % 52);
+}
