@@ -21,13 +21,6 @@
 #include <string.h>
 #include <strings.h>
 
-#define MAX_PERSONAL 128
-
-struct personal {
-    struct tide_str v;  /* raw value (arena copy) */
-    struct tide_str ps; /* its pseudonym */
-};
-
 struct tide_anon {
     const struct tide_anon_policy *p;
     struct tide_anon_opts o;
@@ -40,8 +33,7 @@ struct tide_anon {
     struct tide_strmap counts;
     uint64_t records;
     int64_t shift_ns;
-    struct personal personal[MAX_PERSONAL];
-    int n_personal;
+    struct tide_strmap names; /* personal words seen so far (lower case) -> pseudonym */
     char fingerprint[17];
 };
 
@@ -189,23 +181,55 @@ static struct tide_str generalize(struct tide_anon *a, const char *s, size_t n)
     return dup(a, "[date]", 6);
 }
 
-/* Remembers v (a personal value) so free text mentioning it is rewritten too. */
+#define MAX_NAMES 200000
+
+/* Adds one personal word or phrase (lower-cased) to the cross-record map. */
+static void learn(struct tide_anon *a, const char *s, size_t n, struct tide_str ps)
+{
+    char low[256];
+    size_t i;
+    struct tide_strmap_ent *e;
+    bool added;
+    int rc;
+    if (n < 3 || n >= sizeof(low))
+        return;
+    for (i = 0; i < n; i++)
+        low[i] = (char)tolower((unsigned char)s[i]);
+    if (a->names.n >= MAX_NAMES) { /* bounded: start over rather than grow */
+        tide_strmap_free(&a->names);
+        tide_strmap_init(&a->names, 0);
+    }
+    e = tide_strmap_upsert(&a->names, tide_str_make(low, n), &added, &rc);
+    if (e && added) {
+        e->ptr = tide_arena_alloc(&a->names.arena, ps.len ? ps.len : 1);
+        if (e->ptr)
+            memcpy(e->ptr, ps.p, ps.len);
+        e->value = e->ptr ? ps.len : 0;
+    }
+}
+
+/*
+ * Remembers a personal value so free text mentioning it is rewritten too, in
+ * this record and the ones after: the whole value (one or two words) and each
+ * of its words of three letters or more.
+ */
 static void remember(struct tide_anon *a, const char *s, size_t n, struct tide_str ps)
 {
-    size_t i, w;
-    if (n < 3 || a->n_personal >= MAX_PERSONAL)
+    size_t i, w, words = 1;
+    if (n < 3 || memchr(s, '@', n))
+        return; /* emails are found by their detector */
+    for (i = 0; i < n; i++)
+        words += s[i] == ' ';
+    if (words <= 2)
+        learn(a, s, n, ps);
+    if (words == 1)
         return;
-    a->personal[a->n_personal].v = dup(a, s, n);
-    a->personal[a->n_personal].ps = ps;
-    a->n_personal++;
-    /* a multi-word name: each capitalized word on its own ("Maria" in an essay) */
-    for (i = 0; i < n && a->n_personal < MAX_PERSONAL; i = w + 1) {
+    for (i = 0; i < n; i = w + 1) {
         for (w = i; w < n && s[w] != ' '; w++)
             ;
-        if (w - i >= 3 && w - i < n && isupper((unsigned char)s[i])) {
-            a->personal[a->n_personal].v = dup(a, s + i, w - i);
-            a->personal[a->n_personal].ps = pseudo(a, SH_NAME, s + i, w - i);
-            a->n_personal++;
+        if (w - i >= 3 && isalpha((unsigned char)s[i])) {
+            struct tide_str wp = pseudo(a, SH_NAME, s + i, w - i);
+            learn(a, s + i, w - i, wp);
         }
     }
 }
@@ -215,39 +239,71 @@ static void remember(struct tide_anon *a, const char *s, size_t n, struct tide_s
 static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
                       const char *field, int depth);
 
-/* Replaces personal values remembered for this record, in place in b. */
+static bool word_char(char c) { return isalnum((unsigned char)c) || c == '\'' || c == '-'; }
+
+static struct tide_strmap_ent *name_at(struct tide_anon *a, const char *s, size_t n)
+{
+    char low[256];
+    size_t i;
+    if (n < 3 || n >= sizeof(low))
+        return NULL;
+    for (i = 0; i < n; i++)
+        low[i] = (char)tolower((unsigned char)s[i]);
+    return tide_strmap_get(&a->names, tide_str_make(low, n));
+}
+
+/* Rewrites remembered personal words and two-word phrases in b. */
 static bool replace_personal(struct tide_anon *a, struct tide_buf *b, const char *field)
 {
-    int i;
+    struct tide_buf o;
+    size_t i = 0;
     bool changed = false;
-    for (i = 0; i < a->n_personal; i++) {
-        struct personal *pv = &a->personal[i];
-        size_t at = 0;
-        for (;;) {
-            char *hit;
-            size_t off;
-            if (at >= b->len)
-                break;
-            hit = memmem(b->p + at, b->len - at, pv->v.p, pv->v.len);
-            if (!hit)
-                break;
-            off = (size_t)(hit - b->p);
-            /* whole words only */
-            if ((off > 0 && isalnum((unsigned char)b->p[off - 1])) ||
-                (off + pv->v.len < b->len && isalnum((unsigned char)b->p[off + pv->v.len]))) {
-                at = off + 1;
-                continue;
-            }
-            if (tide_buf_reserve(b, pv->ps.len))
-                break;
-            memmove(b->p + off + pv->ps.len, b->p + off + pv->v.len, b->len - off - pv->v.len);
-            memcpy(b->p + off, pv->ps.p, pv->ps.len);
-            b->len = b->len - pv->v.len + pv->ps.len;
-            at = off + pv->ps.len;
-            changed = true;
-            count(a, field, "personal value in text");
+    if (a->names.n == 0)
+        return false;
+    tide_buf_init(&o, 0);
+    while (i < b->len) {
+        size_t w = i, w2, w2e;
+        struct tide_strmap_ent *e = NULL;
+        if (!word_char(b->p[i]) || (i > 0 && word_char(b->p[i - 1]))) {
+            tide_buf_putc(&o, b->p[i++]);
+            continue;
         }
+        while (w < b->len && word_char(b->p[w]))
+            w++;
+        /* a two-word phrase first ("Maria Lopez"), then the word */
+        w2 = w;
+        if (w2 < b->len && (b->p[w2] == ' ' || b->p[w2] == '+')) {
+            w2e = w2 + 1;
+            while (w2e < b->len && word_char(b->p[w2e]))
+                w2e++;
+            if (w2e > w2 + 1) {
+                char tmp[256];
+                size_t n = w2e - i;
+                if (n < sizeof(tmp)) {
+                    memcpy(tmp, b->p + i, n);
+                    tmp[w2 - i] = ' ';
+                    e = name_at(a, tmp, n);
+                    if (e)
+                        w = w2e;
+                }
+            }
+        }
+        if (!e)
+            e = name_at(a, b->p + i, w - i);
+        if (e && e->ptr) {
+            tide_buf_append(&o, e->ptr, (size_t)e->value);
+            count(a, field, "personal value in text");
+            changed = true;
+        } else {
+            tide_buf_append(&o, b->p + i, w - i);
+        }
+        i = w;
     }
+    if (changed) {
+        tide_buf_reset(b);
+        tide_buf_append(b, o.p, o.len);
+    }
+    tide_buf_free(&o);
     return changed;
 }
 
@@ -342,7 +398,22 @@ static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_
         at = h->start + h->len;
     }
     tide_buf_append(o, s + at, n - at);
-    if (a->n_personal) {
+    if (depth < 3 && memchr(s, '%', n)) {
+        /* a percent-encoded layer inside the text (double encoding): decode, look, re-encode */
+        struct tide_buf d, x;
+        tide_buf_init(&d, 0);
+        tide_buf_init(&x, 0);
+        if (pct_decode(o->p + start, o->len - start, &d)) {
+            text_scan(a, d.p, d.len, &x, field, depth + 1);
+            if (x.len != d.len || memcmp(x.p, d.p, d.len) != 0) {
+                o->len = start;
+                pct_encode(x.p, x.len, o);
+            }
+        }
+        tide_buf_free(&d);
+        tide_buf_free(&x);
+    }
+    if (a->names.n) {
         /* replace in the part just written */
         struct tide_buf tail;
         tide_buf_init(&tail, 0);
@@ -839,6 +910,7 @@ int tide_anon_create(struct tide_anon **out, const struct tide_anon_policy *p,
         a->shift_ns = (int64_t)tide__pseudo_weeks(a->ps) * 7 * 86400 * TIDE_NS_PER_SEC;
     tide_arena_init(&a->arena, 0);
     tide_strmap_init(&a->counts, 10000);
+    tide_strmap_init(&a->names, 0);
     tide_key_fingerprint(o->key, a->fingerprint);
     *out = a;
     return 0;
@@ -856,7 +928,6 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
     struct tide_str ctype = tide_record_header(in, "Content-Type");
     bool json_body = false, form_body = false;
     tide_arena_reset(&a->arena);
-    a->n_personal = 0;
     if (in->n_headers > a->cap_hdrs) {
         struct tide_header *nh = realloc(a->hdrs, in->n_headers * sizeof(*nh));
         if (!nh)
@@ -1021,6 +1092,7 @@ void tide_anon_free(struct tide_anon *a)
     tide__pseudo_free(a->ps);
     tide_arena_free(&a->arena);
     tide_strmap_free(&a->counts);
+    tide_strmap_free(&a->names);
     free(a->hdrs);
     free(a);
 }

@@ -87,5 +87,7 @@ bool tide__is_pseudonym(const char *s, size_t n);
 size_t tide__detect(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);
 bool tide__luhn(const char *digits, size_t n);
 bool tide__is_ip(const char *s, size_t n);
+/* True if s is base64 (either alphabet) of mostly printable text. */
+bool tide__is_b64_text(const char *s, size_t n);
 
 #endif

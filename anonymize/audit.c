@@ -135,8 +135,8 @@ static void personal_value(struct tide_audit *au, const char *field, const struc
 static void high_entropy(struct tide_audit *au, const char *field, const char *v, size_t n)
 {
     size_t i, alnum = 0;
-    if (n < 20 || tide__is_pseudonym(v, n))
-        return;
+    if (n < 20 || tide__is_pseudonym(v, n) || tide__is_b64_text(v, n))
+        return; /* base64 of text is scanned decoded, as a layer */
     for (i = 0; i < n; i++)
         alnum += isalnum((unsigned char)v[i]) != 0;
     if (alnum * 10 >= n * 9 && entropy(v, n) > 4.0 && !memchr(v, ' ', n))

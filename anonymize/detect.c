@@ -73,6 +73,23 @@ static bool email_at(const char *s, size_t n, size_t at, size_t *st, size_t *len
     return true;
 }
 
+bool tide__is_b64_text(const char *s, size_t n)
+{
+    struct tide_buf d;
+    size_t k, pr = 0;
+    bool yes = false;
+    if (n < 16)
+        return false;
+    tide_buf_init(&d, 1 << 20);
+    if (tide_base64_decode(&d, s, n) == 0 && d.len >= 8) {
+        for (k = 0; k < d.len; k++)
+            pr += (d.p[k] >= 0x20 && d.p[k] < 0x7f) || d.p[k] == '\n' || d.p[k] == '\t';
+        yes = pr * 10 >= d.len * 9;
+    }
+    tide_buf_free(&d);
+    return yes;
+}
+
 /* Matches at i; returns the length and sets *kind, or 0. */
 static size_t match_at(const char *s, size_t n, size_t i, int *kind)
 {
@@ -206,7 +223,8 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
             bool hexonly = true;
             for (k = i; k < j && hexonly; k++)
                 hexonly = isxdigit((unsigned char)s[k]) != 0;
-            if (!hexonly || j - i >= 32) {
+            /* base64 of text is a layer (scanned decoded), not a key */
+            if ((!hexonly || j - i >= 32) && !tide__is_b64_text(s + i, j - i)) {
                 *kind = TIDE_PII_APIKEY;
                 return j - i;
             }

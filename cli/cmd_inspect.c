@@ -372,7 +372,7 @@ static void text_report(const char *name, struct tide_trace_reader *r, struct ta
                cJSON_IsString(kf) ? kf->valuestring : "?", cJSON_IsTrue(ke) ? " (ephemeral)" : "",
                cJSON_IsString(ph) ? ph->valuestring : "?", cJSON_IsString(ip) ? ip->valuestring : "?",
                cJSON_IsNumber(ts) ? ts->valueint : 0);
-        cJSON_ArrayForEach(f, fa ? cJSON_GetObjectItem(fa, "counts") : NULL)
+        cJSON_ArrayForEach(f, cJSON_GetObjectItem(fa, "counts"))
         {
             printf("  %-28s", f->string);
             cJSON_ArrayForEach(x, f) printf(" %s %.0f;", x->string, x->valuedouble);

@@ -1,0 +1,58 @@
+/*
+ * fuzz_anon.c - the detectors, decoders and the anonymizing transform on
+ * arbitrary bytes: the input is scanned as text, then used as a query, a
+ * path, a header value and a JSON/form/text body of one record. It must
+ * never crash, and the audit of the result must run.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "anonymize/anonymize.h"
+
+static void on_hit(void *userp, const struct tide_pii_hit *h, const char *text)
+{
+    (void)userp;
+    (void)text;
+    if (h->kind < 0 || h->kind >= TIDE_PII_KINDS)
+        abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_anon_opts o;
+    struct tide_record r, out;
+    struct tide_err err;
+    struct tide_audit *au;
+    struct tide_str v = tide_str_make((const char *)data, size);
+    struct tide_header h[3] = {{{"Cookie", 6}, v}, {{"Content-Type", 12}, {"application/json", 16}},
+                               {{"X-Forwarded-For", 15}, v}};
+    if (!p && tide_anon_policy_parse(&p, tide_anon_default_policy(),
+                                     strlen(tide_anon_default_policy()), "d", &err))
+        abort();
+    tide_pii_scan((const char *)data, size, on_hit, NULL);
+    memset(&o, 0, sizeof(o));
+    o.ip_mode = -1;
+    if (tide_anon_create(&a, p, &o, &err))
+        abort();
+    memset(&r, 0, sizeof(r));
+    r.path = v;
+    r.query = v;
+    r.client = v;
+    r.session = v;
+    r.headers = h;
+    r.n_headers = 3;
+    r.body = v;
+    r.flags = TIDE_REC_HAS_BODY;
+    if (tide_anon_record(a, &r, &out, &err) == 0 && tide_audit_create(&au, true) == 0) {
+        tide_audit_record(au, p, &out);
+        free(tide_audit_report(au, false, "fuzz"));
+        tide_audit_free(au);
+    }
+    h[1].value = tide_str_c("application/x-www-form-urlencoded");
+    tide_anon_record(a, &r, &out, &err);
+    tide_anon_free(a);
+    return 0;
+}

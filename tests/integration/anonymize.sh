@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# Synthetic personal data of every type, planted in every place (path, query,
+# header, cookie, referer, user agent, nested JSON body, form body, free text)
+# in every encoding (plain, percent, double percent, '+', base64, base64url,
+# JSON inside a query value). After capture with the default policy none of
+# the planted values appears in `tide cat` output in any encoding; structure,
+# methods, statuses, timings and sizes are unchanged; pseudonyms are stable
+# under one key across runs and files, and differ under another; `tide audit`
+# FAILs the raw trace and PASSes the anonymized one.
+set -u
+TIDE=${1:?usage: anonymize.sh TIDE}
+. "$(dirname "$0")/lib.sh"
+need python3
+need jq
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+
+python3 - "$W" <<'PY'
+import base64, json, sys, urllib.parse
+W = sys.argv[1]
+pii = {
+  "email": "maria.lopez@gmail.com",
+  "email2": "jose.guardian@school-mail.org",
+  "name": "Maria Lopez",
+  "guardian": "Jose Lopez",
+  "phone": "(617) 234-5678",
+  "phone_e164": "+14155552671",
+  "ssn": "123-45-6789",
+  "card": "4532015112830366",
+  "ipv4": "198.51.100.23",
+  "ipv6": "2001:db8:85a3::8a2e:370:7334",
+  "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtYXJpYSIsIm5hbWUiOiJNYXJpYSBMb3BleiJ9.c2lnbmF0dXJlc2lnbmF0dXJlc2ln",
+  "apikey": "sk_live_51HxQ2eK9zVbT7uA8mN3pR6wY4",
+  "student_id": "48213907",
+  "dob": "2010-05-17",
+  "address": "742 Evergreen Terrace",
+  "password": "hunter2-correct-horse",
+  "session": "s3ss10n-abcdef-123456",
+}
+json.dump(pii, open(W + "/planted.json", "w"))
+q = urllib.parse.quote
+b64 = lambda s: base64.b64encode(s.encode()).decode()
+b64u = lambda s: base64.urlsafe_b64encode(s.encode()).decode().rstrip("=")
+recs = []
+def rec(i, method, path, query, headers, body=None, status=200):
+    r = {"ts": "2026-11-20T10:%02d:%02d.123000000Z" % (i // 60, i % 60), "method": method,
+         "scheme": "https", "host": "learn.example.edu", "path": path, "query": query,
+         "version": "HTTP/1.1", "headers": headers, "status": status, "resp_bytes": 1000 + i,
+         "duration_ms": 10 + i, "client": pii["ipv4"] if i % 2 else pii["ipv6"],
+         "session": pii["session"], "source": "gen:%d" % i}
+    if body is not None:
+        r["body"] = base64.b64encode(body.encode()).decode()
+    recs.append(r)
+ua = "Mozilla/5.0 (X11; Linux x86_64) contact " + pii["email"]
+H = lambda *extra: [["Host", "learn.example.edu"], ["User-Agent", ua]] + list(extra)
+# path
+rec(0, "GET", "/api/students/%s/essays" % pii["student_id"], "page=2", H())
+rec(1, "GET", "/u/%s/profile" % q(pii["email"]), "", H())
+# query: plain, percent, double percent, plus, base64, base64url, JSON in a value
+rec(2, "GET", "/search", "q=%s&email=%s&page=1" % (q(pii["name"]).replace("%20", "+"), q(pii["email"])), H())
+rec(3, "GET", "/search", "ref=%s" % q(q(pii["email"])), H())
+rec(4, "GET", "/track", "d=%s&u=%s" % (b64(pii["email"] + " " + pii["phone"]), b64u(pii["ssn"] + " at " + pii["email2"])), H())
+rec(5, "GET", "/api/filter", "f=%s" % q(json.dumps({"student_name": pii["name"], "dob": pii["dob"], "page": 3})), H())
+rec(6, "GET", "/callback", "access_token=%s&state=xyz123&code=%s" % (pii["jwt"], pii["apikey"]), H())
+# headers and cookies, referer
+rec(7, "GET", "/dashboard", "", H(["Authorization", "Bearer " + pii["jwt"]],
+    ["Cookie", "sessionid=%s; student_id=%s; lang=en" % (pii["session"], pii["student_id"])],
+    ["X-Forwarded-For", "%s, 10.0.0.1" % pii["ipv4"]],
+    ["Referer", "https://learn.example.edu/profile?student_name=%s&email=%s" % (q(pii["name"]), q(pii["email2"]))],
+    ["X-Api-Key", pii["apikey"]], ["X-Student-Email", pii["email"]]))
+# JSON body, nested, with free text naming the student
+body = {"student": {"name": pii["name"], "email": pii["email"], "student_id": int(pii["student_id"]),
+        "dob": pii["dob"], "address": pii["address"], "phone": pii["phone"]},
+        "guardian": {"name": pii["guardian"], "email": pii["email2"], "phone": pii["phone_e164"]},
+        "essay": "My name is %s. My guardian %s can be reached at %s or %s. SSN %s, card %s. I was born %s." % (
+            pii["name"], pii["guardian"], pii["phone"], pii["email2"], pii["ssn"], pii["card"], pii["dob"]),
+        "password": pii["password"], "score": 92, "tags": ["science", "biology"]}
+rec(8, "POST", "/api/essays", "", H(["Content-Type", "application/json"]), json.dumps(body), 201)
+# form body
+form = "username=%s&password=%s&email=%s&remember=1" % (q(pii["name"]), q(pii["password"]), q(pii["email"]))
+rec(9, "POST", "/login", "", H(["Content-Type", "application/x-www-form-urlencoded"]), form, 302)
+# free-text search body and AI feedback request
+rec(10, "POST", "/api/ai/feedback", "", H(["Content-Type", "text/plain"]),
+    "Please review the essay of %s (%s), call %s." % (pii["name"], pii["email"], pii["phone"]), 200)
+# names are known from personal fields of the same or an earlier record: the
+# records that carry them (5, 8, 9) come before the free text that mentions them
+recs = [recs[i] for i in (0, 1, 5, 8, 9, 2, 3, 4, 6, 7, 10)]
+with open(W + "/a.jsonl", "w") as f:
+    for r in recs[:6]:
+        f.write(json.dumps(r) + "\n")
+with open(W + "/b.jsonl", "w") as f:
+    for r in recs[6:]:
+        f.write(json.dumps(r) + "\n")
+with open(W + "/all.jsonl", "w") as f:
+    for r in recs:
+        f.write(json.dumps(r) + "\n")
+PY
+
+"$TIDE" keygen -o "$W/k1" 2>/dev/null || fail "keygen"
+[ "$(stat -c %a "$W/k1")" = 600 ] && [ "$(stat -c %s "$W/k1")" -eq 32 ] || fail "key file mode/size"
+"$TIDE" keygen -o "$W/k2" 2>/dev/null
+"$TIDE" keygen -o "$W/k1" 2>/dev/null && fail "keygen overwrote a key"
+pass "keygen writes 32 bytes with mode 0600 and never overwrites"
+
+"$TIDE" import --key-file "$W/k1" "$W/all.jsonl" -o "$W/anon.tide" 2>"$W/err" || fail "import: $(cat "$W/err")"
+"$TIDE" cat "$W/anon.tide" >"$W/anon.jsonl" || fail "cat of an anonymized trace needs no --allow-raw"
+# every record's body decoded too, for the search below
+jq -r '.body // empty' "$W/anon.jsonl" | while read -r b; do echo "$b" | base64 -d; echo; done >"$W/bodies.txt"
+python3 - "$W" <<'PY' || exit 1
+import base64, json, sys, urllib.parse
+W = sys.argv[1]
+pii = json.load(open(W + "/planted.json"))
+out = open(W + "/anon.jsonl").read() + open(W + "/bodies.txt").read()
+# decode every base64-looking run in the output too, so a value hidden in a layer is found
+import re
+extra = []
+for m in re.finditer(r"[A-Za-z0-9+/_=-]{16,}", out):
+    s = m.group(0)
+    for dec in (base64.b64decode, base64.urlsafe_b64decode):
+        try:
+            extra.append(dec(s + "=" * (-len(s) % 4)).decode("utf-8", "ignore"))
+        except Exception:
+            pass
+hay = out + "\n".join(extra)
+hay_dec = urllib.parse.unquote_plus(urllib.parse.unquote_plus(hay))
+bad = []
+for k, v in pii.items():
+    forms = {v, urllib.parse.quote(v), urllib.parse.quote_plus(v), base64.b64encode(v.encode()).decode().rstrip("="),
+             v.lower(), v.replace(" ", "+")}
+    words = [w for w in v.split() if len(w) >= 4 and w[0].isupper()]
+    for f in forms | set(words):
+        if f and (f in hay or f in hay_dec):
+            bad.append("%s (as %r form)" % (k, "word" if f in words else "encoded"))
+            break
+if bad:
+    print("FAIL - planted values found in the anonymized output: " + ", ".join(bad))
+    sys.exit(1)
+PY
+pass "no planted value appears in the output, in any encoding"
+
+# structure is kept: methods, statuses, timings, sizes, query key names, route shape
+jq -c '[.method, .status, .duration_ms, .resp_bytes, .host, (.query | split("&") | map(split("=")[0]))]' "$W/all.jsonl" >"$W/s1"
+jq -c '[.method, .status, .duration_ms, .resp_bytes, .host, (.query | split("&") | map(split("=")[0]))]' "$W/anon.jsonl" >"$W/s2"
+cmp -s "$W/s1" "$W/s2" || fail "structure changed: $(diff "$W/s1" "$W/s2" | head -5)"
+[ "$(jq -r 'select(.source == "gen:0") | .path' "$W/anon.jsonl" | sed -E 's#/[0-9]{8}/#/{id}/#')" = "/api/students/{id}/essays" ] || fail "route shape"
+[ "$(jq -r 'select(.source == "gen:0") | .path' "$W/anon.jsonl" | cut -d/ -f4 | tr -d '0-9' | wc -c)" -eq 1 ] || fail "student id not digits"
+pass "methods, statuses, timings, sizes, query keys and route shapes are unchanged"
+
+# the essay keeps its ordinary words, and the JSON keeps its types
+essay=$(jq -r 'select(.source == "gen:8") | .body' "$W/anon.jsonl" | base64 -d | jq -r .essay)
+case "$essay" in "My name is p_"*"can be reached at"*) ;; *) fail "essay lost its words: $essay" ;; esac
+[ "$(jq -r 'select(.source == "gen:8") | .body' "$W/anon.jsonl" | base64 -d | jq -r '.student.student_id | type')" = number ] || fail "student_id no longer a number"
+[ "$(jq -r 'select(.source == "gen:8") | .body' "$W/anon.jsonl" | base64 -d | jq -r '.student.dob')" = 2010-01-01 ] || fail "dob not generalized"
+[ "$(jq -r 'select(.source == "gen:8") | .body' "$W/anon.jsonl" | base64 -d | jq -r 'has("password")')" = false ] || fail "password kept"
+[ "$(jq -r 'select(.source == "gen:8") | .body' "$W/anon.jsonl" | base64 -d | jq -r '.student.email')" != "" ] || fail "email dropped"
+jq -r 'select(.source == "gen:8") | .body' "$W/anon.jsonl" | base64 -d | jq -r '.student.email' | grep -q '@example.invalid$' || fail "email shape"
+pass "free text keeps its words; numbers stay numbers; dates generalize to the year; passwords are dropped"
+
+# a name in the body's name field is replaced where the essay mentions it, with the same pseudonym
+pn=$(jq -r 'select(.source == "gen:8") | .body' "$W/anon.jsonl" | base64 -d | jq -r .student.name)
+echo "$essay" | grep -q "My name is $pn\." || fail "essay name differs from the name field's pseudonym"
+# the same value gets the same pseudonym everywhere (query email == JSON email),
+# and a name from a personal field is replaced in later free text (a search query)
+sq=$(jq -r 'select(.source == "gen:2") | .query' "$W/anon.jsonl")
+case "$sq" in "q=$pn&"*|"q=${pn}+"*|"q=p_"*"+p_"*"&"*) ;; *) fail "search query name not replaced: ${sq%%&*}" ;; esac
+qe=$(jq -r 'select(.source == "gen:2") | .query' "$W/anon.jsonl" | tr '&' '\n' | sed -n 's/^email=//p' | python3 -c 'import sys,urllib.parse;print(urllib.parse.unquote(sys.stdin.read().strip()))')
+je=$(jq -r 'select(.source == "gen:8") | .body' "$W/anon.jsonl" | base64 -d | jq -r .student.email)
+[ "$qe" = "$je" ] || fail "same email, different pseudonyms: $qe vs $je"
+pass "one value, one pseudonym: across query, JSON field and free text"
+
+# same key: same pseudonyms across runs and across files; another key: different
+"$TIDE" import --key-file "$W/k1" "$W/all.jsonl" -o "$W/anon2.tide" 2>/dev/null
+"$TIDE" cat "$W/anon2.tide" >"$W/anon2.jsonl"
+cmp -s "$W/anon.jsonl" "$W/anon2.jsonl" || fail "same key, same input, different output"
+"$TIDE" import --key-file "$W/k1" "$W/a.jsonl" -o "$W/a.tide" 2>/dev/null
+"$TIDE" import --key-file "$W/k1" "$W/b.jsonl" -o "$W/b.tide" 2>/dev/null
+[ "$("$TIDE" cat "$W/a.tide" | jq -r .session | sort -u)" = "$("$TIDE" cat "$W/b.tide" | jq -r .session | sort -u)" ] || fail "session differs across files"
+[ "$("$TIDE" cat "$W/a.tide" | jq -r .client | sort -u)" = "$("$TIDE" cat "$W/b.tide" | jq -r .client | sort -u)" ] || fail "clients differ across files"
+TIDE_KEY_FILE="$W/k2" "$TIDE" import "$W/all.jsonl" -o "$W/other.tide" 2>/dev/null
+[ "$("$TIDE" cat "$W/other.tide" | jq -r .session | sort -u)" != "$(jq -r .session "$W/anon.jsonl" | sort -u)" ] || fail "other key, same pseudonym"
+pass "same key: same pseudonyms across runs and files; another key (TIDE_KEY_FILE): different"
+
+# Crypto-PAn keeps prefixes: two addresses in one /24 stay in one /24
+printf '%s\n' '{"ts":"2026-11-20T10:00:00Z","method":"GET","path":"/","client":"198.51.100.23"}' \
+  '{"ts":"2026-11-20T10:00:01Z","method":"GET","path":"/","client":"198.51.100.77"}' \
+  '{"ts":"2026-11-20T10:00:02Z","method":"GET","path":"/","client":"203.0.113.5"}' >"$W/ips.jsonl"
+"$TIDE" import --key-file "$W/k1" "$W/ips.jsonl" -o "$W/ips.tide" 2>/dev/null
+mapfile -t ips < <("$TIDE" cat "$W/ips.tide" | jq -r .client)
+[ "${ips[0]%.*}" = "${ips[1]%.*}" ] && [ "${ips[0]%.*}" != "${ips[2]%.*}" ] && [ "${ips[0]}" != 198.51.100.23 ] || fail "crypto-pan prefixes: ${ips[*]}"
+"$TIDE" import --key-file "$W/k1" --ip truncate "$W/ips.jsonl" -o "$W/ipt.tide" 2>/dev/null
+[ "$("$TIDE" cat "$W/ipt.tide" | jq -r .client | head -1)" = 198.51.100.0 ] || fail "--ip truncate"
+pass "client addresses: prefix-preserving Crypto-PAn, or truncated with --ip truncate"
+
+# the key never enters the trace; its fingerprint does; no key: a warning
+grep -q "$(xxd -p -c 64 "$W/k1" | head -c 16)" "$W/anon.tide" && fail "key bytes in the trace"
+fp=$("$TIDE" keygen -o "$W/k3" 2>&1 | sed -n 's/.*fingerprint \([0-9a-f]*\).*/\1/p')
+"$TIDE" import --key-file "$W/k3" "$W/ips.jsonl" -o "$W/fp.tide" 2>/dev/null
+[ "$("$TIDE" inspect --json "$W/fp.tide" | jq -r .metadata.anonymization.key_fingerprint)" = "$fp" ] || fail "fingerprint not in metadata"
+"$TIDE" import "$W/ips.jsonl" -o "$W/eph.tide" 2>"$W/err"
+grep -q "random key is used for this trace only" "$W/err" || fail "no warning without a key"
+[ "$("$TIDE" inspect --json "$W/eph.tide" | jq -r .metadata.anonymization.key_ephemeral)" = true ] || fail "ephemeral not recorded"
+pass "the key's fingerprint is in the manifest, never the key; no key: a warning and an ephemeral key"
+
+# the manifest counts what was done
+"$TIDE" inspect --json "$W/anon.tide" >"$W/i.json"
+[ "$(jq -r '.final_metadata.anonymization.counts["header:authorization"]["secret tokenized"]' "$W/i.json")" = 1 ] || fail "manifest counts"
+[ "$(jq -r '.final_metadata.anonymization.counts["header:x-student-email"].dropped' "$W/i.json")" = 1 ] || fail "unlisted header not dropped"
+[ "$(jq -r '.metadata.raw' "$W/i.json")" = false ] || fail "raw flag"
+pass "the manifest records policy, key fingerprint and per-field counts"
+
+# audit: FAIL on raw, PASS on anonymized; findings masked
+"$TIDE" import --raw "$W/all.jsonl" -o "$W/raw.tide" 2>/dev/null
+"$TIDE" audit "$W/raw.tide" >"$W/audit_raw.txt"
+[ $? -eq 1 ] || fail "audit of the raw trace did not exit 1"
+grep -q "tide audit: FAIL" "$W/audit_raw.txt" && grep -q "FINDING email" "$W/audit_raw.txt" && grep -q "FINDING card" "$W/audit_raw.txt" || fail "raw audit findings: $(cat "$W/audit_raw.txt")"
+python3 - "$W" <<'PY' || exit 1
+import json, sys
+W = sys.argv[1]
+pii = json.load(open(W + "/planted.json"))
+txt = open(W + "/audit_raw.txt").read()
+leak = [k for k, v in pii.items() if len(v) > 4 and v in txt]
+if leak:
+    print("FAIL - audit output quotes planted values: %s" % leak); sys.exit(1)
+PY
+"$TIDE" audit "$W/anon.tide" >"$W/audit.txt"
+rc=$?
+[ $rc -eq 0 ] && grep -q "tide audit: PASS" "$W/audit.txt" || fail "audit of the anonymized trace: rc $rc $(cat "$W/audit.txt")"
+"$TIDE" audit --json "$W/anon.tide" | jq -e '.verdict == "PASS" and .scanned.records == 11' >/dev/null || fail "audit --json"
+pass "audit FAILs the raw trace (masked samples), PASSes the anonymized one"
+
+# tide anonymize on a raw trace gives what inline anonymization gives
+"$TIDE" anonymize --key-file "$W/k1" "$W/raw.tide" -o "$W/later.tide" 2>/dev/null || fail "tide anonymize"
+"$TIDE" cat "$W/later.tide" | jq -c 'del(.source)' >"$W/l1"
+jq -c 'del(.source)' "$W/anon.jsonl" >"$W/l2"
+cmp -s "$W/l1" "$W/l2" || fail "anonymize later differs from inline"
+"$TIDE" anonymize --print-default-policy | jq -e '.tide_policy == 1' >/dev/null || fail "default policy"
+echo '{"tide_policy":1,"headers":{"kepp":["Host"]}}' >"$W/typo.json"
+"$TIDE" anonymize --policy "$W/typo.json" "$W/raw.tide" -o "$W/x.tide" 2>"$W/err"
+[ $? -eq 2 ] && grep -q "headers.kepp" "$W/err" || fail "policy typo not refused: $(cat "$W/err")"
+pass "tide anonymize equals inline anonymization; policy typos are refused by path"
+
+finish

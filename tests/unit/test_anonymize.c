@@ -1,0 +1,200 @@
+/*
+ * Unit tests for anonymize/: detectors, keyed pseudonyms and their shapes,
+ * Crypto-PAn's prefix preservation, policy parsing, and the transform.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "anonymize/anon_int.h"
+
+static uint8_t KEY1[TIDE_KEY_LEN] = {1, 2, 3};
+static uint8_t KEY2[TIDE_KEY_LEN] = {9, 9, 9};
+
+static int first_kind(const char *s)
+{
+    struct tide_pii_hit h[8];
+    size_t n = tide__detect(s, strlen(s), h, 8);
+    return n ? h[0].kind : -1;
+}
+
+static void detectors_find_each_kind(void **state)
+{
+    assert_int_equal(first_kind("write to maria.lopez@gmail.com today"), TIDE_PII_EMAIL);
+    assert_int_equal(first_kind("call (617) 234-5678"), TIDE_PII_PHONE);
+    assert_int_equal(first_kind("call +14155552671 now"), TIDE_PII_PHONE);
+    assert_int_equal(first_kind("ssn 123-45-6789."), TIDE_PII_SSN);
+    assert_int_equal(first_kind("card 4532 0151 1283 0366"), TIDE_PII_CARD);
+    assert_int_equal(first_kind("from 198.51.100.23"), TIDE_PII_IPV4);
+    assert_int_equal(first_kind("from 2001:db8::8a2e:370:7334"), TIDE_PII_IPV6);
+    assert_int_equal(first_kind("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtYXJpYSJ9.c2lnbmF0dXJlc2ln"), TIDE_PII_JWT);
+    assert_int_equal(first_kind("Bearer abcdefgh12345678"), TIDE_PII_BEARER);
+    assert_int_equal(first_kind("key sk_live_51HxQ2eK9zVbT7uA8mN3pR6wY4"), TIDE_PII_APIKEY);
+    assert_int_equal(first_kind("I was born 2010-05-17 in Ohio"), TIDE_PII_DOB);
+}
+
+static void detectors_ignore_ordinary_text_and_fictional_forms(void **state)
+{
+    assert_int_equal(first_kind("photosynthesis essay about plants, 2 pages, grade 7"), -1);
+    assert_int_equal(first_kind("card 4532015112830367"), -1);   /* fails Luhn */
+    assert_int_equal(first_kind("version 1.2.3"), -1);
+    assert_int_equal(first_kind("meeting on 2026-05-17"), -1);   /* a date, not a birth date */
+    assert_int_equal(first_kind("p_abcdefghij@example.invalid"), -1);
+    assert_int_equal(first_kind("call (617) 555-0142"), -1);     /* fictional range */
+    assert_int_equal(first_kind("ssn 912-45-6789"), -1);         /* never issued */
+    assert_int_equal(first_kind("card 4000001234567899"), first_kind("x") /* test range */);
+    assert_true(tide__luhn("4532015112830366", 16));
+    assert_false(tide__luhn("4532015112830367", 16));
+}
+
+static void pseudonyms_keep_shape_and_depend_on_key(void **state)
+{
+    struct tide__pseudo *a, *b;
+    struct tide_str x, y;
+    char keep[64];
+    assert_int_equal(tide__pseudo_create(&a, KEY1, TIDE_IP_CRYPTOPAN), 0);
+    assert_int_equal(tide__pseudo_create(&b, KEY2, TIDE_IP_CRYPTOPAN), 0);
+    x = tide__pseudo(a, SH_DIGITS, tide_str_c("48213907"));
+    assert_int_equal(x.len, 8);
+    for (size_t i = 0; i < x.len; i++)
+        assert_true(x.p[i] >= '0' && x.p[i] <= '9');
+    assert_true(x.p[0] != '0');
+    snprintf(keep, sizeof(keep), "%.*s", (int)x.len, x.p);
+    y = tide__pseudo(a, SH_DIGITS, tide_str_c("48213907"));
+    assert_memory_equal(keep, y.p, y.len); /* stable */
+    y = tide__pseudo(b, SH_DIGITS, tide_str_c("48213907"));
+    assert_true(memcmp(keep, y.p, y.len) != 0); /* keyed */
+    x = tide__pseudo(a, SH_EMAIL, tide_str_c("maria@gmail.com"));
+    assert_true(x.len > 16 && memcmp(x.p + x.len - 16, "@example.invalid", 16) == 0);
+    assert_true(tide__is_pseudonym(x.p, x.len));
+    x = tide__pseudo(a, SH_UUID, tide_str_c("123e4567-e89b-12d3-a456-426614174000"));
+    assert_int_equal(x.len, 36);
+    assert_int_equal(x.p[14], '4');
+    x = tide__pseudo(a, SH_CARD, tide_str_c("4532015112830366"));
+    assert_int_equal(x.len, 16);
+    assert_true(tide__luhn(x.p, x.len));
+    assert_true(tide__is_fictional(TIDE_PII_CARD, x.p, x.len));
+    x = tide__pseudo(a, SH_PHONE, tide_str_c("(617) 234-5678"));
+    assert_int_equal(x.len, 14);
+    assert_int_equal(x.p[0], '(');
+    assert_true(tide__is_fictional(TIDE_PII_PHONE, x.p, x.len));
+    x = tide__pseudo(a, SH_SSN, tide_str_c("123-45-6789"));
+    assert_int_equal(x.p[0], '9');
+    assert_int_equal(x.p[3], '-');
+    tide__pseudo_free(a);
+    tide__pseudo_free(b);
+}
+
+static void cryptopan_preserves_prefixes(void **state)
+{
+    struct tide__pseudo *a;
+    bool ch;
+    char x1[64], x2[64], x3[64];
+    struct tide_str r;
+    assert_int_equal(tide__pseudo_create(&a, KEY1, TIDE_IP_CRYPTOPAN), 0);
+    r = tide__pseudo_ip(a, tide_str_c("10.1.2.3"), &ch);
+    assert_true(ch);
+    snprintf(x1, sizeof(x1), "%.*s", (int)r.len, r.p);
+    r = tide__pseudo_ip(a, tide_str_c("10.1.2.200"), &ch);
+    snprintf(x2, sizeof(x2), "%.*s", (int)r.len, r.p);
+    r = tide__pseudo_ip(a, tide_str_c("10.1.3.3"), &ch);
+    snprintf(x3, sizeof(x3), "%.*s", (int)r.len, r.p);
+    assert_string_not_equal(x1, "10.1.2.3");
+    /* same /24 -> same /24; same /16 -> same /16 */
+    assert_memory_equal(x1, x2, (size_t)(strrchr(x1, '.') - x1));
+    assert_true(strncmp(x1, x3, (size_t)(strrchr(x1, '.') - x1)) != 0);
+    *strrchr(x1, '.') = 0;
+    *strrchr(x3, '.') = 0;
+    *strrchr(x1, '.') = 0;
+    *strrchr(x3, '.') = 0;
+    assert_string_equal(x1, x3);
+    r = tide__pseudo_ip(a, tide_str_c("not an ip"), &ch);
+    assert_false(ch);
+    tide__pseudo_free(a);
+}
+
+static void policy_refuses_unknown_actions_and_keys(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_err err;
+    const char *bad[] = {
+        "{}",
+        "{\"tide_policy\":1,\"typo\":{}}",
+        "{\"tide_policy\":1,\"headers\":{\"kepp\":[\"Host\"]}}",
+        "{\"tide_policy\":1,\"fields\":{\"drop\":[1]}}",
+        "{\"tide_policy\":1,\"ip\":\"hash\"}",
+        "not json",
+    };
+    size_t i;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(tide_anon_policy_parse(&p, bad[i], strlen(bad[i]), "p.json", &err), TIDE_E_FORMAT);
+    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
+                                            strlen(tide_anon_default_policy()), "d", &err), 0);
+    assert_int_equal(tide__policy_header(p, "Authorization", 13), ACT_SECRET);
+    assert_int_equal(tide__policy_header(p, "X-Whatever", 10), ACT_DROP);
+    assert_int_equal(tide__policy_field(p, "First-Name", 10), ACT_PSEUDONYMIZE);
+    assert_int_equal(tide__policy_field(p, "PASSWORD", 8), ACT_DROP);
+    tide_anon_policy_free(p);
+}
+
+static void transform_rewrites_every_part(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_anon_opts o;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_header h[3] = {{{"Cookie", 6}, {"sid=abc123; lang=en", 19}},
+                               {{"X-Secret-Thing", 14}, {"zzz", 3}},
+                               {{"Content-Type", 12}, {"application/json", 16}}};
+    char buf[512];
+    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
+                                            strlen(tide_anon_default_policy()), "d", &err), 0);
+    memset(&o, 0, sizeof(o));
+    memcpy(o.key, KEY1, sizeof(KEY1));
+    o.ip_mode = -1;
+    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    memset(&r, 0, sizeof(r));
+    r.method = tide_str_c("POST");
+    r.path = tide_str_c("/api/students/4711/essays");
+    r.query = tide_str_c("page=2&email=a%40b.example.com");
+    r.client = tide_str_c("198.51.100.9");
+    r.headers = h;
+    r.n_headers = 3;
+    r.body = tide_str_c("{\"name\":\"Maria Lopez\",\"essay\":\"Hi, I am Maria Lopez.\",\"password\":\"x\"}");
+    r.flags = TIDE_REC_HAS_BODY;
+    assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+    snprintf(buf, sizeof(buf), "%.*s", (int)out.path.len, out.path.p);
+    assert_true(strncmp(buf, "/api/students/", 14) == 0 && strstr(buf, "/essays"));
+    assert_null(strstr(buf, "4711"));
+    snprintf(buf, sizeof(buf), "%.*s", (int)out.query.len, out.query.p);
+    assert_true(strncmp(buf, "page=2&email=", 13) == 0);
+    assert_non_null(strstr(buf, "example.invalid"));
+    assert_int_equal(out.n_headers, 2); /* the unlisted header is dropped */
+    snprintf(buf, sizeof(buf), "%.*s", (int)out.headers[0].value.len, out.headers[0].value.p);
+    assert_true(strncmp(buf, "sid=t_", 6) == 0 && strstr(buf, "; lang=en"));
+    snprintf(buf, sizeof(buf), "%.*s", (int)out.body.len, out.body.p);
+    assert_null(strstr(buf, "Maria"));
+    assert_null(strstr(buf, "password"));
+    assert_non_null(strstr(buf, "Hi, I am p_"));
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(detectors_find_each_kind),
+        cmocka_unit_test(detectors_ignore_ordinary_text_and_fictional_forms),
+        cmocka_unit_test(pseudonyms_keep_shape_and_depend_on_key),
+        cmocka_unit_test(cryptopan_preserves_prefixes),
+        cmocka_unit_test(policy_refuses_unknown_actions_and_keys),
+        cmocka_unit_test(transform_rewrites_every_part),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
