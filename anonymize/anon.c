@@ -398,7 +398,7 @@ static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_
         at = h->start + h->len;
     }
     tide_buf_append(o, s + at, n - at);
-    if (depth < 3 && memchr(s, '%', n)) {
+    if (depth < 3 && n && o->len > start && memchr(s, '%', n)) {
         /* a percent-encoded layer inside the text (double encoding): decode, look, re-encode */
         struct tide_buf d, x;
         tide_buf_init(&d, 0);
@@ -413,7 +413,7 @@ static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_
         tide_buf_free(&d);
         tide_buf_free(&x);
     }
-    if (a->names.n) {
+    if (a->names.n && o->len > start) {
         /* replace in the part just written */
         struct tide_buf tail;
         tide_buf_init(&tail, 0);

@@ -99,9 +99,9 @@ int tide__log_decimal_ns(struct tide_str s, int64_t scale_ns, int64_t *ns)
     if (s.len == 0)
         return TIDE_E_FORMAT;
     for (; i < s.len && isdigit((unsigned char)s.p[i]); i++) {
+        whole = whole * 10 + (s.p[i] - '0');
         if (whole > INT64_MAX / 4 / scale_ns)
             return TIDE_E_FORMAT;
-        whole = whole * 10 + (s.p[i] - '0');
     }
     if (i == 0)
         return TIDE_E_FORMAT;

@@ -40,6 +40,10 @@ void help_inspect(FILE *f);
 int cmd_merge(int argc, char **argv);
 void help_merge(FILE *f);
 
+int cmd_replay(int argc, char **argv);
+void help_replay(FILE *f);
+int cmd_mock(int argc, char **argv);
+void help_mock(FILE *f);
 int cmd_anonymize(int argc, char **argv);
 void help_anonymize(FILE *f);
 int cmd_keygen(int argc, char **argv);

@@ -18,7 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct tide_record r, out;
         struct tide_header h[2] = {{{"Cookie", 6}, {"sid=abc; name=Maria", 19}},
                                    {{"Referer", 7}, {"https://x/u/42?email=a%40b.co", 29}}};
-        memset(&o, 7, sizeof(o));
+        memset(&o, 0, sizeof(o));
+        memset(o.key, 7, sizeof(o.key));
         o.ip_mode = -1;
         o.time_shift = true;
         if (tide_anon_create(&a, p, &o, &err) == 0) {

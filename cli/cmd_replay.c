@@ -1,0 +1,454 @@
+/*
+ * cmd_replay.c - `tide replay TRACE --target URL`: the safety checks (each
+ * refusal exits 2 before anything is sent), --dry-run, the kill switch
+ * (SIGINT/SIGTERM stop sending, drain, report), and the reports.
+ */
+#include "cli_int.h"
+
+#include "replay/replay.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile int g_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+void help_replay(FILE *f)
+{
+    fprintf(f,
+            "usage: tide replay TRACE --target URL [options]\n"
+            "Plays TRACE against URL open-loop: each request is sent at its due time,\n"
+            "start + (recorded start - window start) / speed, whatever earlier requests do.\n\n"
+            "  -t, --target URL         scheme://host:port of the system under test\n"
+            "      --speed S            time compression (24 = a day in an hour; default 1)\n"
+            "      --multiplier M       volume: whole session clones plus a hashed fraction;\n"
+            "                           below 1, sessions are sampled (default 1)\n"
+            "      --from T, --to T     window: RFC 3339 or +OFFSET from the trace start\n"
+            "      --loop N             play the window N times (soak)\n"
+            "      --max-gap D          shorten idle stretches longer than D\n"
+            "      --threads N          worker threads (default: cores)\n"
+            "      --connections N      keep-alive connections per worker (default: as needed)\n"
+            "      --timeout D          per request (default 10s)\n"
+            "      --drain D            after the last due time or a stop, wait this long (default 5s)\n"
+            "      --host-header keep|target|VALUE  the Host sent (default keep)\n"
+            "      --header 'K: V'      add a header (repeatable)\n"
+            "      --methods LIST|all   methods to replay (default GET,HEAD,OPTIONS)\n"
+            "      --include-path RE, --exclude-path RE  filter by path (POSIX ERE)\n"
+            "      --expect-status LIST statuses that are not errors (e.g. 401,403)\n"
+            "      --auth-map FILE      staging credentials ('Cookie: ...' lines) per session\n"
+            "      --shard K/N          play only shard K of N (sessions split by hash)\n"
+            "      --start-at T         start the schedule at this RFC 3339 time\n"
+            "      --allow-raw          replay a raw (not anonymized) trace\n"
+            "      --allow-capture-host let the target be a host recorded in the trace\n"
+            "      --http2, --insecure, --cacert FILE\n"
+            "      --dry-run            print the schedule, send nothing\n"
+            "      --report-json FILE   the full report (docs/report.md)\n"
+            "      --run-id ID          the X-Tide-Run value (default: random)\n"
+            "      --no-progress        no live line on stderr\n"
+            "Exit: 0 ok, 2 refused or bad usage, 4 runtime failure.\n");
+}
+
+static const char *METHOD_NAMES[] = {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"};
+
+static int parse_methods(const char *s, uint32_t *mask, bool *all)
+{
+    char buf[256], *tok, *save = NULL;
+    *mask = 0;
+    *all = false;
+    if (strcasecmp(s, "all") == 0) {
+        *all = true;
+        return 0;
+    }
+    snprintf(buf, sizeof(buf), "%s", s);
+    for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        size_t i;
+        bool found = false;
+        for (i = 0; i < 7; i++)
+            if (strcasecmp(tok, METHOD_NAMES[i]) == 0) {
+                *mask |= 1u << i;
+                found = true;
+            }
+        if (!found)
+            return -1;
+    }
+    return 0;
+}
+
+/* host part of a URL: "http://h:8080/x" -> "h" */
+static void url_host(const char *url, char *out, size_t cap)
+{
+    const char *p = strstr(url, "://");
+    size_t n = 0;
+    p = p ? p + 3 : url;
+    if (*p == '[') {
+        p++;
+        while (p[n] && p[n] != ']')
+            n++;
+    } else {
+        while (p[n] && p[n] != ':' && p[n] != '/')
+            n++;
+    }
+    snprintf(out, cap, "%.*s", (int)n, p);
+}
+
+/* Collects hosts, methods and per-minute counts of the window for checks and --dry-run. */
+struct prescan {
+    char hosts[64][256];
+    int n_hosts;
+    uint64_t records, by_method[8], skipped_method;
+    uint64_t *per_min;
+    int n_min;
+    int64_t first;
+    struct tide_strmap routes;
+};
+
+static int prescan(const char *path, const struct tide_replay_opts *o, struct prescan *ps,
+                   bool full, struct tide_err *err)
+{
+    struct tide_trace_reader_opts ro = {o->from_ns, o->to_ns, o->from_is_offset, o->to_is_offset, 0, 0};
+    struct tide_trace_reader *r;
+    const struct tide_record *rec;
+    struct tide_buf tb;
+    int fd = cli_in_open(path, err), rc;
+    if (fd < 0)
+        return TIDE_E_NOTFOUND;
+    rc = tide_trace_reader_open(&r, fd, path, &ro, err);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    tide_buf_init(&tb, 0);
+    ps->per_min = calloc(100000, sizeof(uint64_t));
+    ps->first = TIDE_TIME_UNKNOWN;
+    while ((rc = tide_trace_reader_next(r, &rec, err)) == 1) {
+        struct tide_str h = tide_record_header(rec, "Host");
+        int i, m = 7;
+        if (!h.p)
+            h = rec->host;
+        if (h.len && ps->n_hosts < 64) {
+            char hb[256];
+            size_t hl = h.len;
+            const char *c = memchr(h.p, ':', h.len);
+            if (c && h.p[0] != '[')
+                hl = (size_t)(c - h.p);
+            snprintf(hb, sizeof(hb), "%.*s", (int)(hl > 255 ? 255 : hl), h.p);
+            for (i = 0; i < ps->n_hosts && strcasecmp(ps->hosts[i], hb) != 0; i++)
+                ;
+            if (i == ps->n_hosts)
+                snprintf(ps->hosts[ps->n_hosts++], 256, "%s", hb);
+        }
+        ps->records++;
+        for (i = 0; i < 7; i++)
+            if (tide_str_is_eq_c(rec->method, METHOD_NAMES[i]))
+                m = i;
+        ps->by_method[m]++;
+        if (ps->first == TIDE_TIME_UNKNOWN)
+            ps->first = rec->ts_ns;
+        if (full && ps->per_min) {
+            int64_t mi = (rec->ts_ns - ps->first) / (int64_t)(60 * TIDE_NS_PER_SEC * o->speed);
+            bool added;
+            int rc2;
+            struct tide_strmap_ent *e;
+            if (mi >= 0 && mi < 100000) {
+                ps->per_min[mi]++;
+                if (mi + 1 > ps->n_min)
+                    ps->n_min = (int)mi + 1;
+            }
+            tide_buf_reset(&tb);
+            tide_buf_append(&tb, rec->method.p, rec->method.len);
+            tide_buf_putc(&tb, ' ');
+            tide_route_template(rec->path, &tb);
+            e = tide_strmap_upsert(&ps->routes, tide_str_make(tb.p, tb.len), &added, &rc2);
+            if (e)
+                e->value++;
+        }
+        if (!full && ps->records >= 200000)
+            break;
+    }
+    tide_buf_free(&tb);
+    tide_trace_reader_free(r);
+    close(fd);
+    return rc < 0 && rc != TIDE_E_TRUNCATED ? rc : 0;
+}
+
+int cmd_replay(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"target", required_argument, 0, 't'}, {"speed", required_argument, 0, 's'},
+        {"multiplier", required_argument, 0, 'm'}, {"from", required_argument, 0, 'f'},
+        {"to", required_argument, 0, 'T'}, {"loop", required_argument, 0, 'L'},
+        {"max-gap", required_argument, 0, 'g'}, {"threads", required_argument, 0, 'n'},
+        {"connections", required_argument, 0, 'c'}, {"timeout", required_argument, 0, 'o'},
+        {"drain", required_argument, 0, 'd'}, {"host-header", required_argument, 0, 'H'},
+        {"header", required_argument, 0, 'h'}, {"methods", required_argument, 0, 'M'},
+        {"include-path", required_argument, 0, 'i'}, {"exclude-path", required_argument, 0, 'x'},
+        {"expect-status", required_argument, 0, 'e'}, {"auth-map", required_argument, 0, 'a'},
+        {"shard", required_argument, 0, 'k'}, {"start-at", required_argument, 0, 'S'},
+        {"allow-raw", no_argument, 0, 'R'}, {"allow-capture-host", no_argument, 0, 'C'},
+        {"http2", no_argument, 0, '2'}, {"insecure", no_argument, 0, 'I'},
+        {"cacert", required_argument, 0, 'A'}, {"dry-run", no_argument, 0, 'D'},
+        {"report-json", required_argument, 0, 'j'}, {"run-id", required_argument, 0, 'r'},
+        {"no-progress", no_argument, 0, 'P'}, {0, 0, 0, 0}};
+    struct tide_replay_opts o;
+    struct tide_err err = {0};
+    struct tide_replay_result *res = NULL;
+    const char *from = NULL, *to = NULL, *report_json = NULL, *headers[64], *expects[64];
+    bool allow_raw = false, allow_host = false, dry = false, no_progress = false;
+    char run_id[40], tb[64];
+    int c, n_headers = 0, n_expect = 0, ex = EXIT_OK, rc;
+    struct prescan ps;
+    struct tide_trace_reader *r;
+    int fd;
+
+    memset(&o, 0, sizeof(o));
+    memset(&ps, 0, sizeof(ps));
+    o.speed = 1;
+    o.multiplier = 1;
+    o.loops = 1;
+    o.threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    o.timeout_ns = 10 * TIDE_NS_PER_SEC;
+    o.drain_ns = 5 * TIDE_NS_PER_SEC;
+    o.from_ns = o.to_ns = TIDE_TIME_UNKNOWN;
+    o.shard_n = 1;
+    {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        snprintf(run_id, sizeof(run_id), "r%08lx%04x", (unsigned long)t.tv_sec, (unsigned)(t.tv_nsec / 1000) & 0xffff);
+    }
+    o.run_id = run_id;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "t:", longopts, NULL)) != -1) {
+        int64_t v;
+        bool off;
+        switch (c) {
+        case 't': o.target = optarg; break;
+        case 's': o.speed = atof(optarg); break;
+        case 'm': o.multiplier = atof(optarg); break;
+        case 'f': from = optarg; break;
+        case 'T': to = optarg; break;
+        case 'L': o.loops = atoi(optarg); break;
+        case 'g':
+            if (tide_duration_parse(optarg, &o.max_gap_ns)) {
+                cli_errorf("--max-gap: not a duration");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'n': o.threads = atoi(optarg); break;
+        case 'c': o.connections = atoi(optarg); break;
+        case 'o':
+        case 'd':
+            if (tide_duration_parse(optarg, &v) || v <= 0) {
+                cli_errorf("--%s: not a duration", c == 'o' ? "timeout" : "drain");
+                return EXIT_USAGE;
+            }
+            if (c == 'o')
+                o.timeout_ns = v;
+            else
+                o.drain_ns = v;
+            break;
+        case 'H': o.host_header = optarg; break;
+        case 'h':
+            if (n_headers < 64 && strchr(optarg, ':'))
+                headers[n_headers++] = optarg;
+            else {
+                cli_errorf("--header: expected 'Name: value'");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'M':
+            if (parse_methods(optarg, &o.methods_mask, &o.allow_all_methods)) {
+                cli_errorf("--methods: a list of GET,HEAD,OPTIONS,POST,PUT,PATCH,DELETE, or all");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'i': o.include_re = optarg; break;
+        case 'x': o.exclude_re = optarg; break;
+        case 'e': {
+            char *dup = strdup(optarg), *tok, *save = NULL;
+            for (tok = strtok_r(dup, ",", &save); tok && n_expect < 64; tok = strtok_r(NULL, ",", &save))
+                expects[n_expect++] = strdup(tok);
+            free(dup);
+            break;
+        }
+        case 'a': o.auth_map = optarg; break;
+        case 'k':
+            if (sscanf(optarg, "%d/%d", &o.shard_k, &o.shard_n) != 2 || o.shard_n < 1 || o.shard_k < 0 ||
+                o.shard_k >= o.shard_n) {
+                cli_errorf("--shard: K/N with 0 <= K < N");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'S':
+            if (cli_parse_when(optarg, &v, &off) || off) {
+                cli_errorf("--start-at: an RFC 3339 time");
+                return EXIT_USAGE;
+            }
+            o.start_at_ns = v;
+            break;
+        case 'R': allow_raw = true; break;
+        case 'C': allow_host = true; break;
+        case '2': o.http2 = true; break;
+        case 'I': o.insecure = true; break;
+        case 'A': o.cacert = optarg; break;
+        case 'D': dry = true; break;
+        case 'j': report_json = optarg; break;
+        case 'r': o.run_id = optarg; break;
+        case 'P': no_progress = true; break;
+        default: help_replay(stderr); return EXIT_USAGE;
+        }
+    }
+    o.headers = headers;
+    o.n_headers = n_headers;
+    o.expect_status = expects;
+    o.n_expect = n_expect;
+    if (optind != argc - 1) {
+        cli_errorf("replay: exactly one trace expected");
+        return EXIT_USAGE;
+    }
+    o.trace_path = argv[optind];
+    if (!dry && (!o.target || (strncmp(o.target, "http://", 7) != 0 && strncmp(o.target, "https://", 8) != 0))) {
+        cli_errorf("replay: --target http://host:port (or https://) is required");
+        return EXIT_USAGE;
+    }
+    if (o.speed <= 0 || !isfinite(o.speed) || o.multiplier <= 0 || o.multiplier > 1000 || o.threads < 1 ||
+        o.threads > 256 || o.loops < 1) {
+        cli_errorf("replay: --speed and --multiplier must be > 0 (multiplier <= 1000), --threads 1..256, --loop >= 1");
+        return EXIT_USAGE;
+    }
+    if ((from && cli_parse_when(from, &o.from_ns, &o.from_is_offset)) ||
+        (to && cli_parse_when(to, &o.to_ns, &o.to_is_offset))) {
+        cli_errorf("--from/--to: RFC 3339 or +OFFSET");
+        return EXIT_USAGE;
+    }
+    if (strcmp(o.trace_path, "-") == 0) {
+        cli_errorf("replay: the trace must be a file (workers read it in parallel)");
+        return EXIT_USAGE;
+    }
+    /* refusals, before anything is sent */
+    fd = cli_in_open(o.trace_path, &err);
+    if (fd < 0 || tide_trace_reader_open(&r, fd, o.trace_path, NULL, &err)) {
+        cli_error(&err);
+        if (fd >= 0)
+            close(fd);
+        return EXIT_USAGE;
+    }
+    if (tide_trace_reader_is_raw(r) && !allow_raw) {
+        cli_errorf("%s: this trace is raw (not anonymized); replaying it sends personal data to the "
+                   "target. Anonymize it (tide anonymize) or pass --allow-raw", o.trace_path);
+        tide_trace_reader_free(r);
+        close(fd);
+        return EXIT_USAGE;
+    }
+    tide_trace_reader_free(r);
+    close(fd);
+    tide_strmap_init(&ps.routes, 100000);
+    if (prescan(o.trace_path, &o, &ps, dry, &err)) {
+        cli_error(&err);
+        ex = EXIT_USAGE;
+        goto out;
+    }
+    if (o.target && !allow_host) {
+        char th[256];
+        int i;
+        url_host(o.target, th, sizeof(th));
+        for (i = 0; i < ps.n_hosts; i++)
+            if (strcasecmp(ps.hosts[i], th) == 0) {
+                cli_errorf("replay: the target host is one recorded in the trace (production?); "
+                           "pass --allow-capture-host if it really is your staging system");
+                ex = EXIT_USAGE;
+                goto out;
+            }
+    }
+    {
+        uint64_t skipped = 0;
+        int i;
+        for (i = 0; i < 8; i++)
+            if (!(o.allow_all_methods || (o.methods_mask ? (i < 7 && (o.methods_mask & (1u << i))) : i < 3)))
+                skipped += ps.by_method[i];
+        if (skipped)
+            fprintf(stderr, "tide: replay: %llu of %llu requests in the window use methods not replayed "
+                            "(only %s; --methods LIST|all changes that)\n",
+                    (unsigned long long)skipped, (unsigned long long)ps.records,
+                    o.allow_all_methods ? "all" : o.methods_mask ? "the listed ones" : "GET, HEAD, OPTIONS");
+    }
+    if (dry) {
+        int i;
+        struct tide_strmap_ent **v;
+        size_t k, nv = 0;
+        printf("dry run: %llu requests in the window, speed %gx, multiplier %gx (about %.0f requests)\n",
+               (unsigned long long)ps.records, o.speed, o.multiplier, (double)ps.records * o.multiplier);
+        printf("methods:");
+        for (i = 0; i < 7; i++)
+            if (ps.by_method[i])
+                printf(" %s %llu", METHOD_NAMES[i], (unsigned long long)ps.by_method[i]);
+        if (ps.by_method[7])
+            printf(" other %llu", (unsigned long long)ps.by_method[7]);
+        printf("\nrequests per minute of the replay (before the multiplier):\n");
+        for (i = 0; i < ps.n_min; i++)
+            printf("  +%dm %llu\n", i, (unsigned long long)ps.per_min[i]);
+        printf("routes:\n");
+        v = calloc(ps.routes.n + 1, sizeof(*v));
+        for (k = 0; v && k < ps.routes.cap; k++)
+            if (ps.routes.ents[k].key.p)
+                v[nv++] = &ps.routes.ents[k];
+        for (k = 0; v && k < nv && k < 30; k++) {
+            size_t best = k, j;
+            for (j = k + 1; j < nv; j++)
+                if (v[j]->value > v[best]->value)
+                    best = j;
+            {
+                struct tide_strmap_ent *t = v[k];
+                v[k] = v[best];
+                v[best] = t;
+            }
+            printf("  %8llu  %.*s\n", (unsigned long long)v[k]->value, (int)v[k]->key.len, v[k]->key.p);
+        }
+        free(v);
+        goto out;
+    }
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    o.stop = &g_stop;
+    o.progress = !no_progress && isatty(2);
+    tide_time_format_rfc3339(o.start_at_ns, tb);
+    fprintf(stderr, "tide: replay %s: %llu requests in the window -> %s (speed %gx, multiplier %gx, %d threads)\n",
+            o.run_id, (unsigned long long)ps.records, o.target, o.speed, o.multiplier, o.threads);
+    rc = tide_replay_run(&o, &res, &err);
+    if (rc) {
+        cli_error(&err);
+        ex = rc == TIDE_E_NOMEM || rc == TIDE_E_IO ? EXIT_RUNTIME : EXIT_USAGE;
+        goto out;
+    }
+    {
+        char *txt = tide_replay_report_text(res);
+        printf("%s", txt);
+        free(txt);
+    }
+    if (report_json) {
+        char *js = tide_replay_report_json(res);
+        FILE *f = fopen(report_json, "w");
+        if (!f || fputs(js, f) < 0 || fclose(f) != 0) {
+            cli_errorf("%s: cannot write the report", report_json);
+            ex = EXIT_RUNTIME;
+        }
+        free(js);
+    }
+out:
+    free(ps.per_min);
+    tide_strmap_free(&ps.routes);
+    tide_replay_result_free(res);
+    for (c = 0; c < n_expect; c++)
+        free((char *)expects[c]);
+    return ex;
+}

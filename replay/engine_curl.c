@@ -1,0 +1,1038 @@
+/*
+ * engine_curl.c - the open-loop replay engine: worker threads, each with one
+ * libuv loop driving one libcurl multi handle through its socket interface.
+ *
+ * Each worker reads the trace itself (decoding is far cheaper than sending)
+ * and keeps the sessions whose hash falls to it, so a session stays in order
+ * on one worker and no queue crosses threads. Read-ahead is bounded by a
+ * fixed pool of job slots: memory is flat however long the trace. Jobs wait
+ * in a min-heap by due time; a timer (or, within the last millisecond, an
+ * idle spin) sends each at its due time whether or not earlier requests have
+ * answered. Latency is measured from the due time and from the send; how
+ * late each send was is measured as lag. Expected load: up to tens of
+ * thousands of requests per second per worker.
+ */
+#define _GNU_SOURCE
+#include "replay_int.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+#include <fcntl.h>
+
+#define JOBS 4096
+#define SPIN_NS 1500000 /* within 1.5 ms of a due time, spin instead of sleeping */
+
+struct worker;
+
+struct job {
+    int64_t due, sent;
+    struct tide_buf url, hdrs, body;
+    char method[16];
+    int family, klass, rec_status, clone;
+    bool has_body;
+    struct curl_slist *slist;
+    CURL *easy;
+    struct worker *w;
+    struct job *next_free;
+    uint64_t bytes;
+};
+
+struct sockctx {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct worker *w;
+};
+
+struct shared {
+    const struct tide_replay_opts *o;
+    int64_t window_start, window_end, start_at, loop_len;
+    char base[512]; /* target without trailing slash */
+    char host_value[256];
+    int host_mode; /* 0 keep, 1 target, 2 value */
+    char **auth;
+    size_t n_auth;
+    int expect[64];
+    int n_expect;
+    volatile int *stop;
+    volatile uint64_t progress_sent, progress_done, progress_err;
+};
+
+struct worker {
+    int id;
+    pthread_t th;
+    struct shared *sh;
+    uv_loop_t loop;
+    uv_timer_t sched_timer, curl_timer, stop_timer;
+    uv_idle_t idle;
+    bool idle_on;
+    CURLM *multi;
+    int fd;
+    struct tide_trace_reader *r;
+    bool reader_done;
+    int loop_no;
+    int64_t gap_offset, prev_ts;
+    bool have_prev;
+    struct job *jobs, *free_jobs, **heap;
+    size_t heap_n, in_flight;
+    CURL **easy_pool;
+    size_t n_easy;
+    regex_t inc, exc;
+    bool has_inc, has_exc;
+    struct tide_strmap fam;
+    struct tide_replay_result *res;
+    struct tide_buf tmp;
+    bool stopping, finished;
+    int64_t drain_deadline;
+    uint64_t rec_no;
+    int rc;
+    char errmsg[1024];
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (int64_t)t.tv_sec * TIDE_NS_PER_SEC + t.tv_nsec;
+}
+
+const char *tide__err_name(int k)
+{
+    static const char *N[] = {"timeout", "connection refused", "connection reset",
+                              "empty reply", "garbage reply", "other"};
+    return k >= 0 && k < ERR_KINDS ? N[k] : "?";
+}
+
+/* ---- heap of jobs by due time ---------------------------------------------------------- */
+
+static void heap_push(struct worker *w, struct job *j)
+{
+    size_t i = w->heap_n++;
+    while (i > 0 && j->due < w->heap[(i - 1) / 2]->due) {
+        w->heap[i] = w->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    w->heap[i] = j;
+}
+
+static struct job *heap_pop(struct worker *w)
+{
+    struct job *top = w->heap[0], *last = w->heap[--w->heap_n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, m = i;
+        int64_t md = last->due;
+        if (l < w->heap_n && w->heap[l]->due < md) {
+            m = l;
+            md = w->heap[l]->due;
+        }
+        if (l + 1 < w->heap_n && w->heap[l + 1]->due < md)
+            m = l + 1;
+        if (m == i)
+            break;
+        w->heap[i] = w->heap[m];
+        i = m;
+    }
+    if (w->heap_n)
+        w->heap[i] = last;
+    return top;
+}
+
+/* ---- building jobs from records ------------------------------------------------------------ */
+
+static const char *METHODS_SAFE[] = {"GET", "HEAD", "OPTIONS"};
+
+static bool method_allowed(const struct tide_replay_opts *o, struct tide_str m)
+{
+    size_t i;
+    if (o->allow_all_methods)
+        return true;
+    if (o->methods_mask == 0) {
+        for (i = 0; i < 3; i++)
+            if (tide_str_is_eq_c(m, METHODS_SAFE[i]))
+                return true;
+        return false;
+    }
+    {
+        static const char *ALL[] = {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"};
+        for (i = 0; i < 7; i++)
+            if ((o->methods_mask & (1u << i)) && tide_str_is_eq_c(m, ALL[i]))
+                return true;
+    }
+    return false;
+}
+
+static int family_of(struct worker *w, const struct tide_record *r)
+{
+    struct tide_strmap_ent *e;
+    bool added;
+    int rc;
+    tide_buf_reset(&w->tmp);
+    tide_buf_append(&w->tmp, r->method.p, r->method.len);
+    tide_buf_putc(&w->tmp, ' ');
+    tide_route_template(r->path, &w->tmp);
+    e = tide_strmap_upsert(&w->fam, tide_str_make(w->tmp.p, w->tmp.len), &added, &rc);
+    if (!e)
+        return TIDE__MAX_FAMILIES - 1; /* "(other)" */
+    if (added) {
+        e->value = w->fam.n - 1;
+        snprintf(w->res->family_name[e->value], sizeof(w->res->family_name[0]), "%.*s",
+                 (int)(w->tmp.len > 120 ? 120 : w->tmp.len), w->tmp.p);
+        if (w->res->n_families < (int)w->fam.n)
+            w->res->n_families = (int)w->fam.n;
+    }
+    return (int)e->value;
+}
+
+static bool skip_header(struct tide_str n)
+{
+    static const char *H[] = {"Host", "Content-Length", "Transfer-Encoding", "Connection",
+                              "Keep-Alive", "Expect", "Upgrade", "TE", "Proxy-Connection",
+                              "X-Request-Id", "X-Tide-Run"};
+    size_t i;
+    for (i = 0; i < sizeof(H) / sizeof(H[0]); i++)
+        if (tide_str_is_eq_nocase_c(n, H[i]))
+            return true;
+    return false;
+}
+
+static void add_hdr(struct tide_buf *b, const char *name, size_t nl, const char *v, size_t vl)
+{
+    tide_buf_append(b, name, nl);
+    tide_buf_append(b, ": ", 2);
+    tide_buf_append(b, v, vl);
+    tide_buf_putc(b, 0);
+}
+
+/* Fills job j for clone c of record r. */
+static void build_job(struct worker *w, struct job *j, const struct tide_record *r, int c,
+                      uint64_t sh, int family, int klass)
+{
+    struct shared *s = w->sh;
+    const struct tide_replay_opts *o = s->o;
+    char idbuf[160];
+    uint32_t i;
+    const char *auth_line = NULL;
+    size_t auth_nl = 0;
+    if (s->n_auth) {
+        auth_line = s->auth[(sh + (uint64_t)c * 7919) % s->n_auth];
+        auth_nl = (size_t)(strchr(auth_line, ':') - auth_line);
+    }
+    snprintf(j->method, sizeof(j->method), "%.*s", (int)(r->method.len > 15 ? 15 : r->method.len),
+             r->method.p);
+    tide_buf_reset(&j->url);
+    tide_buf_append(&j->url, s->base, strlen(s->base));
+    if (!r->path.len || r->path.p[0] != '/')
+        tide_buf_putc(&j->url, '/');
+    tide_clone_rewrite(r->path, c, &j->url);
+    if (r->query.len) {
+        tide_buf_putc(&j->url, '?');
+        tide_clone_rewrite(r->query, c, &j->url);
+    }
+    tide_buf_putc(&j->url, 0);
+    tide_buf_reset(&j->hdrs);
+    for (i = 0; i < r->n_headers; i++) {
+        const struct tide_header *h = &r->headers[i];
+        struct tide_buf *b = &j->hdrs;
+        if (skip_header(h->name))
+            continue;
+        if (auth_line && h->name.len == auth_nl && strncasecmp(h->name.p, auth_line, auth_nl) == 0)
+            continue; /* replaced by the auth map's credential */
+        tide_buf_append(b, h->name.p, h->name.len);
+        tide_buf_append(b, ": ", 2);
+        tide_clone_rewrite(h->value, c, b);
+        tide_buf_putc(b, 0);
+    }
+    if (auth_line) {
+        tide_buf_append(&j->hdrs, auth_line, strlen(auth_line));
+        tide_buf_putc(&j->hdrs, 0);
+    }
+    if (s->host_mode == 0) {
+        struct tide_str hv = tide_record_header(r, "Host");
+        if (!hv.p)
+            hv = r->host;
+        if (hv.len)
+            add_hdr(&j->hdrs, "Host", 4, hv.p, hv.len);
+    } else if (s->host_mode == 2) {
+        add_hdr(&j->hdrs, "Host", 4, s->host_value, strlen(s->host_value));
+    }
+    snprintf(idbuf, sizeof(idbuf), "%s-%llu-%d", o->run_id, (unsigned long long)w->rec_no, c);
+    add_hdr(&j->hdrs, "X-Request-Id", 12, idbuf, strlen(idbuf));
+    add_hdr(&j->hdrs, "X-Tide-Run", 10, o->run_id, strlen(o->run_id));
+    for (i = 0; i < (uint32_t)o->n_headers; i++) {
+        tide_buf_append(&j->hdrs, o->headers[i], strlen(o->headers[i]));
+        tide_buf_putc(&j->hdrs, 0);
+    }
+    tide_buf_append(&j->hdrs, "Expect:", 8); /* no 100-continue round trip */
+    tide_buf_reset(&j->body);
+    j->has_body = (r->flags & TIDE_REC_HAS_BODY) != 0 || r->body.len > 0;
+    if (j->has_body)
+        tide_clone_rewrite(r->body, c, &j->body);
+    j->family = family;
+    j->klass = klass;
+    j->rec_status = r->status;
+    j->clone = c;
+}
+
+/* Reads records until the job pool is nearly full or the trace ends. */
+static void fill(struct worker *w)
+{
+    struct shared *s = w->sh;
+    const struct tide_replay_opts *o = s->o;
+    int copies_max = (int)o->multiplier + 2;
+    while (!w->reader_done && !w->stopping) {
+        const struct tide_record *r;
+        struct tide_err err;
+        struct tide_str key;
+        uint64_t h, part;
+        int copies, c, family, klass, rc;
+        int64_t ts;
+        size_t freec = 0;
+        struct job *f;
+        for (f = w->free_jobs; f && freec < (size_t)copies_max; f = f->next_free)
+            freec++;
+        if (freec < (size_t)copies_max)
+            return;
+        rc = tide_trace_reader_next(w->r, &r, &err);
+        if (rc <= 0) {
+            if (rc < 0 && w->id == 0)
+                snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", err.where, err.msg);
+            if (w->loop_no + 1 < (o->loops > 0 ? o->loops : 1) && rc == 0) {
+                struct tide_trace_reader_opts ro = {s->window_start, s->window_end + 1, 0, 0, 0, 0};
+                tide_trace_reader_free(w->r);
+                w->r = NULL;
+                w->loop_no++;
+                w->have_prev = false;
+                if (tide_trace_reader_open(&w->r, w->fd, o->trace_path, &ro, &err) == 0)
+                    continue;
+            }
+            w->reader_done = true;
+            return;
+        }
+        w->rec_no++;
+        ts = r->ts_ns;
+        if (o->max_gap_ns > 0) {
+            if (w->have_prev && ts - w->prev_ts > o->max_gap_ns)
+                w->gap_offset += ts - w->prev_ts - o->max_gap_ns;
+            w->prev_ts = ts;
+            w->have_prev = true;
+        }
+        key = tide_session_key(r);
+        h = key.len ? tide_session_hash(key) : w->rec_no * 0x9e3779b97f4a7c15ull;
+        part = h / (uint64_t)(o->shard_n > 0 ? o->shard_n : 1);
+        if (o->shard_n > 1 && (int)(h % (uint64_t)o->shard_n) != o->shard_k) {
+            if (w->id == 0)
+                w->res->skipped_shard++;
+            continue;
+        }
+        if ((int)(part % (uint64_t)o->threads) != w->id)
+            continue;
+        if (!method_allowed(o, r->method)) {
+            w->res->skipped_method++;
+            continue;
+        }
+        if (w->has_inc || w->has_exc) {
+            char pbuf[4096];
+            snprintf(pbuf, sizeof(pbuf), "%.*s", (int)(r->path.len > 4000 ? 4000 : r->path.len), r->path.p);
+            if ((w->has_inc && regexec(&w->inc, pbuf, 0, NULL, 0) != 0) ||
+                (w->has_exc && regexec(&w->exc, pbuf, 0, NULL, 0) == 0)) {
+                w->res->skipped_path++;
+                continue;
+            }
+        }
+        copies = tide_sched_copies(h, o->multiplier);
+        if (copies == 0)
+            continue;
+        family = family_of(w, r);
+        klass = tide_traffic_class(tide_record_header(r, "User-Agent"));
+        for (c = 0; c < copies; c++) {
+            struct job *j = w->free_jobs;
+            int64_t rel;
+            int minute;
+            w->free_jobs = j->next_free;
+            build_job(w, j, r, c, h, family, klass);
+            j->due = tide_sched_due(s->start_at, s->window_start,
+                                    ts - w->gap_offset + (int64_t)w->loop_no * s->loop_len, o->speed) +
+                     tide_sched_jitter(h, c, (int64_t)(250 * 1000000 / (o->speed > 1 ? o->speed : 1)));
+            heap_push(w, j);
+            w->res->all.scheduled++;
+            w->res->families[family].scheduled++;
+            w->res->classes[klass].scheduled++;
+            rel = (j->due - s->start_at) / (60 * TIDE_NS_PER_SEC);
+            minute = rel < 0 ? 0 : rel >= TIDE__MAX_MINUTES ? TIDE__MAX_MINUTES - 1 : (int)rel;
+            w->res->min_sched[minute]++;
+            if (minute + 1 > w->res->n_minutes)
+                w->res->n_minutes = minute + 1;
+        }
+    }
+}
+
+/* ---- sending and completing -------------------------------------------------------------- */
+
+static size_t on_body(char *p, size_t size, size_t n, void *userp)
+{
+    struct job *j = userp;
+    (void)p;
+    j->bytes += size * n;
+    return size * n;
+}
+
+static void send_job(struct worker *w, struct job *j, int64_t now)
+{
+    const struct tide_replay_opts *o = w->sh->o;
+    CURL *e = w->n_easy ? w->easy_pool[--w->n_easy] : curl_easy_init();
+    const char *p, *end;
+    int64_t lag = now - j->due;
+    int minute;
+    if (!e) {
+        w->res->err[ERR_OTHER]++;
+        j->next_free = w->free_jobs;
+        w->free_jobs = j;
+        return;
+    }
+    curl_easy_reset(e);
+    j->easy = e;
+    j->w = w;
+    j->bytes = 0;
+    j->sent = now;
+    j->slist = NULL;
+    for (p = j->hdrs.p, end = j->hdrs.p + j->hdrs.len; p && p < end; p += strlen(p) + 1)
+        j->slist = curl_slist_append(j->slist, p);
+    curl_easy_setopt(e, CURLOPT_URL, j->url.p);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->slist);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout_ns / 1000000));
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, NULL);
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, o->http2 ? CURL_HTTP_VERSION_2TLS : CURL_HTTP_VERSION_1_1);
+    if (o->insecure) {
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
+        curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
+    }
+    if (o->cacert)
+        curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
+    if (strcmp(j->method, "HEAD") == 0) {
+        curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+    } else if (strcmp(j->method, "GET") != 0) {
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
+        if (j->has_body || strcmp(j->method, "POST") == 0 || strcmp(j->method, "PUT") == 0) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body.p ? j->body.p : "");
+            curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body.len);
+        }
+    }
+    curl_multi_add_handle(w->multi, e);
+    w->in_flight++;
+    w->res->all.sent++;
+    w->res->families[j->family].sent++;
+    w->res->classes[j->klass].sent++;
+    tide_hist_add(&w->res->lag, lag > 0 ? (uint64_t)(lag / 1000) : 0);
+    if (lag <= 1000000)
+        w->res->lag_within_1ms++;
+    minute = (int)((j->due - w->sh->start_at) / (60 * TIDE_NS_PER_SEC));
+    if (minute >= 0 && minute < TIDE__MAX_MINUTES)
+        w->res->min_sent[minute]++;
+    __atomic_add_fetch(&w->sh->progress_sent, 1, __ATOMIC_RELAXED);
+}
+
+static bool expected(struct shared *s, long code)
+{
+    int i;
+    for (i = 0; i < s->n_expect; i++)
+        if (s->expect[i] == code)
+            return true;
+    return false;
+}
+
+static void account(struct tide__slice *sl, struct job *j, long code, int errk, bool exp,
+                    bool is_err, int64_t done)
+{
+    int64_t fd = done - j->due, fs = done - j->sent;
+    sl->completed++;
+    sl->bytes += j->bytes;
+    if (errk >= 0) {
+        sl->errors++;
+        sl->status[0]++;
+        if (errk == ERR_TIMEOUT)
+            sl->timeouts++;
+    } else {
+        int cls = code >= 100 && code < 600 ? (int)(code / 100) : 0;
+        sl->status[cls]++;
+        if (exp)
+            sl->expected++;
+        if (is_err)
+            sl->errors++;
+        if (j->rec_status >= 100 && j->rec_status / 100 != cls)
+            sl->class_mismatch++;
+    }
+    tide_hist_add(&sl->from_due, fd > 0 ? (uint64_t)(fd / 1000) : 0);
+    tide_hist_add(&sl->from_send, fs > 0 ? (uint64_t)(fs / 1000) : 0);
+}
+
+static void pump(struct worker *w);
+
+static void check_done(struct worker *w)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(w->multi, &left))) {
+        struct job *j;
+        long code = 0;
+        int errk = -1;
+        bool exp, is_err;
+        int64_t done = now_ns();
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+        switch (m->data.result) {
+        case CURLE_OK: break;
+        case CURLE_OPERATION_TIMEDOUT: errk = ERR_TIMEOUT; break;
+        case CURLE_COULDNT_CONNECT: errk = ERR_REFUSED; break;
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR: errk = ERR_RESET; break;
+        case CURLE_GOT_NOTHING: errk = ERR_EMPTY; break;
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_UNSUPPORTED_PROTOCOL: errk = ERR_GARBAGE; break;
+        default: errk = ERR_OTHER;
+        }
+        if (errk >= 0)
+            w->res->err[errk]++;
+        exp = errk < 0 && expected(w->sh, code);
+        /* an error: no answer, a 5xx, or a 4xx that production did not answer with */
+        is_err = errk < 0 && !exp &&
+                 (code >= 500 || (code >= 400 && !(j->rec_status >= 400 && j->rec_status < 500)));
+        account(&w->res->all, j, code, errk, exp, is_err, done);
+        account(&w->res->families[j->family], j, code, errk, exp, is_err, done);
+        account(&w->res->classes[j->klass], j, code, errk, exp, is_err, done);
+        __atomic_add_fetch(&w->sh->progress_done, 1, __ATOMIC_RELAXED);
+        if (errk >= 0 || is_err)
+            __atomic_add_fetch(&w->sh->progress_err, 1, __ATOMIC_RELAXED);
+        curl_multi_remove_handle(w->multi, m->easy_handle);
+        curl_slist_free_all(j->slist);
+        j->slist = NULL;
+        w->easy_pool[w->n_easy++] = m->easy_handle;
+        w->in_flight--;
+        j->next_free = w->free_jobs;
+        w->free_jobs = j;
+    }
+}
+
+/* ---- libcurl's socket interface on libuv ------------------------------------------------ */
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    struct sockctx *sc = p->data;
+    struct worker *w = sc->w;
+    int running, flags = 0;
+    if (status < 0)
+        flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE)
+        flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE)
+        flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(w->multi, sc->fd, flags, &running);
+    check_done(w);
+    pump(w);
+}
+
+static void close_sock(uv_handle_t *h) { free(h->data); }
+
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    struct worker *w = userp;
+    struct sockctx *sc = socketp;
+    int ev = 0;
+    (void)e;
+    if (what == CURL_POLL_REMOVE) {
+        if (sc) {
+            uv_poll_stop(&sc->poll);
+            uv_close((uv_handle_t *)&sc->poll, close_sock);
+            curl_multi_assign(w->multi, fd, NULL);
+        }
+        return 0;
+    }
+    if (!sc) {
+        sc = calloc(1, sizeof(*sc));
+        if (!sc)
+            return -1;
+        sc->fd = fd;
+        sc->w = w;
+        uv_poll_init_socket(&w->loop, &sc->poll, fd);
+        sc->poll.data = sc;
+        curl_multi_assign(w->multi, fd, sc);
+    }
+    if (what & CURL_POLL_IN)
+        ev |= UV_READABLE;
+    if (what & CURL_POLL_OUT)
+        ev |= UV_WRITABLE;
+    uv_poll_start(&sc->poll, ev, on_poll);
+    return 0;
+}
+
+static void on_curl_timer(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    int running;
+    curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(w);
+    pump(w);
+}
+
+static int on_timer(CURLM *m, long ms, void *userp)
+{
+    struct worker *w = userp;
+    (void)m;
+    if (ms < 0)
+        uv_timer_stop(&w->curl_timer);
+    else
+        uv_timer_start(&w->curl_timer, on_curl_timer, (uint64_t)ms, 0);
+    return 0;
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+static void on_sched(uv_timer_t *t) { pump(t->data); }
+static void on_idle(uv_idle_t *i) { pump(i->data); }
+
+static void finish(struct worker *w)
+{
+    if (w->finished)
+        return;
+    w->finished = true;
+    uv_timer_stop(&w->sched_timer);
+    uv_timer_stop(&w->stop_timer);
+    if (w->idle_on) {
+        uv_idle_stop(&w->idle);
+        w->idle_on = false;
+    }
+    uv_stop(&w->loop);
+}
+
+static void pump(struct worker *w)
+{
+    int64_t now;
+    if (w->finished)
+        return;
+    if (w->stopping) {
+        if (w->in_flight == 0 || now_ns() >= w->drain_deadline)
+            finish(w);
+        return;
+    }
+    fill(w);
+    now = now_ns();
+    while (w->heap_n && w->heap[0]->due <= now + 100000) {
+        send_job(w, heap_pop(w), now);
+        now = now_ns();
+    }
+    if (w->heap_n == 0 && w->reader_done) {
+        if (w->idle_on) {
+            uv_idle_stop(&w->idle);
+            w->idle_on = false;
+        }
+        if (w->in_flight == 0)
+            finish(w);
+        return;
+    }
+    if (w->heap_n == 0) {
+        fill(w);
+        return;
+    }
+    {
+        int64_t delta = w->heap[0]->due - now;
+        if (delta <= SPIN_NS) {
+            if (!w->idle_on) {
+                uv_idle_start(&w->idle, on_idle);
+                w->idle_on = true;
+            }
+        } else {
+            if (w->idle_on) {
+                uv_idle_stop(&w->idle);
+                w->idle_on = false;
+            }
+            uv_timer_start(&w->sched_timer, on_sched, (uint64_t)((delta - SPIN_NS) / 1000000), 0);
+        }
+    }
+}
+
+static void on_stop_check(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    if (!w->stopping && w->sh->stop && *w->sh->stop) {
+        struct job *j;
+        w->stopping = true;
+        w->drain_deadline = now_ns() + w->sh->o->drain_ns;
+        w->res->stopped = true;
+        while (w->heap_n) { /* scheduled, never sent: they stay counted as scheduled */
+            j = heap_pop(w);
+            j->next_free = w->free_jobs;
+            w->free_jobs = j;
+        }
+        if (w->idle_on) {
+            uv_idle_stop(&w->idle);
+            w->idle_on = false;
+        }
+    }
+    if (w->stopping)
+        pump(w);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    size_t i;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    /* abandon what is still in flight (drain deadline passed) */
+    for (i = 0; i < JOBS; i++)
+        if (w->jobs[i].slist) {
+            curl_multi_remove_handle(w->multi, w->jobs[i].easy);
+            curl_slist_free_all(w->jobs[i].slist);
+            w->jobs[i].slist = NULL;
+            w->easy_pool[w->n_easy++] = w->jobs[i].easy;
+        }
+    curl_multi_cleanup(w->multi);
+    w->multi = NULL;
+    uv_walk(&w->loop, close_walk, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+/* ---- setup and teardown ---------------------------------------------------------------------- */
+
+static int worker_init(struct worker *w, struct shared *s, int id, struct tide_err *err)
+{
+    const struct tide_replay_opts *o = s->o;
+    struct tide_trace_reader_opts ro = {s->window_start, s->window_end + 1, 0, 0, 0, 0};
+    size_t i;
+    w->id = id;
+    w->sh = s;
+    w->res = calloc(1, sizeof(*w->res));
+    w->jobs = calloc(JOBS, sizeof(*w->jobs));
+    w->heap = calloc(JOBS, sizeof(*w->heap));
+    w->easy_pool = calloc(JOBS, sizeof(*w->easy_pool));
+    if (!w->res || !w->jobs || !w->heap || !w->easy_pool)
+        return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+    w->res->families = calloc(TIDE__MAX_FAMILIES, sizeof(*w->res->families));
+    w->res->min_sched = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
+    w->res->min_sent = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
+    if (!w->res->families || !w->res->min_sched || !w->res->min_sent)
+        return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+    snprintf(w->res->family_name[TIDE__MAX_FAMILIES - 1], 128, "(other)");
+    for (i = 0; i < JOBS; i++) {
+        tide_buf_init(&w->jobs[i].url, 1 << 20);
+        tide_buf_init(&w->jobs[i].hdrs, 1 << 20);
+        tide_buf_init(&w->jobs[i].body, TIDE_MAX_BODY);
+        w->jobs[i].next_free = w->free_jobs;
+        w->free_jobs = &w->jobs[i];
+    }
+    tide_strmap_init(&w->fam, TIDE__MAX_FAMILIES - 1);
+    tide_buf_init(&w->tmp, 0);
+    if (o->include_re && regcomp(&w->inc, o->include_re, REG_EXTENDED | REG_NOSUB) == 0)
+        w->has_inc = true;
+    if (o->exclude_re && regcomp(&w->exc, o->exclude_re, REG_EXTENDED | REG_NOSUB) == 0)
+        w->has_exc = true;
+    w->fd = open(o->trace_path, O_RDONLY | O_CLOEXEC);
+    if (w->fd < 0 || tide_trace_reader_open(&w->r, w->fd, o->trace_path, &ro, err))
+        return err->code ? err->code : tide_err_set(err, TIDE_E_IO, o->trace_path, "cannot open");
+    uv_loop_init(&w->loop);
+    uv_timer_init(&w->loop, &w->sched_timer);
+    uv_timer_init(&w->loop, &w->curl_timer);
+    uv_timer_init(&w->loop, &w->stop_timer);
+    uv_idle_init(&w->loop, &w->idle);
+    w->sched_timer.data = w->curl_timer.data = w->stop_timer.data = w->idle.data = w;
+    w->multi = curl_multi_init();
+    curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+    curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+    if (o->connections > 0)
+        curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o->connections);
+    curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)(o->connections > 0 ? o->connections : 256));
+    if (o->http2)
+        curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    uv_timer_start(&w->stop_timer, on_stop_check, 20, 20);
+    uv_timer_start(&w->sched_timer, on_sched, 0, 0);
+    return 0;
+}
+
+static void worker_free(struct worker *w)
+{
+    size_t i;
+    if (!w->jobs)
+        return;
+    for (i = 0; i < JOBS; i++) {
+        tide_buf_free(&w->jobs[i].url);
+        tide_buf_free(&w->jobs[i].hdrs);
+        tide_buf_free(&w->jobs[i].body);
+    }
+    for (i = 0; i < w->n_easy; i++)
+        curl_easy_cleanup(w->easy_pool[i]);
+    if (w->multi)
+        curl_multi_cleanup(w->multi);
+    uv_loop_close(&w->loop);
+    tide_trace_reader_free(w->r);
+    if (w->fd >= 0)
+        close(w->fd);
+    if (w->has_inc)
+        regfree(&w->inc);
+    if (w->has_exc)
+        regfree(&w->exc);
+    tide_strmap_free(&w->fam);
+    tide_buf_free(&w->tmp);
+    free(w->jobs);
+    free(w->heap);
+    free(w->easy_pool);
+}
+
+void tide__slice_merge(struct tide__slice *d, const struct tide__slice *s)
+{
+    int i;
+    d->scheduled += s->scheduled;
+    d->sent += s->sent;
+    d->completed += s->completed;
+    d->errors += s->errors;
+    d->expected += s->expected;
+    d->timeouts += s->timeouts;
+    d->class_mismatch += s->class_mismatch;
+    d->bytes += s->bytes;
+    for (i = 0; i < 6; i++)
+        d->status[i] += s->status[i];
+    tide_hist_merge(&d->from_due, &s->from_due);
+    tide_hist_merge(&d->from_send, &s->from_send);
+}
+
+/* Adds worker result src into dst, matching route families by name. */
+static void merge_result(struct tide_replay_result *d, const struct tide_replay_result *s)
+{
+    int i, k;
+    tide__slice_merge(&d->all, &s->all);
+    tide_hist_merge(&d->lag, &s->lag);
+    d->lag_within_1ms += s->lag_within_1ms;
+    d->skipped_method += s->skipped_method;
+    d->skipped_path += s->skipped_path;
+    d->skipped_shard += s->skipped_shard;
+    d->stopped = d->stopped || s->stopped;
+    for (i = 0; i < ERR_KINDS; i++)
+        d->err[i] += s->err[i];
+    for (i = 0; i < TIDE_CLASSES; i++)
+        tide__slice_merge(&d->classes[i], &s->classes[i]);
+    for (i = 0; i < TIDE__MAX_FAMILIES; i++) {
+        if (!s->families[i].scheduled)
+            continue;
+        for (k = 0; k < d->n_families; k++)
+            if (strcmp(d->family_name[k], s->family_name[i]) == 0)
+                break;
+        if (k == d->n_families) {
+            if (d->n_families >= TIDE__MAX_FAMILIES - 1)
+                k = TIDE__MAX_FAMILIES - 1;
+            else
+                snprintf(d->family_name[d->n_families++], 128, "%s", s->family_name[i]);
+        }
+        tide__slice_merge(&d->families[k], &s->families[i]);
+    }
+    for (i = 0; i < s->n_minutes; i++) {
+        d->min_sched[i] += s->min_sched[i];
+        d->min_sent[i] += s->min_sent[i];
+    }
+    if (s->n_minutes > d->n_minutes)
+        d->n_minutes = s->n_minutes;
+}
+
+void tide_replay_result_free(struct tide_replay_result *r)
+{
+    if (!r)
+        return;
+    free(r->families);
+    free(r->min_sched);
+    free(r->min_sent);
+    free(r);
+}
+
+/* Window bounds and the time the first record starts. */
+static int resolve_window(struct shared *s, struct tide_err *err)
+{
+    const struct tide_replay_opts *o = s->o;
+    struct tide_trace_reader_opts ro = {o->from_ns, o->to_ns, o->from_is_offset, o->to_is_offset, 0, 0};
+    struct tide_trace_reader *r;
+    const struct tide_record *rec;
+    int fd = open(o->trace_path, O_RDONLY | O_CLOEXEC), rc;
+    int64_t first = TIDE_TIME_UNKNOWN, last = TIDE_TIME_UNKNOWN;
+    if (fd < 0)
+        return tide_err_set(err, TIDE_E_NOTFOUND, o->trace_path, "cannot open");
+    rc = tide_trace_reader_open(&r, fd, o->trace_path, &ro, err);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    while ((rc = tide_trace_reader_next(r, &rec, err)) == 1) {
+        if (first == TIDE_TIME_UNKNOWN || rec->ts_ns < first)
+            first = rec->ts_ns;
+        if (last == TIDE_TIME_UNKNOWN || rec->ts_ns > last)
+            last = rec->ts_ns;
+    }
+    tide_trace_reader_free(r);
+    close(fd);
+    if (rc < 0 && rc != TIDE_E_TRUNCATED)
+        return rc;
+    if (first == TIDE_TIME_UNKNOWN)
+        return tide_err_set(err, TIDE_E_NOTFOUND, o->trace_path, "no records in the window");
+    s->window_start = first;
+    s->window_end = last;
+    s->loop_len = last - first + (int64_t)(o->speed > 0 ? 1 : 1) * TIDE_NS_PER_SEC;
+    return 0;
+}
+
+static void *progress_main(void *arg)
+{
+    struct shared *s = arg;
+    int64_t total = s->loop_len / (int64_t)(s->o->speed > 0 ? s->o->speed : 1) * (s->o->loops > 0 ? s->o->loops : 1);
+    uint64_t prev = 0;
+    while (!(s->stop && *s->stop == 2)) {
+        int64_t el = now_ns() - s->start_at;
+        uint64_t sent = __atomic_load_n(&s->progress_sent, __ATOMIC_RELAXED);
+        uint64_t done = __atomic_load_n(&s->progress_done, __ATOMIC_RELAXED);
+        uint64_t errs = __atomic_load_n(&s->progress_err, __ATOMIC_RELAXED);
+        if (el > 0)
+            fprintf(stderr, "\r  %6.1fs / %.1fs  sent %llu (%llu/s)  done %llu  errors %.2f%%   ",
+                    (double)el / 1e9, (double)total / 1e9, (unsigned long long)sent,
+                    (unsigned long long)(sent - prev), (unsigned long long)done,
+                    done ? 100.0 * (double)errs / (double)done : 0.0);
+        prev = sent;
+        for (int i = 0; i < 10 && !(s->stop && *s->stop == 2); i++)
+            usleep(100000);
+    }
+    fprintf(stderr, "\n");
+    return NULL;
+}
+
+int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result **out,
+                    struct tide_err *err)
+{
+    struct shared s;
+    struct worker *ws;
+    struct tide_replay_result *res;
+    pthread_t prog;
+    bool prog_on = false;
+    int i, rc = 0, n = o->threads > 0 ? o->threads : 1;
+    volatile int done_flag = 0;
+    *out = NULL;
+    memset(&s, 0, sizeof(s));
+    s.o = o;
+    s.stop = o->stop;
+    snprintf(s.base, sizeof(s.base), "%s", o->target);
+    while (strlen(s.base) && s.base[strlen(s.base) - 1] == '/')
+        s.base[strlen(s.base) - 1] = 0;
+    if (!o->host_header || strcmp(o->host_header, "keep") == 0)
+        s.host_mode = 0;
+    else if (strcmp(o->host_header, "target") == 0)
+        s.host_mode = 1;
+    else {
+        s.host_mode = 2;
+        snprintf(s.host_value, sizeof(s.host_value), "%s", o->host_header);
+    }
+    for (i = 0; i < o->n_expect && i < 64; i++)
+        s.expect[s.n_expect++] = atoi(o->expect_status[i]);
+    if (o->auth_map) {
+        FILE *f = fopen(o->auth_map, "r");
+        char line[4096];
+        if (!f)
+            return tide_err_set(err, TIDE_E_NOTFOUND, o->auth_map, "cannot open the auth map");
+        while (fgets(line, sizeof(line), f)) {
+            size_t l = strcspn(line, "\r\n");
+            char **na;
+            line[l] = 0;
+            if (!l || line[0] == '#')
+                continue;
+            if (!strchr(line, ':')) {
+                fclose(f);
+                return tide_err_set(err, TIDE_E_FORMAT, o->auth_map,
+                                    "line %zu: expected 'Header: value' (Cookie: ... or Authorization: ...)", s.n_auth + 1);
+            }
+            na = realloc(s.auth, (s.n_auth + 1) * sizeof(*na));
+            if (!na)
+                break;
+            s.auth = na;
+            s.auth[s.n_auth++] = strdup(line);
+        }
+        fclose(f);
+        if (!s.n_auth)
+            return tide_err_set(err, TIDE_E_FORMAT, o->auth_map, "no credentials in the auth map");
+    }
+    rc = resolve_window(&s, err);
+    if (rc)
+        goto out_free_auth;
+    s.start_at = o->start_at_ns > 0 ? o->start_at_ns : now_ns() + 100000000;
+    ws = calloc((size_t)n, sizeof(*ws));
+    res = calloc(1, sizeof(*res));
+    if (!ws || !res) {
+        free(ws);
+        free(res);
+        rc = tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+        goto out_free_auth;
+    }
+    res->families = calloc(TIDE__MAX_FAMILIES, sizeof(*res->families));
+    res->min_sched = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
+    res->min_sent = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
+    snprintf(res->family_name[TIDE__MAX_FAMILIES - 1], 128, "(other)");
+    for (i = 0; i < n; i++)
+        ws[i].fd = -1;
+    for (i = 0; i < n && !rc; i++)
+        rc = worker_init(&ws[i], &s, i, err);
+    if (!rc) {
+        res->started_ns = s.start_at;
+        if (o->progress && pthread_create(&prog, NULL, progress_main, &s) == 0)
+            prog_on = true;
+        for (i = 0; i < n; i++)
+            pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
+        for (i = 0; i < n; i++)
+            pthread_join(ws[i].th, NULL);
+        res->ended_ns = now_ns();
+        if (prog_on) {
+            done_flag = 2;
+            s.stop = &done_flag;
+            pthread_join(prog, NULL);
+        }
+        for (i = 0; i < n; i++)
+            merge_result(res, ws[i].res);
+    }
+    for (i = 0; i < n; i++) {
+        worker_free(&ws[i]);
+        tide_replay_result_free(ws[i].res);
+    }
+    free(ws);
+    if (rc) {
+        tide_replay_result_free(res);
+        goto out_free_auth;
+    }
+    snprintf(res->run_id, sizeof(res->run_id), "%s", o->run_id);
+    snprintf(res->target, sizeof(res->target), "%s", o->target);
+    res->speed = o->speed;
+    res->multiplier = o->multiplier;
+    res->threads = n;
+    res->window_start_ns = s.window_start;
+    res->window_end_ns = s.window_end;
+    res->schedule_ns = (int64_t)((double)s.loop_len / o->speed) * (o->loops > 0 ? o->loops : 1);
+    for (i = 0; i < o->n_expect && i < 16; i++)
+        snprintf(res->expect + strlen(res->expect), sizeof(res->expect) - strlen(res->expect), "%s%s",
+                 i ? "," : "", o->expect_status[i]);
+    *out = res;
+out_free_auth:
+    for (size_t k = 0; k < s.n_auth; k++)
+        free(s.auth[k]);
+    free(s.auth);
+    return rc;
+}

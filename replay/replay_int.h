@@ -1,0 +1,56 @@
+/*
+ * replay_int.h - internals shared by replay's files: metrics and results.
+ */
+#ifndef TIDE_REPLAY_INT_H
+#define TIDE_REPLAY_INT_H
+
+#include "replay/replay.h"
+
+#define TIDE__MAX_FAMILIES 256
+#define TIDE__MAX_MINUTES 100000
+
+enum {
+    ERR_TIMEOUT,
+    ERR_REFUSED,
+    ERR_RESET,
+    ERR_EMPTY,
+    ERR_GARBAGE,
+    ERR_OTHER,
+    ERR_KINDS
+};
+
+/* Counts and latency for one slice (overall, a route family, a class). */
+struct tide__slice {
+    uint64_t scheduled, sent, completed, errors, expected, timeouts;
+    uint64_t status[6]; /* 0: none (error), 1xx..5xx */
+    uint64_t class_mismatch; /* status class differs from the recorded one */
+    uint64_t bytes;
+    struct tide_hist from_due, from_send;
+};
+
+struct tide_replay_result {
+    char run_id[64];
+    char target[256];
+    double speed, multiplier;
+    int threads;
+    int64_t started_ns, ended_ns, window_start_ns, window_end_ns;
+    int64_t schedule_ns;     /* length of the schedule */
+    bool stopped;            /* a stop (SIGINT) ended it early */
+    uint64_t skipped_method, skipped_path, skipped_shard;
+    struct tide__slice all;
+    struct tide_hist lag;
+    uint64_t lag_within_1ms;
+    uint64_t err[ERR_KINDS];
+    struct tide__slice classes[TIDE_CLASSES];
+    char family_name[TIDE__MAX_FAMILIES][128];
+    struct tide__slice *families; /* TIDE__MAX_FAMILIES */
+    int n_families;
+    uint64_t *min_sched, *min_sent; /* per minute of the schedule */
+    int n_minutes;
+    char expect[256];
+};
+
+const char *tide__err_name(int k);
+void tide__slice_merge(struct tide__slice *d, const struct tide__slice *s);
+
+#endif

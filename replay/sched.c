@@ -1,0 +1,182 @@
+/*
+ * sched.c - the arithmetic of a replay: due times, multipliers, clones and
+ * their jitter, traffic classes, and the log-linear histogram. Everything
+ * here is pure (no clock, no I/O), so the schedule is unit-tested with
+ * made-up times instead of sleeping.
+ */
+#include "replay_int.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <string.h>
+#include <strings.h>
+
+/* ---- histogram ---------------------------------------------------------------------- */
+
+#define HIST_MAX_US ((uint64_t)1 << 40)
+
+int tide_hist_bucket(uint64_t v)
+{
+    int msb, shift;
+    uint64_t mant;
+    if (v < 128)
+        return (int)v;
+    if (v >= HIST_MAX_US)
+        v = HIST_MAX_US - 1;
+    msb = 63 - __builtin_clzll(v);
+    shift = msb - 6;
+    mant = v >> shift;
+    return 128 + (shift - 1) * 64 + (int)(mant - 64);
+}
+
+uint64_t tide_hist_bucket_high(int idx)
+{
+    int k, shift;
+    uint64_t mant;
+    if (idx < 128)
+        return (uint64_t)idx;
+    k = idx - 128;
+    shift = k / 64 + 1;
+    mant = (uint64_t)(k % 64) + 64;
+    return ((mant + 1) << shift) - 1;
+}
+
+void tide_hist_add(struct tide_hist *h, uint64_t us)
+{
+    h->b[tide_hist_bucket(us)]++;
+    h->count++;
+    h->sum += us;
+    if (us > h->max)
+        h->max = us;
+}
+
+void tide_hist_merge(struct tide_hist *dst, const struct tide_hist *src)
+{
+    int i;
+    for (i = 0; i < TIDE_HIST_BUCKETS; i++)
+        dst->b[i] += src->b[i];
+    dst->count += src->count;
+    dst->sum += src->sum;
+    if (src->max > dst->max)
+        dst->max = src->max;
+}
+
+uint64_t tide_hist_quantile(const struct tide_hist *h, double q)
+{
+    uint64_t want, seen = 0;
+    int i;
+    if (h->count == 0)
+        return 0;
+    want = (uint64_t)ceil(q * (double)h->count);
+    if (want < 1)
+        want = 1;
+    for (i = 0; i < TIDE_HIST_BUCKETS; i++) {
+        seen += h->b[i];
+        if (seen >= want) {
+            uint64_t hi = tide_hist_bucket_high(i);
+            return hi < h->max ? hi : h->max;
+        }
+    }
+    return h->max;
+}
+
+/* ---- classes and sessions ---------------------------------------------------------------- */
+
+static bool has(struct tide_str s, const char *needle)
+{
+    size_t n = strlen(needle), i;
+    if (s.len < n)
+        return false;
+    for (i = 0; i + n <= s.len; i++)
+        if (strncasecmp(s.p + i, needle, n) == 0)
+            return true;
+    return false;
+}
+
+int tide_traffic_class(struct tide_str ua)
+{
+    if (!ua.len)
+        return TIDE_CLASS_HUMAN;
+    if (has(ua, "googlebot") || has(ua, "google-inspectiontool") || has(ua, "adsbot-google"))
+        return TIDE_CLASS_GOOGLEBOT;
+    if (has(ua, "bingbot") || has(ua, "bingpreview"))
+        return TIDE_CLASS_BINGBOT;
+    if (has(ua, "bot") || has(ua, "crawler") || has(ua, "spider") || has(ua, "slurp") ||
+        has(ua, "facebookexternalhit") || has(ua, "curl/") || has(ua, "wget/"))
+        return TIDE_CLASS_CRAWLER;
+    return TIDE_CLASS_HUMAN;
+}
+
+const char *tide_traffic_class_name(int c)
+{
+    static const char *N[] = {"googlebot", "bingbot", "other crawlers", "humans"};
+    return c >= 0 && c < TIDE_CLASSES ? N[c] : "?";
+}
+
+struct tide_str tide_session_key(const struct tide_record *r)
+{
+    if (r->session.len)
+        return r->session;
+    return r->client;
+}
+
+uint64_t tide_session_hash(struct tide_str key) { return tide_hash_bytes(key.p, key.len, 0x7469646531ull); }
+
+/* ---- schedule --------------------------------------------------------------------------- */
+
+int64_t tide_sched_due(int64_t start_at, int64_t window_start, int64_t ts, double speed)
+{
+    double rel = (double)(ts - window_start) / speed;
+    return start_at + (int64_t)llround(rel);
+}
+
+int tide_sched_copies(uint64_t h, double m)
+{
+    double whole = floor(m), frac = m - whole;
+    /* a uniform number in [0,1) from the hash, independent of the worker split */
+    double u = (double)(tide_hash_bytes(&h, sizeof(h), 0x636f7079ull) >> 11) / 9007199254740992.0;
+    return (int)whole + (u < frac ? 1 : 0);
+}
+
+int64_t tide_sched_jitter(uint64_t h, int clone, int64_t max_ns)
+{
+    uint64_t x;
+    if (clone == 0 || max_ns <= 0)
+        return 0;
+    x = tide_hash_bytes(&clone, sizeof(clone), h);
+    return (int64_t)(x % (uint64_t)max_ns);
+}
+
+static const char B32[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+int tide_clone_rewrite(struct tide_str s, int clone, struct tide_buf *b)
+{
+    size_t i = 0;
+    int rc = 0;
+    if (clone == 0)
+        return tide_buf_append(b, s.p, s.len);
+    while (i < s.len && !rc) {
+        size_t j, want;
+        bool boundary = i == 0 || !isalnum((unsigned char)s.p[i - 1]);
+        if (boundary && i + 2 < s.len && (s.p[i] == 'p' || s.p[i] == 't') && s.p[i + 1] == '_') {
+            want = s.p[i] == 'p' ? 10 : 22;
+            for (j = i + 2; j < s.len && j < i + 2 + want && strchr(B32, s.p[j]) && s.p[j]; j++)
+                ;
+            if (j == i + 2 + want && (j == s.len || !isalnum((unsigned char)s.p[j]))) {
+                /* same token, same clone -> same rewrite: ids stay consistent */
+                uint64_t hh = tide_hash_bytes(s.p + i, want + 2, (uint64_t)clone * 0x9e3779b97f4a7c15ull);
+                char tok[24];
+                memcpy(tok, s.p + i, want + 2);
+                tok[want - 1] = B32[hh & 31];
+                tok[want] = B32[(hh >> 5) & 31];
+                tok[want + 1] = B32[(hh >> 10) & 31];
+                rc = tide_buf_append(b, tok, want + 2);
+                i = j;
+                continue;
+            }
+        }
+        rc = tide_buf_putc(b, s.p[i]);
+        i++;
+    }
+    return rc;
+}
