@@ -11,67 +11,19 @@ need curl
 need jq
 
 W=$(mktemp -d)
-NGINX_PID=""
-cleanup() {
-  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null && wait "$NGINX_PID" 2>/dev/null
-  rm -rf "$W"
-}
-trap cleanup EXIT
+trap 'nginx_stop; rm -rf "$W"' EXIT
 
-mkdir -p "$W/html" "$W/logs"
+mkdir -p "$W/html"
 echo "hello" >"$W/html/index.html"
 head -c 40000 /dev/zero >"$W/html/slow.bin"
 chmod -R a+rX "$W"
 FMT='$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $msec $request_time "$http_x_test"'
-
-start_nginx() {
-  local port=$1
-  cat >"$W/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid $W/nginx.pid;
-error_log $W/logs/error.log;
-events { worker_connections 64; }
-http {
-  access_log off;
-  log_format t '$FMT';
-  client_body_temp_path $W/tmp_body;
-  proxy_temp_path $W/tmp_proxy;
-  fastcgi_temp_path $W/tmp_fcgi;
-  uwsgi_temp_path $W/tmp_uwsgi;
-  scgi_temp_path $W/tmp_scgi;
-  server {
-    listen 127.0.0.1:$port;
-    root $W/html;
-    access_log $W/logs/access.log t;
-    location /api/ { return 201 "created\n"; }
+nginx_start "$W" "$FMT" 'location /api/ { return 201 "created\n"; }
     location = /old { return 301 /index.html; }
-    location = /slow.bin { limit_rate 20k; }
-  }
-}
-EOF
-  nginx -c "$W/nginx.conf" -p "$W" 2>>"$W/logs/start.err" &
-  NGINX_PID=$!
-  for _ in $(seq 50); do
-    curl -s -o /dev/null "http://127.0.0.1:$port/index.html" 2>/dev/null && return 0
-    kill -0 "$NGINX_PID" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
-PORT=""
-for try in 1 2 3 4 5; do
-  p=$((20000 + (RANDOM % 20000)))
-  if start_nginx "$p"; then PORT=$p; break; fi
-  NGINX_PID=""
-done
-[ -n "$PORT" ] || skip "nginx did not start: $(cat "$W/logs/start.err" "$W/logs/error.log" 2>/dev/null | tail -3)"
-B="http://127.0.0.1:$PORT"
-: >"$W/logs/access.log.sent"
-# the probe requests above are in the log too: remember how many
-sleep 0.2
-probes=$(wc -l <"$W/logs/access.log")
+    location = /slow.bin { limit_rate 20k; }' ||
+  skip "nginx did not start: $(tail -3 "$W/logs/start.err" "$W/logs/error.log" 2>/dev/null)"
+B="http://127.0.0.1:$NGINX_PORT"
+probes=0
 
 now() { date +%s%N; }
 # method path query status extra-curl-args...
