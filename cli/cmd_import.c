@@ -20,7 +20,7 @@ void help_import(FILE *f)
             CLI_ANON_HELP
             "      --max-bad N      fail if more than N lines are bad (default 0)\n"
             "      --level N        zstd level 1-19 (default 9)\n"
-            "      --block-records N  records per block (default 16384)\n");
+            "      --block-records N  records per block (default 65536)\n");
 }
 
 struct imp_src {

@@ -40,14 +40,35 @@ enum {
     COL_RESP_BYTES,
     COL_STATUS,
     COL_FLAGS,
-    COL_STR_FIRST, /* 9 string fields x (refs, lens, data) */
-    COL_HDR_COUNT = COL_STR_FIRST + 27,
+    COL_STR_FIRST, /* 8 string fields x (refs, lens, data): method .. session */
+    COL_SRC = COL_STR_FIRST + 24, /* source without its ":line" suffix (refs, lens, data) */
+    COL_SRC_LINE = COL_SRC + 3,   /* svar: delta of (line + 1), 0 = no line suffix */
+    COL_HDR_COUNT,
     COL_HNAME, /* refs, lens, data */
     COL_HVAL = COL_HNAME + 3,
     COL_BODY_LEN = COL_HVAL + 3,
     COL_BODY,
     COL_COUNT
 };
+
+/* String fields stored generically (all but source, which splits off its line number). */
+#define TIDE__N_PLAIN_STR 8
+
+/* Splits "name:123" into name and 123 (returns 0 if there is no such suffix). */
+static inline uint64_t tide__src_split(struct tide_str s, struct tide_str *name)
+{
+    size_t i = s.len, digits = 0;
+    uint64_t v = 0;
+    *name = s;
+    while (i > 0 && s.p[i - 1] >= '0' && s.p[i - 1] <= '9')
+        i--, digits++;
+    if (digits == 0 || digits > 18 || i == 0 || s.p[i - 1] != ':' || (digits > 1 && s.p[i] == '0'))
+        return 0;
+    for (size_t k = i; k < s.len; k++)
+        v = v * 10 + (uint64_t)(s.p[k] - '0');
+    *name = tide_str_make(s.p, i - 1);
+    return v + 1;
+}
 
 /* Dictionary rule, identical in writer and reader: a literal joins its
  * field's table if it is at most DICT_MAX_LEN bytes and the table has fewer

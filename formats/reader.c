@@ -54,6 +54,7 @@ struct tide_trace_reader {
     size_t cap_recs;
     struct tide_header *hdrs;
     size_t cap_hdrs;
+    struct tide_arena src_arena; /* rebuilt "file:line" sources of the current block */
     struct rdict {
         struct tide_str *v;
         size_t n, cap;
@@ -262,6 +263,7 @@ int tide_trace_reader_open(struct tide_trace_reader **out, int fd, const char *n
     }
     tide_buf_init(&r->sec, (size_t)TIDE_MAX_BLOCK_RAW + 65536 + TIDE_MAX_META);
     tide_buf_init(&r->dec, TIDE_MAX_BLOCK_RAW);
+    tide_arena_init(&r->src_arena, 0);
     if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
         r->seekable = true;
         r->file_size = (uint64_t)sb.st_size;
@@ -449,8 +451,9 @@ static int decode_block(struct tide_trace_reader *r, const char *wb, struct tide
         i = 0;
         goto out_bad;
     }
+    tide_arena_reset(&r->src_arena);
     {
-        int64_t ts = min_ts;
+        int64_t ts = min_ts, line = 0;
         struct tide_header *hp = r->hdrs;
         for (i = 0; i < count; i++) {
             struct tide_record *rec = &r->recs[i];
@@ -473,9 +476,26 @@ static int decode_block(struct tide_trace_reader *r, const char *wb, struct tide
             if (tide_get_uvar(&col[COL_FLAGS], end[COL_FLAGS], &v))
                 goto out_bad;
             rec->flags = (uint32_t)v;
-            for (f = 0; f < TIDE__N_STR_FIELDS; f++)
+            for (f = 0; f < TIDE__N_PLAIN_STR; f++)
                 if (get_dstr(col, end, COL_STR_FIRST + 3 * f, &r->dict[f], tide__rec_str(rec, f)))
                     goto out_bad;
+            if (get_dstr(col, end, COL_SRC, &r->dict[TIDE__N_PLAIN_STR], &rec->source) ||
+                tide_get_svar(&col[COL_SRC_LINE], end[COL_SRC_LINE], &d))
+                goto out_bad;
+            line = (int64_t)((uint64_t)line + (uint64_t)d);
+            if (line > 0) {
+                char num[24], *p2;
+                int nl = snprintf(num, sizeof(num), ":%llu", (unsigned long long)(line - 1));
+                p2 = tide_arena_alloc(&r->src_arena, rec->source.len + (size_t)nl);
+                if (!p2)
+                    goto out_bad;
+                if (rec->source.len)
+                    memcpy(p2, rec->source.p, rec->source.len);
+                memcpy(p2 + rec->source.len, num, (size_t)nl);
+                rec->source = tide_str_make(p2, rec->source.len + (size_t)nl);
+            } else if (line < 0) {
+                goto out_bad;
+            }
             if (tide_get_uvar(&col[COL_HDR_COUNT], end[COL_HDR_COUNT], &nh))
                 goto out_bad;
             rec->headers = hp;
@@ -728,6 +748,7 @@ void tide_trace_reader_free(struct tide_trace_reader *r)
     ZSTD_freeDCtx(r->dctx);
     free(r->recs);
     free(r->hdrs);
+    tide_arena_free(&r->src_arena);
     for (int k = 0; k < TIDE__N_DICTS; k++)
         free(r->dict[k].v);
     free(r);

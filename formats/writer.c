@@ -47,7 +47,7 @@ struct tide_trace_writer {
     uint32_t n;       /* records in the pending block */
     size_t pend_raw;  /* bytes in the pending block's columns */
     int64_t min_ts, max_ts;
-    int64_t *num[5]; /* ts, duration, resp_bytes, status, flags of the block */
+    int64_t *num[6]; /* ts, duration, resp_bytes, status, flags, source line of the block */
     size_t cap_num;
     struct wdict dict[TIDE__N_DICTS];
     uint64_t total;
@@ -130,10 +130,10 @@ int tide_trace_writer_open(struct tide_trace_writer **out, int fd, const char *n
         tide_buf_init(&w->col[i], TIDE_MAX_BLOCK_RAW);
     tide_buf_init(&w->raw, TIDE_MAX_BLOCK_RAW + 4096);
     tide_buf_init(&w->out, 0);
-    w->block_records = opts && opts->block_records ? opts->block_records : 16384;
+    w->block_records = opts && opts->block_records ? opts->block_records : 65536;
     if (w->block_records > TIDE_MAX_BLOCK_RECORDS)
         w->block_records = TIDE_MAX_BLOCK_RECORDS;
-    w->block_bytes = opts && opts->block_bytes ? opts->block_bytes : 8u << 20;
+    w->block_bytes = opts && opts->block_bytes ? opts->block_bytes : 32u << 20;
     if (w->block_bytes > TIDE_MAX_BLOCK_RAW / 2)
         w->block_bytes = TIDE_MAX_BLOCK_RAW / 2;
     level = opts && opts->level ? opts->level : 9;
@@ -288,6 +288,13 @@ static int encode_numbers(struct tide_trace_writer *w)
                                     : v[i] < 0 ? 0
                                                : (uint64_t)(v[i] / P[e]) + 1);
     }
+    {
+        int64_t prev_line = 0; /* line numbers of "file:line" sources, as deltas */
+        for (i = 0; i < w->n; i++) {
+            rc |= tide_buf_put_svar(&w->col[COL_SRC_LINE], (int64_t)((uint64_t)w->num[5][i] - (uint64_t)prev_line));
+            prev_line = w->num[5][i];
+        }
+    }
     return rc ? TIDE_E_NOMEM : 0;
 }
 
@@ -380,7 +387,7 @@ int tide_trace_writer_add(struct tide_trace_writer *w, const struct tide_record 
         w->min_ts = w->max_ts = r->ts_ns;
     if (w->n == w->cap_num) {
         size_t nc = w->cap_num ? w->cap_num * 2 : 1024;
-        for (i = 0; i < 5; i++) {
+        for (i = 0; i < 6; i++) {
             int64_t *nv = realloc(w->num[i], nc * sizeof(int64_t));
             if (!nv)
                 return tide_err_set(err, TIDE_E_NOMEM, w->name, "out of memory");
@@ -393,8 +400,13 @@ int tide_trace_writer_add(struct tide_trace_writer *w, const struct tide_record 
     w->num[2][w->n] = r->resp_bytes < 0 ? -1 : r->resp_bytes;
     w->num[3][w->n] = r->status < 0 ? -1 : r->status;
     w->num[4][w->n] = r->flags;
-    for (i = 0; i < TIDE__N_STR_FIELDS; i++)
+    for (i = 0; i < TIDE__N_PLAIN_STR; i++)
         rc |= put_dstr(w, COL_STR_FIRST + 3 * i, i, *tide__rec_str(mr, i));
+    {
+        struct tide_str name;
+        w->num[5][w->n] = (int64_t)tide__src_split(r->source, &name);
+        rc |= put_dstr(w, COL_SRC, TIDE__N_PLAIN_STR, name);
+    }
     rc |= tide_buf_put_uvar(&w->col[COL_HDR_COUNT], r->n_headers);
     for (h = 0; h < r->n_headers; h++) {
         rc |= put_dstr(w, COL_HNAME, TIDE__N_STR_FIELDS, r->headers[h].name);
@@ -508,7 +520,7 @@ void tide_trace_writer_free(struct tide_trace_writer *w)
     tide_buf_free(&w->out);
     ZSTD_freeCCtx(w->cctx);
     free(w->idx);
-    for (i = 0; i < 5; i++)
+    for (i = 0; i < 6; i++)
         free(w->num[i]);
     for (i = 0; i < TIDE__N_DICTS; i++)
         free(w->dict[i].slot);
