@@ -34,6 +34,7 @@ struct tide_anon {
     uint64_t records;
     int64_t shift_ns;
     struct tide_strmap names; /* personal words seen so far (lower case) -> pseudonym */
+    struct tide_strmap clean; /* scanned values that needed no change (value = names.n then) */
     char fingerprint[17];
 };
 
@@ -42,11 +43,16 @@ struct tide_anon {
 static void count(struct tide_anon *a, const char *field, const char *what)
 {
     char k[160];
+    size_t fl = strlen(field), wl = strlen(what);
     struct tide_strmap_ent *e;
     bool added;
     int rc;
-    snprintf(k, sizeof(k), "%s\t%s", field, what);
-    e = tide_strmap_upsert(&a->counts, tide_str_c(k), &added, &rc);
+    if (fl + wl + 1 > sizeof(k))
+        fl = sizeof(k) - wl - 1;
+    memcpy(k, field, fl);
+    k[fl] = '\t';
+    memcpy(k + fl + 1, what, wl);
+    e = tide_strmap_upsert(&a->counts, tide_str_make(k, fl + 1 + wl), &added, &rc);
     if (e)
         e->value++;
 }
@@ -198,6 +204,7 @@ static void learn(struct tide_anon *a, const char *s, size_t n, struct tide_str 
     if (a->names.n >= MAX_NAMES) { /* bounded: start over rather than grow */
         tide_strmap_free(&a->names);
         tide_strmap_init(&a->names, 0);
+    tide_strmap_init(&a->clean, 0);
     }
     e = tide_strmap_upsert(&a->names, tide_str_make(low, n), &added, &rc);
     if (e && added) {
@@ -216,8 +223,9 @@ static void learn(struct tide_anon *a, const char *s, size_t n, struct tide_str 
 static void remember(struct tide_anon *a, const char *s, size_t n, struct tide_str ps)
 {
     size_t i, w, words = 1;
-    if (n < 3 || memchr(s, '@', n))
-        return; /* emails are found by their detector */
+    if (n < 3 || memchr(s, '@', n) || all_digits(s, n))
+        return; /* emails are found by their detector; a bare number in free text is
+                   more often a page or a count than this person's id */
     for (i = 0; i < n; i++)
         words += s[i] == ' ';
     if (words <= 2)
@@ -426,6 +434,43 @@ static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_
     }
 }
 
+/*
+ * text_scan with a memory: user agents, referers and path segments repeat
+ * endlessly, and nearly all need no change. A value that needed none is
+ * remembered (with how many personal words were known then, since a word
+ * learned later could make it need a change); it then costs one lookup.
+ * Values that did change are not cached, so the manifest counts every
+ * replacement.
+ */
+#define CLEAN_MAX 200000
+static void scan_value(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
+                       const char *field)
+{
+    struct tide_strmap_ent *e;
+    size_t start = o->len;
+    bool added;
+    int rc;
+    if (n < 4 || n > 512) {
+        text_scan(a, s, n, o, field, 0);
+        return;
+    }
+    e = tide_strmap_get(&a->clean, tide_str_make(s, n));
+    if (e && e->value == a->names.n) {
+        tide_buf_append(o, s, n);
+        return;
+    }
+    text_scan(a, s, n, o, field, 0);
+    if (o->len - start == n && memcmp(o->p + start, s, n) == 0) {
+        if (a->clean.n >= CLEAN_MAX) {
+            tide_strmap_free(&a->clean);
+            tide_strmap_init(&a->clean, 0);
+        }
+        e = tide_strmap_upsert(&a->clean, tide_str_make(s, n), &added, &rc);
+        if (e)
+            e->value = a->names.n;
+    }
+}
+
 /* ---- values by rule ------------------------------------------------------------------ */
 
 /*
@@ -479,7 +524,7 @@ static bool apply(struct tide_anon *a, int act, const char *s, size_t n, struct 
         return true;
     }
     default:
-        text_scan(a, s, n, o, field, 0);
+        scan_value(a, s, n, o, field);
         return true;
     }
 }
@@ -680,12 +725,8 @@ static struct tide_str query_rewrite(struct tide_anon *a, const char *s, size_t 
 static bool is_parent(const struct tide_anon_policy *p, const char *s, size_t n)
 {
     char k[64];
-    size_t i;
     tide__norm(s, n, k);
-    for (i = 0; i < p->n_parents; i++)
-        if (strcmp(p->parents[i], k) == 0)
-            return true;
-    return false;
+    return tide_strmap_get(&p->parent_map, tide_str_c(k)) != NULL;
 }
 
 /* Segment index i of path template t is a placeholder? */
@@ -735,8 +776,9 @@ static void path_collect(struct tide_anon *a, const char *s, size_t n)
         size_t e = i;
         while (e < n && s[e] != '/')
             e++;
-        if (e > i && ((prev_n && is_parent(a->p, s + prev_s, prev_n)) || tmpl_placeholder(a->p, s, n, seg)) &&
-            !(all_digits(s + i, e - i) && e - i < 3))
+        /* ids that are numbers are not remembered (see remember): skip the work */
+        if (e > i && !all_digits(s + i, e - i) &&
+            ((prev_n && is_parent(a->p, s + prev_s, prev_n)) || tmpl_placeholder(a->p, s, n, seg)))
             remember(a, s + i, e - i, pseudo(a, shape_of(s + i, e - i), s + i, e - i));
         prev_s = i;
         prev_n = e - i;
@@ -774,7 +816,7 @@ static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n
                         pct_encode(x.p, x.len, &o);
                     tide_buf_free(&x);
                 } else {
-                    text_scan(a, s + i, e - i, &o, "path", 0);
+                    scan_value(a, s + i, e - i, &o, "path");
                 }
                 tide_buf_free(&d);
             }
@@ -911,6 +953,7 @@ int tide_anon_create(struct tide_anon **out, const struct tide_anon_policy *p,
     tide_arena_init(&a->arena, 0);
     tide_strmap_init(&a->counts, 10000);
     tide_strmap_init(&a->names, 0);
+    tide_strmap_init(&a->clean, 0);
     tide_key_fingerprint(o->key, a->fingerprint);
     *out = a;
     return 0;
@@ -1093,6 +1136,7 @@ void tide_anon_free(struct tide_anon *a)
     tide_arena_free(&a->arena);
     tide_strmap_free(&a->counts);
     tide_strmap_free(&a->names);
+    tide_strmap_free(&a->clean);
     free(a->hdrs);
     free(a);
 }

@@ -60,6 +60,7 @@ struct tide_anon_policy {
     } *paths;
     size_t n_paths;
     size_t max_body;
+    struct tide_strmap field_map, header_map, parent_map; /* normalized name -> action (+1) */
 };
 
 /* Normalizes a key name for rule lookup into out (cap 64). */

@@ -105,7 +105,7 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
         }
     }
     /* Bearer <token> */
-    if (n - i > 10 && strncasecmp(s + i, "bearer ", 7) == 0) {
+    if ((s[i] == 'B' || s[i] == 'b') && n - i > 10 && strncasecmp(s + i, "bearer ", 7) == 0) {
         for (j = i + 7; j < n && (is_b64url(s[j]) || s[j] == '.' || s[j] == '~' || s[j] == '+' || s[j] == '/' || s[j] == '='); j++)
             ;
         if (j - i - 7 >= 8) {
@@ -188,23 +188,25 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
         *kind = TIDE_PII_PHONE;
         return 12;
     }
-    /* date of birth: yyyy-mm-dd or mm/dd/yyyy within 24 bytes after born/birth/dob */
-    if (is_digit(s[i]) && i > 0) {
-        size_t back = i > 24 ? i - 24 : 0, m = 0;
-        bool ctx = false;
-        for (k = back; k + 3 <= i && !ctx; k++)
-            ctx = strncasecmp(s + k, "born", 4) == 0 || strncasecmp(s + k, "birth", 5) == 0 ||
-                  strncasecmp(s + k, "dob", 3) == 0;
-        if (ctx && n - i >= 10) {
-            if (is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3]) && s[i + 4] == '-' &&
-                is_digit(s[i + 5]) && is_digit(s[i + 6]) && s[i + 7] == '-' && is_digit(s[i + 8]) &&
-                is_digit(s[i + 9]))
-                m = 10;
-            else if (is_digit(s[i + 1]) && s[i + 2] == '/' && is_digit(s[i + 3]) &&
-                     is_digit(s[i + 4]) && s[i + 5] == '/' && is_digit(s[i + 6]) &&
-                     is_digit(s[i + 7]) && is_digit(s[i + 8]) && is_digit(s[i + 9]))
-                m = 10;
-            if (m) {
+    /* date of birth: yyyy-mm-dd or mm/dd/yyyy within 24 bytes after born/birth/dob
+     * (the shape first: it is cheap and rarely there; the context only then) */
+    if (is_digit(s[i]) && i > 0 && n - i >= 10) {
+        size_t m = 0;
+        if (is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3]) && s[i + 4] == '-' &&
+            is_digit(s[i + 5]) && is_digit(s[i + 6]) && s[i + 7] == '-' && is_digit(s[i + 8]) &&
+            is_digit(s[i + 9]))
+            m = 10;
+        else if (is_digit(s[i + 1]) && s[i + 2] == '/' && is_digit(s[i + 3]) && is_digit(s[i + 4]) &&
+                 s[i + 5] == '/' && is_digit(s[i + 6]) && is_digit(s[i + 7]) && is_digit(s[i + 8]) &&
+                 is_digit(s[i + 9]))
+            m = 10;
+        if (m) {
+            size_t back = i > 24 ? i - 24 : 0;
+            bool ctx = false;
+            for (k = back; k + 3 <= i && !ctx; k++)
+                ctx = strncasecmp(s + k, "born", 4) == 0 || strncasecmp(s + k, "birth", 5) == 0 ||
+                      strncasecmp(s + k, "dob", 3) == 0;
+            if (ctx) {
                 *kind = TIDE_PII_DOB;
                 return m;
             }

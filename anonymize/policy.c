@@ -83,26 +83,41 @@ void tide__norm(const char *s, size_t n, char *out)
     out[o] = 0;
 }
 
-static int lookup(const struct tide__rule *r, size_t n, const char *s, size_t len)
+static int lookup(const struct tide_strmap *m, const char *s, size_t len)
 {
     char k[64];
-    size_t i;
+    struct tide_strmap_ent *e;
     tide__norm(s, len, k);
-    for (i = 0; i < n; i++)
-        if (strcmp(r[i].name, k) == 0)
-            return r[i].act;
-    return ACT_NONE;
+    e = tide_strmap_get(m, tide_str_c(k));
+    return e ? (int)e->value : ACT_NONE;
 }
 
 int tide__policy_field(const struct tide_anon_policy *p, const char *s, size_t n)
 {
-    return lookup(p->fields, p->n_fields, s, n);
+    return lookup(&p->field_map, s, n);
 }
 
 int tide__policy_header(const struct tide_anon_policy *p, const char *s, size_t n)
 {
-    int a = lookup(p->headers, p->n_headers, s, n);
+    int a = lookup(&p->header_map, s, n);
     return a ? a : p->header_default;
+}
+
+/* Rules into a map; the first rule for a name wins, as a linear scan would. */
+static int build_map(struct tide_strmap *m, const struct tide__rule *r, size_t n)
+{
+    size_t i;
+    tide_strmap_init(m, 0);
+    for (i = 0; i < n; i++) {
+        bool added;
+        int rc;
+        struct tide_strmap_ent *e = tide_strmap_upsert(m, tide_str_c(r[i].name), &added, &rc);
+        if (!e)
+            return rc;
+        if (added)
+            e->value = (uint64_t)r[i].act;
+    }
+    return 0;
 }
 
 static const struct {
@@ -268,6 +283,19 @@ int tide_anon_policy_parse(struct tide_anon_policy **out, const char *text, size
             p->max_body = (size_t)mb->valuedouble;
     }
     cJSON_Delete(root);
+    if (build_map(&p->field_map, p->fields, p->n_fields) ||
+        build_map(&p->header_map, p->headers, p->n_headers)) {
+        tide_anon_policy_free(p);
+        return tide_err_set(err, TIDE_E_NOMEM, name, "out of memory");
+    }
+    tide_strmap_init(&p->parent_map, 0);
+    for (size_t k = 0; k < p->n_parents; k++) {
+        bool added;
+        int rc2;
+        struct tide_strmap_ent *pe = tide_strmap_upsert(&p->parent_map, tide_str_c(p->parents[k]), &added, &rc2);
+        if (pe)
+            pe->value = 1;
+    }
     *out = p;
     return 0;
 
@@ -286,5 +314,8 @@ void tide_anon_policy_free(struct tide_anon_policy *p)
     free(p->fields);
     free(p->parents);
     free(p->paths);
+    tide_strmap_free(&p->field_map);
+    tide_strmap_free(&p->header_map);
+    tide_strmap_free(&p->parent_map);
     free(p);
 }

@@ -400,17 +400,20 @@ struct tide_str tide__pseudo_ip(struct tide__pseudo *ps, struct tide_str v, bool
     *changed = false;
     if (v.len == 0 || v.len >= sizeof(in))
         return v;
+    kb[0] = 'I';
+    memcpy(kb + 1, v.p, v.len);
+    e = tide_strmap_get(&ps->cache, tide_str_make(kb, v.len + 1));
+    if (e && e->ptr) { /* only addresses are cached */
+        *changed = true;
+        return tide_str_make(e->ptr, (size_t)e->value);
+    }
     memcpy(in, v.p, v.len);
     in[v.len] = 0;
     fam = memchr(v.p, ':', v.len) ? AF_INET6 : AF_INET;
     if (inet_pton(fam, in, a) != 1)
         return v;
     *changed = true;
-    kb[0] = 'I';
-    memcpy(kb + 1, v.p, v.len);
     e = tide_strmap_upsert(&ps->cache, tide_str_make(kb, v.len + 1), &added, &rc);
-    if (e && !added)
-        return tide_str_make(e->ptr, (size_t)e->value);
     if (ps->ip_mode == TIDE_IP_TRUNCATE) {
         if (fam == AF_INET)
             a[3] = 0;

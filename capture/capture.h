@@ -61,6 +61,16 @@ struct tide_input;
 int tide_input_open(struct tide_input **out, const char *path, struct tide_err *err);
 /* A tide_read_fn over an input (userp = the input). */
 long tide_input_read(void *userp, void *buf, size_t n, struct tide_err *err);
+/*
+ * Follows a live plain file like `tail -F` from its start: at the end of the
+ * data it waits for more, calling idle(userp) about every 200 ms, and returns
+ * end of input only once *stop is set. A rotated file (a new inode at path) is
+ * read to its end and then the new file from its start; a truncated file
+ * (copytruncate) is read again from its start.
+ */
+typedef void (*tide_idle_fn)(void *userp);
+void tide_input_follow(struct tide_input *in, volatile int *stop, tide_idle_fn idle, void *userp);
+
 /* Bytes read from the underlying file so far (compressed size for .gz/.zst). */
 uint64_t tide_input_bytes(const struct tide_input *in);
 void tide_input_close(struct tide_input *in);
@@ -93,6 +103,11 @@ struct tide_logcap_opts {
     bool strict;               /* stop at the first bad line */
     tide_logcap_bad_fn on_bad;
     void *on_bad_userp;
+    /* live capture (one input): follow it until *stop; while it is idle, records
+     * older than the wall clock minus the window are written and on_idle runs */
+    volatile int *follow_stop;
+    tide_idle_fn on_idle;
+    void *on_idle_userp;
 };
 
 /*

@@ -10,6 +10,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -28,7 +30,66 @@ struct tide_input {
     bool z_init, z_done;
     ZSTD_DStream *zs;
     size_t zs_last; /* last ZSTD_decompressStream result: 0 = frame complete */
+    volatile int *follow_stop; /* non-NULL: follow the file (tail -F) */
+    tide_idle_fn idle;
+    void *idle_userp;
+    char path[4096];
+    uint64_t offset; /* bytes read from the current file */
+    uint8_t tail[64]; /* the last bytes read, to tell a truncated-and-rewritten file */
+    size_t tail_len;
 };
+
+void tide_input_follow(struct tide_input *in, volatile int *stop, tide_idle_fn idle, void *userp)
+{
+    in->follow_stop = stop;
+    in->idle = idle;
+    in->idle_userp = userp;
+}
+
+/* At the end of a followed file: wait for data, a rotation, a truncation or a stop. */
+static int follow_wait(struct tide_input *in, struct tide_err *err)
+{
+    for (;;) {
+        struct stat now, cur;
+        struct timespec ts = {0, 200000000};
+        if (*in->follow_stop)
+            return 0; /* real end */
+        if (in->idle)
+            in->idle(in->idle_userp);
+        nanosleep(&ts, NULL);
+        if (fstat(in->fd, &cur) == 0 && (uint64_t)cur.st_size < in->offset) {
+            lseek(in->fd, 0, SEEK_SET); /* truncated in place: read it again */
+            in->offset = 0;
+            in->tail_len = 0;
+            return 1;
+        }
+        if (in->tail_len && (uint64_t)cur.st_size >= in->offset) {
+            /* truncated and written again past our offset before we looked: the
+             * bytes before our offset are no longer the ones we read */
+            uint8_t chk[64];
+            if (pread(in->fd, chk, in->tail_len, (off_t)(in->offset - in->tail_len)) != (ssize_t)in->tail_len ||
+                memcmp(chk, in->tail, in->tail_len) != 0) {
+                lseek(in->fd, 0, SEEK_SET);
+                in->offset = 0;
+                in->tail_len = 0;
+                return 1;
+            }
+        }
+        if (fstat(in->fd, &cur) == 0 && (uint64_t)cur.st_size > in->offset)
+            return 1; /* more data */
+        if (stat(in->path, &now) == 0 && (now.st_ino != cur.st_ino || now.st_dev != cur.st_dev)) {
+            int nfd = open(in->path, O_RDONLY | O_CLOEXEC);
+            if (nfd < 0)
+                continue; /* the new file is not there yet */
+            close(in->fd); /* the old one was read to its end above */
+            in->fd = nfd;
+            in->offset = 0;
+            in->tail_len = 0;
+            return 1;
+        }
+        (void)err;
+    }
+}
 
 #define IBUF (256 * 1024)
 
@@ -36,8 +97,18 @@ static long raw_read(struct tide_input *in, void *buf, size_t n, struct tide_err
 {
     for (;;) {
         ssize_t k = read(in->fd, buf, n);
+        if (k == 0 && in->follow_stop && follow_wait(in, err) == 1)
+            continue;
         if (k >= 0) {
             in->bytes += (uint64_t)k;
+            in->offset += (uint64_t)k;
+            if (in->follow_stop && k > 0) {
+                size_t keep = (size_t)k >= sizeof(in->tail) ? sizeof(in->tail) : (size_t)k;
+                size_t old = in->tail_len + keep > sizeof(in->tail) ? sizeof(in->tail) - keep : in->tail_len;
+                memmove(in->tail, in->tail + in->tail_len - old, old);
+                memcpy(in->tail + old, (uint8_t *)buf + k - (ssize_t)keep, keep);
+                in->tail_len = old + keep;
+            }
             return (long)k;
         }
         if (errno != EINTR) {
@@ -50,7 +121,7 @@ static long raw_read(struct tide_input *in, void *buf, size_t n, struct tide_err
 static int fill(struct tide_input *in, struct tide_err *err)
 {
     long k;
-    if (in->ipos < in->ilen || in->eof)
+    if (in->ipos < in->ilen || (in->eof && !in->follow_stop))
         return 0;
     k = raw_read(in, in->ibuf, IBUF, err);
     if (k < 0)
@@ -70,6 +141,7 @@ int tide_input_open(struct tide_input **out, const char *path, struct tide_err *
     if (!in)
         return tide_err_set(err, TIDE_E_NOMEM, path, "out of memory");
     snprintf(in->name, sizeof(in->name), "%s", path);
+    snprintf(in->path, sizeof(in->path), "%s", path);
     in->ibuf = malloc(IBUF);
     if (!in->ibuf) {
         free(in);
@@ -129,6 +201,8 @@ long tide_input_read(void *userp, void *buf, size_t n, struct tide_err *err)
         size_t k;
         if (fill(in, err))
             return -1;
+        if (in->follow_stop && in->ipos >= in->ilen)
+            return 0; /* stopped */
         k = in->ilen - in->ipos;
         if (k > n)
             k = n;

@@ -15,6 +15,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct entry {
     uint64_t seq;
@@ -257,6 +258,22 @@ static int emit(struct cap *c, struct entry *e, struct tide_err *err)
     return rc;
 }
 
+/* While a followed log is idle: write what the window has let go, then the caller's hook. */
+static void on_follow_idle(void *userp)
+{
+    struct cap *c = userp;
+    struct timespec t;
+    struct tide_err err;
+    int64_t now, window = c->o->reorder_window_ns > 0 ? c->o->reorder_window_ns : 60 * TIDE_NS_PER_SEC;
+    clock_gettime(CLOCK_REALTIME, &t);
+    now = (int64_t)t.tv_sec * TIDE_NS_PER_SEC + t.tv_nsec;
+    while (c->heap_n && c->heap[0]->rec.ts_ns <= now - window)
+        if (emit(c, heap_pop(c), &err))
+            break;
+    if (c->o->on_idle)
+        c->o->on_idle(c->o->on_idle_userp);
+}
+
 int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats, int n,
                     const struct tide_logcap_opts *opts, struct tide_sink sink,
                     struct tide_logcap_stats *stats, struct tide_err *err)
@@ -286,6 +303,8 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
         if (rc)
             goto out_close;
         tide_lines_init(&c.srcs[i].lines, tide_input_read, c.srcs[i].in, (size_t)16 << 20);
+        if (opts->follow_stop)
+            tide_input_follow(c.srcs[i].in, opts->follow_stop, on_follow_idle, &c);
     }
     for (i = 0; i < n && !rc; i++)
         rc = advance(&c, &c.srcs[i], err);

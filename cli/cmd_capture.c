@@ -8,6 +8,7 @@
 #include "capture/capture.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -28,12 +29,43 @@ void help_capture(FILE *f)
             "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
             "      --max-bad N|P%%       fail above N bad lines or P%% of lines (default 1%%)\n"
             "      --strict             stop at the first bad line\n"
+            "      --follow             follow one live log like tail -F (rotation and\n"
+            "                           truncation handled) until SIGINT/SIGTERM\n"
+            "      --flush D            with --follow: write a whole block at least every D\n"
+            "                           (default 10s), so a crash loses at most that\n"
             "      --level N            zstd level (default 9)\n");
 }
 
 struct bad_report {
     uint64_t shown;
 };
+
+static volatile int g_stop;
+static void on_signal(int sig)
+{
+    (void)sig;
+    g_stop = 1;
+}
+
+/* --follow: write out the pending block every --flush */
+struct flusher {
+    struct tide_trace_writer *w;
+    int64_t every, last;
+};
+
+static void on_idle(void *userp)
+{
+    struct flusher *f = userp;
+    struct timespec t;
+    struct tide_err err;
+    int64_t now;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    now = (int64_t)t.tv_sec * TIDE_NS_PER_SEC + t.tv_nsec;
+    if (now - f->last >= f->every) {
+        tide_trace_writer_flush(f->w, &err);
+        f->last = now;
+    }
+}
 
 static void on_bad(void *userp, const char *file, uint64_t line, const char *reason)
 {
@@ -104,7 +136,8 @@ static int capture_log(int argc, char **argv)
         {"output", required_argument, 0, 'o'}, {"format", required_argument, 0, 'f'},
         {"map", required_argument, 0, 'm'}, {"raw", no_argument, 0, 'r'},
         {"reorder-window", required_argument, 0, 'w'}, {"max-bad", required_argument, 0, 'b'},
-        {"strict", no_argument, 0, 's'}, {"level", required_argument, 0, 'l'}, CLI_ANON_LONGOPTS,
+        {"strict", no_argument, 0, 's'}, {"level", required_argument, 0, 'l'},
+        {"follow", no_argument, 0, 'F'}, {"flush", required_argument, 0, 'U'}, CLI_ANON_LONGOPTS,
         {0, 0, 0, 0}};
     const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%";
     bool raw = false;
@@ -123,6 +156,8 @@ static int capture_log(int argc, char **argv)
     double secs;
     struct cli_anon ca;
     struct tide_sink sink;
+    bool follow = false, max_bad_given = false;
+    struct flusher fl = {NULL, 10 * TIDE_NS_PER_SEC, 0};
 
     cli_anon_init(&ca);
     optind = 1;
@@ -143,15 +178,29 @@ static int capture_log(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
-        case 'b': max_bad = optarg; break;
+        case 'b':
+            max_bad = optarg;
+            max_bad_given = true;
+            break;
         case 's': lo.strict = true; break;
         case 'l': wo.level = atoi(optarg); break;
+        case 'F': follow = true; break;
+        case 'U':
+            if (tide_duration_parse(optarg, &fl.every) || fl.every <= 0) {
+                cli_errorf("--flush: not a duration");
+                return EXIT_USAGE;
+            }
+            break;
         default: help_capture(stderr); return EXIT_USAGE;
         }
     }
     n = argc - optind;
     if (n < 1) {
         cli_errorf("capture log: no input files (use '-' for stdin)");
+        return EXIT_USAGE;
+    }
+    if (follow && (n != 1 || strcmp(argv[optind], "-") == 0)) {
+        cli_errorf("capture log: --follow takes exactly one log file");
         return EXIT_USAGE;
     }
     if (!raw && cli_anon_setup(&ca, &err)) {
@@ -210,6 +259,16 @@ static int capture_log(int argc, char **argv)
     }
     lo.on_bad = on_bad;
     lo.on_bad_userp = &br;
+    if (follow) {
+        signal(SIGINT, on_signal);
+        signal(SIGTERM, on_signal);
+        lo.follow_stop = &g_stop;
+        fl.w = w;
+        lo.on_idle = on_idle;
+        lo.on_idle_userp = &fl;
+        if (!max_bad_given)
+            max_bad = "100%"; /* a live capture is not thrown away for bad lines */
+    }
     clock_gettime(CLOCK_MONOTONIC, &t0);
     sink = (struct tide_sink){tide_trace_writer_sink, w};
     if (!raw)

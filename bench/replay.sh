@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Replay against nginx on 127.0.0.1 in the same run as wrk: CPU seconds per
+# 1000 requests for both (wrk is the floor: a closed loop with no schedule),
+# and tide's lag at increasing rates. Usage: bench/replay.sh
+. "$(dirname "$0")/common.sh"
+. "$ROOT/tests/integration/lib.sh"
+trap 'nginx_stop' EXIT
+nginx_start "$B/ngx" '$msec' 'access_log off; location / { return 200 "ok\n"; }'
+T="http://127.0.0.1:$NGINX_PORT"
+measure "wrk -t1 -c16 -d10s" wrk -t1 -c16 -d10s "$T/"
+wrk -t1 -c16 -d10s "$T/" >"$B/wrk.out" 2>&1
+reqs=$(awk '/requests in/ {print $1}' "$B/wrk.out")
+echo "  wrk: $reqs requests; cpu per 1000 requests: $(echo "scale=4; $LAST_CPU * 1000 / $reqs" | bc) s"
+"$GEN" trace 200000 "$B/r.tide" >/dev/null
+for speed in 5 10 20 40; do
+  measure "tide replay --speed $speed (2 threads)" "$TIDE" replay "$B/r.tide" --target "$T" --speed "$speed" \
+    --methods all --allow-capture-host --to +10m --no-progress --report-json "$B/rep.json"
+  sent=$(jq .overall.sent "$B/rep.json")
+  echo "  sent $sent in $(jq .elapsed_seconds "$B/rep.json") s = $(echo "scale=0; $sent / $(jq .elapsed_seconds "$B/rep.json")" | bc) req/s; cpu per 1000: $(echo "scale=4; $LAST_CPU * 1000 / $sent" | bc) s; lag p99 $(jq .lag.histogram.p99 "$B/rep.json") us, within 1 ms $(jq .lag.share_within_1ms "$B/rep.json"); rss $LAST_RSS KB"
+done
