@@ -36,14 +36,17 @@ struct tide_audit {
     uint64_t ip_informational; /* addresses seen where the manifest says IPs are anonymized */
     bool ips_anonymized;
     struct tide_strmap quasi;
+    struct tide_strmap clean; /* values that held nothing: traffic repeats them */
     uint64_t cur_rec;
     const char *cur_field;
+    uint64_t hits; /* findings and informational hits so far */
 };
 
 static void add_finding(struct tide_audit *au, const char *field, int kind, const char *v, size_t n)
 {
     size_t i;
     struct finding *f = NULL;
+    au->hits++;
     if (kind == TIDE_PII_IPV4 || kind == TIDE_PII_IPV6) {
         if (au->ips_anonymized) {
             au->ip_informational++;
@@ -87,12 +90,24 @@ static void on_hit(void *userp, const struct tide_pii_hit *h, const char *text)
 
 static void scan(struct tide_audit *au, const char *field, const char *s, size_t n)
 {
+    uint64_t before = au->hits;
+    bool added;
+    int rc;
     if (!n)
         return;
     au->values_scanned++;
     au->bytes_scanned += n;
     au->cur_field = field;
+    if (n <= 512 && tide_strmap_get(&au->clean, tide_str_make(s, n)))
+        return; /* the same bytes were scanned before and held nothing */
     tide_pii_scan(s, n, on_hit, au);
+    if (au->hits == before && n <= 512) {
+        if (au->clean.n >= 200000) {
+            tide_strmap_free(&au->clean);
+            tide_strmap_init(&au->clean, 0);
+        }
+        tide_strmap_upsert(&au->clean, tide_str_make(s, n), &added, &rc);
+    }
 }
 
 static double entropy(const char *s, size_t n)
@@ -201,6 +216,7 @@ int tide_audit_create(struct tide_audit **out, bool ips_anonymized)
         return TIDE_E_NOMEM;
     au->ips_anonymized = ips_anonymized;
     tide_strmap_init(&au->quasi, 5000000);
+    tide_strmap_init(&au->clean, 0);
     *out = au;
     return 0;
 }
@@ -317,5 +333,6 @@ void tide_audit_free(struct tide_audit *au)
         return;
     free(au->f);
     tide_strmap_free(&au->quasi);
+    tide_strmap_free(&au->clean);
     free(au);
 }

@@ -95,7 +95,7 @@ int main(int argc, char **argv)
 {
     static struct gen g;
     struct tide_err err;
-    g.t = 1763596800LL * TIDE_NS_PER_SEC; /* 2025-11-20T00:00:00Z */
+    g.t = 1763640000LL * TIDE_NS_PER_SEC; /* 2025-11-20T12:00:00Z: the busy hours */
     if (argc == 4 && strcmp(argv[1], "trace") == 0) {
         uint64_t n = strtoull(argv[2], NULL, 10), i;
         int fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);

@@ -7,11 +7,13 @@
 trap 'nginx_stop' EXIT
 nginx_start "$B/ngx" '$msec' 'access_log off; location / { return 200 "ok\n"; }'
 T="http://127.0.0.1:$NGINX_PORT"
-measure "wrk -t1 -c16 -d10s" wrk -t1 -c16 -d10s "$T/"
-wrk -t1 -c16 -d10s "$T/" >"$B/wrk.out" 2>&1
+/usr/bin/time -f "%e %U %S %M" -o "$B/time.out" wrk -t1 -c16 -d10s "$T/" >"$B/wrk.out" 2>&1
+read -r wall user sys rss <"$B/time.out"
+LAST_CPU=$(echo "$user + $sys" | bc)
 reqs=$(awk '/requests in/ {print $1}' "$B/wrk.out")
+echo "wrk -t1 -c16 -d10s: wall $wall s, cpu $LAST_CPU s, rss $rss KB"
 echo "  wrk: $reqs requests; cpu per 1000 requests: $(echo "scale=4; $LAST_CPU * 1000 / $reqs" | bc) s"
-"$GEN" trace 200000 "$B/r.tide" >/dev/null
+"$GEN" trace 300000 "$B/r.tide" >/dev/null
 for speed in 5 10 20 40; do
   measure "tide replay --speed $speed (2 threads)" "$TIDE" replay "$B/r.tide" --target "$T" --speed "$speed" \
     --methods all --allow-capture-host --to +10m --no-progress --report-json "$B/rep.json"

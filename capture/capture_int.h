@@ -84,6 +84,32 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
                         int64_t *end_ns, int64_t *start_ns, int64_t *dur_ns,
                         const char **reason);
 
+/* ---- the re-order window (reorder.c), shared by log and pcap capture ---- */
+struct tide__entry {
+    uint64_t seq;
+    struct tide_record rec; /* strings point into store */
+    struct tide_buf store;
+    struct tide__entry *next_free;
+};
+struct tide__reorder_stats {
+    uint64_t records, late;
+    int64_t first_ts, last_ts;
+};
+struct tide__reorder;
+struct tide__reorder *tide__reorder_new(struct tide_sink sink, int64_t window, uint64_t max_pending);
+/* Copies r into a pooled entry; source becomes "src_name:src_no" (or r's own if NULL). */
+struct tide__entry *tide__reorder_pack(struct tide__reorder *ro, const struct tide_record *r,
+                                       const char *src_name, uint64_t src_no);
+/* Takes the entry: into the window, or written at once (flagged late) if behind. */
+int tide__reorder_add(struct tide__reorder *ro, struct tide__entry *e, struct tide_err *err);
+/* Returns an unused entry to the pool (NULL ok). */
+void tide__reorder_put(struct tide__reorder *ro, struct tide__entry *e);
+/* Writes records that start at or before clock - window (INT64_MAX: only the cap). */
+int tide__reorder_release(struct tide__reorder *ro, int64_t clock, struct tide_err *err);
+int tide__reorder_drain(struct tide__reorder *ro, struct tide_err *err);
+const struct tide__reorder_stats *tide__reorder_stats(const struct tide__reorder *ro);
+void tide__reorder_free(struct tide__reorder *ro);
+
 int tide__json_compile(struct tide_logfmt *f, const char *map, struct tide_err *err);
 int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
                      struct tide_arena *a, const char **reason);

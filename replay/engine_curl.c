@@ -6,9 +6,9 @@
  * and keeps the sessions whose hash falls to it, so a session stays in order
  * on one worker and no queue crosses threads. Read-ahead is bounded by a
  * fixed pool of job slots: memory is flat however long the trace. Jobs wait
- * in a min-heap by due time; a timer (or, within the last millisecond, an
- * idle spin) sends each at its due time whether or not earlier requests have
- * answered. Latency is measured from the due time and from the send; how
+ * in a min-heap by due time; a timerfd (libuv's timers have millisecond
+ * resolution) wakes the loop just before each due time, and the job is sent
+ * then whether or not earlier requests have answered. Latency is measured from the due time and from the send; how
  * late each send was is measured as lag. Expected load: up to tens of
  * thousands of requests per second per worker.
  */
@@ -24,9 +24,10 @@
 #include <unistd.h>
 #include <uv.h>
 #include <fcntl.h>
+#include <sys/timerfd.h>
 
 #define JOBS 4096
-#define SPIN_NS 1500000 /* within 1.5 ms of a due time, spin instead of sleeping */
+#define EARLY_NS 20000 /* wake this much before a due time; send what is due within 100 us */
 
 struct worker;
 
@@ -69,8 +70,9 @@ struct worker {
     struct shared *sh;
     uv_loop_t loop;
     uv_timer_t sched_timer, curl_timer, stop_timer;
-    uv_idle_t idle;
-    bool idle_on;
+    int tfd;          /* timerfd: nanosecond wakeups, which libuv's ms timers lack */
+    uv_poll_t tpoll;
+    bool tpoll_on;
     CURLM *multi;
     int fd;
     struct tide_trace_reader *r;
@@ -600,7 +602,6 @@ static int on_timer(CURLM *m, long ms, void *userp)
 /* ---- the loop ------------------------------------------------------------------------------ */
 
 static void on_sched(uv_timer_t *t) { pump(t->data); }
-static void on_idle(uv_idle_t *i) { pump(i->data); }
 
 static void finish(struct worker *w)
 {
@@ -609,9 +610,9 @@ static void finish(struct worker *w)
     w->finished = true;
     uv_timer_stop(&w->sched_timer);
     uv_timer_stop(&w->stop_timer);
-    if (w->idle_on) {
-        uv_idle_stop(&w->idle);
-        w->idle_on = false;
+    if (w->tpoll_on) {
+        uv_poll_stop(&w->tpoll);
+        w->tpoll_on = false;
     }
     uv_stop(&w->loop);
 }
@@ -633,10 +634,6 @@ static void pump(struct worker *w)
         now = now_ns();
     }
     if (w->heap_n == 0 && w->reader_done) {
-        if (w->idle_on) {
-            uv_idle_stop(&w->idle);
-            w->idle_on = false;
-        }
         if (w->in_flight == 0)
             finish(w);
         return;
@@ -646,20 +643,27 @@ static void pump(struct worker *w)
         return;
     }
     {
-        int64_t delta = w->heap[0]->due - now;
-        if (delta <= SPIN_NS) {
-            if (!w->idle_on) {
-                uv_idle_start(&w->idle, on_idle);
-                w->idle_on = true;
-            }
-        } else {
-            if (w->idle_on) {
-                uv_idle_stop(&w->idle);
-                w->idle_on = false;
-            }
-            uv_timer_start(&w->sched_timer, on_sched, (uint64_t)((delta - SPIN_NS) / 1000000), 0);
-        }
+        /* arm the timerfd for the next due time (absolute, CLOCK_REALTIME) */
+        struct itimerspec its;
+        int64_t at = w->heap[0]->due - EARLY_NS;
+        memset(&its, 0, sizeof(its));
+        if (at <= now)
+            at = now + 1000;
+        its.it_value.tv_sec = at / TIDE_NS_PER_SEC;
+        its.it_value.tv_nsec = at % TIDE_NS_PER_SEC;
+        timerfd_settime(w->tfd, TFD_TIMER_ABSTIME, &its, NULL);
     }
+}
+
+static void on_tfd(uv_poll_t *p, int status, int events)
+{
+    struct worker *w = p->data;
+    uint64_t expirations;
+    (void)status;
+    (void)events;
+    while (read(w->tfd, &expirations, sizeof(expirations)) > 0)
+        ;
+    pump(w);
 }
 
 static void on_stop_check(uv_timer_t *t)
@@ -674,10 +678,6 @@ static void on_stop_check(uv_timer_t *t)
             j = heap_pop(w);
             j->next_free = w->free_jobs;
             w->free_jobs = j;
-        }
-        if (w->idle_on) {
-            uv_idle_stop(&w->idle);
-            w->idle_on = false;
         }
     }
     if (w->stopping)
@@ -752,8 +752,14 @@ static int worker_init(struct worker *w, struct shared *s, int id, struct tide_e
     uv_timer_init(&w->loop, &w->sched_timer);
     uv_timer_init(&w->loop, &w->curl_timer);
     uv_timer_init(&w->loop, &w->stop_timer);
-    uv_idle_init(&w->loop, &w->idle);
-    w->sched_timer.data = w->curl_timer.data = w->stop_timer.data = w->idle.data = w;
+    w->tfd = timerfd_create(CLOCK_REALTIME, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (w->tfd < 0)
+        return tide_err_set(err, TIDE_E_IO, "", "timerfd_create failed");
+    uv_poll_init(&w->loop, &w->tpoll, w->tfd);
+    w->tpoll.data = w;
+    uv_poll_start(&w->tpoll, UV_READABLE, on_tfd);
+    w->tpoll_on = true;
+    w->sched_timer.data = w->curl_timer.data = w->stop_timer.data = w;
     w->multi = curl_multi_init();
     curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
@@ -784,6 +790,8 @@ static void worker_free(struct worker *w)
     if (w->multi)
         curl_multi_cleanup(w->multi);
     uv_loop_close(&w->loop);
+    if (w->tfd > 0)
+        close(w->tfd);
     tide_trace_reader_free(w->r);
     if (w->fd >= 0)
         close(w->fd);
