@@ -121,4 +121,66 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
                     const struct tide_logcap_opts *opts, struct tide_sink sink,
                     struct tide_logcap_stats *stats, struct tide_err *err);
 
+/* ---- pcap capture ------------------------------------------------------------ */
+
+/* Reasons a pcap capture could not use something; each is counted. */
+enum {
+    TIDE_PCAP_SKIP_TRUNCATED_PACKET, /* captured shorter than its headers (snaplen) */
+    TIDE_PCAP_SKIP_BAD_HEADER,       /* malformed link, IP or TCP header */
+    TIDE_PCAP_SKIP_NOT_TCP,          /* UDP, ICMP, ARP, ... */
+    TIDE_PCAP_SKIP_OTHER_PORT,       /* TCP to a port not chosen (--ports) */
+    TIDE_PCAP_SKIP_FRAGMENT_LOST,    /* IP fragments that never completed */
+    TIDE_PCAP_SKIP_GAP,              /* bytes missing from a TCP stream */
+    TIDE_PCAP_SKIP_EVICTED,          /* connections dropped at a memory cap */
+    TIDE_PCAP_SKIP_TLS,              /* encrypted connections */
+    TIDE_PCAP_SKIP_HTTP2,            /* HTTP/2 connections */
+    TIDE_PCAP_SKIP_NOT_HTTP,         /* streams that are not HTTP/1.x */
+    TIDE_PCAP_SKIP_UNPARSABLE,       /* bytes skipped to find the next message */
+    TIDE_PCAP_SKIP_KINDS
+};
+const char *tide_pcap_skip_name(int k);
+
+struct tide_pcap_stats {
+    uint64_t packets, bytes;
+    uint64_t by_linktype[8]; /* ethernet, sll, sll2, null/loop, raw, other */
+    uint64_t connections, requests, responses, no_response, bodies_truncated;
+    uint64_t late;
+    uint64_t skipped[TIDE_PCAP_SKIP_KINDS];   /* packets or connections, by reason */
+    uint64_t skipped_bytes[TIDE_PCAP_SKIP_KINDS];
+    uint64_t kernel_drops, if_drops;          /* live capture (pcap_stats) */
+    bool file_truncated;                      /* a file ended inside a packet */
+    int64_t first_ts, last_ts;
+};
+
+struct tide_pcap_opts {
+    const char *const *files; /* NULL for a live capture */
+    int n_files;
+    const char *interface;    /* live */
+    const char *filter;       /* BPF */
+    int64_t duration_ns;      /* live: stop after (0 = until *stop) */
+    uint64_t count;           /* stop after this many packets (0 = no limit) */
+    int snaplen;              /* live; default 262144 */
+    const uint16_t *ports;    /* HTTP server ports; NULL = defaults */
+    int n_ports;
+    bool detect;              /* HTTP on any port */
+    size_t max_body;          /* default 64 KiB */
+    size_t max_memory;        /* buffered stream bytes in all; default 256 MiB */
+    int64_t idle_timeout_ns;  /* default 120 s (packet time) */
+    int64_t reorder_window_ns;
+    volatile int *stop;
+    void (*on_ready)(void *userp); /* live: called once the capture is running */
+    void *userp;
+};
+
+/*
+ * Reads pcap/pcapng files (in time order of their first packets) or a live
+ * interface, reassembles TCP, parses HTTP/1.x requests and pairs them with
+ * their responses, and hands each request to sink in start order. The start
+ * is the first byte of the request; the duration runs to the last byte of the
+ * response. Returns 0, the sink's error, or an input error (unsupported link
+ * type, unreadable file) with the reason.
+ */
+int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct tide_pcap_stats *st,
+                  struct tide_err *err);
+
 #endif

@@ -17,6 +17,17 @@
 void help_capture(FILE *f)
 {
     fprintf(f,
+            "usage: tide capture pcap [options] FILE... -o OUT.tide\n"
+            "       tide capture pcap --interface IF [--filter BPF] [--duration D] -o OUT.tide\n"
+            "Reassembles TCP, pairs HTTP/1.x requests with responses (docs/capture.md).\n"
+            "  -i, --interface IF       live capture ('any' for all); SIGINT ends it\n"
+            "  -f, --filter BPF         a capture filter (tcp port 80)\n"
+            "      --duration D, -c, --count N   stop after D or N packets\n"
+            "      --snaplen N          live snapshot length (default 262144)\n"
+            "      --ports LIST         HTTP server ports (default 80,8080,8000,8008,8888,3000,5000,9000,8081)\n"
+            "      --detect             find HTTP on any port\n"
+            "      --max-body N         request bodies kept up to N bytes (default 65536; longer: truncated, flagged)\n"
+            "      --max-memory N       buffered stream bytes in all (default 256 MiB; past it: evictions, counted)\n\n"
             "usage: tide capture log [options] FILE... -o OUT.tide\n"
             "Reads access logs (plain, .gz, .zst, or '-' for stdin), several at once\n"
             "(rotated files, several servers), merged by request start time.\n\n"
@@ -347,6 +358,203 @@ out_free:
     return ex;
 }
 
+static void pcap_ready(void *userp)
+{
+    (void)userp;
+    fprintf(stderr, "tide: capturing (SIGINT or SIGTERM ends it with a complete trace)\n");
+}
+
+static int capture_pcap(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"output", required_argument, 0, 'o'}, {"interface", required_argument, 0, 'i'},
+        {"filter", required_argument, 0, 'f'}, {"duration", required_argument, 0, 'd'},
+        {"count", required_argument, 0, 'c'}, {"snaplen", required_argument, 0, 's'},
+        {"ports", required_argument, 0, 'p'}, {"detect", no_argument, 0, 'D'},
+        {"max-body", required_argument, 0, 'b'}, {"max-memory", required_argument, 0, 'm'},
+        {"raw", no_argument, 0, 'r'}, {"level", required_argument, 0, 'l'}, CLI_ANON_LONGOPTS,
+        {0, 0, 0, 0}};
+    struct tide_pcap_opts po;
+    struct tide_pcap_stats st;
+    struct tide_trace_writer_opts wo = {0};
+    struct tide_err err = {0};
+    struct cli_out out;
+    struct tide_trace_writer *w = NULL;
+    struct cli_anon ca;
+    struct tide_sink sink;
+    uint16_t ports[64];
+    const char *outpath = NULL;
+    bool raw = false;
+    int c, i, rc, ex = EXIT_OK, n_ports = 0;
+    char *meta = NULL, *fin = NULL;
+    struct tide_buf fb;
+
+    memset(&po, 0, sizeof(po));
+    cli_anon_init(&ca);
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:i:f:c:", longopts, NULL)) != -1) {
+        int ac = cli_anon_option(&ca, c, optarg);
+        int64_t v;
+        if (ac < 0)
+            return EXIT_USAGE;
+        if (ac > 0)
+            continue;
+        switch (c) {
+        case 'o': outpath = optarg; break;
+        case 'i': po.interface = optarg; break;
+        case 'f': po.filter = optarg; break;
+        case 'd':
+            if (tide_duration_parse(optarg, &po.duration_ns)) {
+                cli_errorf("--duration: not a duration");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'c': po.count = strtoull(optarg, NULL, 10); break;
+        case 's': po.snaplen = atoi(optarg); break;
+        case 'p': {
+            char *dup = strdup(optarg), *tok, *save = NULL;
+            for (tok = strtok_r(dup, ",", &save); tok && n_ports < 64; tok = strtok_r(NULL, ",", &save)) {
+                long v2 = strtol(tok, NULL, 10);
+                if (v2 <= 0 || v2 > 65535) {
+                    cli_errorf("--ports: a comma-separated list of port numbers");
+                    free(dup);
+                    return EXIT_USAGE;
+                }
+                ports[n_ports++] = (uint16_t)v2;
+            }
+            free(dup);
+            break;
+        }
+        case 'D': po.detect = true; break;
+        case 'b':
+            if (tide_parse_i64(optarg, strlen(optarg), &v) || v < 0) {
+                cli_errorf("--max-body: bytes");
+                return EXIT_USAGE;
+            }
+            po.max_body = (size_t)v;
+            break;
+        case 'm':
+            if (tide_parse_i64(optarg, strlen(optarg), &v) || v <= 0) {
+                cli_errorf("--max-memory: bytes");
+                return EXIT_USAGE;
+            }
+            po.max_memory = (size_t)v;
+            break;
+        case 'r': raw = true; break;
+        case 'l': wo.level = atoi(optarg); break;
+        default: help_capture(stderr); return EXIT_USAGE;
+        }
+    }
+    if (n_ports) {
+        po.ports = ports;
+        po.n_ports = n_ports;
+    }
+    if (!po.interface && optind >= argc) {
+        cli_errorf("capture pcap: give pcap files ('-' for stdin) or --interface IF");
+        return EXIT_USAGE;
+    }
+    if (po.interface && optind < argc) {
+        cli_errorf("capture pcap: files or --interface, not both");
+        return EXIT_USAGE;
+    }
+    if (!po.interface) {
+        po.files = (const char *const *)argv + optind;
+        po.n_files = argc - optind;
+    }
+    if (!raw && cli_anon_setup(&ca, &err)) {
+        cli_error(&err);
+        cli_anon_free(&ca);
+        return EXIT_USAGE;
+    }
+    meta = cli_meta_json(raw, po.interface ? "pcap:live" : "pcap", po.interface ? &po.interface : po.files,
+                         po.interface ? 1 : po.n_files);
+    if (meta && !raw) {
+        char *m2 = cli_anon_meta(&ca, meta);
+        free(meta);
+        meta = m2;
+    }
+    if (!meta || cli_out_open(&out, outpath, raw, &err)) {
+        cli_error(&err);
+        free(meta);
+        cli_anon_free(&ca);
+        return EXIT_USAGE;
+    }
+    if (tide_trace_writer_open(&w, out.fd, out.path, meta, &wo, &err)) {
+        cli_error(&err);
+        cli_out_abort(&out);
+        free(meta);
+        cli_anon_free(&ca);
+        return EXIT_RUNTIME;
+    }
+    sink = (struct tide_sink){tide_trace_writer_sink, w};
+    if (!raw)
+        sink = cli_anon_sink(&ca, sink);
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    po.stop = &g_stop;
+    if (po.interface)
+        po.on_ready = pcap_ready;
+    rc = tide_pcap_run(&po, sink, &st, &err);
+    if (rc && rc != TIDE_E_TRUNCATED) {
+        cli_error(&err);
+        ex = rc == TIDE_E_FORMAT || rc == TIDE_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
+        cli_out_abort(&out);
+        goto out_free;
+    }
+    if (rc == TIDE_E_TRUNCATED) {
+        cli_error(&err);
+        ex = EXIT_INCOMPLETE;
+    }
+    tide_buf_init(&fb, 0);
+    tide_buf_printf(&fb, "{\"capture\":{\"kind\":\"pcap\",\"packets\":%llu,\"connections\":%llu,"
+                         "\"requests\":%llu,\"responses\":%llu,\"no_response\":%llu,\"kernel_drops\":%llu,\"skipped\":{",
+                    (unsigned long long)st.packets, (unsigned long long)st.connections,
+                    (unsigned long long)st.requests, (unsigned long long)st.responses,
+                    (unsigned long long)st.no_response, (unsigned long long)st.kernel_drops);
+    for (i = 0; i < TIDE_PCAP_SKIP_KINDS; i++)
+        tide_buf_printf(&fb, "%s\"%s\":[%llu,%llu]", i ? "," : "", tide_pcap_skip_name(i),
+                        (unsigned long long)st.skipped[i], (unsigned long long)st.skipped_bytes[i]);
+    tide_buf_printf(&fb, "}}}");
+    tide_buf_putc(&fb, 0);
+    fin = raw ? strdup(fb.p) : cli_anon_final(&ca, fb.p);
+    tide_buf_free(&fb);
+    if (tide_trace_writer_close(w, fin, &err) || cli_out_close(&out, &err)) {
+        cli_error(&err);
+        cli_out_abort(&out);
+        ex = EXIT_RUNTIME;
+        goto out_free;
+    }
+    {
+        static const char *LT[] = {"ethernet", "linux-sll", "linux-sll2", "null/loop", "raw ip", "other"};
+        fprintf(stderr, "tide: capture: %llu packets (%llu bytes), %llu connections, %llu requests written "
+                        "(%llu answered, %llu without a response), %llu late\n",
+                (unsigned long long)st.packets, (unsigned long long)st.bytes,
+                (unsigned long long)st.connections, (unsigned long long)st.requests,
+                (unsigned long long)st.responses, (unsigned long long)st.no_response, (unsigned long long)st.late);
+        fprintf(stderr, "tide:   link types:");
+        for (i = 0; i < 6; i++)
+            if (st.by_linktype[i])
+                fprintf(stderr, " %s %llu", LT[i], (unsigned long long)st.by_linktype[i]);
+        fprintf(stderr, "\n");
+        for (i = 0; i < TIDE_PCAP_SKIP_KINDS; i++)
+            if (st.skipped[i] || st.skipped_bytes[i])
+                fprintf(stderr, "tide:   not used: %s: %llu (%llu bytes)\n", tide_pcap_skip_name(i),
+                        (unsigned long long)st.skipped[i], (unsigned long long)st.skipped_bytes[i]);
+        if (st.bodies_truncated)
+            fprintf(stderr, "tide:   %llu request bodies truncated at --max-body (flagged)\n",
+                    (unsigned long long)st.bodies_truncated);
+        if (po.interface)
+            fprintf(stderr, "tide:   kernel drops %llu, interface drops %llu\n",
+                    (unsigned long long)st.kernel_drops, (unsigned long long)st.if_drops);
+    }
+out_free:
+    tide_trace_writer_free(w);
+    free(meta);
+    free(fin);
+    cli_anon_free(&ca);
+    return ex;
+}
+
 int cmd_capture(int argc, char **argv)
 {
     if (argc < 2) {
@@ -355,10 +563,8 @@ int cmd_capture(int argc, char **argv)
     }
     if (strcmp(argv[1], "log") == 0)
         return capture_log(argc - 1, argv + 1);
-    if (strcmp(argv[1], "pcap") == 0) {
-        cli_errorf("capture pcap: not built yet (see the issue tracker); capture log works");
-        return EXIT_USAGE;
-    }
+    if (strcmp(argv[1], "pcap") == 0)
+        return capture_pcap(argc - 1, argv + 1);
     cli_errorf("capture: unknown source '%s' (log)", argv[1]);
     return EXIT_USAGE;
 }

@@ -1,0 +1,204 @@
+/*
+ * http1.c - HTTP/1.x message heads, parsed from memory (picohttpparser's
+ * contract): given (buf, len), return the head's length, 0 for "need more",
+ * or a negative value for "not HTTP". Nothing is allocated; the head's fields
+ * are views into buf. Bodies are framed by the caller (tcpflow.c) from what
+ * the head says: Content-Length, chunked, or until the connection closes.
+ */
+#define _GNU_SOURCE
+#include "capture_int.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+static bool is_tchar(unsigned char c)
+{
+    return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c);
+}
+
+bool tide__http_is_method_start(const char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n && i < 16; i++) {
+        if (p[i] == ' ')
+            return i > 0;
+        if (!isupper((unsigned char)p[i]) && p[i] != '-' && p[i] != '_')
+            return false;
+    }
+    return n < 16; /* too short to tell: maybe */
+}
+
+/* Parses header lines from p (after the start line) up to the blank line. */
+static long parse_headers(const char *buf, size_t len, size_t at, struct tide__http_head *h)
+{
+    while (at < len) {
+        const char *eol = memchr(buf + at, '\n', len - at), *colon;
+        size_t le, ve, vs;
+        if (!eol)
+            return 0;
+        le = (size_t)(eol - buf);
+        if (le == at || (le == at + 1 && buf[at] == '\r'))
+            return (long)(le + 1); /* the blank line */
+        colon = memchr(buf + at, ':', le - at);
+        if (!colon || colon == buf + at)
+            return -1;
+        for (const char *c = buf + at; c < colon; c++)
+            if (!is_tchar((unsigned char)*c))
+                return -1;
+        vs = (size_t)(colon - buf) + 1;
+        while (vs < le && (buf[vs] == ' ' || buf[vs] == '\t'))
+            vs++;
+        ve = le;
+        while (ve > vs && (buf[ve - 1] == '\r' || buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
+            ve--;
+        if (h->n_headers < TIDE__HTTP_MAX_HEADERS) {
+            struct tide_header *x = &h->headers[h->n_headers++];
+            x->name = tide_str_make(buf + at, (size_t)(colon - (buf + at)));
+            x->value = tide_str_make(buf + vs, ve - vs);
+            if (tide_str_is_eq_nocase_c(x->name, "Content-Length")) {
+                int64_t v;
+                if (tide_parse_i64(x->value.p, x->value.len, &v) || v < 0)
+                    return -1; /* a bad length cannot be framed */
+                if (h->content_length >= 0 && h->content_length != v)
+                    return -1; /* conflicting lengths: request smuggling */
+                h->content_length = v;
+            } else if (tide_str_is_eq_nocase_c(x->name, "Transfer-Encoding")) {
+                if (x->value.len >= 7 && strncasecmp(x->value.p + x->value.len - 7, "chunked", 7) == 0)
+                    h->chunked = true;
+            } else if (tide_str_is_eq_nocase_c(x->name, "Connection")) {
+                if (x->value.len >= 5 && memmem(x->value.p, x->value.len, "close", 5))
+                    h->conn_close = true;
+            }
+        } else {
+            h->headers_dropped++;
+        }
+        at = le + 1;
+    }
+    return 0;
+}
+
+long tide__http_request_head(const char *buf, size_t len, struct tide__http_head *h)
+{
+    const char *eol, *sp1, *sp2;
+    size_t le;
+    memset(h, 0, sizeof(*h));
+    h->content_length = -1;
+    eol = len ? memchr(buf, '\n', len) : NULL;
+    if (!eol)
+        return len > TIDE__HTTP_MAX_HEAD ? -1 : 0;
+    le = (size_t)(eol - buf);
+    if (le > 0 && buf[le - 1] == '\r')
+        le--;
+    sp1 = memchr(buf, ' ', le);
+    if (!sp1 || sp1 == buf)
+        return -1;
+    for (const char *c = buf; c < sp1; c++)
+        if (!is_tchar((unsigned char)*c))
+            return -1;
+    sp2 = memrchr(sp1 + 1, ' ', le - (size_t)(sp1 + 1 - buf));
+    if (!sp2 || sp2 == sp1 + 1 || (size_t)(buf + le - sp2 - 1) < 8 || memcmp(sp2 + 1, "HTTP/1.", 7) != 0)
+        return -1;
+    h->method = tide_str_make(buf, (size_t)(sp1 - buf));
+    h->target = tide_str_make(sp1 + 1, (size_t)(sp2 - sp1 - 1));
+    h->version = tide_str_make(sp2 + 1, (size_t)(buf + le - sp2 - 1));
+    {
+        long r = parse_headers(buf, len, (size_t)(eol - buf) + 1, h);
+        if (r == 0 && len > TIDE__HTTP_MAX_HEAD)
+            return -1;
+        return r;
+    }
+}
+
+long tide__http_response_head(const char *buf, size_t len, struct tide__http_head *h)
+{
+    const char *eol;
+    size_t le;
+    int st;
+    memset(h, 0, sizeof(*h));
+    h->content_length = -1;
+    if (len >= 5 && memcmp(buf, "HTTP/", 5) != 0)
+        return -1;
+    eol = len ? memchr(buf, '\n', len) : NULL;
+    if (!eol)
+        return len > TIDE__HTTP_MAX_HEAD ? -1 : 0;
+    le = (size_t)(eol - buf);
+    if (le < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ' || !isdigit((unsigned char)buf[9]) ||
+        !isdigit((unsigned char)buf[10]) || !isdigit((unsigned char)buf[11]))
+        return -1;
+    st = (buf[9] - '0') * 100 + (buf[10] - '0') * 10 + (buf[11] - '0');
+    h->status = st;
+    h->version = tide_str_make(buf, 8);
+    {
+        long r = parse_headers(buf, len, (size_t)(eol - buf) + 1, h);
+        if (r == 0 && len > TIDE__HTTP_MAX_HEAD)
+            return -1;
+        return r;
+    }
+}
+
+long tide__http_chunked(struct tide__chunked *c, const char *buf, size_t len, uint64_t *body_bytes,
+                        struct tide_buf *out, size_t cap, bool *truncated)
+{
+    size_t i = 0;
+    while (i < len) {
+        switch (c->state) {
+        case CH_SIZE: {
+            const char *eol = memchr(buf + i, '\n', len - i);
+            size_t k;
+            uint64_t v = 0;
+            int digits = 0;
+            if (!eol)
+                return len - i > 1024 ? -1 : (long)i; /* need more */
+            for (k = i; k < (size_t)(eol - buf) && isxdigit((unsigned char)buf[k]); k++) {
+                if (++digits > 15)
+                    return -1; /* 2^60 and more: an overflow attack, not a body */
+                v = v * 16 + (uint64_t)(isdigit((unsigned char)buf[k]) ? buf[k] - '0' : (tolower((unsigned char)buf[k]) - 'a' + 10));
+            }
+            if (digits == 0)
+                return -1;
+            c->left = v;
+            i = (size_t)(eol - buf) + 1;
+            c->state = v == 0 ? CH_TRAILER : CH_DATA;
+            break;
+        }
+        case CH_DATA: {
+            size_t take = len - i < c->left ? len - i : (size_t)c->left;
+            *body_bytes += take;
+            if (out) {
+                size_t room = out->len < cap ? cap - out->len : 0;
+                if (take > room)
+                    *truncated = true;
+                tide_buf_append(out, buf + i, take < room ? take : room);
+            }
+            c->left -= take;
+            i += take;
+            if (c->left == 0)
+                c->state = CH_DATA_END;
+            break;
+        }
+        case CH_DATA_END: {
+            const char *eol = memchr(buf + i, '\n', len - i);
+            if (!eol)
+                return len - i > 2 ? -1 : (long)i;
+            i = (size_t)(eol - buf) + 1;
+            c->state = CH_SIZE;
+            break;
+        }
+        case CH_TRAILER: {
+            const char *eol = memchr(buf + i, '\n', len - i);
+            if (!eol)
+                return len - i > 8192 ? -1 : (long)i;
+            if ((size_t)(eol - buf) == i || ((size_t)(eol - buf) == i + 1 && buf[i] == '\r')) {
+                c->state = CH_DONE;
+                return (long)((size_t)(eol - buf) + 1);
+            }
+            i = (size_t)(eol - buf) + 1;
+            break;
+        }
+        case CH_DONE:
+            return (long)i;
+        }
+    }
+    return (long)i;
+}

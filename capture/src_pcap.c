@@ -1,0 +1,572 @@
+/*
+ * src_pcap.c - packets in (libpcap: pcap and pcapng files, or a live
+ * interface), TCP segments out to tcpflow.c.
+ *
+ * Link layers: Ethernet with 802.1Q/QinQ tags, Linux cooked SLL and SLL2
+ * (`-i any`), BSD loopback (NULL/LOOP), raw IPv4/IPv6. IPv4 fragments and
+ * IPv6 fragment headers are reassembled (bounded; what never completes is
+ * counted); IPv6 extension headers are walked. Several files are read in the
+ * time order of their first packets. Every packet that cannot be used is
+ * counted by reason. Packet data is libpcap's, valid until the next read.
+ */
+#define _GNU_SOURCE
+#include "capture_int.h"
+#include "tcpflow_int.h"
+
+#include <pcap/pcap.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_FRAG_SETS 1024
+#define MAX_FRAG_BYTES 65535
+
+struct fragset {
+    bool used, v6;
+    uint8_t src[16], dst[16];
+    uint32_t id;
+    uint8_t proto;
+    uint8_t data[MAX_FRAG_BYTES];
+    uint8_t have[MAX_FRAG_BYTES / 8 + 1]; /* one bit per 8-byte unit */
+    size_t total;                          /* known once the last fragment came */
+    int64_t ts;
+};
+
+struct pcapctx {
+    const struct tide_pcap_opts *o;
+    struct tide_pcap_stats *st;
+    struct tide__flows *flows;
+    struct tide__reorder *ro;
+    struct fragset *frags; /* MAX_FRAG_SETS, allocated on the first fragment */
+    int linktype;
+    int64_t last_expire;
+    int64_t now;
+    int rc;
+};
+
+static const uint16_t DEFAULT_PORTS[] = {80, 8080, 8000, 8008, 8888, 3000, 5000, 9000, 8081};
+
+static bool is_server_port(void *userp, uint16_t port)
+{
+    const struct pcapctx *x = userp;
+    const uint16_t *p = x->o->ports ? x->o->ports : DEFAULT_PORTS;
+    int n = x->o->ports ? x->o->n_ports : (int)(sizeof(DEFAULT_PORTS) / sizeof(DEFAULT_PORTS[0]));
+    int i;
+    for (i = 0; i < n; i++)
+        if (p[i] == port)
+            return true;
+    return false;
+}
+
+static uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+static void skip(struct pcapctx *x, int why) { x->st->skipped[why]++; }
+
+static void tcp(struct pcapctx *x, const uint8_t *src, const uint8_t *dst, bool v6, const uint8_t *p,
+                size_t n)
+{
+    struct tide__flowkey k;
+    size_t off;
+    uint16_t sp, dp;
+    if (n < 20) {
+        skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+        return;
+    }
+    off = (size_t)(p[12] >> 4) * 4;
+    if (off < 20 || off > n) {
+        skip(x, off < 20 ? TIDE_PCAP_SKIP_BAD_HEADER : TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+        return;
+    }
+    sp = be16(p);
+    dp = be16(p + 2);
+    if (!x->o->detect && !is_server_port(x, sp) && !is_server_port(x, dp)) {
+        skip(x, TIDE_PCAP_SKIP_OTHER_PORT);
+        return;
+    }
+    memset(&k, 0, sizeof(k));
+    memcpy(k.a.addr, src, v6 ? 16 : 4);
+    memcpy(k.b.addr, dst, v6 ? 16 : 4);
+    k.a.v6 = k.b.v6 = v6;
+    k.a.port = sp;
+    k.b.port = dp;
+    tide__flows_segment(x->flows, &k, be32(p + 4), p[13], (const char *)p + off, n - off, x->now);
+}
+
+/* Adds a fragment; returns the whole datagram's payload once complete. */
+static const uint8_t *fragment(struct pcapctx *x, bool v6, const uint8_t *src, const uint8_t *dst, uint32_t id,
+                               uint8_t proto, size_t off, bool more, const uint8_t *p, size_t n, size_t *len)
+{
+    struct fragset *f = NULL, *freeslot = NULL, *oldest = NULL;
+    size_t i, al = v6 ? 16 : 4;
+    if (!x->frags && !(x->frags = calloc(MAX_FRAG_SETS, sizeof(*x->frags))))
+        return NULL;
+    for (i = 0; i < MAX_FRAG_SETS; i++) {
+        struct fragset *s = &x->frags[i];
+        if (!s->used) {
+            if (!freeslot)
+                freeslot = s;
+            continue;
+        }
+        if (s->v6 == v6 && s->id == id && s->proto == proto && !memcmp(s->src, src, al) && !memcmp(s->dst, dst, al)) {
+            f = s;
+            break;
+        }
+        if (!oldest || s->ts < oldest->ts)
+            oldest = s;
+    }
+    if (!f) {
+        f = freeslot ? freeslot : oldest;
+        if (f->used)
+            skip(x, TIDE_PCAP_SKIP_FRAGMENT_LOST);
+        memset(f, 0, sizeof(*f));
+        f->used = true;
+        f->v6 = v6;
+        f->id = id;
+        f->proto = proto;
+        memcpy(f->src, src, al);
+        memcpy(f->dst, dst, al);
+    }
+    f->ts = x->now;
+    if (off + n > MAX_FRAG_BYTES || (more && n % 8)) {
+        skip(x, TIDE_PCAP_SKIP_BAD_HEADER);
+        f->used = false;
+        return NULL;
+    }
+    memcpy(f->data + off, p, n); /* overlapping fragments: the later copy wins */
+    for (i = off / 8; i < (off + n + 7) / 8; i++)
+        f->have[i / 8] |= (uint8_t)(1u << (i % 8));
+    if (!more)
+        f->total = off + n;
+    if (f->total) {
+        for (i = 0; i < (f->total + 7) / 8; i++)
+            if (!(f->have[i / 8] & (1u << (i % 8))))
+                return NULL;
+        f->used = false; /* complete; the data stays valid until the slot is reused */
+        *len = f->total;
+        return f->data;
+    }
+    return NULL;
+}
+
+static void ipv4(struct pcapctx *x, const uint8_t *p, size_t n)
+{
+    size_t hl, tl;
+    uint16_t fo;
+    if (n < 20) {
+        skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+        return;
+    }
+    hl = (size_t)(p[0] & 15) * 4;
+    tl = be16(p + 2);
+    if (tl == 0 && hl >= 20)
+        tl = n; /* TCP segmentation offload: the length field is left 0 */
+    if ((p[0] >> 4) != 4 || hl < 20 || tl < hl) {
+        skip(x, TIDE_PCAP_SKIP_BAD_HEADER);
+        return;
+    }
+    if (tl > n) {
+        skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+        return;
+    }
+    fo = be16(p + 6);
+    if (p[9] != 6) {
+        skip(x, TIDE_PCAP_SKIP_NOT_TCP);
+        return;
+    }
+    if ((fo & 0x2000) || (fo & 0x1fff)) {
+        size_t len;
+        const uint8_t *whole = fragment(x, false, p + 12, p + 16, be16(p + 4), p[9], (size_t)(fo & 0x1fff) * 8,
+                                        (fo & 0x2000) != 0, p + hl, tl - hl, &len);
+        if (whole)
+            tcp(x, p + 12, p + 16, false, whole, len);
+        return;
+    }
+    tcp(x, p + 12, p + 16, false, p + hl, tl - hl);
+}
+
+static void ipv6(struct pcapctx *x, const uint8_t *p, size_t n)
+{
+    size_t pl, at = 40;
+    uint8_t nh;
+    if (n < 40) {
+        skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+        return;
+    }
+    if ((p[0] >> 4) != 6) {
+        skip(x, TIDE_PCAP_SKIP_BAD_HEADER);
+        return;
+    }
+    pl = be16(p + 4);
+    if (40 + pl > n) {
+        skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+        return;
+    }
+    n = 40 + pl;
+    nh = p[6];
+    for (;;) {
+        if (nh == 6) {
+            tcp(x, p + 8, p + 24, true, p + at, n - at);
+            return;
+        }
+        if (nh == 0 || nh == 43 || nh == 60 || nh == 51) { /* hop-by-hop, routing, dest opts, AH */
+            size_t el;
+            if (at + 8 > n) {
+                skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+                return;
+            }
+            el = nh == 51 ? ((size_t)p[at + 1] + 2) * 4 : ((size_t)p[at + 1] + 1) * 8;
+            nh = p[at];
+            at += el;
+            if (at > n) {
+                skip(x, TIDE_PCAP_SKIP_BAD_HEADER);
+                return;
+            }
+            continue;
+        }
+        if (nh == 44) { /* fragment header */
+            uint16_t fo;
+            size_t len;
+            const uint8_t *whole;
+            if (at + 8 > n) {
+                skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+                return;
+            }
+            fo = be16(p + at + 2);
+            if ((fo & 0xfff8) == 0 && !(fo & 1)) { /* an atomic fragment: the payload is whole */
+                nh = p[at];
+                at += 8;
+                continue;
+            }
+            whole = fragment(x, true, p + 8, p + 24, be32(p + at + 4), p[at], (size_t)(fo & 0xfff8),
+                             (fo & 1) != 0, p + at + 8, n - at - 8, &len);
+            if (whole && p[at] == 6)
+                tcp(x, p + 8, p + 24, true, whole, len);
+            else if (whole)
+                skip(x, TIDE_PCAP_SKIP_NOT_TCP);
+            return;
+        }
+        skip(x, TIDE_PCAP_SKIP_NOT_TCP);
+        return;
+    }
+}
+
+static void ip_by_ethertype(struct pcapctx *x, uint16_t et, const uint8_t *p, size_t n)
+{
+    if (et == 0x8864) { /* PPPoE session: 6-byte header, then the PPP protocol */
+        if (n < 8) {
+            skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+            return;
+        }
+        et = be16(p + 6) == 0x0021 ? 0x0800 : be16(p + 6) == 0x0057 ? 0x86dd : 0;
+        p += 8;
+        n -= 8;
+    }
+    if (et == 0x0800)
+        ipv4(x, p, n);
+    else if (et == 0x86dd)
+        ipv6(x, p, n);
+    else
+        skip(x, TIDE_PCAP_SKIP_NOT_TCP);
+}
+
+static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *p)
+{
+    struct pcapctx *x = (struct pcapctx *)user;
+    size_t n = h->caplen;
+    x->now = (int64_t)h->ts.tv_sec * TIDE_NS_PER_SEC + (int64_t)h->ts.tv_usec * 1000;
+    x->st->packets++;
+    x->st->bytes += h->len;
+    tide__flows_opts(x->flows)->packet_no++;
+    if (x->st->packets == 1 || x->now < x->st->first_ts)
+        x->st->first_ts = x->now;
+    if (x->now > x->st->last_ts)
+        x->st->last_ts = x->now;
+    switch (x->linktype) {
+    case DLT_EN10MB: {
+        size_t at = 12;
+        uint16_t et;
+        x->st->by_linktype[0]++;
+        if (n < 14) {
+            skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+            break;
+        }
+        et = be16(p + at);
+        while ((et == 0x8100 || et == 0x88a8 || et == 0x9100) && at + 6 <= n) {
+            at += 4; /* 802.1Q / QinQ tags */
+            et = be16(p + at);
+        }
+        ip_by_ethertype(x, et, p + at + 2, n - at - 2);
+        break;
+    }
+    case DLT_LINUX_SLL:
+        x->st->by_linktype[1]++;
+        if (n < 16)
+            skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+        else
+            ip_by_ethertype(x, be16(p + 14), p + 16, n - 16);
+        break;
+    case DLT_LINUX_SLL2:
+        x->st->by_linktype[2]++;
+        if (n < 20)
+            skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+        else
+            ip_by_ethertype(x, be16(p), p + 20, n - 20);
+        break;
+    case DLT_NULL:
+    case DLT_LOOP: {
+        uint32_t fam;
+        x->st->by_linktype[3]++;
+        if (n < 4) {
+            skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+            break;
+        }
+        fam = x->linktype == DLT_LOOP ? be32(p) : (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        if (fam > 0xffff)
+            fam = be32(p); /* written on a host of the other byte order */
+        if (fam == 2)
+            ipv4(x, p + 4, n - 4);
+        else if (fam == 24 || fam == 28 || fam == 30 || fam == 10)
+            ipv6(x, p + 4, n - 4);
+        else
+            skip(x, TIDE_PCAP_SKIP_NOT_TCP);
+        break;
+    }
+    case DLT_RAW:
+    case DLT_IPV4:
+    case DLT_IPV6:
+        x->st->by_linktype[4]++;
+        if (n < 1)
+            skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+        else if ((p[0] >> 4) == 4)
+            ipv4(x, p, n);
+        else if ((p[0] >> 4) == 6)
+            ipv6(x, p, n);
+        else
+            skip(x, TIDE_PCAP_SKIP_BAD_HEADER);
+        break;
+    default:
+        x->st->by_linktype[5]++;
+    }
+    if (x->now - x->last_expire > TIDE_NS_PER_SEC) {
+        struct tide_err err;
+        tide__flows_expire(x->flows, x->now);
+        x->rc = tide__reorder_release(x->ro, x->now, &err);
+        x->last_expire = x->now;
+    }
+}
+
+static bool link_ok(int lt)
+{
+    return lt == DLT_EN10MB || lt == DLT_LINUX_SLL || lt == DLT_LINUX_SLL2 || lt == DLT_NULL || lt == DLT_LOOP ||
+           lt == DLT_RAW || lt == DLT_IPV4 || lt == DLT_IPV6;
+}
+
+/* libpcap reads FILE *: give it one over tide's input layer, so .gz and .zst captures work */
+static ssize_t cookie_read(void *c, char *buf, size_t n)
+{
+    struct tide_err err;
+    long k = tide_input_read(c, buf, n, &err);
+    return k < 0 ? -1 : (ssize_t)k;
+}
+
+static int cookie_close(void *c)
+{
+    tide_input_close(c);
+    return 0;
+}
+
+static int open_file(const char *path, pcap_t **out, struct tide_err *err)
+{
+    char eb[PCAP_ERRBUF_SIZE];
+    struct tide_input *in;
+    FILE *fp;
+    pcap_t *p;
+    cookie_io_functions_t io = {cookie_read, NULL, NULL, cookie_close};
+    if (tide_input_open(&in, path, err))
+        return err->code;
+    fp = fopencookie(in, "r", io);
+    if (!fp) {
+        tide_input_close(in);
+        return tide_err_set(err, TIDE_E_NOMEM, path, "out of memory");
+    }
+    p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, eb);
+    if (!p)
+        fclose(fp);
+    if (!p)
+        return tide_err_set(err, TIDE_E_FORMAT, path, "cannot read as pcap or pcapng: %s", eb);
+    if (!link_ok(pcap_datalink(p))) {
+        int lt = pcap_datalink(p);
+        pcap_close(p);
+        return tide_err_set(err, TIDE_E_FORMAT, path, "unsupported link type %d (%s)", lt,
+                            pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "unknown");
+    }
+    *out = p;
+    return 0;
+}
+
+/* The time of a file's first packet, to read several files in time order. */
+static int64_t first_time(const char *path)
+{
+    pcap_t *p;
+    struct tide_err err;
+    struct pcap_pkthdr *h;
+    const u_char *d;
+    int64_t t = INT64_MAX;
+    if (strcmp(path, "-") == 0 || open_file(path, &p, &err))
+        return t;
+    if (pcap_next_ex(p, &h, &d) == 1)
+        t = (int64_t)h->ts.tv_sec * TIDE_NS_PER_SEC + (int64_t)h->ts.tv_usec * 1000;
+    pcap_close(p);
+    return t;
+}
+
+int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct tide_pcap_stats *st,
+                  struct tide_err *err)
+{
+    struct pcapctx x;
+    struct tide__flow_opts fo;
+    int rc = 0, i, *order = NULL;
+    memset(&x, 0, sizeof(x));
+    memset(st, 0, sizeof(*st));
+    x.o = o;
+    x.st = st;
+    x.ro = tide__reorder_new(sink, o->reorder_window_ns, 0);
+    memset(&fo, 0, sizeof(fo));
+    fo.max_body = o->max_body ? o->max_body : 64 * 1024;
+    fo.max_memory = o->max_memory ? o->max_memory : (size_t)256 << 20;
+    fo.idle_timeout_ns = o->idle_timeout_ns > 0 ? o->idle_timeout_ns : 120 * TIDE_NS_PER_SEC;
+    fo.is_server_port = is_server_port;
+    fo.userp = &x;
+    x.flows = x.ro ? tide__flows_new(&fo, st, x.ro) : NULL;
+    if (!x.flows) {
+        tide__reorder_free(x.ro);
+        return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+    }
+    if (o->files) {
+        int64_t *t = calloc((size_t)o->n_files, sizeof(*t));
+        order = calloc((size_t)o->n_files, sizeof(*order));
+        if (!t || !order) {
+            free(t);
+            rc = tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+            goto out;
+        }
+        for (i = 0; i < o->n_files; i++) {
+            int k;
+            t[i] = first_time(o->files[i]);
+            for (k = i; k > 0 && t[order[k - 1]] > t[i]; k--)
+                order[k] = order[k - 1];
+            order[k] = i;
+        }
+        free(t);
+        for (i = 0; i < o->n_files && !rc; i++) {
+            const char *path = o->files[order[i]];
+            pcap_t *p;
+            struct pcap_pkthdr *h;
+            const u_char *d;
+            int r;
+            rc = open_file(path, &p, err);
+            if (rc)
+                break;
+            x.linktype = pcap_datalink(p);
+            tide__flows_opts(x.flows)->source_name = path;
+            tide__flows_opts(x.flows)->packet_no = 0;
+            while ((r = pcap_next_ex(p, &h, &d)) == 1 && !x.rc) {
+                on_packet((u_char *)&x, h, d);
+                if ((o->count && st->packets >= o->count) || (o->stop && *o->stop))
+                    break;
+            }
+            if (r == PCAP_ERROR) {
+                /* libpcap stops at a packet cut short; what came before was used */
+                st->file_truncated = true;
+                tide_err_set(err, TIDE_E_TRUNCATED, path, "%s (every whole packet before it was used)",
+                             pcap_geterr(p));
+            }
+            pcap_close(p);
+            rc = x.rc;
+        }
+    } else {
+        char eb[PCAP_ERRBUF_SIZE];
+        pcap_t *p = pcap_create(o->interface, eb);
+        struct bpf_program prog;
+        int64_t t0;
+        struct timespec ts;
+        if (!p) {
+            rc = tide_err_set(err, TIDE_E_IO, o->interface, "cannot open: %s", eb);
+            goto out;
+        }
+        pcap_set_snaplen(p, o->snaplen > 0 ? o->snaplen : 262144);
+        pcap_set_timeout(p, 100);
+        pcap_set_immediate_mode(p, 1);
+        pcap_set_buffer_size(p, 32 << 20);
+        if (pcap_activate(p) < 0) {
+            rc = tide_err_set(err, TIDE_E_IO, o->interface, "cannot capture: %s", pcap_geterr(p));
+            pcap_close(p);
+            goto out;
+        }
+        x.linktype = pcap_datalink(p);
+        if (!link_ok(x.linktype)) {
+            rc = tide_err_set(err, TIDE_E_FORMAT, o->interface, "unsupported link type %d (%s)", x.linktype,
+                              pcap_datalink_val_to_name(x.linktype) ? pcap_datalink_val_to_name(x.linktype) : "?");
+            pcap_close(p);
+            goto out;
+        }
+        if (o->filter) {
+            if (pcap_compile(p, &prog, o->filter, 1, PCAP_NETMASK_UNKNOWN) < 0 || pcap_setfilter(p, &prog) < 0) {
+                rc = tide_err_set(err, TIDE_E_USAGE, o->interface, "bad filter: %s", pcap_geterr(p));
+                pcap_close(p);
+                goto out;
+            }
+            pcap_freecode(&prog);
+        }
+        tide__flows_opts(x.flows)->source_name = o->interface;
+        if (o->on_ready)
+            o->on_ready(o->userp);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t0 = (int64_t)ts.tv_sec * TIDE_NS_PER_SEC + ts.tv_nsec;
+        for (;;) {
+            int r = pcap_dispatch(p, 256, on_packet, (u_char *)&x);
+            struct pcap_stat ps;
+            if (r < 0 || x.rc)
+                break;
+            if (o->stop && *o->stop)
+                break;
+            if (o->count && st->packets >= o->count)
+                break;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            if (o->duration_ns > 0 && (int64_t)ts.tv_sec * TIDE_NS_PER_SEC + ts.tv_nsec - t0 >= o->duration_ns)
+                break;
+            if (pcap_stats(p, &ps) == 0) {
+                st->kernel_drops = ps.ps_drop;
+                st->if_drops = ps.ps_ifdrop;
+            }
+        }
+        {
+            struct pcap_stat ps;
+            if (pcap_stats(p, &ps) == 0) {
+                st->kernel_drops = ps.ps_drop;
+                st->if_drops = ps.ps_ifdrop;
+            }
+        }
+        pcap_close(p);
+        rc = x.rc;
+    }
+out:
+    tide__flows_free(x.flows, x.now);
+    if (!rc || rc == TIDE_E_TRUNCATED) {
+        int rc2 = tide__reorder_drain(x.ro, err);
+        if (rc2)
+            rc = rc2;
+    }
+    {
+        const struct tide__reorder_stats *rs = tide__reorder_stats(x.ro);
+        st->late = rs->late;
+    }
+    tide__reorder_free(x.ro);
+    free(x.frags);
+    free(order);
+    if (!rc && st->file_truncated)
+        rc = TIDE_E_TRUNCATED;
+    return rc;
+}
