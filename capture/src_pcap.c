@@ -14,6 +14,7 @@
 #include "tcpflow_int.h"
 
 #include <pcap/pcap.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,8 +526,15 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
             o->on_ready(o->userp);
         clock_gettime(CLOCK_MONOTONIC, &ts);
         t0 = (int64_t)ts.tv_sec * TIDE_NS_PER_SEC + ts.tv_nsec;
+        /* non-blocking reads behind our own poll, so a stop is seen within 100 ms
+         * even when no packet comes (immediate mode would otherwise block) */
+        pcap_setnonblock(p, 1, eb);
         for (;;) {
-            int r = pcap_dispatch(p, 256, on_packet, (u_char *)&x);
+            struct pollfd pfd = {pcap_get_selectable_fd(p), POLLIN, 0};
+            int r;
+            if (pfd.fd >= 0)
+                poll(&pfd, 1, 100);
+            r = pcap_dispatch(p, -1, on_packet, (u_char *)&x);
             struct pcap_stat ps;
             if (r < 0 || x.rc)
                 break;

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# tcpdump records real traffic on lo while curl sends a known set of requests
+# to a real nginx on 127.0.0.1: GETs with query strings, a POST with a JSON
+# body, a chunked upload, keep-alive, and pipelined requests over one raw
+# socket. `tide capture pcap` must yield exactly the requests sent, none
+# missing, none invented, with matching statuses; then the same traffic
+# captured live with `--interface lo`.
+set -u
+TIDE=${1:?usage: capture_pcap.sh TIDE}
+. "$(dirname "$0")/lib.sh"
+need nginx
+need curl
+need jq
+need tcpdump
+need python3
+W=$(mktemp -d)
+TD_PID=""
+CAP_PID=""
+trap '[ -n "$TD_PID" ] && kill "$TD_PID" 2>/dev/null; [ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null; nginx_stop; rm -rf "$W"' EXIT
+mkdir -p "$W/ngx/html"
+echo hello >"$W/ngx/html/index.html"
+chmod -R a+rX "$W"
+nginx_start "$W/ngx" '$request' 'location /api/ { client_body_buffer_size 1m; return 201 "created\n"; }
+    location = /nothing { return 204; }' || skip "nginx did not start"
+P=$NGINX_PORT
+B="http://127.0.0.1:$P"
+
+traffic() {
+  curl -s -o /dev/null "$B/index.html?x=1&y=two"
+  curl -s -o /dev/null "$B/missing?q=a+b"
+  curl -s -o /dev/null -X POST -H 'Content-Type: application/json' --data '{"essay":"hello world"}' "$B/api/essays"
+  printf 'part one|part two|part three' | curl -s -o /dev/null -X POST -H 'Transfer-Encoding: chunked' --data-binary @- "$B/api/upload"
+  curl -s -o /dev/null -o /dev/null "$B/index.html" "$B/nothing" # keep-alive: two requests, one connection
+  curl -s -o /dev/null -I "$B/index.html"
+  python3 - "$P" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /pipe/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /pipe/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+s.close()
+PY
+}
+# method path status, in order of sending
+cat >"$W/want" <<'EOF'
+GET /index.html 200
+GET /missing 404
+POST /api/essays 201
+POST /api/upload 201
+GET /index.html 200
+GET /nothing 204
+HEAD /index.html 200
+GET /pipe/1 404
+GET /pipe/2 404
+GET /index.html 200
+EOF
+
+# --- a file made by tcpdump --------------------------------------------------------
+tcpdump -i lo -w "$W/t.pcap" -U "tcp port $P" 2>"$W/td.err" &
+TD_PID=$!
+for _ in $(seq 50); do grep -q "listening on" "$W/td.err" && break; sleep 0.1; done
+sleep 0.3
+traffic
+sleep 0.5
+kill "$TD_PID"; wait "$TD_PID" 2>/dev/null; TD_PID=""
+"$TIDE" capture pcap --raw --ports "$P" "$W/t.pcap" -o "$W/t.tide" 2>"$W/err" || fail "capture failed: $(cat "$W/err")"
+"$TIDE" cat --allow-raw "$W/t.tide" | jq -r '"\(.method) \(.path) \(.status)"' >"$W/got"
+diff "$W/want" "$W/got" >"$W/diff" || fail "records differ from the requests sent: $(cat "$W/diff")"
+pass "tcpdump file: exactly the 10 requests sent, in order, with their statuses"
+"$TIDE" cat --allow-raw "$W/t.tide" >"$W/t.jsonl"
+[ "$(jq -r 'select(.path == "/index.html" and .query != "") | .query' "$W/t.jsonl")" = "x=1&y=two" ] || fail "query"
+[ "$(jq -r 'select(.path == "/api/essays") | .body' "$W/t.jsonl" | base64 -d)" = '{"essay":"hello world"}' ] || fail "JSON body"
+[ "$(jq -r 'select(.path == "/api/upload") | .body' "$W/t.jsonl" | base64 -d)" = 'part one|part two|part three' ] || fail "chunked body not de-chunked"
+[ "$(jq -r 'select(.method == "HEAD") | .resp_bytes' "$W/t.jsonl")" = 0 ] || fail "HEAD has a body"
+[ "$(jq -r 'select(.path == "/missing") | .client' "$W/t.jsonl")" = 127.0.0.1 ] || fail "client"
+jq -e 'select(.duration_ms == null or .duration_ms < 0)' "$W/t.jsonl" >/dev/null && fail "a duration is missing"
+pass "query, JSON body, de-chunked upload, HEAD without body, client and durations are right"
+grep -q "10 requests written (10 answered, 0 without a response)" "$W/err" || fail "summary: $(cat "$W/err")"
+pass "the summary accounts for every request"
+
+# --- truncated mid-packet: every whole packet is used ------------------------------------
+size=$(stat -c %s "$W/t.pcap")
+head -c $((size - 7)) "$W/t.pcap" >"$W/cut.pcap"
+"$TIDE" capture pcap --raw --ports "$P" "$W/cut.pcap" -o "$W/cut.tide" 2>"$W/err"
+[ $? -eq 5 ] && grep -q "every whole packet before it was used" "$W/err" || fail "truncated pcap: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/cut.tide" | wc -l)" -ge 9 ] || fail "truncated pcap lost requests"
+pass "a pcap cut mid-packet: whole packets used, a clear note, exit 5"
+
+# --- live: --interface lo -----------------------------------------------------------------
+"$TIDE" capture pcap --raw --interface lo --filter "tcp port $P" --ports "$P" -o "$W/live.tide" 2>"$W/live.err" &
+CAP_PID=$!
+for _ in $(seq 50); do grep -q "capturing" "$W/live.err" && break; sleep 0.1; done
+sleep 0.3
+traffic
+sleep 0.5
+kill -INT "$CAP_PID"; wait "$CAP_PID"; rc=$?; CAP_PID=""
+[ $rc -eq 0 ] || fail "live capture exit $rc: $(cat "$W/live.err")"
+"$TIDE" cat --allow-raw "$W/live.tide" | jq -r '"\(.method) \(.path) \(.status)"' >"$W/got2"
+diff "$W/want" "$W/got2" >"$W/diff" || fail "live records differ: $(cat "$W/diff")"
+grep -q "kernel drops 0" "$W/live.err" || fail "kernel drops not reported: $(cat "$W/live.err")"
+pass "live --interface lo: the same 10 requests; SIGINT ends with a complete trace; drops reported"
+
+finish
