@@ -17,6 +17,8 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <openssl/evp.h>
+#include <zlib.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -35,6 +37,7 @@ struct tide_anon {
     int64_t shift_ns;
     struct tide_strmap names; /* personal words seen so far (lower case) -> pseudonym */
     struct tide_strmap clean; /* scanned values that needed no change (value = names.n then) */
+    EVP_MD_CTX *in_hash, *out_hash; /* SHA-256 of every record in and out, for the manifest */
     char fingerprint[17];
 };
 
@@ -57,7 +60,7 @@ static void count(struct tide_anon *a, const char *field, const char *what)
         e->value++;
 }
 
-static struct tide_str dup(struct tide_anon *a, const char *p, size_t n)
+static struct tide_str adup(struct tide_anon *a, const char *p, size_t n)
 {
     return tide_arena_dup(&a->arena, tide_str_make(p, n));
 }
@@ -167,7 +170,7 @@ static int shape_of(const char *s, size_t n)
 static struct tide_str pseudo(struct tide_anon *a, int sh, const char *s, size_t n)
 {
     struct tide_str ps = tide__pseudo(a->ps, sh, tide_str_make(s, n));
-    return dup(a, ps.p, ps.len);
+    return adup(a, ps.p, ps.len);
 }
 
 /* "2010-05-17" -> "2010-01-01"; "05/17/2010" -> "01/01/2010"; else redacted year */
@@ -176,15 +179,15 @@ static struct tide_str generalize(struct tide_anon *a, const char *s, size_t n)
     char b[16];
     if (n >= 10 && isdigit((unsigned char)s[0]) && s[4] == '-') {
         snprintf(b, sizeof(b), "%.4s-01-01", s);
-        return dup(a, b, 10);
+        return adup(a, b, 10);
     }
     if (n >= 10 && s[2] == '/' && s[5] == '/') {
         snprintf(b, sizeof(b), "01/01/%.4s", s + 6);
-        return dup(a, b, 10);
+        return adup(a, b, 10);
     }
     if (n >= 4 && all_digits(s, 4))
-        return dup(a, s, 4);
-    return dup(a, "[date]", 6);
+        return adup(a, s, 4);
+    return adup(a, "[date]", 6);
 }
 
 #define MAX_NAMES 200000
@@ -204,7 +207,6 @@ static void learn(struct tide_anon *a, const char *s, size_t n, struct tide_str 
     if (a->names.n >= MAX_NAMES) { /* bounded: start over rather than grow */
         tide_strmap_free(&a->names);
         tide_strmap_init(&a->names, 0);
-    tide_strmap_init(&a->clean, 0);
     }
     e = tide_strmap_upsert(&a->names, tide_str_make(low, n), &added, &rc);
     if (e && added) {
@@ -713,7 +715,7 @@ static struct tide_str query_rewrite(struct tide_anon *a, const char *s, size_t 
         }
         i = end + 1;
     }
-    r = dup(a, o.p ? o.p : "", o.len);
+    r = adup(a, o.p ? o.p : "", o.len);
     tide_buf_free(&o);
     tide_buf_free(&d);
     tide_buf_free(&v);
@@ -828,7 +830,7 @@ static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n
         seg++;
         i = e + 1;
     }
-    r = dup(a, o.p ? o.p : "", o.len);
+    r = adup(a, o.p ? o.p : "", o.len);
     tide_buf_free(&o);
     return r;
 }
@@ -862,7 +864,7 @@ static struct tide_str ip_list(struct tide_anon *a, struct tide_str v, const cha
             i++;
         }
     }
-    r = dup(a, o.p ? o.p : "", o.len);
+    r = adup(a, o.p ? o.p : "", o.len);
     tide_buf_free(&o);
     return r;
 }
@@ -896,7 +898,7 @@ static struct tide_str cookies(struct tide_anon *a, struct tide_str v)
         }
         i = end + 1;
     }
-    r = dup(a, o.p ? o.p : "", o.len);
+    r = adup(a, o.p ? o.p : "", o.len);
     tide_buf_free(&o);
     tide_buf_free(&x);
     return r;
@@ -925,9 +927,87 @@ static struct tide_str url_rewrite(struct tide_anon *a, struct tide_str v)
         tide_buf_putc(&o, '?');
         tide_buf_append(&o, query.p, query.len);
     }
-    r = dup(a, o.p ? o.p : "", o.len);
+    r = adup(a, o.p ? o.p : "", o.len);
     tide_buf_free(&o);
     return r;
+}
+
+/* ---- content hashes and gzip bodies ------------------------------------------------------ */
+
+static void hash_str(EVP_MD_CTX *h, struct tide_str s)
+{
+    uint8_t len[4] = {(uint8_t)s.len, (uint8_t)(s.len >> 8), (uint8_t)(s.len >> 16), (uint8_t)(s.len >> 24)};
+    EVP_DigestUpdate(h, len, 4); /* length-prefixed: fields cannot run into each other */
+    if (s.len)
+        EVP_DigestUpdate(h, s.p, s.len);
+}
+
+/* A record's content in a fixed order (times and numbers too), for the manifest's hashes. */
+static void hash_record(EVP_MD_CTX *h, const struct tide_record *r)
+{
+    int64_t nums[4] = {r->ts_ns, r->duration_ns, r->resp_bytes, r->status};
+    uint32_t i;
+    EVP_DigestUpdate(h, nums, sizeof(nums));
+    hash_str(h, r->method);
+    hash_str(h, r->scheme);
+    hash_str(h, r->host);
+    hash_str(h, r->path);
+    hash_str(h, r->query);
+    hash_str(h, r->version);
+    hash_str(h, r->client);
+    hash_str(h, r->session);
+    for (i = 0; i < r->n_headers; i++) {
+        hash_str(h, r->headers[i].name);
+        hash_str(h, r->headers[i].value);
+    }
+    hash_str(h, r->body);
+}
+
+#define GZ_MAX ((size_t)16 << 20)
+
+/* gunzip into o (capped); false if it is not whole gzip data */
+static bool gunzip(const char *p, size_t n, struct tide_buf *o)
+{
+    z_stream z;
+    int zr = Z_OK;
+    bool ok;
+    memset(&z, 0, sizeof(z));
+    if (inflateInit2(&z, 16 + 15) != Z_OK)
+        return false;
+    z.next_in = (Bytef *)(uintptr_t)p;
+    z.avail_in = (uInt)n;
+    while (zr == Z_OK) {
+        if (tide_buf_reserve(o, 65536) || o->len > GZ_MAX)
+            break;
+        z.next_out = (Bytef *)o->p + o->len;
+        z.avail_out = 65536;
+        zr = inflate(&z, Z_NO_FLUSH);
+        o->len = (size_t)((char *)z.next_out - o->p);
+    }
+    ok = zr == Z_STREAM_END;
+    inflateEnd(&z);
+    return ok;
+}
+
+static bool gzip_buf(const char *p, size_t n, struct tide_buf *o)
+{
+    z_stream z;
+    int zr;
+    memset(&z, 0, sizeof(z));
+    if (deflateInit2(&z, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+        return false;
+    if (tide_buf_reserve(o, deflateBound(&z, (uLong)n))) {
+        deflateEnd(&z);
+        return false;
+    }
+    z.next_in = (Bytef *)(uintptr_t)p;
+    z.avail_in = (uInt)n;
+    z.next_out = (Bytef *)o->p + o->len;
+    z.avail_out = (uInt)(o->cap - o->len);
+    zr = deflate(&z, Z_FINISH);
+    o->len = (size_t)((char *)z.next_out - o->p);
+    deflateEnd(&z);
+    return zr == Z_STREAM_END;
 }
 
 /* ---- the record ------------------------------------------------------------------------- */
@@ -955,6 +1035,13 @@ int tide_anon_create(struct tide_anon **out, const struct tide_anon_policy *p,
     tide_strmap_init(&a->names, 0);
     tide_strmap_init(&a->clean, 0);
     tide_key_fingerprint(o->key, a->fingerprint);
+    a->in_hash = EVP_MD_CTX_new();
+    a->out_hash = EVP_MD_CTX_new();
+    if (!a->in_hash || !a->out_hash || !EVP_DigestInit_ex(a->in_hash, EVP_sha256(), NULL) ||
+        !EVP_DigestInit_ex(a->out_hash, EVP_sha256(), NULL)) {
+        tide_anon_free(a);
+        return tide_err_set(err, TIDE_E_INTERNAL, "", "cannot set up SHA-256 (libcrypto)");
+    }
     *out = a;
     return 0;
 }
@@ -1007,7 +1094,7 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
     if (in->client.len) {
         bool ch;
         struct tide_str c = tide__pseudo_ip(a->ps, in->client, &ch);
-        out->client = ch ? dup(a, c.p, c.len) : pseudo(a, SH_NAME, in->client.p, in->client.len);
+        out->client = ch ? adup(a, c.p, c.len) : pseudo(a, SH_NAME, in->client.p, in->client.len);
         count(a, "client", ch ? "ip anonymized" : "pseudonymized");
     }
     if (in->session.len) {
@@ -1044,36 +1131,65 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
                 tide_buf_free(&o);
                 continue;
             }
-            oh->value = dup(a, o.p ? o.p : "", o.len);
+            oh->value = adup(a, o.p ? o.p : "", o.len);
             tide_buf_free(&o);
         }
         out->n_headers++;
     }
     if (in->body.len) {
-        struct tide_buf o;
+        struct tide_buf o, gz;
+        struct tide_str body = in->body;
+        struct tide_str cenc = tide_record_header(in, "Content-Encoding");
+        bool gzipped = false;
         tide_buf_init(&o, 0);
-        if (in->body.len > a->p->max_body) {
+        tide_buf_init(&gz, 0);
+        if (cenc.p && cenc.len >= 4 && memmem(cenc.p, cenc.len, "gzip", 4) && body.len > 2 &&
+            (uint8_t)body.p[0] == 0x1f && (uint8_t)body.p[1] == 0x8b) {
+            /* a gzip body: look inside, and gzip the result again */
+            if (gunzip(body.p, body.len, &gz)) {
+                body = tide_str_make(gz.p, gz.len);
+                gzipped = true;
+            } else {
+                count(a, "body", "dropped (gzip data that does not decode)");
+                body = tide_str_make("", 0);
+            }
+        }
+        if (body.len > a->p->max_body) {
             count(a, "body", "dropped (over max_bytes)");
             out->body = tide_str_make("", 0);
             out->flags |= TIDE_REC_BODY_TRUNCATED;
         } else {
             bool changed = false;
             if (json_body)
-                json_text(a, in->body.p, in->body.len, &o, "json body", ACT_NONE, &changed);
-            if (o.len == 0 && form_body)
-                tide_buf_append(&o, "", 0);
+                json_text(a, body.p, body.len, &o, "json body", ACT_NONE, &changed);
             if (o.len == 0) {
                 if (form_body) {
-                    struct tide_str q = query_rewrite(a, in->body.p, in->body.len, a->p->form_default, "form body");
+                    struct tide_str q = query_rewrite(a, body.p, body.len, a->p->form_default, "form body");
                     tide_buf_append(&o, q.p, q.len);
-                } else {
-                    text_scan(a, in->body.p, in->body.len, &o, "text body", 0);
+                } else if (body.len) {
+                    text_scan(a, body.p, body.len, &o, "text body", 0);
                 }
             }
-            out->body = dup(a, o.p ? o.p : "", o.len);
+            if (gzipped) {
+                struct tide_buf z;
+                tide_buf_init(&z, 0);
+                if (gzip_buf(o.p ? o.p : "", o.len, &z)) {
+                    out->body = adup(a, z.p, z.len);
+                    count(a, "body", "gzip layer rewritten");
+                } else {
+                    out->body = tide_str_make("", 0);
+                    count(a, "body", "dropped (could not gzip again)");
+                }
+                tide_buf_free(&z);
+            } else {
+                out->body = adup(a, o.p ? o.p : "", o.len);
+            }
         }
         tide_buf_free(&o);
+        tide_buf_free(&gz);
     }
+    hash_record(a->in_hash, in);
+    hash_record(a->out_hash, out);
     a->records++;
     return 0;
 }
@@ -1106,6 +1222,27 @@ char *tide_anon_manifest(const struct tide_anon *a)
     cJSON_AddStringToObject(o, "policy_sha256", a->p->sha256);
     cJSON_AddStringToObject(o, "policy", a->p->text);
     cJSON_AddNumberToObject(o, "records", (double)a->records);
+    {
+        static const char hex[] = "0123456789abcdef";
+        EVP_MD_CTX *hs[2] = {a->in_hash, a->out_hash};
+        const char *names[2] = {"input_sha256", "output_sha256"};
+        int k;
+        for (k = 0; k < 2; k++) {
+            uint8_t d[32];
+            unsigned dl = 0;
+            char hx[65];
+            EVP_MD_CTX *cp = EVP_MD_CTX_new();
+            if (cp && EVP_MD_CTX_copy_ex(cp, hs[k]) && EVP_DigestFinal_ex(cp, d, &dl)) {
+                for (unsigned i2 = 0; i2 < dl && i2 < 32; i2++) {
+                    hx[2 * i2] = hex[d[i2] >> 4];
+                    hx[2 * i2 + 1] = hex[d[i2] & 15];
+                }
+                hx[64] = 0;
+                cJSON_AddStringToObject(o, names[k], hx);
+            }
+            EVP_MD_CTX_free(cp);
+        }
+    }
     c = cJSON_AddObjectToObject(o, "counts");
     for (i = 0; i < a->counts.cap; i++) {
         const struct tide_strmap_ent *e = &a->counts.ents[i];
@@ -1137,6 +1274,8 @@ void tide_anon_free(struct tide_anon *a)
     tide_strmap_free(&a->counts);
     tide_strmap_free(&a->names);
     tide_strmap_free(&a->clean);
+    EVP_MD_CTX_free(a->in_hash);
+    EVP_MD_CTX_free(a->out_hash);
     free(a->hdrs);
     free(a);
 }

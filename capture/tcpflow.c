@@ -644,7 +644,7 @@ static void drain_ooo(struct tide__flows *f, struct conn *c, struct half *h)
             struct seg *s = &h->segs[i];
             int32_t d = (int32_t)(s->seq - h->next);
             if (d <= 0) {
-                size_t skip = (size_t)(-d);
+                size_t skip = (size_t)(0u - (uint32_t)d); /* d <= 0: how far the segment starts before next */
                 if (skip < s->len)
                     append(f, c, h, s->data + skip, s->len - skip, s->ts);
                 free(s->data);
@@ -735,7 +735,7 @@ void tide__flows_segment(struct tide__flows *f, const struct tide__flowkey *k, u
         }
         d = (int32_t)(seq - h->next);
         if (d <= 0) {
-            size_t skip = (size_t)(-d);
+            size_t skip = (size_t)(0u - (uint32_t)d); /* d <= 0: how far the segment starts before next */
             if (skip < len) /* retransmission overlap: the first copy won */
                 append(f, c, h, data + skip, len - skip, ts);
             drain_ooo(f, c, h);

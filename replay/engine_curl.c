@@ -26,7 +26,7 @@
 #include <fcntl.h>
 #include <sys/timerfd.h>
 
-#define JOBS 4096
+#define JOBS 2048 /* job slots per worker: bounds read-ahead and in-flight requests (each holds a curl handle) */
 #define EARLY_NS 20000 /* wake this much before a due time; send what is due within 100 us */
 
 struct worker;

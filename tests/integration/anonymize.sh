@@ -79,12 +79,21 @@ rec(8, "POST", "/api/essays", "", H(["Content-Type", "application/json"]), json.
 # form body
 form = "username=%s&password=%s&email=%s&remember=1" % (q(pii["name"]), q(pii["password"]), q(pii["email"]))
 rec(9, "POST", "/login", "", H(["Content-Type", "application/x-www-form-urlencoded"]), form, 302)
+# a gzip-encoded JSON body
+import gzip
+gz = gzip.compress(json.dumps({"student_name": pii["name"], "email": pii["email2"], "note": "call " + pii["phone"]}).encode())
+r = {"ts": "2026-11-20T10:00:11.123000000Z", "method": "POST", "scheme": "https", "host": "learn.example.edu",
+     "path": "/api/sync", "query": "", "version": "HTTP/1.1",
+     "headers": [["Host", "learn.example.edu"], ["Content-Type", "application/json"], ["Content-Encoding", "gzip"]],
+     "status": 200, "resp_bytes": 5, "duration_ms": 3, "client": pii["ipv4"], "session": pii["session"],
+     "source": "gen:11", "body": base64.b64encode(gz).decode()}
+recs.append(r)
 # free-text search body and AI feedback request
 rec(10, "POST", "/api/ai/feedback", "", H(["Content-Type", "text/plain"]),
     "Please review the essay of %s (%s), call %s." % (pii["name"], pii["email"], pii["phone"]), 200)
 # names are known from personal fields of the same or an earlier record: the
 # records that carry them (5, 8, 9) come before the free text that mentions them
-recs = [recs[i] for i in (0, 1, 5, 8, 9, 2, 3, 4, 6, 7, 10)]
+recs = [recs[i] for i in (0, 1, 5, 8, 9, 2, 3, 4, 6, 7, 11, 10)]
 with open(W + "/a.jsonl", "w") as f:
     for r in recs[:6]:
         f.write(json.dumps(r) + "\n")
@@ -104,13 +113,13 @@ pass "keygen writes 32 bytes with mode 0600 and never overwrites"
 
 "$TIDE" import --key-file "$W/k1" "$W/all.jsonl" -o "$W/anon.tide" 2>"$W/err" || fail "import: $(cat "$W/err")"
 "$TIDE" cat "$W/anon.tide" >"$W/anon.jsonl" || fail "cat of an anonymized trace needs no --allow-raw"
-# every record's body decoded too, for the search below
-jq -r '.body // empty' "$W/anon.jsonl" | while read -r b; do echo "$b" | base64 -d; echo; done >"$W/bodies.txt"
+# every record's body decoded too (gzip bodies gunzipped), for the search below
+jq -r '.body // empty' "$W/anon.jsonl" | while read -r b; do echo "$b" | base64 -d | { gzip -dc 2>/dev/null || true; }; echo "$b" | base64 -d; echo; done >"$W/bodies.txt"
 python3 - "$W" <<'PY' || exit 1
 import base64, json, sys, urllib.parse
 W = sys.argv[1]
 pii = json.load(open(W + "/planted.json"))
-out = open(W + "/anon.jsonl").read() + open(W + "/bodies.txt").read()
+out = open(W + "/anon.jsonl").read() + open(W + "/bodies.txt", errors="ignore").read()
 # decode every base64-looking run in the output too, so a value hidden in a layer is found
 import re
 extra = []
@@ -201,12 +210,28 @@ grep -q "random key is used for this trace only" "$W/err" || fail "no warning wi
 [ "$("$TIDE" inspect --json "$W/eph.tide" | jq -r .metadata.anonymization.key_ephemeral)" = true ] || fail "ephemeral not recorded"
 pass "the key's fingerprint is in the manifest, never the key; no key: a warning and an ephemeral key"
 
+# a gzip body is decoded, anonymized, and gzipped again
+gzb=$(jq -r 'select(.source == "gen:11") | .body' "$W/anon.jsonl" | base64 -d | gzip -dc) || fail "gzip body no longer gzip"
+echo "$gzb" | jq -e '(.student_name | startswith("p_")) and (.email | endswith("@example.invalid")) and (.note | test("555-01"))' >/dev/null ||
+  fail "gzip body not anonymized: $gzb"
+pass "gzip bodies are decoded, anonymized and gzipped again"
+
+# --time-shift moves every time back by a keyed whole number of weeks
+"$TIDE" import --key-file "$W/k1" --time-shift "$W/all.jsonl" -o "$W/shift.tide" 2>/dev/null || fail "time shift"
+w=$("$TIDE" inspect --json "$W/shift.tide" | jq .metadata.anonymization.time_shift_weeks)
+a=$(jq -r .ts "$W/anon.jsonl" | head -1); b=$("$TIDE" cat "$W/shift.tide" | jq -r .ts | head -1)
+d=$(( ($(date -d "$a" +%s) - $(date -d "$b" +%s)) ))
+[ "$w" -ge 1 ] && [ "$w" -le 52 ] && [ "$d" -eq $((w * 7 * 86400)) ] || fail "time shift: $w weeks, moved $d s"
+[ "$(date -d "$a" +%u%H%M%S)" = "$(date -d "$b" +%u%H%M%S)" ] || fail "weekday or time of day changed"
+pass "--time-shift moves times back $w whole weeks, keeping weekday and time of day"
+
 # the manifest counts what was done
 "$TIDE" inspect --json "$W/anon.tide" >"$W/i.json"
 [ "$(jq -r '.final_metadata.anonymization.counts["header:authorization"]["secret tokenized"]' "$W/i.json")" = 1 ] || fail "manifest counts"
 [ "$(jq -r '.final_metadata.anonymization.counts["header:x-student-email"].dropped' "$W/i.json")" = 1 ] || fail "unlisted header not dropped"
 [ "$(jq -r '.metadata.raw' "$W/i.json")" = false ] || fail "raw flag"
-pass "the manifest records policy, key fingerprint and per-field counts"
+jq -e '(.final_metadata.anonymization.input_sha256 | length) == 64 and (.final_metadata.anonymization.output_sha256 | length) == 64 and .final_metadata.anonymization.input_sha256 != .final_metadata.anonymization.output_sha256' "$W/i.json" >/dev/null || fail "content hashes"
+pass "the manifest records policy, key fingerprint, input and output content hashes, per-field counts"
 
 # audit: FAIL on raw, PASS on anonymized; findings masked
 "$TIDE" import --raw "$W/all.jsonl" -o "$W/raw.tide" 2>/dev/null
@@ -225,7 +250,7 @@ PY
 "$TIDE" audit "$W/anon.tide" >"$W/audit.txt"
 rc=$?
 [ $rc -eq 0 ] && grep -q "tide audit: PASS" "$W/audit.txt" || fail "audit of the anonymized trace: rc $rc $(cat "$W/audit.txt")"
-"$TIDE" audit --json "$W/anon.tide" | jq -e '.verdict == "PASS" and .scanned.records == 11' >/dev/null || fail "audit --json"
+"$TIDE" audit --json "$W/anon.tide" | jq -e '.verdict == "PASS" and .scanned.records == 12' >/dev/null || fail "audit --json"
 pass "audit FAILs the raw trace (masked samples), PASSes the anonymized one"
 
 # tide anonymize on a raw trace gives what inline anonymization gives

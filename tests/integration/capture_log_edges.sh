@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Log capture on the awkward inputs a real log has: CRLF line endings, a last
+# line without a newline, escape=json fields, a URL over 64 KiB, raw non-UTF-8
+# bytes, a truncated .gz (what decompressed is kept, the run says so and
+# exits 5), stdin, and two rotated files merged by start time.
+set -u
+TIDE=${1:?usage: capture_log_edges.sh TIDE}
+. "$(dirname "$0")/lib.sh"
+need jq
+need python3
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+L1='1.2.3.4 - - [10/Oct/2025:13:55:36 +0000] "GET /a?x=1 HTTP/1.1" 200 10 "-" "ua one"'
+L2='::1 - - [10/Oct/2025:13:55:37 +0000] "GET /b HTTP/1.1" 404 0 "-" "ua two"'
+printf '%s\r\n%s' "$L1" "$L2" >"$W/crlf.log"
+"$TIDE" capture log --raw --format combined "$W/crlf.log" -o "$W/c.tide" 2>/dev/null || fail "crlf"
+[ "$("$TIDE" cat --allow-raw "$W/c.tide" | jq -r '.headers[0][1]' | tr '\n' '|')" = "ua one|ua two|" ] || fail "CRLF or last line"
+pass "CRLF line endings and a last line without a newline"
+
+python3 - "$W" <<'PY'
+import sys
+W = sys.argv[1]
+long_path = "/search/" + "x" * 70000
+with open(W + "/edge.log", "wb") as f:
+    f.write(b'5.6.7.8 - - [10/Oct/2025:13:55:38 +0000] "GET ' + long_path.encode() + b' HTTP/1.1" 200 1 "-" "ua"\n')
+    f.write(b'5.6.7.8 - - [10/Oct/2025:13:55:39 +0000] "GET /caf\xe9/\xff HTTP/1.1" 200 1 "-" "ua \\x22quoted\\x22"\n')
+with open(W + "/json.log", "w") as f:
+    f.write('{"time":"2025-10-10T13:55:40+02:00","request_uri":"/j?q=\\"x\\"","status":"200","http_user_agent":"a\\u00e9b"}\n')
+PY
+"$TIDE" capture log --raw --format combined "$W/edge.log" -o "$W/e.tide" 2>/dev/null || fail "long URL / raw bytes"
+"$TIDE" cat --allow-raw "$W/e.tide" >"$W/e.jsonl"
+[ "$(head -1 "$W/e.jsonl" | jq -r '.path | length')" -eq 70008 ] || fail "70 KiB URL"
+sed -n 2p "$W/e.jsonl" | grep -q '"/caf\\udce9/\\udcff"' || fail "raw non-UTF-8 bytes not kept exactly"
+[ "$(sed -n 2p "$W/e.jsonl" | jq -r '.headers[0][1]')" = 'ua "quoted"' ] || fail "\\x22 not decoded"
+"$TIDE" capture log --raw --format json "$W/json.log" -o "$W/j.tide" 2>/dev/null || fail "json"
+r=$("$TIDE" cat --allow-raw "$W/j.tide")
+[ "$(echo "$r" | jq -r .ts)" = 2025-10-10T11:55:40.000000000Z ] && [ "$(echo "$r" | jq -r .query)" = 'q="x"' ] &&
+  [ "$(echo "$r" | jq -r '.headers[0][1]')" = "aéb" ] || fail "escape=json / offsets: $r"
+pass "a 70 KiB URL, raw non-UTF-8 bytes kept exactly, \\xHH and escape=json decoded, time zones honoured"
+
+cat "$W/crlf.log" | "$TIDE" capture log --raw --format combined - -o "$W/s.tide" 2>/dev/null || fail "stdin"
+[ "$("$TIDE" cat --allow-raw "$W/s.tide" | wc -l)" -eq 2 ] || fail "stdin records"
+printf '%s\n' "$L2" | sed 's/13:55:37/13:55:35/' >"$W/access.log.1"
+printf '%s\n' "$L1" >"$W/access.log"
+gzip -c "$W/access.log.1" >"$W/access.log.1.gz"
+"$TIDE" capture log --raw --format combined "$W/access.log" "$W/access.log.1.gz" -o "$W/m.tide" 2>/dev/null || fail "merge"
+[ "$("$TIDE" cat --allow-raw "$W/m.tide" | jq -r .path | tr '\n' ' ')" = "/b /a " ] || fail "rotated files not merged by time"
+pass "stdin, and rotated files (plain + .gz) merged by start time"
+
+python3 -c "
+import sys
+l = '9.9.9.9 - - [10/Oct/2025:13:55:36 +0000] \"GET /z HTTP/1.1\" 200 1 \"-\" \"ua\"\n'
+sys.stdout.write(l * 20000)" | gzip -c >"$W/big.gz"
+size=$(stat -c %s "$W/big.gz")
+head -c $((size / 2)) "$W/big.gz" >"$W/cut.gz"
+"$TIDE" capture log --raw --format combined "$W/cut.gz" -o "$W/cut.tide" 2>"$W/err"
+[ $? -eq 5 ] || fail "truncated .gz: exit not 5: $(cat "$W/err")"
+grep -q "gzip stream is truncated" "$W/err" || fail "truncated .gz not said: $(cat "$W/err")"
+n=$("$TIDE" cat --allow-raw "$W/cut.tide" | wc -l)
+[ "$n" -gt 1000 ] && [ "$n" -lt 20000 ] || fail "truncated .gz kept $n records"
+pass "a truncated .gz keeps what decompressed ($n records), says so, exits 5"
+finish
