@@ -200,6 +200,8 @@ static void consume(struct tide__flows *f, struct conn *c, struct half *h, size_
     size_t k = 0;
     if (n > h->buf.len)
         n = h->buf.len;
+    if (n == 0)
+        return;
     memmove(h->buf.p, h->buf.p + n, h->buf.len - n);
     h->buf.len -= n;
     h->base += n;
