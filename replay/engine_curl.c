@@ -106,7 +106,7 @@ static int64_t now_ns(void)
 const char *tide__err_name(int k)
 {
     static const char *N[] = {"timeout", "connection refused", "connection reset",
-                              "empty reply", "garbage reply", "other"};
+                              "empty reply", "garbage reply", "tls", "other"};
     return k >= 0 && k < ERR_KINDS ? N[k] : "?";
 }
 
@@ -503,6 +503,10 @@ static void check_done(struct worker *w)
         case CURLE_GOT_NOTHING: errk = ERR_EMPTY; break;
         case CURLE_WEIRD_SERVER_REPLY:
         case CURLE_UNSUPPORTED_PROTOCOL: errk = ERR_GARBAGE; break;
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM: errk = ERR_TLS; break;
         default: errk = ERR_OTHER;
         }
         if (errk >= 0)

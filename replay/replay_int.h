@@ -15,6 +15,7 @@ enum {
     ERR_RESET,
     ERR_EMPTY,
     ERR_GARBAGE,
+    ERR_TLS,
     ERR_OTHER,
     ERR_KINDS
 };

@@ -13,6 +13,7 @@ need() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"; }
 
 # Starts nginx on 127.0.0.1 (a random free port) with one server block.
 # Usage: nginx_start DIR LOG_FORMAT SERVER_DIRECTIVES
+# (NGINX_LISTEN_OPTS=ssl and NGINX_SCHEME=https for a TLS server.)
 # Sets NGINX_PID and NGINX_PORT; the access log is DIR/logs/access.log.
 # Stop it with nginx_stop (by PID; never by name).
 nginx_start() {
@@ -36,7 +37,7 @@ http {
   uwsgi_temp_path $dir/tmp_uwsgi;
   scgi_temp_path $dir/tmp_scgi;
   server {
-    listen 127.0.0.1:$port;
+    listen 127.0.0.1:$port ${NGINX_LISTEN_OPTS:-};
     root $dir/html;
     access_log $dir/logs/access.log t;
     $body
@@ -46,7 +47,7 @@ NGX
     nginx -c "$dir/nginx.conf" -p "$dir" 2>>"$dir/logs/start.err" &
     NGINX_PID=$!
     for _ in $(seq 50); do
-      if curl -s -o /dev/null "http://127.0.0.1:$port/__probe" 2>/dev/null; then
+      if curl -sk -o /dev/null "${NGINX_SCHEME:-http}://127.0.0.1:$port/__probe" 2>/dev/null; then
         NGINX_PORT=$port
         sleep 0.1
         : >"$dir/logs/access.log" 2>/dev/null || true
