@@ -27,7 +27,8 @@ void help_capture(FILE *f)
             "      --ports LIST         HTTP server ports (default 80,8080,8000,8008,8888,3000,5000,9000,8081)\n"
             "      --detect             find HTTP on any port\n"
             "      --max-body N         request bodies kept up to N bytes (default 65536; longer: truncated, flagged)\n"
-            "      --max-memory N       buffered stream bytes in all (default 256 MiB; past it: evictions, counted)\n\n"
+            "      --max-memory N       buffered stream bytes in all (default 256 MiB; past it: evictions, counted)\n"
+            "      --reconcile LOG      compare requests per minute with the server's access log\n\n"
             "usage: tide capture log [options] FILE... -o OUT.tide\n"
             "Reads access logs (plain, .gz, .zst, or '-' for stdin), several at once\n"
             "(rotated files, several servers), merged by request start time.\n\n"
@@ -358,6 +359,74 @@ out_free:
     return ex;
 }
 
+/* --reconcile: requests per minute of start, counted as they pass */
+struct per_minute {
+    struct tide_sink next;
+    int64_t base; /* first minute seen */
+    uint64_t *n;
+    size_t cap;
+    bool have;
+};
+
+static void pm_count(struct per_minute *pm, int64_t ts)
+{
+    int64_t m = ts / (60 * TIDE_NS_PER_SEC);
+    if (!pm->have) {
+        pm->base = m - 1440; /* room for a day before the first record */
+        pm->have = true;
+    }
+    if (m >= pm->base && (size_t)(m - pm->base) < pm->cap)
+        pm->n[m - pm->base]++;
+}
+
+static int pm_sink(void *userp, const struct tide_record *r, struct tide_err *err)
+{
+    struct per_minute *pm = userp;
+    pm_count(pm, r->ts_ns);
+    return pm->next.fn ? pm->next.fn(pm->next.userp, r, err) : 0;
+}
+
+/* Compares the capture's requests per minute with a server's access log. */
+static int reconcile(const char *log, struct per_minute *cap, struct tide_err *err)
+{
+    struct per_minute srv = {{NULL, NULL}, cap->base, NULL, cap->cap, true};
+    struct tide_logfmt *fmt = NULL;
+    struct tide_logcap_opts lo = {0};
+    struct tide_logcap_stats st;
+    char spec[64];
+    const char *paths[1] = {log};
+    size_t i, diffs = 0;
+    uint64_t tc = 0, ts = 0;
+    int rc;
+    srv.n = calloc(srv.cap, sizeof(uint64_t));
+    if (!srv.n)
+        return TIDE_E_NOMEM;
+    rc = sniff(log, spec, sizeof(spec), err);
+    if (!rc)
+        rc = tide_logfmt_compile(&fmt, spec, NULL, err);
+    if (!rc)
+        rc = tide_logcap_run(paths, &fmt, 1, &lo, (struct tide_sink){pm_sink, &srv}, &st, err);
+    if (!rc) {
+        printf("reconcile with %s (%s): requests per minute, capture vs server log\n", log, spec);
+        for (i = 0; i < cap->cap; i++) {
+            tc += cap->n[i];
+            ts += srv.n[i];
+            if (cap->n[i] != srv.n[i]) {
+                char t[31];
+                tide_time_format_rfc3339((cap->base + (int64_t)i) * 60 * TIDE_NS_PER_SEC, t);
+                if (diffs++ < 50)
+                    printf("  %.16s  capture %6llu  log %6llu  difference %+lld\n", t, (unsigned long long)cap->n[i],
+                           (unsigned long long)srv.n[i], (long long)srv.n[i] - (long long)cap->n[i]);
+            }
+        }
+        printf("  total: capture %llu, log %llu (%+lld); %zu minute(s) differ%s\n", (unsigned long long)tc,
+               (unsigned long long)ts, (long long)ts - (long long)tc, diffs, diffs > 50 ? " (first 50 shown)" : "");
+    }
+    tide_logfmt_free(fmt);
+    free(srv.n);
+    return rc;
+}
+
 static void pcap_ready(void *userp)
 {
     (void)userp;
@@ -372,9 +441,11 @@ static int capture_pcap(int argc, char **argv)
         {"count", required_argument, 0, 'c'}, {"snaplen", required_argument, 0, 's'},
         {"ports", required_argument, 0, 'p'}, {"detect", no_argument, 0, 'D'},
         {"max-body", required_argument, 0, 'b'}, {"max-memory", required_argument, 0, 'm'},
-        {"raw", no_argument, 0, 'r'}, {"level", required_argument, 0, 'l'}, CLI_ANON_LONGOPTS,
-        {0, 0, 0, 0}};
+        {"raw", no_argument, 0, 'r'}, {"level", required_argument, 0, 'l'},
+        {"reconcile", required_argument, 0, 'R'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     struct tide_pcap_opts po;
+    const char *reconcile_log = NULL;
+    struct per_minute pm = {{NULL, NULL}, 0, NULL, 0, false};
     struct tide_pcap_stats st;
     struct tide_trace_writer_opts wo = {0};
     struct tide_err err = {0};
@@ -442,6 +513,7 @@ static int capture_pcap(int argc, char **argv)
             break;
         case 'r': raw = true; break;
         case 'l': wo.level = atoi(optarg); break;
+        case 'R': reconcile_log = optarg; break;
         default: help_capture(stderr); return EXIT_USAGE;
         }
     }
@@ -489,6 +561,14 @@ static int capture_pcap(int argc, char **argv)
     sink = (struct tide_sink){tide_trace_writer_sink, w};
     if (!raw)
         sink = cli_anon_sink(&ca, sink);
+    if (reconcile_log) {
+        /* counted before anonymization: a time shift must not skew the comparison */
+        pm.cap = 1440 * 8;
+        pm.n = calloc(pm.cap, sizeof(uint64_t));
+        pm.next = sink;
+        if (pm.n)
+            sink = (struct tide_sink){pm_sink, &pm};
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     po.stop = &g_stop;
@@ -547,10 +627,15 @@ static int capture_pcap(int argc, char **argv)
             fprintf(stderr, "tide:   kernel drops %llu, interface drops %llu\n",
                     (unsigned long long)st.kernel_drops, (unsigned long long)st.if_drops);
     }
+    if (reconcile_log && pm.n && reconcile(reconcile_log, &pm, &err)) {
+        cli_error(&err);
+        ex = EXIT_USAGE;
+    }
 out_free:
     tide_trace_writer_free(w);
     free(meta);
     free(fin);
+    free(pm.n);
     cli_anon_free(&ca);
     return ex;
 }

@@ -20,7 +20,7 @@ trap '[ -n "$TD_PID" ] && kill "$TD_PID" 2>/dev/null; [ -n "$CAP_PID" ] && kill 
 mkdir -p "$W/ngx/html"
 echo hello >"$W/ngx/html/index.html"
 chmod -R a+rX "$W"
-nginx_start "$W/ngx" '$request' 'location /api/ { client_body_buffer_size 1m; return 201 "created\n"; }
+nginx_start "$W/ngx" '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"' 'location /api/ { client_body_buffer_size 1m; return 201 "created\n"; }
     location = /nothing { return 204; }' || skip "nginx did not start"
 P=$NGINX_PORT
 B="http://127.0.0.1:$P"
@@ -81,6 +81,12 @@ jq -e 'select(.duration_ms == null or .duration_ms < 0)' "$W/t.jsonl" >/dev/null
 pass "query, JSON body, de-chunked upload, HEAD without body, client and durations are right"
 grep -q "10 requests written (10 answered, 0 without a response)" "$W/err" || fail "summary: $(cat "$W/err")"
 pass "the summary accounts for every request"
+
+# --- reconcile with nginx's own log of the same traffic ------------------------------------
+"$TIDE" capture pcap --raw --ports "$P" --reconcile "$W/ngx/logs/access.log" "$W/t.pcap" -o "$W/r.tide" >"$W/rec" 2>/dev/null ||
+  fail "reconcile failed"
+grep -q "total: capture 10, log 10 (+0)" "$W/rec" || fail "reconcile: $(cat "$W/rec")"
+pass "--reconcile compares requests per minute with the server's access log (10 and 10)"
 
 # --- truncated mid-packet: every whole packet is used ------------------------------------
 size=$(stat -c %s "$W/t.pcap")
