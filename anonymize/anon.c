@@ -65,25 +65,14 @@ static struct tide_str adup(struct tide_anon *a, const char *p, size_t n)
     return tide_arena_dup(&a->arena, tide_str_make(p, n));
 }
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes (and '+' as space) into b; returns true if anything was encoded. */
 static bool pct_decode(const char *s, size_t n, struct tide_buf *b)
 {
     size_t i;
     bool any = false;
     for (i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n + 0 && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-            tide_buf_putc(b, (char)(hexv(s[i + 1]) << 4 | hexv(s[i + 2])));
+        if (s[i] == '%' && i + 2 < n + 0 && tide_hex_value(s[i + 1]) >= 0 && tide_hex_value(s[i + 2]) >= 0) {
+            tide_buf_putc(b, (char)(tide_hex_value(s[i + 1]) << 4 | tide_hex_value(s[i + 2])));
             i += 2;
             any = true;
         } else if (s[i] == '+') {

@@ -273,17 +273,6 @@ const char *tide_pii_kind_name(int kind)
 
 /* ---- decoding layers for the scan ---------------------------------------------------------- */
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 struct scan_ctx {
     tide_pii_fn fn;
     void *userp;
@@ -303,8 +292,8 @@ static void scan_layer(const char *s, size_t n, struct scan_ctx *c, int depth)
         size_t o = 0;
         bool any = false;
         for (i = 0; i < n && o < sizeof(buf); i++) {
-            if (s[i] == '%' && i + 2 < n + 0 && hexv(s[i + 1]) >= 0 && hexv(s[i + 2]) >= 0) {
-                buf[o++] = (char)(hexv(s[i + 1]) << 4 | hexv(s[i + 2]));
+            if (s[i] == '%' && i + 2 < n + 0 && tide_hex_value(s[i + 1]) >= 0 && tide_hex_value(s[i + 2]) >= 0) {
+                buf[o++] = (char)(tide_hex_value(s[i + 1]) << 4 | tide_hex_value(s[i + 2]));
                 i += 2;
                 any = true;
             } else if (s[i] == '+') {

@@ -52,17 +52,6 @@ int tide_key_random(uint8_t key[TIDE_KEY_LEN], struct tide_err *err)
     return 0;
 }
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int tide_key_load(const char *path, uint8_t key[TIDE_KEY_LEN], struct tide_err *err)
 {
     uint8_t buf[130];
@@ -80,7 +69,7 @@ int tide_key_load(const char *path, uint8_t key[TIDE_KEY_LEN], struct tide_err *
         n--;
     if (n == 2 * TIDE_KEY_LEN) {
         for (i = 0; i < TIDE_KEY_LEN; i++) {
-            int h = hexv((char)buf[2 * i]), l = hexv((char)buf[2 * i + 1]);
+            int h = tide_hex_value((char)buf[2 * i]), l = tide_hex_value((char)buf[2 * i + 1]);
             if (h < 0 || l < 0)
                 return tide_err_set(err, TIDE_E_FORMAT, path, "key file is not 64 hex characters");
             key[i] = (uint8_t)(h << 4 | l);

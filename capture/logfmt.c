@@ -118,17 +118,6 @@ int tide__log_decimal_ns(struct tide_str s, int64_t scale_ns, int64_t *ns)
     return 0;
 }
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 struct tide_str tide__log_unescape(struct tide_str s, struct tide_arena *a)
 {
     char *o, *base;
@@ -147,8 +136,8 @@ struct tide_str tide__log_unescape(struct tide_str s, struct tide_arena *a)
         c = s.p[++i];
         switch (c) {
         case 'x':
-            if (i + 2 < s.len + 0 && hexv(s.p[i + 1]) >= 0 && hexv(s.p[i + 2]) >= 0) {
-                *o++ = (char)(hexv(s.p[i + 1]) << 4 | hexv(s.p[i + 2]));
+            if (i + 2 < s.len + 0 && tide_hex_value(s.p[i + 1]) >= 0 && tide_hex_value(s.p[i + 2]) >= 0) {
+                *o++ = (char)(tide_hex_value(s.p[i + 1]) << 4 | tide_hex_value(s.p[i + 2]));
                 i += 2;
             } else {
                 *o++ = '\\';
@@ -156,10 +145,10 @@ struct tide_str tide__log_unescape(struct tide_str s, struct tide_arena *a)
             }
             break;
         case 'u':
-            if (i + 4 < s.len && hexv(s.p[i + 1]) >= 0 && hexv(s.p[i + 2]) >= 0 &&
-                hexv(s.p[i + 3]) >= 0 && hexv(s.p[i + 4]) >= 0) {
-                unsigned cp = (unsigned)(hexv(s.p[i + 1]) << 12 | hexv(s.p[i + 2]) << 8 |
-                                         hexv(s.p[i + 3]) << 4 | hexv(s.p[i + 4]));
+            if (i + 4 < s.len && tide_hex_value(s.p[i + 1]) >= 0 && tide_hex_value(s.p[i + 2]) >= 0 &&
+                tide_hex_value(s.p[i + 3]) >= 0 && tide_hex_value(s.p[i + 4]) >= 0) {
+                unsigned cp = (unsigned)(tide_hex_value(s.p[i + 1]) << 12 | tide_hex_value(s.p[i + 2]) << 8 |
+                                         tide_hex_value(s.p[i + 3]) << 4 | tide_hex_value(s.p[i + 4]));
                 i += 4;
                 if (cp < 0x80) {
                     *o++ = (char)cp;

@@ -163,6 +163,18 @@ void tide_time_format_rfc3339(int64_t ns, char out[31]);
  */
 int tide_duration_parse(const char *s, int64_t *ns);
 
+/* The value of a hex digit (0..15), or -1. */
+static inline int tide_hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* Parses a decimal integer in [s, s+len) fully; 0 ok, TIDE_E_FORMAT. */
 int tide_parse_i64(const char *s, size_t len, int64_t *out);
 

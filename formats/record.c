@@ -174,17 +174,6 @@ static void ws(struct jp *p)
         p->i++;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int hex4(struct jp *p, size_t at, unsigned *out)
 {
     unsigned v = 0;
@@ -192,7 +181,7 @@ static int hex4(struct jp *p, size_t at, unsigned *out)
     if (at + 4 > p->n)
         return -1;
     for (k = 0; k < 4; k++) {
-        int h = hexval(p->s[at + (size_t)k]);
+        int h = tide_hex_value(p->s[at + (size_t)k]);
         if (h < 0)
             return -1;
         v = v << 4 | (unsigned)h;
