@@ -65,26 +65,6 @@ static struct tide_str adup(struct tide_anon *a, const char *p, size_t n)
     return tide_arena_dup(&a->arena, tide_str_make(p, n));
 }
 
-/* Percent-decodes (and '+' as space) into b; returns true if anything was encoded. */
-static bool pct_decode(const char *s, size_t n, struct tide_buf *b)
-{
-    size_t i;
-    bool any = false;
-    for (i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n + 0 && tide_hex_value(s[i + 1]) >= 0 && tide_hex_value(s[i + 2]) >= 0) {
-            tide_buf_putc(b, (char)(tide_hex_value(s[i + 1]) << 4 | tide_hex_value(s[i + 2])));
-            i += 2;
-            any = true;
-        } else if (s[i] == '+') {
-            tide_buf_putc(b, ' ');
-            any = true;
-        } else {
-            tide_buf_putc(b, s[i]);
-        }
-    }
-    return any;
-}
-
 static void pct_encode(const char *s, size_t n, struct tide_buf *b)
 {
     static const char hex[] = "0123456789ABCDEF";
@@ -402,7 +382,7 @@ static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_
         struct tide_buf d, x;
         tide_buf_init(&d, 0);
         tide_buf_init(&x, 0);
-        if (pct_decode(o->p + start, o->len - start, &d)) {
+        if (tide_percent_decode(&d, o->p + start, o->len - start)) {
             text_scan(a, d.p, d.len, &x, field, depth + 1);
             if (x.len != d.len || memcmp(x.p, d.p, d.len) != 0) {
                 o->len = start;
@@ -637,13 +617,13 @@ static void query_collect(struct tide_anon *a, const char *s, size_t n)
             int act = tide__policy_field(a->p, s + i, kl);
             if (act == ACT_PSEUDONYMIZE) {
                 tide_buf_reset(&d);
-                pct_decode(eq + 1, end - (size_t)(eq + 1 - s), &d);
+                tide_percent_decode(&d, eq + 1, end - (size_t)(eq + 1 - s));
                 if (d.len && !tide__is_ip(d.p, d.len))
                     remember(a, d.p, d.len, pseudo(a, shape_of(d.p, d.len), d.p, d.len));
             } else if (act == ACT_NONE) {
                 /* JSON inside a query value */
                 tide_buf_reset(&d);
-                pct_decode(eq + 1, end - (size_t)(eq + 1 - s), &d);
+                tide_percent_decode(&d, eq + 1, end - (size_t)(eq + 1 - s));
                 if (d.len > 1 && (d.p[0] == '{' || d.p[0] == '[')) {
                     cJSON *j = cJSON_ParseWithLength(d.p, d.len);
                     if (j)
@@ -689,7 +669,7 @@ static struct tide_str query_rewrite(struct tide_anon *a, const char *s, size_t 
         }
         tide_buf_reset(&d);
         tide_buf_reset(&v);
-        encoded = pct_decode(eq + 1, end - (size_t)(eq + 1 - s), &d);
+        encoded = tide_percent_decode(&d, eq + 1, end - (size_t)(eq + 1 - s));
         if (apply(a, act, d.p ? d.p : "", d.len, &v, field)) {
             if (!first)
                 tide_buf_putc(&o, '&');
@@ -797,7 +777,7 @@ static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n
             } else {
                 struct tide_buf d;
                 tide_buf_init(&d, 0);
-                if (pct_decode(s + i, e - i, &d)) {
+                if (tide_percent_decode(&d, s + i, e - i)) {
                     struct tide_buf x;
                     tide_buf_init(&x, 0);
                     text_scan(a, d.p, d.len, &x, "path", 0);

@@ -184,17 +184,8 @@ static void pairs(struct tide_audit *au, const struct tide_anon_policy *p, const
             const char *v = eq + 1;
             size_t vn = end - (size_t)(v - s);
             struct tide_buf d;
-            size_t k;
             tide_buf_init(&d, 0);
-            for (k = 0; k < vn; k++) { /* percent-decode the value */
-                if (v[k] == '%' && k + 2 < vn && isxdigit((unsigned char)v[k + 1]) && isxdigit((unsigned char)v[k + 2])) {
-                    char h[3] = {v[k + 1], v[k + 2], 0};
-                    tide_buf_putc(&d, (char)strtol(h, NULL, 16));
-                    k += 2;
-                } else {
-                    tide_buf_putc(&d, v[k] == '+' ? ' ' : v[k]);
-                }
-            }
+            tide_percent_decode(&d, v, vn);
             personal_value(au, field, p, s + ks, (size_t)(eq - (s + ks)), d.p ? d.p : "", d.len);
             high_entropy(au, field, d.p ? d.p : "", d.len);
             if (d.len > 1 && (d.p[0] == '{' || d.p[0] == '[')) {

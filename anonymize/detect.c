@@ -288,23 +288,11 @@ static void scan_layer(const char *s, size_t n, struct scan_ctx *c, int depth)
         return;
     /* percent-encoded: decode and look again */
     if (memchr(s, '%', n) || memchr(s, '+', n)) {
-        char buf[8192];
-        size_t o = 0;
-        bool any = false;
-        for (i = 0; i < n && o < sizeof(buf); i++) {
-            if (s[i] == '%' && i + 2 < n + 0 && tide_hex_value(s[i + 1]) >= 0 && tide_hex_value(s[i + 2]) >= 0) {
-                buf[o++] = (char)(tide_hex_value(s[i + 1]) << 4 | tide_hex_value(s[i + 2]));
-                i += 2;
-                any = true;
-            } else if (s[i] == '+') {
-                buf[o++] = ' ';
-                any = true;
-            } else {
-                buf[o++] = s[i];
-            }
-        }
-        if (any)
-            scan_layer(buf, o, c, depth + 1);
+        struct tide_buf d;
+        tide_buf_init(&d, 1 << 20);
+        if (tide_percent_decode(&d, s, n))
+            scan_layer(d.p, d.len, c, depth + 1);
+        tide_buf_free(&d);
     }
     /* base64 / base64url runs of 16+ chars that decode to mostly printable text */
     for (i = 0; i < n;) {

@@ -341,6 +341,25 @@ int tide_parse_i64(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
+bool tide_percent_decode(struct tide_buf *b, const char *s, size_t n)
+{
+    size_t i;
+    bool any = false;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n + 0 && tide_hex_value(s[i + 1]) >= 0 && tide_hex_value(s[i + 2]) >= 0) {
+            tide_buf_putc(b, (char)(tide_hex_value(s[i + 1]) << 4 | tide_hex_value(s[i + 2])));
+            i += 2;
+            any = true;
+        } else if (s[i] == '+') {
+            tide_buf_putc(b, ' ');
+            any = true;
+        } else {
+            tide_buf_putc(b, s[i]);
+        }
+    }
+    return any;
+}
+
 /* ---- base64 and JSON escaping ---------------------------------------------- */
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -175,6 +175,10 @@ static inline int tide_hex_value(char c)
     return -1;
 }
 
+/* Percent-decodes s (and '+' as a space) onto b. Returns true if anything
+ * was encoded (a % escape or a '+'), false if the text came through as is. */
+bool tide_percent_decode(struct tide_buf *b, const char *s, size_t n);
+
 /* Parses a decimal integer in [s, s+len) fully; 0 ok, TIDE_E_FORMAT. */
 int tide_parse_i64(const char *s, size_t len, int64_t *out);
 
