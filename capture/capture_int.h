@@ -131,6 +131,8 @@ int tide__reorder_add(struct tide__reorder *ro, struct tide__entry *e, struct ti
 void tide__reorder_put(struct tide__reorder *ro, struct tide__entry *e);
 /* Writes records that start at or before clock - window (INT64_MAX: only the cap). */
 int tide__reorder_release(struct tide__reorder *ro, int64_t clock, struct tide_err *err);
+/* Writes records that start before t (a source that knows nothing earlier can come). */
+int tide__reorder_release_before(struct tide__reorder *ro, int64_t t, struct tide_err *err);
 int tide__reorder_drain(struct tide__reorder *ro, struct tide_err *err);
 const struct tide__reorder_stats *tide__reorder_stats(const struct tide__reorder *ro);
 void tide__reorder_free(struct tide__reorder *ro);

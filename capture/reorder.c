@@ -215,6 +215,14 @@ int tide__reorder_release(struct tide__reorder *ro, int64_t clock, struct tide_e
     return rc;
 }
 
+int tide__reorder_release_before(struct tide__reorder *ro, int64_t t, struct tide_err *err)
+{
+    int rc = 0;
+    while (!rc && ro->heap_n && (ro->heap_n > ro->max_pending || ro->heap[0]->rec.ts_ns < t))
+        rc = emit(ro, pop(ro), err);
+    return rc;
+}
+
 int tide__reorder_drain(struct tide__reorder *ro, struct tide_err *err)
 {
     int rc = 0;

@@ -353,7 +353,8 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *p
     if (x->now - x->last_expire > TIDE_NS_PER_SEC) {
         struct tide_err err;
         tide__flows_expire(x->flows, x->now);
-        x->rc = tide__reorder_release(x->ro, x->now, &err);
+        /* nothing can start before the oldest unfinished request: the rest goes out */
+        x->rc = tide__reorder_release_before(x->ro, tide__flows_oldest_pending(x->flows, x->now), &err);
         x->last_expire = x->now;
     }
 }

@@ -791,6 +791,25 @@ void tide__flows_segment(struct tide__flows *f, const struct tide__flowkey *k, u
     }
 }
 
+int64_t tide__flows_oldest_pending(const struct tide__flows *f, int64_t now)
+{
+    int64_t t = now;
+    const struct conn *c;
+    for (c = f->lru_head; c; c = c->lru_next) {
+        if (c->fifo && c->fifo->e->rec.ts_ns < t)
+            t = c->fifo->e->rec.ts_ns;
+        if (c->rq_state != 0 && c->rq_start < t)
+            t = c->rq_start; /* a request body still arriving */
+        if (c->rq_state == 0 && c->h[0].buf.len && c->h[0].n_marks && c->h[0].marks[0].ts < t)
+            t = c->h[0].marks[0].ts; /* a request head still arriving */
+        if (c->h[0].n_segs)
+            for (size_t i = 0; i < c->h[0].n_segs; i++)
+                if (c->h[0].segs[i].ts < t)
+                    t = c->h[0].segs[i].ts; /* waiting segments may complete an earlier one */
+    }
+    return t;
+}
+
 void tide__flows_expire(struct tide__flows *f, int64_t now)
 {
     while (f->lru_tail && now - f->lru_tail->last_ts > f->o.idle_timeout_ns)

@@ -34,6 +34,9 @@ struct tide__flows *tide__flows_new(const struct tide__flow_opts *o, struct tide
 struct tide__flow_opts *tide__flows_opts(struct tide__flows *f);
 void tide__flows_segment(struct tide__flows *f, const struct tide__flowkey *k, uint32_t seq, uint8_t flags,
                          const char *data, size_t len, int64_t ts);
+/* The earliest start of a request not yet finished (pending a response, or
+ * still arriving); now if there is none. No record can start before it. */
+int64_t tide__flows_oldest_pending(const struct tide__flows *f, int64_t now);
 /* Closes connections idle longer than the timeout (packet time). */
 void tide__flows_expire(struct tide__flows *f, int64_t now);
 /* Closes everything (requests without answers are written with unknown status). */
