@@ -36,10 +36,10 @@ arkime/tcp-reassembly-synthetic.pcap|11 2|0|
 arkime/twovlan.pcap|1 0|0|
 arkime/v6-http.pcap|1 1|0|
 arkime/wireshark-retrans.pcap|4 4|0|tshark 4 6: tshark counts retransmitted response segments again; tide pairs each response once
-pcapng-test-generator/le_advanced_test100.pcapng|0 0|5|
-pcapng-test-generator/le_advanced_test101.pcapng|0 0|5|
-pcapng-test-generator/le_advanced_test102.pcapng|0 0|5|
-pcapng-test-generator/le_difficult_test202.pcapng|0 0|5|
+pcapng-test-generator/le_advanced_test100.pcapng|0 0|0|synthetic pcapng (several sections, byte orders, link types): no HTTP
+pcapng-test-generator/le_advanced_test101.pcapng|0 0|0|synthetic pcapng (several sections, byte orders, link types): no HTTP
+pcapng-test-generator/le_advanced_test102.pcapng|0 0|0|synthetic pcapng (several sections, byte orders, link types): no HTTP
+pcapng-test-generator/le_difficult_test202.pcapng|0 0|0|synthetic pcapng (several sections, byte orders, link types): no HTTP
 pcapplusplus/ExamplesTest__pcap_examples__http-packets2.pcap|57 57|0|tshark 57 58: one response belongs to a request sent before the capture began; tide only pairs requests it saw
 pcapplusplus/Packet++Test__PacketExamples__PartialHttpRequest.pcap|0 0|0|
 pcapplusplus/Packet++Test__PacketExamples__TwoHttpRequests.pcap|2 0|0|
