@@ -541,39 +541,75 @@ static bool json_leaf(struct tide_anon *a, cJSON *node, int act, const char *fie
     return true;
 }
 
-static bool json_walk(struct tide_anon *a, cJSON *node, int inherited, const char *field)
+/* The rule for a JSON member: its dotted path from the body root first
+ * ("student.name"; arrays are transparent), then its own key. */
+static int json_rule(struct tide_anon *a, const char *path, const char *key)
+{
+    int k = path[0] ? tide__policy_field(a->p, path, strlen(path)) : ACT_NONE;
+    return k ? k : tide__policy_field(a->p, key, strlen(key));
+}
+
+/* Appends ".key" to the path (or leaves it when too deep to name). */
+static size_t path_push(char *path, size_t cap, size_t len, const char *key)
+{
+    size_t kl = strlen(key);
+    if (len + kl + 2 >= cap)
+        return len;
+    if (len)
+        path[len++] = '.';
+    memcpy(path + len, key, kl);
+    path[len + kl] = 0;
+    return len + kl;
+}
+
+static bool json_walk_at(struct tide_anon *a, cJSON *node, int inherited, const char *field, char *path,
+                         size_t plen)
 {
     cJSON *c, *next;
     if (cJSON_IsObject(node) || cJSON_IsArray(node)) {
         for (c = node->child; c; c = next) {
             int act = inherited;
+            size_t l = plen;
             next = c->next;
             if (c->string) {
-                int k = tide__policy_field(a->p, c->string, strlen(c->string));
+                int k;
+                l = path_push(path, 512, plen, c->string);
+                k = json_rule(a, path, c->string);
                 if (k)
                     act = k;
             }
-            if (!json_walk(a, c, act, field))
+            if (!json_walk_at(a, c, act, field, path, l))
                 cJSON_DetachItemViaPointer(node, c), cJSON_Delete(c);
+            path[plen] = 0;
         }
         return true;
     }
     return json_leaf(a, node, inherited == ACT_NONE ? a->p->json_default : inherited, field);
 }
 
+static bool json_walk(struct tide_anon *a, cJSON *node, int inherited, const char *field)
+{
+    char path[512] = "";
+    return json_walk_at(a, node, inherited, field, path, 0);
+}
+
 /* Collects personal values in a JSON tree (pre-pass). */
-static void json_collect(struct tide_anon *a, cJSON *node, int inherited)
+static void json_collect_at(struct tide_anon *a, cJSON *node, int inherited, char *path, size_t plen)
 {
     cJSON *c;
     if (cJSON_IsObject(node) || cJSON_IsArray(node)) {
         for (c = node->child; c; c = c->next) {
             int act = inherited;
+            size_t l = plen;
             if (c->string) {
-                int k = tide__policy_field(a->p, c->string, strlen(c->string));
+                int k;
+                l = path_push(path, 512, plen, c->string);
+                k = json_rule(a, path, c->string);
                 if (k)
                     act = k;
             }
-            json_collect(a, c, act);
+            json_collect_at(a, c, act, path, l);
+            path[plen] = 0;
         }
     } else if (cJSON_IsString(node) && inherited == ACT_PSEUDONYMIZE) {
         const char *s = node->valuestring;
@@ -581,6 +617,12 @@ static void json_collect(struct tide_anon *a, cJSON *node, int inherited)
         if (!tide__is_ip(s, n))
             remember(a, s, n, pseudo(a, shape_of(s, n), s, n));
     }
+}
+
+static void json_collect(struct tide_anon *a, cJSON *node, int inherited)
+{
+    char path[512] = "";
+    json_collect_at(a, node, inherited, path, 0);
 }
 
 static void json_text(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,

@@ -186,6 +186,39 @@ static void transform_rewrites_every_part(void **state)
     tide_anon_policy_free(p);
 }
 
+static void json_path_rules_beat_key_rules(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_anon_opts o;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_header h = {{"Content-Type", 12}, {"application/json", 16}};
+    const char *pol = "{\"tide_policy\":1,\"fields\":{\"keep\":[\"profile.bio\"],"
+                      "\"drop\":[\"profile.secret_note\"],\"pseudonymize\":[\"meta.owner\"]}}";
+    char buf[512];
+    assert_int_equal(tide_anon_policy_parse(&p, pol, strlen(pol), "p", &err), 0);
+    memset(&o, 0, sizeof(o));
+    memcpy(o.key, KEY1, sizeof(KEY1));
+    o.ip_mode = -1;
+    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    memset(&r, 0, sizeof(r));
+    r.path = tide_str_c("/x");
+    r.headers = &h;
+    r.n_headers = 1;
+    r.body = tide_str_c("{\"profile\":{\"bio\":\"call (617) 234-5678\",\"secret_note\":\"x\"},"
+                        "\"meta\":{\"owner\":\"Bob Stone\"},\"bio\":\"call (617) 234-5678\"}");
+    r.flags = TIDE_REC_HAS_BODY;
+    assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+    snprintf(buf, sizeof(buf), "%.*s", (int)out.body.len, out.body.p);
+    assert_non_null(strstr(buf, "\"profile\":{\"bio\":\"call (617) 234-5678\"}")); /* kept by path; note dropped */
+    assert_null(strstr(buf, "Bob Stone"));
+    assert_non_null(strstr(buf, "\"bio\":\"call (") );
+    assert_non_null(strstr(buf, "555-01")); /* the top-level bio is scanned */
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +228,7 @@ int main(void)
         cmocka_unit_test(cryptopan_preserves_prefixes),
         cmocka_unit_test(policy_refuses_unknown_actions_and_keys),
         cmocka_unit_test(transform_rewrites_every_part),
+        cmocka_unit_test(json_path_rules_beat_key_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
