@@ -61,7 +61,8 @@ struct shared {
     int expect[64];
     int n_expect;
     volatile int *stop;
-    volatile uint64_t progress_sent, progress_done, progress_err;
+    volatile uint64_t progress_sent, progress_done, progress_err, progress_sched;
+    volatile uint64_t p95_us[256]; /* each worker's P95 from due time, published every second */
 };
 
 struct worker {
@@ -90,6 +91,7 @@ struct worker {
     struct tide_replay_result *res;
     struct tide_buf tmp;
     bool stopping, finished;
+    int ticks;
     int64_t drain_deadline;
     uint64_t rec_no;
     int rc;
@@ -363,6 +365,7 @@ static void fill(struct worker *w)
                      tide_sched_jitter(h, c, (int64_t)(250 * 1000000 / (o->speed > 1 ? o->speed : 1)));
             heap_push(w, j);
             w->res->all.scheduled++;
+            __atomic_add_fetch(&s->progress_sched, 1, __ATOMIC_RELAXED);
             w->res->families[family].scheduled++;
             w->res->classes[klass].scheduled++;
             rel = (j->due - s->start_at) / (60 * TIDE_NS_PER_SEC);
@@ -673,6 +676,8 @@ static void on_tfd(uv_poll_t *p, int status, int events)
 static void on_stop_check(uv_timer_t *t)
 {
     struct worker *w = t->data;
+    if (++w->ticks % 50 == 0 && w->id < 256)
+        __atomic_store_n(&w->sh->p95_us[w->id], tide_hist_quantile(&w->res->all.from_due, 0.95), __ATOMIC_RELAXED);
     if (!w->stopping && w->sh->stop && *w->sh->stop) {
         struct job *j;
         w->stopping = true;
@@ -917,11 +922,16 @@ static void *progress_main(void *arg)
         int64_t el = now_ns() - s->start_at;
         uint64_t sent = __atomic_load_n(&s->progress_sent, __ATOMIC_RELAXED);
         uint64_t done = __atomic_load_n(&s->progress_done, __ATOMIC_RELAXED);
-        uint64_t errs = __atomic_load_n(&s->progress_err, __ATOMIC_RELAXED);
+        uint64_t errs = __atomic_load_n(&s->progress_err, __ATOMIC_RELAXED), p95 = 0;
+        for (int k = 0; k < s->o->threads && k < 256; k++) {
+            uint64_t v = __atomic_load_n(&s->p95_us[k], __ATOMIC_RELAXED);
+            if (v > p95)
+                p95 = v; /* the worst worker's P95: an upper bound of the whole */
+        }
         if (el > 0)
-            fprintf(stderr, "\r  %6.1fs / %.1fs  sent %llu (%llu/s)  done %llu  errors %.2f%%   ",
-                    (double)el / 1e9, (double)total / 1e9, (unsigned long long)sent,
-                    (unsigned long long)(sent - prev), (unsigned long long)done,
+            fprintf(stderr, "\r  %6.1fs / %.1fs  scheduled %llu  sent %llu (%llu/s)  P95 %.1fms  errors %.2f%%   ",
+                    (double)el / 1e9, (double)total / 1e9, (unsigned long long)s->progress_sched,
+                    (unsigned long long)sent, (unsigned long long)(sent - prev), (double)p95 / 1000.0,
                     done ? 100.0 * (double)errs / (double)done : 0.0);
         prev = sent;
         for (int i = 0; i < 10 && !(s->stop && *s->stop == 2); i++)

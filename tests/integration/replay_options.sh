@@ -86,7 +86,7 @@ pass "--host-header VALUE and target"
 nginx_stop
 
 # --- HTTPS -------------------------------------------------------------------------------------
-NGINX_LISTEN_OPTS=ssl NGINX_SCHEME=https nginx_start "$W/ngs" "$FMT" \
+NGINX_LISTEN_OPTS="ssl http2" NGINX_SCHEME=https nginx_start "$W/ngs" "$FMT" \
   "ssl_certificate $W/cert.pem; ssl_certificate_key $W/key.pem; location / { return 200 \"ok\\n\"; }" ||
   skip "nginx with TLS did not start"
 PORT=$NGINX_PORT
@@ -99,4 +99,9 @@ sleep 0.3
 [ "$(jq '.overall.status["2xx"]' "$W/tls1.json")" -eq 18 ] && [ "$(jq '.overall.status["2xx"]' "$W/tls2.json")" -eq 18 ] || fail "--cacert / --insecure"
 [ "$(awk -F'"' '$8 == "https"' "$W/ngs/logs/access.log" | wc -l)" -eq 36 ] || fail "nginx did not see 36 https requests"
 pass "HTTPS: an unknown certificate is refused; --cacert and --insecure connect"
+: >"$W/ngs/logs/access.log"
+"$TIDE" replay "$W/t.tide" --target "https://127.0.0.1:$PORT" --speed 50 --max-gap 1s --insecure --http2 --no-progress --report-json "$W/h2.json" >/dev/null 2>&1
+sleep 0.3
+[ "$(grep -c 'HTTP/2.0"' "$W/ngs/logs/access.log")" -eq 18 ] || fail "--http2: $(head -2 "$W/ngs/logs/access.log")"
+pass "--http2 speaks HTTP/2 to the target (18 requests as HTTP/2.0 in nginx's log)"
 finish
