@@ -276,6 +276,11 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *p
 {
     struct pcapctx *x = (struct pcapctx *)user;
     size_t n = h->caplen;
+    if (h->ts.tv_sec < 0 || h->ts.tv_sec > (time_t)7258118400) { /* past 2200: a broken clock or file */
+        x->st->packets++;
+        skip(x, TIDE_PCAP_SKIP_BAD_HEADER);
+        return;
+    }
     x->now = (int64_t)h->ts.tv_sec * TIDE_NS_PER_SEC + (int64_t)h->ts.tv_usec * 1000;
     x->st->packets++;
     x->st->bytes += h->len;
