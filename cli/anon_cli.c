@@ -320,3 +320,71 @@ int cmd_keygen(int argc, char **argv)
     }
     return EXIT_OK;
 }
+
+/* ---- a trace output behind optional inline anonymization --------------------------------- */
+
+int cli_trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw, struct cli_anon *ca,
+                       const char *kind, const char *const *sources, int n_sources,
+                       const struct tide_trace_writer_opts *wo)
+{
+    struct tide_err err = {0};
+    char *meta;
+    memset(t, 0, sizeof(*t));
+    t->raw = raw;
+    t->ca = ca;
+    t->out.fd = -1;
+    if (!raw && cli_anon_setup(ca, &err)) {
+        cli_error(&err);
+        return EXIT_USAGE;
+    }
+    meta = cli_meta_json(raw, kind, sources, n_sources);
+    if (meta && !raw) {
+        char *m2 = cli_anon_meta(ca, meta);
+        free(meta);
+        meta = m2;
+    }
+    if (!meta)
+        return EXIT_RUNTIME;
+    if (cli_out_open(&t->out, outpath, raw, &err)) {
+        free(meta);
+        cli_error(&err);
+        return EXIT_USAGE;
+    }
+    if (tide_trace_writer_open(&t->w, t->out.fd, t->out.path, meta, wo, &err)) {
+        free(meta);
+        cli_error(&err);
+        cli_out_abort(&t->out);
+        return EXIT_RUNTIME;
+    }
+    free(meta);
+    t->sink = (struct tide_sink){tide_trace_writer_sink, t->w};
+    if (!raw)
+        t->sink = cli_anon_sink(ca, t->sink);
+    return EXIT_OK;
+}
+
+int cli_trace_out_close(struct cli_trace_out *t, const char *final_json)
+{
+    struct tide_err err = {0};
+    char *fin = t->raw ? NULL : cli_anon_final(t->ca, final_json);
+    int rc = tide_trace_writer_close(t->w, fin ? fin : final_json, &err);
+    free(fin);
+    if (!rc)
+        rc = cli_out_close(&t->out, &err);
+    if (rc) {
+        cli_error(&err);
+        cli_out_abort(&t->out);
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
+void cli_trace_out_abort(struct cli_trace_out *t) { cli_out_abort(&t->out); }
+
+void cli_trace_out_free(struct cli_trace_out *t)
+{
+    tide_trace_writer_free(t->w);
+    t->w = NULL;
+    if (t->ca)
+        cli_anon_free(t->ca);
+}

@@ -102,6 +102,27 @@ int cli_out_close(struct cli_out *o, struct tide_err *err);
 /* Closes and removes a file that must not look complete. */
 void cli_out_abort(struct cli_out *o);
 
+/*
+ * A trace output, anonymized inline unless raw: opening sets up the
+ * anonymizer (unless raw), writes metadata with its manifest, and gives the
+ * sink to hand records to; closing adds the manifest's counts and removes the
+ * file if it cannot be completed. Errors are printed; the result is an exit
+ * code (EXIT_OK, EXIT_USAGE, EXIT_RUNTIME).
+ */
+struct cli_trace_out {
+    struct cli_out out;
+    struct tide_trace_writer *w;
+    struct cli_anon *ca; /* borrowed; freed by cli_trace_out_free */
+    bool raw;
+    struct tide_sink sink;
+};
+int cli_trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw, struct cli_anon *ca,
+                       const char *kind, const char *const *sources, int n_sources,
+                       const struct tide_trace_writer_opts *wo);
+int cli_trace_out_close(struct cli_trace_out *t, const char *final_json);
+void cli_trace_out_abort(struct cli_trace_out *t);
+void cli_trace_out_free(struct cli_trace_out *t);
+
 /* Opens an input trace path ("-" = stdin). Returns fd or -1 with err set. */
 int cli_in_open(const char *path, struct tide_err *err);
 

@@ -158,12 +158,11 @@ static int capture_log(int argc, char **argv)
     struct tide_err err = {0};
     struct tide_logcap_stats st;
     struct bad_report br = {0};
-    struct cli_out out;
-    struct tide_trace_writer *w = NULL;
+    struct cli_trace_out to = {0};
     struct tide_logfmt **fmts = NULL;
     char **fmt_names = NULL;
     int c, i, n, rc, ex = EXIT_OK;
-    char *meta = NULL, *fin = NULL;
+    char *fin = NULL;
     struct timespec t0, t1;
     double secs;
     struct cli_anon ca;
@@ -215,11 +214,6 @@ static int capture_log(int argc, char **argv)
         cli_errorf("capture log: --follow takes exactly one log file");
         return EXIT_USAGE;
     }
-    if (!raw && cli_anon_setup(&ca, &err)) {
-        cli_error(&err);
-        cli_anon_free(&ca);
-        return EXIT_USAGE;
-    }
     fmts = calloc((size_t)n, sizeof(*fmts));
     fmt_names = calloc((size_t)n, sizeof(*fmt_names));
     if (!fmts || !fmt_names) {
@@ -251,40 +245,23 @@ static int capture_log(int argc, char **argv)
         }
         fmt_names[i] = strdup(spec);
     }
-    meta = cli_meta_json(raw, fmt_names[0], (const char *const *)argv + optind, n);
-    if (meta && !raw) {
-        char *m2 = cli_anon_meta(&ca, meta);
-        free(meta);
-        meta = m2;
-    }
-    if (!meta || cli_out_open(&out, outpath, raw, &err)) {
-        cli_error(&err);
-        ex = EXIT_USAGE;
+    ex = cli_trace_out_open(&to, outpath, raw, &ca, fmt_names[0], (const char *const *)argv + optind, n, &wo);
+    if (ex != EXIT_OK)
         goto out_free;
-    }
-    rc = tide_trace_writer_open(&w, out.fd, out.path, meta, &wo, &err);
-    if (rc) {
-        cli_error(&err);
-        cli_out_abort(&out);
-        ex = EXIT_RUNTIME;
-        goto out_free;
-    }
     lo.on_bad = on_bad;
     lo.on_bad_userp = &br;
     if (follow) {
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         lo.follow_stop = &g_stop;
-        fl.w = w;
+        fl.w = to.w;
         lo.on_idle = on_idle;
         lo.on_idle_userp = &fl;
         if (!max_bad_given)
             max_bad = "100%"; /* a live capture is not thrown away for bad lines */
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    sink = (struct tide_sink){tide_trace_writer_sink, w};
-    if (!raw)
-        sink = cli_anon_sink(&ca, sink);
+    sink = to.sink;
     rc = tide_logcap_run((const char *const *)argv + optind, fmts, n, &lo, sink, &st, &err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -306,21 +283,10 @@ static int capture_log(int argc, char **argv)
     }
     if (ex == EXIT_OK) {
         fin = final_json(&st, (const char *const *)fmt_names, n);
-        if (!raw) {
-            char *f2 = cli_anon_final(&ca, fin);
-            free(fin);
-            fin = f2;
-        }
-        rc = tide_trace_writer_close(w, fin, &err);
-        if (!rc)
-            rc = cli_out_close(&out, &err);
-        if (rc) {
-            cli_error(&err);
-            ex = EXIT_RUNTIME;
-        }
+        ex = cli_trace_out_close(&to, fin);
     }
     if (ex != EXIT_OK) {
-        cli_out_abort(&out);
+        cli_trace_out_abort(&to);
     } else {
         char a[31], b[31];
         fprintf(stderr, "tide: capture: %llu lines read, %llu records written, %llu late, %llu "
@@ -346,16 +312,14 @@ static int capture_log(int argc, char **argv)
             ex = EXIT_INCOMPLETE;
     }
 out_free:
-    tide_trace_writer_free(w);
+    cli_trace_out_free(&to);
     for (i = 0; fmts && i < n; i++) {
         tide_logfmt_free(fmts[i]);
         free(fmt_names[i]);
     }
     free(fmts);
     free(fmt_names);
-    free(meta);
     free(fin);
-    cli_anon_free(&ca);
     return ex;
 }
 
@@ -449,15 +413,14 @@ static int capture_pcap(int argc, char **argv)
     struct tide_pcap_stats st;
     struct tide_trace_writer_opts wo = {0};
     struct tide_err err = {0};
-    struct cli_out out;
-    struct tide_trace_writer *w = NULL;
+    struct cli_trace_out to = {0};
     struct cli_anon ca;
     struct tide_sink sink;
     uint16_t ports[64];
     const char *outpath = NULL;
     bool raw = false;
     int c, i, rc, ex = EXIT_OK, n_ports = 0;
-    char *meta = NULL, *fin = NULL;
+
     struct tide_buf fb;
 
     memset(&po, 0, sizeof(po));
@@ -533,34 +496,13 @@ static int capture_pcap(int argc, char **argv)
         po.files = (const char *const *)argv + optind;
         po.n_files = argc - optind;
     }
-    if (!raw && cli_anon_setup(&ca, &err)) {
-        cli_error(&err);
-        cli_anon_free(&ca);
-        return EXIT_USAGE;
+    ex = cli_trace_out_open(&to, outpath, raw, &ca, po.interface ? "pcap:live" : "pcap",
+                            po.interface ? &po.interface : po.files, po.interface ? 1 : po.n_files, &wo);
+    if (ex != EXIT_OK) {
+        cli_trace_out_free(&to);
+        return ex;
     }
-    meta = cli_meta_json(raw, po.interface ? "pcap:live" : "pcap", po.interface ? &po.interface : po.files,
-                         po.interface ? 1 : po.n_files);
-    if (meta && !raw) {
-        char *m2 = cli_anon_meta(&ca, meta);
-        free(meta);
-        meta = m2;
-    }
-    if (!meta || cli_out_open(&out, outpath, raw, &err)) {
-        cli_error(&err);
-        free(meta);
-        cli_anon_free(&ca);
-        return EXIT_USAGE;
-    }
-    if (tide_trace_writer_open(&w, out.fd, out.path, meta, &wo, &err)) {
-        cli_error(&err);
-        cli_out_abort(&out);
-        free(meta);
-        cli_anon_free(&ca);
-        return EXIT_RUNTIME;
-    }
-    sink = (struct tide_sink){tide_trace_writer_sink, w};
-    if (!raw)
-        sink = cli_anon_sink(&ca, sink);
+    sink = to.sink;
     if (reconcile_log) {
         /* counted before anonymization: a time shift must not skew the comparison */
         pm.cap = 1440 * 8;
@@ -578,7 +520,7 @@ static int capture_pcap(int argc, char **argv)
     if (rc && rc != TIDE_E_TRUNCATED) {
         cli_error(&err);
         ex = rc == TIDE_E_FORMAT || rc == TIDE_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
-        cli_out_abort(&out);
+        cli_trace_out_abort(&to);
         goto out_free;
     }
     if (rc == TIDE_E_TRUNCATED) {
@@ -596,12 +538,10 @@ static int capture_pcap(int argc, char **argv)
                         (unsigned long long)st.skipped[i], (unsigned long long)st.skipped_bytes[i]);
     tide_buf_printf(&fb, "}}}");
     tide_buf_putc(&fb, 0);
-    fin = raw ? strdup(fb.p) : cli_anon_final(&ca, fb.p);
+    rc = cli_trace_out_close(&to, fb.p);
     tide_buf_free(&fb);
-    if (tide_trace_writer_close(w, fin, &err) || cli_out_close(&out, &err)) {
-        cli_error(&err);
-        cli_out_abort(&out);
-        ex = EXIT_RUNTIME;
+    if (rc != EXIT_OK) {
+        ex = rc;
         goto out_free;
     }
     {
@@ -632,11 +572,8 @@ static int capture_pcap(int argc, char **argv)
         ex = EXIT_USAGE;
     }
 out_free:
-    tide_trace_writer_free(w);
-    free(meta);
-    free(fin);
+    cli_trace_out_free(&to);
     free(pm.n);
-    cli_anon_free(&ca);
     return ex;
 }
 

@@ -23,11 +23,6 @@ void help_import(FILE *f)
             "      --block-records N  records per block (default 65536)\n");
 }
 
-struct imp_src {
-    const char *path;
-    int fd;
-};
-
 int cmd_import(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -39,13 +34,11 @@ int cmd_import(int argc, char **argv)
     long max_bad = 0;
     struct tide_trace_writer_opts wo = {0};
     struct tide_err err = {0};
-    struct cli_out out;
-    struct tide_trace_writer *w = NULL;
+    struct cli_trace_out to;
     struct tide_arena scratch;
     struct tide_record rec = {0};
     uint64_t bad = 0, lines = 0, written = 0;
     int c, i, rc, ex = EXIT_OK;
-    char *meta;
     struct cli_anon ca;
     struct tide_sink sink;
 
@@ -70,41 +63,18 @@ int cmd_import(int argc, char **argv)
         cli_errorf("import: no input files (use '-' for stdin)");
         return EXIT_USAGE;
     }
-    if (!raw && cli_anon_setup(&ca, &err)) {
-        cli_error(&err);
-        cli_anon_free(&ca);
-        return EXIT_USAGE;
-    }
     if (wo.level < 0 || wo.level > 22) {
         cli_errorf("import: --level must be 1-22");
         return EXIT_USAGE;
     }
-    meta = cli_meta_json(raw, "jsonl", (const char *const *)argv + optind, argc - optind);
-    if (meta && !raw) {
-        char *m2 = cli_anon_meta(&ca, meta);
-        free(meta);
-        meta = m2;
-    }
-    if (!meta) {
-        cli_anon_free(&ca);
-        return EXIT_RUNTIME;
-    }
-    if (cli_out_open(&out, outpath, raw, &err)) {
-        free(meta);
-        cli_error(&err);
-        return EXIT_USAGE;
-    }
-    rc = tide_trace_writer_open(&w, out.fd, out.path, meta, &wo, &err);
-    free(meta);
-    if (rc) {
-        cli_error(&err);
-        cli_out_abort(&out);
-        return EXIT_RUNTIME;
+    ex = cli_trace_out_open(&to, outpath, raw, &ca, "jsonl", (const char *const *)argv + optind,
+                            argc - optind, &wo);
+    if (ex != EXIT_OK) {
+        cli_trace_out_free(&to);
+        return ex;
     }
     tide_arena_init(&scratch, 0);
-    sink = (struct tide_sink){tide_trace_writer_sink, w};
-    if (!raw)
-        sink = cli_anon_sink(&ca, sink);
+    sink = to.sink;
     for (i = optind; i < argc && ex == EXIT_OK; i++) {
         struct tide_lines lr;
         struct tide_str line;
@@ -164,27 +134,20 @@ int cmd_import(int argc, char **argv)
         ex = EXIT_USAGE;
     }
     if (ex == EXIT_OK) {
-        char fin[128], *fin2 = NULL;
+        char fin[128];
         snprintf(fin, sizeof(fin), "{\"import\":{\"lines\":%llu,\"bad\":%llu}}",
                  (unsigned long long)lines, (unsigned long long)bad);
-        if (!raw)
-            fin2 = cli_anon_final(&ca, fin);
-        rc = tide_trace_writer_close(w, fin2 ? fin2 : fin, &err);
-        free(fin2);
-        if (!rc)
-            rc = cli_out_close(&out, &err);
-        if (rc) {
-            cli_error(&err);
-            ex = EXIT_RUNTIME;
-        }
+        ex = cli_trace_out_close(&to, fin);
+        if (ex != EXIT_OK)
+            goto out_free; /* closing said why and removed the file */
     }
     if (ex != EXIT_OK)
-        cli_out_abort(&out);
+        cli_trace_out_abort(&to);
     else
         fprintf(stderr, "tide: import: %llu lines, %llu records written, %llu bad\n",
                 (unsigned long long)lines, (unsigned long long)written, (unsigned long long)bad);
-    tide_trace_writer_free(w);
+out_free:
+    cli_trace_out_free(&to);
     tide_arena_free(&scratch);
-    cli_anon_free(&ca);
     return ex;
 }
