@@ -56,7 +56,33 @@ void help_replay(FILE *f)
             "      --report-json FILE   the full report (docs/report.md)\n"
             "      --run-id ID          the X-Tide-Run value (default: random)\n"
             "      --no-progress        no live line on stderr\n"
-            "Exit: 0 ok, 2 refused or bad usage, 4 runtime failure.\n");
+            "      --slo EXPR           an objective, repeatable: p95<=120ms, p99<=250ms,\n"
+            "                           error_rate<=0.1%%, availability>=99.9%%, scoped with\n"
+            "                           route=NAME: or class=googlebot: (exit 1 if one is missed)\n"
+            "Exit: 0 ok, 1 an SLO missed, 2 refused or bad usage, 4 runtime failure.\n");
+}
+
+/* Prints the SLO verdict table; EXIT_FINDINGS if any objective was missed. */
+int cli_slo_verdicts(const struct tide_replay_result *r, const struct tide_slo *slos, int n)
+{
+    int i, missed = 0;
+    if (!n)
+        return EXIT_OK;
+    printf("\n  SLO                                                 measured      verdict\n");
+    for (i = 0; i < n; i++) {
+        double v = 0;
+        int ok = tide_slo_eval(r, &slos[i], &v);
+        char m[32];
+        if (slos[i].metric <= TIDE_SLO_MAX)
+            snprintf(m, sizeof(m), "%.1f ms", v);
+        else
+            snprintf(m, sizeof(m), "%.3f%%", v * 100);
+        printf("  %-50.50s %12s   %s\n", slos[i].text, ok < 0 ? "-" : m,
+               ok < 0 ? "FAIL (no such route or class)" : ok ? "pass" : "FAIL");
+        missed += ok != 1;
+    }
+    printf("  %s: %d of %d objectives met\n", missed ? "FAIL" : "PASS", n - missed, n);
+    return missed ? EXIT_FINDINGS : EXIT_OK;
 }
 
 static const char *METHOD_NAMES[] = {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"};
@@ -182,6 +208,89 @@ static int prescan(const char *path, const struct tide_replay_opts *o, struct pr
     return rc < 0 && rc != TIDE_E_TRUNCATED ? rc : 0;
 }
 
+void help_report(FILE *f)
+{
+    fprintf(f, "usage: tide report REPORT.json... [--slo EXPR]... [--report-json OUT]\n"
+               "Merges the JSON reports of several runs or shards (--shard K/N) exactly:\n"
+               "counts add and latency histograms merge bucket by bucket. Prints the merged\n"
+               "report and evaluates SLOs on it. Exit 0, 1 an SLO missed, 2 bad input.\n");
+}
+
+int cmd_report(int argc, char **argv)
+{
+    static const struct option longopts[] = {{"slo", required_argument, 0, 'O'},
+                                             {"report-json", required_argument, 0, 'j'},
+                                             {0, 0, 0, 0}};
+    struct tide_slo slos[32];
+    struct tide_replay_result *all = NULL;
+    struct tide_err err = {0};
+    const char *out = NULL;
+    int c, i, n_slo = 0, ex = EXIT_OK;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'O') {
+            if (n_slo >= 32 || tide_slo_parse(optarg, &slos[n_slo], &err)) {
+                cli_error(&err);
+                return EXIT_USAGE;
+            }
+            n_slo++;
+        } else if (c == 'j') {
+            out = optarg;
+        } else {
+            help_report(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_errorf("report: no reports given");
+        return EXIT_USAGE;
+    }
+    for (i = optind; i < argc; i++) {
+        FILE *f = fopen(argv[i], "rb");
+        char *buf = NULL;
+        long n = 0;
+        struct tide_replay_result *r;
+        if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+            (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+            if (tide_replay_result_from_json(buf, (size_t)n, &r, &err)) {
+                snprintf(err.where, sizeof(err.where), "%s", argv[i]);
+                cli_error(&err);
+                ex = EXIT_USAGE;
+            } else if (!all) {
+                all = r;
+            } else {
+                tide_replay_result_merge(all, r);
+                tide_replay_result_free(r);
+            }
+        } else {
+            cli_errorf("%s: cannot read", argv[i]);
+            ex = EXIT_USAGE;
+        }
+        free(buf);
+        if (f)
+            fclose(f);
+        if (ex != EXIT_OK)
+            break;
+    }
+    if (ex == EXIT_OK) {
+        char *txt = tide_replay_report_text(all);
+        printf("merged %d report(s)\n%s", argc - optind, txt);
+        free(txt);
+        ex = cli_slo_verdicts(all, slos, n_slo);
+        if (out) {
+            char *js = tide_replay_report_json(all);
+            FILE *f = fopen(out, "w");
+            if (!f || fputs(js, f) < 0 || fclose(f) != 0) {
+                cli_errorf("%s: cannot write the report", out);
+                ex = EXIT_RUNTIME;
+            }
+            free(js);
+        }
+    }
+    tide_replay_result_free(all);
+    return ex;
+}
+
 int cmd_replay(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -199,14 +308,15 @@ int cmd_replay(int argc, char **argv)
         {"http2", no_argument, 0, '2'}, {"insecure", no_argument, 0, 'I'},
         {"cacert", required_argument, 0, 'A'}, {"dry-run", no_argument, 0, 'D'},
         {"report-json", required_argument, 0, 'j'}, {"run-id", required_argument, 0, 'r'},
-        {"no-progress", no_argument, 0, 'P'}, {0, 0, 0, 0}};
+        {"no-progress", no_argument, 0, 'P'}, {"slo", required_argument, 0, 'O'}, {0, 0, 0, 0}};
     struct tide_replay_opts o;
     struct tide_err err = {0};
     struct tide_replay_result *res = NULL;
     const char *from = NULL, *to = NULL, *report_json = NULL, *headers[64], *expects[64];
     bool allow_raw = false, allow_host = false, dry = false, no_progress = false;
     char run_id[40], tb[64];
-    int c, n_headers = 0, n_expect = 0, ex = EXIT_OK, rc;
+    int c, n_headers = 0, n_expect = 0, ex = EXIT_OK, rc, n_slo = 0;
+    struct tide_slo slos[32];
     struct prescan ps;
     struct tide_trace_reader *r;
     int fd;
@@ -305,6 +415,13 @@ int cmd_replay(int argc, char **argv)
         case 'j': report_json = optarg; break;
         case 'r': o.run_id = optarg; break;
         case 'P': no_progress = true; break;
+        case 'O':
+            if (n_slo >= 32 || tide_slo_parse(optarg, &slos[n_slo], &err)) {
+                cli_error(&err);
+                return EXIT_USAGE;
+            }
+            n_slo++;
+            break;
         default: help_replay(stderr); return EXIT_USAGE;
         }
     }
@@ -435,6 +552,8 @@ int cmd_replay(int argc, char **argv)
         printf("%s", txt);
         free(txt);
     }
+    if (n_slo)
+        ex = cli_slo_verdicts(res, slos, n_slo);
     if (report_json) {
         char *js = tide_replay_report_json(res);
         FILE *f = fopen(report_json, "w");

@@ -832,8 +832,8 @@ void tide__slice_merge(struct tide__slice *d, const struct tide__slice *s)
     tide_hist_merge(&d->from_send, &s->from_send);
 }
 
-/* Adds worker result src into dst, matching route families by name. */
-static void merge_result(struct tide_replay_result *d, const struct tide_replay_result *s)
+/* Adds result src into dst, matching route families by name. */
+void tide_replay_result_merge(struct tide_replay_result *d, const struct tide_replay_result *s)
 {
     int i, k;
     tide__slice_merge(&d->all, &s->all);
@@ -1029,7 +1029,7 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
             pthread_join(prog, NULL);
         }
         for (i = 0; i < n; i++)
-            merge_result(res, ws[i].res);
+            tide_replay_result_merge(res, ws[i].res);
     }
     for (i = 0; i < n; i++) {
         worker_free(&ws[i]);

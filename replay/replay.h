@@ -114,6 +114,31 @@ char *tide_replay_report_json(const struct tide_replay_result *r);
 char *tide_replay_report_text(const struct tide_replay_result *r);
 void tide_replay_result_free(struct tide_replay_result *r);
 
+/* ---- reports of several runs, and SLOs ------------------------------------------------------ */
+
+/* Reads a report written by tide_replay_report_json back (caller frees). */
+int tide_replay_result_from_json(const char *json, size_t len, struct tide_replay_result **out,
+                                 struct tide_err *err);
+/* Adds src into dst: counts add, histograms merge bucket by bucket (exact). */
+void tide_replay_result_merge(struct tide_replay_result *dst, const struct tide_replay_result *src);
+
+enum { TIDE_SLO_P50, TIDE_SLO_P90, TIDE_SLO_P95, TIDE_SLO_P99, TIDE_SLO_P999, TIDE_SLO_MAX,
+       TIDE_SLO_ERROR_RATE, TIDE_SLO_AVAILABILITY };
+enum { TIDE_SLO_LE, TIDE_SLO_LT, TIDE_SLO_GE, TIDE_SLO_GT };
+
+/* "p95<=120ms", "error_rate<=0.1%", "availability>=99.9%", scoped by
+ * "route=NAME:" or "class=NAME:" ("route=GET /api/{id}:p99<=250ms"). */
+struct tide_slo {
+    char text[256];
+    char scope_kind; /* 0 all, 'r' route, 'c' class */
+    char scope[160];
+    int metric, op;
+    double value; /* ms for latencies, a fraction for rates */
+};
+int tide_slo_parse(const char *expr, struct tide_slo *out, struct tide_err *err);
+/* 1 met, 0 missed, -1 no such route or class in the result; *actual is the measured value. */
+int tide_slo_eval(const struct tide_replay_result *r, const struct tide_slo *s, double *actual);
+
 /* ---- the mock target ------------------------------------------------------------------ */
 
 struct tide_mock_opts {

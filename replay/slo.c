@@ -1,0 +1,265 @@
+/*
+ * slo.c - service-level objectives over a replay's result, and reading
+ * reports back so shard reports merge exactly (`tide report`).
+ *
+ * An SLO is a comparison of one measured value with a threshold, over the
+ * whole run, a route family or a traffic class. Latency objectives use the
+ * latency from due time, the one a slow target cannot hide queueing from.
+ */
+#include "replay_int.h"
+
+#include <cjson/cJSON.h>
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int tide_slo_parse(const char *expr, struct tide_slo *o, struct tide_err *err)
+{
+    static const struct {
+        const char *name;
+        int m;
+    } M[] = {{"p50", TIDE_SLO_P50},   {"p90", TIDE_SLO_P90},   {"p95", TIDE_SLO_P95},
+             {"p99.9", TIDE_SLO_P999}, {"p999", TIDE_SLO_P999}, {"p99", TIDE_SLO_P99},
+             {"max", TIDE_SLO_MAX},   {"error_rate", TIDE_SLO_ERROR_RATE},
+             {"availability", TIDE_SLO_AVAILABILITY}};
+    const char *p = expr, *colon;
+    char *end;
+    size_t i, ml = 0;
+    memset(o, 0, sizeof(*o));
+    snprintf(o->text, sizeof(o->text), "%s", expr);
+    if (strncmp(p, "route=", 6) == 0 || strncmp(p, "class=", 6) == 0) {
+        colon = strrchr(p, ':');
+        if (!colon || colon - p - 6 <= 0 || (size_t)(colon - p - 6) >= sizeof(o->scope))
+            return tide_err_set(err, TIDE_E_USAGE, "", "--slo '%s': expected route=NAME:METRIC...", expr);
+        o->scope_kind = p[0] == 'r' ? 'r' : 'c';
+        snprintf(o->scope, sizeof(o->scope), "%.*s", (int)(colon - p - 6), p + 6);
+        p = colon + 1;
+    }
+    for (i = 0; i < sizeof(M) / sizeof(M[0]); i++)
+        if (strncmp(p, M[i].name, strlen(M[i].name)) == 0) {
+            o->metric = M[i].m;
+            ml = strlen(M[i].name);
+            break;
+        }
+    if (!ml)
+        return tide_err_set(err, TIDE_E_USAGE, "", "--slo '%s': unknown metric (p50 p90 p95 p99 p99.9 max error_rate availability)", expr);
+    p += ml;
+    if (strncmp(p, "<=", 2) == 0)
+        o->op = TIDE_SLO_LE, p += 2;
+    else if (strncmp(p, ">=", 2) == 0)
+        o->op = TIDE_SLO_GE, p += 2;
+    else if (*p == '<')
+        o->op = TIDE_SLO_LT, p++;
+    else if (*p == '>')
+        o->op = TIDE_SLO_GT, p++;
+    else
+        return tide_err_set(err, TIDE_E_USAGE, "", "--slo '%s': expected <=, <, >= or >", expr);
+    o->value = strtod(p, &end);
+    if (end == p || o->value < 0)
+        return tide_err_set(err, TIDE_E_USAGE, "", "--slo '%s': expected a number", expr);
+    if (o->metric <= TIDE_SLO_MAX) {
+        if (strcmp(end, "ms") == 0)
+            ;
+        else if (strcmp(end, "s") == 0)
+            o->value *= 1000;
+        else if (strcmp(end, "us") == 0)
+            o->value /= 1000;
+        else
+            return tide_err_set(err, TIDE_E_USAGE, "", "--slo '%s': latencies take ms, s or us", expr);
+    } else {
+        if (strcmp(end, "%") == 0)
+            o->value /= 100;
+        else if (*end)
+            return tide_err_set(err, TIDE_E_USAGE, "", "--slo '%s': rates take %% or a fraction", expr);
+    }
+    return 0;
+}
+
+static const struct tide__slice *scope_slice(const struct tide_replay_result *r, const struct tide_slo *s)
+{
+    int i;
+    if (!s->scope_kind)
+        return &r->all;
+    if (s->scope_kind == 'c') {
+        for (i = 0; i < TIDE_CLASSES; i++)
+            if (strcasecmp(tide_traffic_class_name(i), s->scope) == 0 ||
+                (i == TIDE_CLASS_CRAWLER && strcasecmp(s->scope, "crawler") == 0) ||
+                (i == TIDE_CLASS_HUMAN && strcasecmp(s->scope, "human") == 0))
+                return r->classes[i].scheduled ? &r->classes[i] : NULL;
+        return NULL;
+    }
+    for (i = 0; i < TIDE__MAX_FAMILIES; i++)
+        if (r->families[i].scheduled && strcmp(r->family_name[i], s->scope) == 0)
+            return &r->families[i];
+    return NULL;
+}
+
+int tide_slo_eval(const struct tide_replay_result *r, const struct tide_slo *s, double *actual)
+{
+    static const double Q[] = {0.5, 0.9, 0.95, 0.99, 0.999};
+    const struct tide__slice *sl = scope_slice(r, s);
+    double v;
+    if (!sl)
+        return -1;
+    if (s->metric <= TIDE_SLO_P999)
+        v = (double)tide_hist_quantile(&sl->from_due, Q[s->metric]) / 1000.0;
+    else if (s->metric == TIDE_SLO_MAX)
+        v = (double)sl->from_due.max / 1000.0;
+    else if (s->metric == TIDE_SLO_ERROR_RATE)
+        v = sl->completed ? (double)sl->errors / (double)sl->completed : 0;
+    else /* availability: answered without a transport error or a 5xx */
+        v = sl->completed ? 1.0 - (double)(sl->status[0] + sl->status[5]) / (double)sl->completed : 1;
+    *actual = v;
+    switch (s->op) {
+    case TIDE_SLO_LE: return v <= s->value;
+    case TIDE_SLO_LT: return v < s->value;
+    case TIDE_SLO_GE: return v >= s->value;
+    default: return v > s->value;
+    }
+}
+
+/* ---- reports back into results ------------------------------------------------------------------ */
+
+static uint64_t num(cJSON *o, const char *k)
+{
+    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+}
+
+static int hist_from(cJSON *j, struct tide_hist *h)
+{
+    cJSON *b, *pair;
+    memset(h, 0, sizeof(*h));
+    if (!cJSON_IsObject(j))
+        return TIDE_E_FORMAT;
+    h->count = num(j, "count");
+    h->sum = num(j, "sum");
+    h->max = num(j, "max");
+    b = cJSON_GetObjectItemCaseSensitive(j, "buckets");
+    cJSON_ArrayForEach(pair, b)
+    {
+        cJSON *i = cJSON_GetArrayItem(pair, 0), *c = cJSON_GetArrayItem(pair, 1);
+        if (!cJSON_IsNumber(i) || !cJSON_IsNumber(c) || i->valuedouble < 0 || i->valuedouble >= TIDE_HIST_BUCKETS)
+            return TIDE_E_FORMAT;
+        h->b[(int)i->valuedouble] += (uint64_t)c->valuedouble;
+    }
+    return 0;
+}
+
+static int slice_from(cJSON *j, struct tide__slice *s)
+{
+    static const char *SN[] = {"none", "1xx", "2xx", "3xx", "4xx", "5xx"};
+    cJSON *st;
+    int i;
+    memset(s, 0, sizeof(*s));
+    if (!cJSON_IsObject(j))
+        return TIDE_E_FORMAT;
+    s->scheduled = num(j, "scheduled");
+    s->sent = num(j, "sent");
+    s->completed = num(j, "completed");
+    s->errors = num(j, "errors");
+    s->expected = num(j, "expected_status");
+    s->timeouts = num(j, "timeouts");
+    s->class_mismatch = num(j, "status_class_differs_from_recorded");
+    s->bytes = num(j, "bytes");
+    st = cJSON_GetObjectItemCaseSensitive(j, "status");
+    for (i = 0; i < 6; i++)
+        s->status[i] = num(st, SN[i]);
+    if (hist_from(cJSON_GetObjectItemCaseSensitive(j, "latency_from_due"), &s->from_due) ||
+        hist_from(cJSON_GetObjectItemCaseSensitive(j, "latency_from_send"), &s->from_send))
+        return TIDE_E_FORMAT;
+    return 0;
+}
+
+static struct tide_replay_result *new_result(void)
+{
+    struct tide_replay_result *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->families = calloc(TIDE__MAX_FAMILIES, sizeof(*r->families));
+    r->min_sched = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
+    r->min_sent = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
+    if (!r->families || !r->min_sched || !r->min_sent) {
+        tide_replay_result_free(r);
+        return NULL;
+    }
+    snprintf(r->family_name[TIDE__MAX_FAMILIES - 1], 128, "(other)");
+    return r;
+}
+
+int tide_replay_result_from_json(const char *json, size_t len, struct tide_replay_result **out,
+                                 struct tide_err *err)
+{
+    cJSON *o = cJSON_ParseWithLength(json, len), *x, *e;
+    struct tide_replay_result *r;
+    int i, rc = 0;
+    *out = NULL;
+    if (!o || !cJSON_IsObject(o) || num(o, "report_version") != 1) {
+        cJSON_Delete(o);
+        return tide_err_set(err, TIDE_E_FORMAT, "", "not a tide replay report (report_version 1)");
+    }
+    r = new_result();
+    if (!r) {
+        cJSON_Delete(o);
+        return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+    }
+    x = cJSON_GetObjectItemCaseSensitive(o, "run_id");
+    snprintf(r->run_id, sizeof(r->run_id), "%s", cJSON_IsString(x) ? x->valuestring : "?");
+    x = cJSON_GetObjectItemCaseSensitive(o, "target");
+    snprintf(r->target, sizeof(r->target), "%s", cJSON_IsString(x) ? x->valuestring : "?");
+    x = cJSON_GetObjectItemCaseSensitive(o, "speed");
+    r->speed = cJSON_IsNumber(x) ? x->valuedouble : 1;
+    x = cJSON_GetObjectItemCaseSensitive(o, "multiplier");
+    r->multiplier = cJSON_IsNumber(x) ? x->valuedouble : 1;
+    r->threads = (int)num(o, "threads");
+    r->schedule_ns = (int64_t)(cJSON_GetObjectItemCaseSensitive(o, "schedule_seconds") ?
+                               cJSON_GetObjectItemCaseSensitive(o, "schedule_seconds")->valuedouble * 1e9 : 0);
+    r->ended_ns = (int64_t)(cJSON_GetObjectItemCaseSensitive(o, "elapsed_seconds") ?
+                            cJSON_GetObjectItemCaseSensitive(o, "elapsed_seconds")->valuedouble * 1e9 : 0);
+    r->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped_early"));
+    x = cJSON_GetObjectItemCaseSensitive(o, "skipped");
+    r->skipped_method = num(x, "method_not_allowed");
+    r->skipped_path = num(x, "path_filtered");
+    r->skipped_shard = num(x, "other_shards");
+    rc |= slice_from(cJSON_GetObjectItemCaseSensitive(o, "overall"), &r->all);
+    x = cJSON_GetObjectItemCaseSensitive(o, "lag");
+    rc |= hist_from(cJSON_GetObjectItemCaseSensitive(x, "histogram"), &r->lag);
+    {
+        cJSON *sh = cJSON_GetObjectItemCaseSensitive(x, "share_within_1ms");
+        r->lag_within_1ms = cJSON_IsNumber(sh) ? (uint64_t)llround(sh->valuedouble * (double)r->all.sent) : 0;
+    }
+    x = cJSON_GetObjectItemCaseSensitive(o, "errors_by_reason");
+    for (i = 0; i < ERR_KINDS; i++)
+        r->err[i] = num(x, tide__err_name(i));
+    x = cJSON_GetObjectItemCaseSensitive(o, "classes");
+    for (i = 0; i < TIDE_CLASSES; i++)
+        if ((e = cJSON_GetObjectItemCaseSensitive(x, tide_traffic_class_name(i))))
+            rc |= slice_from(e, &r->classes[i]);
+    x = cJSON_GetObjectItemCaseSensitive(o, "routes");
+    cJSON_ArrayForEach(e, x)
+    {
+        int k = r->n_families < TIDE__MAX_FAMILIES - 1 ? r->n_families++ : TIDE__MAX_FAMILIES - 1;
+        if (k != TIDE__MAX_FAMILIES - 1)
+            snprintf(r->family_name[k], 128, "%s", e->string);
+        rc |= slice_from(e, &r->families[k]);
+    }
+    x = cJSON_GetObjectItemCaseSensitive(o, "per_minute");
+    {
+        cJSON *a = cJSON_GetObjectItemCaseSensitive(x, "scheduled"), *b = cJSON_GetObjectItemCaseSensitive(x, "sent");
+        int n = cJSON_GetArraySize(a);
+        for (i = 0; i < n && i < TIDE__MAX_MINUTES; i++) {
+            r->min_sched[i] = (uint64_t)cJSON_GetArrayItem(a, i)->valuedouble;
+            r->min_sent[i] = cJSON_GetArrayItem(b, i) ? (uint64_t)cJSON_GetArrayItem(b, i)->valuedouble : 0;
+        }
+        r->n_minutes = n < TIDE__MAX_MINUTES ? n : TIDE__MAX_MINUTES;
+    }
+    cJSON_Delete(o);
+    if (rc) {
+        tide_replay_result_free(r);
+        return tide_err_set(err, TIDE_E_FORMAT, "", "malformed slice or histogram in the report");
+    }
+    *out = r;
+    return 0;
+}
