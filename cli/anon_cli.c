@@ -41,7 +41,7 @@ int cli_anon_option(struct cli_anon *ca, int c, const char *arg)
     }
 }
 
-static char *slurp(const char *path, size_t *len, struct tide_err *err)
+char *cli_slurp(const char *path, size_t *len, struct tide_err *err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     struct stat sb;
@@ -77,7 +77,7 @@ int cli_anon_setup(struct cli_anon *ca, struct tide_err *err)
     memset(&o, 0, sizeof(o));
     if (ca->policy_path) {
         size_t len = 0;
-        char *txt = slurp(ca->policy_path, &len, err);
+        char *txt = cli_slurp(ca->policy_path, &len, err);
         if (!txt)
             return TIDE_E_USAGE;
         rc = tide_anon_policy_parse(&ca->policy, txt, len, ca->policy_path, err);

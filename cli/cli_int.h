@@ -125,6 +125,19 @@ int cli_trace_out_close(struct cli_trace_out *t, const char *final_json);
 void cli_trace_out_abort(struct cli_trace_out *t);
 void cli_trace_out_free(struct cli_trace_out *t);
 
+struct tide_stage;
+
+/* A small file (< 16 MiB) read whole, NUL-terminated; NULL with err set. */
+char *cli_slurp(const char *path, size_t *len, struct tide_err *err);
+
+/* --profile: a JSON file, or an inline spec when no such file exists.
+ * Prints the error itself; returns 0 or EXIT_USAGE. */
+int cli_load_profile(const char *arg, struct tide_stage **stages, int *n);
+/* The stage table: duration, speed, volume and the requests each stage should
+ * send, from a window of `records` requests spanning span_ns. */
+void cli_print_stages(FILE *f, const struct tide_stage *st, int n, uint64_t records, int64_t span_ns,
+                      double speed);
+
 /* Opens an input trace path ("-" = stdin). Returns fd or -1 with err set. */
 int cli_in_open(const char *path, struct tide_err *err);
 

@@ -36,6 +36,8 @@ void help_replay(FILE *f)
             "                           below 1, sessions are sampled (default 1)\n"
             "      --from T, --to T     window: RFC 3339 or +OFFSET from the trace start\n"
             "      --loop N             play the window N times (soak)\n"
+            "      --profile FILE|SPEC  stages (docs/replay.md): JSON file, or inline\n"
+            "                           warm=1x/2m/warmup,base=1x/10m,peak=3x/10m,spike=900rps/2m\n"
             "      --max-gap D          shorten idle stretches longer than D\n"
             "      --threads N          worker threads (default: cores)\n"
             "      --connections N      keep-alive connections per worker (default: as needed)\n"
@@ -65,7 +67,7 @@ void help_replay(FILE *f)
 /* Prints the SLO verdict table; EXIT_FINDINGS if any objective was missed. */
 int cli_slo_verdicts(const struct tide_replay_result *r, const struct tide_slo *slos, int n)
 {
-    int i, missed = 0;
+    int i, k, missed = 0, total = 0;
     if (!n)
         return EXIT_OK;
     printf("\n  SLO                                                 measured      verdict\n");
@@ -80,9 +82,73 @@ int cli_slo_verdicts(const struct tide_replay_result *r, const struct tide_slo *
         printf("  %-50.50s %12s   %s\n", slos[i].text, ok < 0 ? "-" : m,
                ok < 0 ? "FAIL (no such route or class)" : ok ? "pass" : "FAIL");
         missed += ok != 1;
+        total++;
+        /* with a profile, an unscoped objective is also judged in each non-warm-up stage */
+        for (k = 0; !slos[i].scope_kind && k < tide_replay_result_stages(r); k++) {
+            bool warm;
+            const char *nm = tide_replay_result_stage(r, k, &warm);
+            char label[128];
+            if (warm)
+                continue;
+            ok = tide_slo_eval_stage(r, &slos[i], k, &v);
+            if (slos[i].metric <= TIDE_SLO_MAX)
+                snprintf(m, sizeof(m), "%.1f ms", v);
+            else
+                snprintf(m, sizeof(m), "%.3f%%", v * 100);
+            snprintf(label, sizeof(label), "  stage %s", nm);
+            printf("  %-50.50s %12s   %s\n", label, ok < 0 ? "-" : m,
+                   ok < 0 ? "FAIL (nothing scheduled)" : ok ? "pass" : "FAIL");
+            missed += ok != 1;
+            total++;
+        }
     }
-    printf("  %s: %d of %d objectives met\n", missed ? "FAIL" : "PASS", n - missed, n);
+    printf("  %s: %d of %d objectives met\n", missed ? "FAIL" : "PASS", total - missed, total);
     return missed ? EXIT_FINDINGS : EXIT_OK;
+}
+
+int cli_load_profile(const char *arg, struct tide_stage **stages, int *n)
+{
+    struct tide_err err = {0};
+    size_t len = 0;
+    char *txt = NULL;
+    int rc;
+    size_t al = strlen(arg);
+    if (access(arg, F_OK) == 0 || (al > 5 && strcmp(arg + al - 5, ".json") == 0)) {
+        txt = cli_slurp(arg, &len, &err);
+        if (!txt) {
+            cli_error(&err);
+            return EXIT_USAGE;
+        }
+    }
+    rc = txt ? tide_profile_parse(txt, len, stages, n, &err) : tide_profile_parse(arg, strlen(arg), stages, n, &err);
+    if (rc) {
+        if (txt)
+            cli_errorf("%s: %s", arg, err.msg);
+        else
+            cli_error(&err);
+    }
+    free(txt);
+    return rc ? EXIT_USAGE : 0;
+}
+
+void cli_print_stages(FILE *f, const struct tide_stage *st, int n, uint64_t records, int64_t span_ns,
+                      double speed)
+{
+    double avg = records ? (double)records / ((double)span_ns / 1e9 + 1.0) : 0; /* req/s at speed 1 */
+    double total = 0, secs = 0;
+    int k;
+    fprintf(f, "stages:\n  %-20s %10s %8s %11s %10s %12s\n", "name", "duration", "speed", "multiplier", "req/s",
+            "requests");
+    for (k = 0; k < n; k++) {
+        double sp = st[k].speed > 0 ? st[k].speed : speed;
+        double mult = st[k].multiplier > 0 ? st[k].multiplier : avg > 0 ? st[k].rate / (avg * sp) : 0;
+        double rps = avg * sp * mult, d = (double)st[k].duration_ns / 1e9;
+        fprintf(f, "  %-20.20s %9.0fs %7gx %10.3fx %10.1f %12.0f%s\n", st[k].name, d, sp, mult, rps, rps * d,
+                st[k].warmup ? "  (warm-up)" : "");
+        total += rps * d;
+        secs += d;
+    }
+    fprintf(f, "  %-20s %9.0fs %8s %11s %10s %12.0f\n", "total", secs, "", "", "", total);
 }
 
 static const char *METHOD_NAMES[] = {"GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"};
@@ -135,7 +201,7 @@ struct prescan {
     uint64_t records, by_method[8], skipped_method;
     uint64_t *per_min;
     int n_min;
-    int64_t first;
+    int64_t first, last;
     struct tide_strmap routes;
 };
 
@@ -181,6 +247,8 @@ static int prescan(const char *path, const struct tide_replay_opts *o, struct pr
         ps->by_method[m]++;
         if (ps->first == TIDE_TIME_UNKNOWN)
             ps->first = rec->ts_ns;
+        if (rec->ts_ns > ps->last)
+            ps->last = rec->ts_ns;
         if (full && ps->per_min) {
             int64_t mi = (rec->ts_ns - ps->first) / (int64_t)(60 * TIDE_NS_PER_SEC * o->speed);
             bool added;
@@ -308,8 +376,10 @@ int cmd_replay(int argc, char **argv)
         {"http2", no_argument, 0, '2'}, {"insecure", no_argument, 0, 'I'},
         {"cacert", required_argument, 0, 'A'}, {"dry-run", no_argument, 0, 'D'},
         {"report-json", required_argument, 0, 'j'}, {"run-id", required_argument, 0, 'r'},
-        {"no-progress", no_argument, 0, 'P'}, {"slo", required_argument, 0, 'O'}, {0, 0, 0, 0}};
+        {"no-progress", no_argument, 0, 'P'}, {"slo", required_argument, 0, 'O'},
+        {"profile", required_argument, 0, 'F'}, {0, 0, 0, 0}};
     struct tide_replay_opts o;
+    struct tide_stage *stages = NULL;
     struct tide_err err = {0};
     struct tide_replay_result *res = NULL;
     const char *from = NULL, *to = NULL, *report_json = NULL, *headers[64], *expects[64];
@@ -319,6 +389,7 @@ int cmd_replay(int argc, char **argv)
     struct tide_slo slos[32];
     struct prescan ps;
     struct tide_trace_reader *r;
+    uint64_t skipped = 0;
     int fd;
 
     memset(&o, 0, sizeof(o));
@@ -422,6 +493,15 @@ int cmd_replay(int argc, char **argv)
             }
             n_slo++;
             break;
+        case 'F':
+            free(stages);
+            stages = NULL;
+            if (cli_load_profile(optarg, &stages, &o.n_stages)) {
+                free(stages);
+                return EXIT_USAGE;
+            }
+            o.stages = stages;
+            break;
         default: help_replay(stderr); return EXIT_USAGE;
         }
     }
@@ -488,7 +568,6 @@ int cmd_replay(int argc, char **argv)
             }
     }
     {
-        uint64_t skipped = 0;
         int i;
         for (i = 0; i < 8; i++)
             if (!(o.allow_all_methods || (o.methods_mask ? (i < 7 && (o.methods_mask & (1u << i))) : i < 3)))
@@ -511,7 +590,10 @@ int cmd_replay(int argc, char **argv)
                 printf(" %s %llu", METHOD_NAMES[i], (unsigned long long)ps.by_method[i]);
         if (ps.by_method[7])
             printf(" other %llu", (unsigned long long)ps.by_method[7]);
-        printf("\nrequests per minute of the replay (before the multiplier):\n");
+        putchar('\n');
+        if (o.n_stages)
+            cli_print_stages(stdout, o.stages, o.n_stages, ps.records - skipped, ps.last - ps.first, o.speed);
+        printf("requests per minute of the replay (before the multiplier):\n");
         for (i = 0; i < ps.n_min; i++)
             printf("  +%dm %llu\n", i, (unsigned long long)ps.per_min[i]);
         printf("routes:\n");
@@ -569,5 +651,6 @@ out:
     tide_replay_result_free(res);
     for (c = 0; c < n_expect; c++)
         free((char *)expects[c]);
+    free(stages);
     return ex;
 }

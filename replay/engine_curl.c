@@ -35,7 +35,7 @@ struct job {
     int64_t due, sent;
     struct tide_buf url, hdrs, body;
     char method[16];
-    int family, klass, rec_status, clone;
+    int family, klass, rec_status, clone, stage;
     bool has_body;
     struct curl_slist *slist;
     CURL *easy;
@@ -50,9 +50,20 @@ struct sockctx {
     struct worker *w;
 };
 
+/* A stage as the schedule uses it: where it starts on the wall clock and in the
+ * (looped) trace, how fast the trace runs through it, at what volume. */
+struct sched_stage {
+    int64_t wall_from, trace_from, trace_len; /* ns */
+    double speed, mult;
+};
+
 struct shared {
     const struct tide_replay_opts *o;
     int64_t window_start, window_end, start_at, loop_len;
+    uint64_t window_records;
+    struct sched_stage st[TIDE_MAX_STAGES];
+    int n_st;
+    int64_t trace_total; /* trace time the whole schedule consumes (looped) */
     char base[512]; /* target without trailing slash */
     char host_value[256];
     int host_mode; /* 0 keep, 1 target, 2 value */
@@ -78,7 +89,7 @@ struct worker {
     int fd;
     struct tide_trace_reader *r;
     bool reader_done;
-    int loop_no;
+    int loop_no, stage_hint;
     int64_t gap_offset, prev_ts;
     bool have_prev;
     struct job *jobs, *free_jobs, **heap;
@@ -268,6 +279,8 @@ static void build_job(struct worker *w, struct job *j, const struct tide_record 
     snprintf(idbuf, sizeof(idbuf), "%s-%llu-%d", o->run_id, (unsigned long long)w->rec_no, c);
     add_hdr(&j->hdrs, "X-Request-Id", 12, idbuf, strlen(idbuf));
     add_hdr(&j->hdrs, "X-Tide-Run", 10, o->run_id, strlen(o->run_id));
+    if (o->n_stages > 0 && j->stage < o->n_stages)
+        add_hdr(&j->hdrs, "X-Tide-Stage", 12, o->stages[j->stage].name, strlen(o->stages[j->stage].name));
     for (i = 0; i < (uint32_t)o->n_headers; i++) {
         tide_buf_append(&j->hdrs, o->headers[i], strlen(o->headers[i]));
         tide_buf_putc(&j->hdrs, 0);
@@ -306,7 +319,7 @@ static void fill(struct worker *w)
         if (rc <= 0) {
             if (rc < 0 && w->id == 0)
                 snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", err.where, err.msg);
-            if (w->loop_no + 1 < (o->loops > 0 ? o->loops : 1) && rc == 0) {
+            if (rc == 0 && (int64_t)(w->loop_no + 1) * s->loop_len < s->trace_total) {
                 struct tide_trace_reader_opts ro = {s->window_start, s->window_end + 1, 0, 0, 0, 0};
                 tide_trace_reader_free(w->r);
                 w->r = NULL;
@@ -349,20 +362,35 @@ static void fill(struct worker *w)
                 continue;
             }
         }
-        copies = tide_sched_copies(h, o->multiplier);
-        if (copies == 0)
-            continue;
-        family = family_of(w, r);
-        klass = tide_traffic_class(tide_record_header(r, "User-Agent"));
-        for (c = 0; c < copies; c++) {
-            struct job *j = w->free_jobs;
-            int64_t rel;
-            int minute;
-            w->free_jobs = j->next_free;
-            build_job(w, j, r, c, h, family, klass);
-            j->due = tide_sched_due(s->start_at, s->window_start,
-                                    ts - w->gap_offset + (int64_t)w->loop_no * s->loop_len, o->speed) +
-                     tide_sched_jitter(h, c, (int64_t)(250 * 1000000 / (o->speed > 1 ? o->speed : 1)));
+        {
+            /* where this record falls in the (looped) trace, and so in which stage */
+            int64_t r_rel = ts - s->window_start - w->gap_offset + (int64_t)w->loop_no * s->loop_len;
+            int k = w->stage_hint;
+            const struct sched_stage *sg;
+            while (k + 1 < s->n_st && r_rel >= s->st[k].trace_from + s->st[k].trace_len)
+                k++;
+            while (k > 0 && r_rel < s->st[k].trace_from)
+                k--;
+            w->stage_hint = k;
+            sg = &s->st[k];
+            if (r_rel >= sg->trace_from + sg->trace_len) {
+                w->reader_done = true; /* past the last stage: the schedule is complete */
+                return;
+            }
+            copies = tide_sched_copies(h, sg->mult);
+            if (copies == 0)
+                continue;
+            family = family_of(w, r);
+            klass = tide_traffic_class(tide_record_header(r, "User-Agent"));
+            for (c = 0; c < copies; c++) {
+                struct job *j = w->free_jobs;
+                int64_t rel;
+                int minute;
+                w->free_jobs = j->next_free;
+                j->stage = k;
+                build_job(w, j, r, c, h, family, klass);
+                j->due = s->start_at + sg->wall_from + (int64_t)((double)(r_rel - sg->trace_from) / sg->speed) +
+                         tide_sched_jitter(h, c, (int64_t)(250 * 1000000 / (sg->speed > 1 ? sg->speed : 1)));
             heap_push(w, j);
             w->res->all.scheduled++;
             __atomic_add_fetch(&s->progress_sched, 1, __ATOMIC_RELAXED);
@@ -373,6 +401,9 @@ static void fill(struct worker *w)
             w->res->min_sched[minute]++;
             if (minute + 1 > w->res->n_minutes)
                 w->res->n_minutes = minute + 1;
+            if (o->n_stages)
+                w->res->stages[k].scheduled++;
+            }
         }
     }
 }
@@ -438,6 +469,8 @@ static void send_job(struct worker *w, struct job *j, int64_t now)
     w->res->all.sent++;
     w->res->families[j->family].sent++;
     w->res->classes[j->klass].sent++;
+    if (o->n_stages)
+        w->res->stages[j->stage].sent++;
     tide_hist_add(&w->res->lag, lag > 0 ? (uint64_t)(lag / 1000) : 0);
     if (lag <= 1000000)
         w->res->lag_within_1ms++;
@@ -521,6 +554,8 @@ static void check_done(struct worker *w)
         account(&w->res->all, j, code, errk, exp, is_err, done);
         account(&w->res->families[j->family], j, code, errk, exp, is_err, done);
         account(&w->res->classes[j->klass], j, code, errk, exp, is_err, done);
+        if (w->sh->o->n_stages)
+            account(&w->res->stages[j->stage], j, code, errk, exp, is_err, done);
         __atomic_add_fetch(&w->sh->progress_done, 1, __ATOMIC_RELAXED);
         if (errk >= 0 || is_err)
             __atomic_add_fetch(&w->sh->progress_err, 1, __ATOMIC_RELAXED);
@@ -741,6 +776,11 @@ static int worker_init(struct worker *w, struct shared *s, int id, struct tide_e
     if (!w->res->families || !w->res->min_sched || !w->res->min_sent)
         return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
     snprintf(w->res->family_name[TIDE__MAX_FAMILIES - 1], 128, "(other)");
+    w->res->n_stages = o->n_stages > 0 ? o->n_stages : 0;
+    for (i = 0; i < (size_t)w->res->n_stages; i++) {
+        snprintf(w->res->stage_name[i], sizeof(w->res->stage_name[i]), "%s", o->stages[i].name);
+        w->res->stage_warmup[i] = o->stages[i].warmup;
+    }
     for (i = 0; i < JOBS; i++) {
         tide_buf_init(&w->jobs[i].url, 1 << 20);
         tide_buf_init(&w->jobs[i].hdrs, 1 << 20);
@@ -861,6 +901,15 @@ void tide_replay_result_merge(struct tide_replay_result *d, const struct tide_re
         }
         tide__slice_merge(&d->families[k], &s->families[i]);
     }
+    for (i = 0; i < s->n_stages && i < TIDE_MAX_STAGES; i++) {
+        if (i >= d->n_stages) {
+            snprintf(d->stage_name[i], sizeof(d->stage_name[i]), "%s", s->stage_name[i]);
+            d->stage_warmup[i] = s->stage_warmup[i];
+        }
+        tide__slice_merge(&d->stages[i], &s->stages[i]);
+    }
+    if (s->n_stages > d->n_stages)
+        d->n_stages = s->n_stages;
     for (i = 0; i < s->n_minutes; i++) {
         d->min_sched[i] += s->min_sched[i];
         d->min_sent[i] += s->min_sent[i];
@@ -896,6 +945,9 @@ static int resolve_window(struct shared *s, struct tide_err *err)
         return rc;
     }
     while ((rc = tide_trace_reader_next(r, &rec, err)) == 1) {
+        /* a stage's target rate is of requests replayed: methods not replayed do not count */
+        if (method_allowed(o, rec->method))
+            s->window_records++;
         if (first == TIDE_TIME_UNKNOWN || rec->ts_ns < first)
             first = rec->ts_ns;
         if (last == TIDE_TIME_UNKNOWN || rec->ts_ns > last)
@@ -913,10 +965,51 @@ static int resolve_window(struct shared *s, struct tide_err *err)
     return 0;
 }
 
+/*
+ * The stage table. Without a profile: one stage of --speed and --multiplier
+ * over the window played --loop times. With one: the trace cursor runs on
+ * across stages (looping the window as needed), each stage scaling it by its
+ * own speed and volume; a target rate becomes the multiplier that makes the
+ * window's average rate, at the stage's speed, equal it.
+ */
+static int build_stages(struct shared *s, struct tide_err *err)
+{
+    const struct tide_replay_opts *o = s->o;
+    double avg = (double)s->window_records / ((double)s->loop_len / 1e9); /* requests/s at speed 1 */
+    int64_t wall = 0, trace = 0;
+    int k;
+    if (o->n_stages <= 0) {
+        s->n_st = 1;
+        s->st[0].wall_from = 0;
+        s->st[0].trace_from = 0;
+        s->st[0].trace_len = (int64_t)(o->loops > 0 ? o->loops : 1) * s->loop_len;
+        s->st[0].speed = o->speed;
+        s->st[0].mult = o->multiplier;
+        s->trace_total = s->st[0].trace_len;
+        return 0;
+    }
+    if (o->n_stages > TIDE_MAX_STAGES)
+        return tide_err_set(err, TIDE_E_USAGE, "", "profile: at most %d stages", TIDE_MAX_STAGES);
+    for (k = 0; k < o->n_stages; k++) {
+        const struct tide_stage *g = &o->stages[k];
+        struct sched_stage *t = &s->st[k];
+        t->speed = g->speed > 0 ? g->speed : o->speed;
+        t->mult = g->multiplier > 0 ? g->multiplier : avg > 0 ? g->rate / (avg * t->speed) : 0;
+        t->wall_from = wall;
+        t->trace_from = trace;
+        t->trace_len = (int64_t)((double)g->duration_ns * t->speed);
+        wall += g->duration_ns;
+        trace += t->trace_len;
+    }
+    s->n_st = o->n_stages;
+    s->trace_total = trace;
+    return 0;
+}
+
 static void *progress_main(void *arg)
 {
     struct shared *s = arg;
-    int64_t total = s->loop_len / (int64_t)(s->o->speed > 0 ? s->o->speed : 1) * (s->o->loops > 0 ? s->o->loops : 1);
+    int64_t total = s->st[s->n_st - 1].wall_from + (int64_t)((double)s->st[s->n_st - 1].trace_len / s->st[s->n_st - 1].speed);
     uint64_t prev = 0;
     while (!(s->stop && *s->stop == 2)) {
         int64_t el = now_ns() - s->start_at;
@@ -997,6 +1090,9 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     rc = resolve_window(&s, err);
     if (rc)
         goto out_free_auth;
+    rc = build_stages(&s, err);
+    if (rc)
+        goto out_free_auth;
     s.start_at = o->start_at_ns > 0 ? o->start_at_ns : now_ns() + 100000000;
     ws = calloc((size_t)n, sizeof(*ws));
     res = calloc(1, sizeof(*res));
@@ -1047,7 +1143,12 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     res->threads = n;
     res->window_start_ns = s.window_start;
     res->window_end_ns = s.window_end;
-    res->schedule_ns = (int64_t)((double)s.loop_len / o->speed) * (o->loops > 0 ? o->loops : 1);
+    res->schedule_ns = s.st[s.n_st - 1].wall_from + (int64_t)((double)s.st[s.n_st - 1].trace_len / s.st[s.n_st - 1].speed);
+    res->n_stages = o->n_stages > 0 ? o->n_stages : 0;
+    for (i = 0; i < res->n_stages; i++) {
+        snprintf(res->stage_name[i], sizeof(res->stage_name[i]), "%s", o->stages[i].name);
+        res->stage_warmup[i] = o->stages[i].warmup;
+    }
     for (i = 0; i < o->n_expect && i < 16; i++)
         snprintf(res->expect + strlen(res->expect), sizeof(res->expect) - strlen(res->expect), "%s%s",
                  i ? "," : "", o->expect_status[i]);

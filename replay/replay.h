@@ -66,6 +66,27 @@ int64_t tide_sched_jitter(uint64_t session_hash, int clone, int64_t max_ns);
  */
 int tide_clone_rewrite(struct tide_str s, int clone, struct tide_buf *b);
 
+/* ---- stage profiles ----------------------------------------------------------------- */
+
+#define TIDE_MAX_STAGES 64
+
+/* One stage of a capacity test: how long, at what volume (a multiplier, or a
+ * target rate the trace is scaled to), at what speed; warm-up stages run but
+ * are left out of SLO verdicts. */
+struct tide_stage {
+    char name[64];
+    int64_t duration_ns;
+    double multiplier; /* > 0, or 0 when rate is set */
+    double rate;       /* requests/s the stage averages, or 0 */
+    double speed;      /* 0: the run's --speed */
+    bool warmup;
+};
+
+/* Parses {"stages":[{"name":..,"duration":"15m","multiplier":3|"rate":250,"speed":..,"warmup":..}]}.
+ * *out (caller frees) gets n stages. */
+int tide_profile_parse(const char *json, size_t len, struct tide_stage **out, int *n,
+                       struct tide_err *err);
+
 /* ---- the run ---------------------------------------------------------------------- */
 
 struct tide_replay_opts {
@@ -97,6 +118,8 @@ struct tide_replay_opts {
     const char *auth_map;    /* file of credentials, one per line */
     volatile int *stop;      /* set non-zero to stop sending (SIGINT) */
     bool progress;           /* a live line on stderr */
+    const struct tide_stage *stages; /* a profile (NULL: one stage of --speed/--multiplier/--loop) */
+    int n_stages;
 };
 
 struct tide_replay_result;
@@ -138,6 +161,11 @@ struct tide_slo {
 int tide_slo_parse(const char *expr, struct tide_slo *out, struct tide_err *err);
 /* 1 met, 0 missed, -1 no such route or class in the result; *actual is the measured value. */
 int tide_slo_eval(const struct tide_replay_result *r, const struct tide_slo *s, double *actual);
+/* The same over one stage of a profile (unscoped objectives only; -1 otherwise). */
+int tide_slo_eval_stage(const struct tide_replay_result *r, const struct tide_slo *s, int stage, double *actual);
+/* Stages in a result, their names (borrowed) and whether each is a warm-up. */
+int tide_replay_result_stages(const struct tide_replay_result *r);
+const char *tide_replay_result_stage(const struct tide_replay_result *r, int k, bool *warmup);
 
 /* ---- the mock target ------------------------------------------------------------------ */
 

@@ -47,6 +47,10 @@ struct tide_replay_result {
     struct tide__slice *families; /* TIDE__MAX_FAMILIES */
     int n_families;
     uint64_t *min_sched, *min_sent; /* per minute of the schedule */
+    struct tide__slice stages[TIDE_MAX_STAGES];
+    char stage_name[TIDE_MAX_STAGES][64];
+    bool stage_warmup[TIDE_MAX_STAGES];
+    int n_stages; /* 0 without a profile */
     int n_minutes;
     char expect[256];
 };

@@ -109,6 +109,15 @@ char *tide_replay_report_json(const struct tide_replay_result *r)
     for (i = 0; i < TIDE__MAX_FAMILIES; i++)
         if (r->families[i].scheduled)
             cJSON_AddItemToObject(x, r->family_name[i], slice_json(&r->families[i]));
+    if (r->n_stages) {
+        x = cJSON_AddArrayToObject(o, "stages");
+        for (i = 0; i < r->n_stages; i++) {
+            cJSON *st = slice_json(&r->stages[i]);
+            cJSON_AddStringToObject(st, "name", r->stage_name[i]);
+            cJSON_AddBoolToObject(st, "warmup", r->stage_warmup[i]);
+            cJSON_AddItemToArray(x, st);
+        }
+    }
     x = cJSON_AddObjectToObject(o, "per_minute");
     arr = cJSON_AddArrayToObject(x, "scheduled");
     for (i = 0; i < r->n_minutes; i++)
@@ -182,6 +191,11 @@ char *tide_replay_report_text(const struct tide_replay_result *r)
             snprintf(n, sizeof(n), "class %s", tide_traffic_class_name(i));
             row(&b, n, &r->classes[i]);
         }
+    for (i = 0; i < r->n_stages; i++) {
+        char n[80];
+        snprintf(n, sizeof(n), "stage %s%s", r->stage_name[i], r->stage_warmup[i] ? " (warm-up)" : "");
+        row(&b, n, &r->stages[i]);
+    }
     /* route families, busiest first, at most 20 */
     {
         int order[TIDE__MAX_FAMILIES], n = 0;

@@ -96,13 +96,10 @@ static const struct tide__slice *scope_slice(const struct tide_replay_result *r,
     return NULL;
 }
 
-int tide_slo_eval(const struct tide_replay_result *r, const struct tide_slo *s, double *actual)
+static int eval_slice(const struct tide__slice *sl, const struct tide_slo *s, double *actual)
 {
     static const double Q[] = {0.5, 0.9, 0.95, 0.99, 0.999};
-    const struct tide__slice *sl = scope_slice(r, s);
     double v;
-    if (!sl)
-        return -1;
     if (s->metric <= TIDE_SLO_P999)
         v = (double)tide_hist_quantile(&sl->from_due, Q[s->metric]) / 1000.0;
     else if (s->metric == TIDE_SLO_MAX)
@@ -118,6 +115,35 @@ int tide_slo_eval(const struct tide_replay_result *r, const struct tide_slo *s, 
     case TIDE_SLO_GE: return v >= s->value;
     default: return v > s->value;
     }
+}
+
+int tide_slo_eval(const struct tide_replay_result *r, const struct tide_slo *s, double *actual)
+{
+    const struct tide__slice *sl = scope_slice(r, s);
+    if (!sl)
+        return -1;
+    return eval_slice(sl, s, actual);
+}
+
+int tide_slo_eval_stage(const struct tide_replay_result *r, const struct tide_slo *s, int stage, double *actual)
+{
+    if (s->scope_kind || stage < 0 || stage >= r->n_stages || !r->stages[stage].scheduled)
+        return -1;
+    return eval_slice(&r->stages[stage], s, actual);
+}
+
+int tide_replay_result_stages(const struct tide_replay_result *r)
+{
+    return r->n_stages;
+}
+
+const char *tide_replay_result_stage(const struct tide_replay_result *r, int k, bool *warmup)
+{
+    if (k < 0 || k >= r->n_stages)
+        return NULL;
+    if (warmup)
+        *warmup = r->stage_warmup[k];
+    return r->stage_name[k];
 }
 
 /* ---- reports back into results ------------------------------------------------------------------ */
@@ -244,6 +270,18 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
         if (k != TIDE__MAX_FAMILIES - 1)
             snprintf(r->family_name[k], 128, "%s", e->string);
         rc |= slice_from(e, &r->families[k]);
+    }
+    x = cJSON_GetObjectItemCaseSensitive(o, "stages");
+    cJSON_ArrayForEach(e, x)
+    {
+        cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
+        if (r->n_stages >= TIDE_MAX_STAGES)
+            break;
+        snprintf(r->stage_name[r->n_stages], sizeof(r->stage_name[0]), "%s",
+                 cJSON_IsString(nm) ? nm->valuestring : "?");
+        r->stage_warmup[r->n_stages] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "warmup"));
+        rc |= slice_from(e, &r->stages[r->n_stages]);
+        r->n_stages++;
     }
     x = cJSON_GetObjectItemCaseSensitive(o, "per_minute");
     {

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Stage profiles against a real nginx, checked from nginx's own log: each
+# request carries its stage's name in X-Tide-Stage; per-stage counts equal
+# the schedule computed here from the trace (the cursor runs on across
+# stages, a 2x stage doubles its stretch); per-stage SLO verdicts leave the
+# warm-up out; the inline spelling equals the JSON one; a bad profile is
+# refused naming the stage and the field.
+set -u
+TIDE=${1:?usage: replay_profile.sh TIDE}
+. "$(dirname "$0")/lib.sh"
+need nginx
+need jq
+need python3
+W=$(mktemp -d)
+trap 'nginx_stop; rm -rf "$W"' EXIT
+
+# an anchor at 0 s, then one GET every 0.5 s from 0.2 s to 89.7 s, 30 sessions
+python3 - "$W" <<'PY'
+import json, sys
+W = sys.argv[1]
+ts = [0.0] + [0.2 + 0.5 * k for k in range(180)]
+with open(W + "/t.jsonl", "w") as f:
+    for i, t in enumerate(ts):
+        f.write(json.dumps({"ts": "2026-11-20T10:%02d:%02d.%03d000000Z" % (int(t) // 60, int(t) % 60, round(t * 1000) % 1000),
+            "method": "GET", "path": "/p/%d" % i, "query": "", "version": "HTTP/1.1",
+            "headers": [["Host", "prod.example.edu"], ["Cookie", "sessionid=s%d" % (i % 30)]],
+            "status": 200, "client": "198.51.100.%d" % (i % 30 + 1), "session": "sess-%d" % (i % 30),
+            "source": "gen"}) + "\n")
+# expected per stage at speed 30: warm [0,30 s) x1, steady [30,60 s) x2, cool [60,90 s) x1
+cnt = [sum(1 for t in ts if a <= t < b) for a, b in ((0, 30), (30, 60), (60, 90))]
+open(W + "/expect", "w").write("warm %d\nsteady %d\ncool %d\n" % (cnt[0], 2 * cnt[1], cnt[2]))
+PY
+cat >"$W/profile.json" <<'JSON'
+{"stages": [
+  {"name": "warm", "duration": "1s", "multiplier": 1, "warmup": true},
+  {"name": "steady", "duration": "1s", "multiplier": 2},
+  {"name": "cool", "duration": 1, "multiplier": 1}
+]}
+JSON
+"$TIDE" keygen -o "$W/key" 2>/dev/null
+"$TIDE" import --key-file "$W/key" "$W/t.jsonl" -o "$W/t.tide" 2>/dev/null || fail "import"
+nginx_start "$W/ngx" '$http_x_tide_stage $request_uri' 'location / { return 200 "ok\n"; }' || skip "nginx did not start"
+T="http://127.0.0.1:$NGINX_PORT"
+LOG="$W/ngx/logs/access.log"
+
+"$TIDE" replay "$W/t.tide" --target "$T" --speed 30 --profile "$W/profile.json" --no-progress \
+  --slo 'p99<=5s' --report-json "$W/r.json" >"$W/out.txt" 2>"$W/err.txt" || fail "profile run: $(cat "$W/err.txt")"
+sleep 0.3
+awk '{print $1}' "$LOG" | sort | uniq -c | awk '{print $2, $1}' | sort >"$W/got"
+sort "$W/expect" >"$W/want"
+diff "$W/want" "$W/got" >/dev/null || fail "requests per stage at nginx: $(tr '\n' ' ' <"$W/got"), schedule: $(tr '\n' ' ' <"$W/want")"
+pass "X-Tide-Stage arrives on every request; per-stage counts at nginx equal the schedule ($(tr '\n' ' ' <"$W/want"))"
+
+for st in warm steady cool; do
+  want=$(awk -v s=$st '$1 == s {print $2}' "$W/want")
+  [ "$(jq --arg s $st '.stages[] | select(.name == $s) | .completed' "$W/r.json")" = "$want" ] ||
+    fail "report stage $st completed $(jq --arg s $st '.stages[] | select(.name == $s) | .completed' "$W/r.json"), want $want"
+done
+[ "$(jq '.stages[0].warmup' "$W/r.json")" = true ] || fail "warm-up flag lost in the report"
+grep -q "stage steady" "$W/out.txt" && grep -q "stage cool" "$W/out.txt" || fail "no per-stage rows or verdicts"
+grep -A5 "^  SLO" "$W/out.txt" | grep -q "stage warm" && fail "the warm-up stage was judged"
+grep -q "PASS: 3 of 3 objectives met" "$W/out.txt" || fail "verdicts: $(tail -5 "$W/out.txt")"
+pass "the report breaks out by stage; SLOs are judged overall and per non-warm-up stage"
+
+: >"$LOG"
+"$TIDE" replay "$W/t.tide" --target "$T" --speed 30 --no-progress \
+  --profile 'warm=1x/1s/warmup,steady=2x/1s,cool=1x/1s' >/dev/null 2>&1 || fail "inline profile run"
+sleep 0.3
+awk '{print $1}' "$LOG" | sort | uniq -c | awk '{print $2, $1}' | sort >"$W/got2"
+diff "$W/want" "$W/got2" >/dev/null || fail "inline profile: $(tr '\n' ' ' <"$W/got2")"
+pass "the inline spelling schedules the same"
+
+"$TIDE" replay "$W/t.tide" --dry-run --speed 30 --profile 'a=1x/1s,b=60rps/2s' >"$W/dry.txt" 2>/dev/null
+# 181 requests over 89.7 s + 1 s: 1.996 req/s at speed 1; 60 req/s at 30x needs 60 / (1.996 * 30) = 1.002x
+grep -E '^  b +2s +30x +1\.002x +60\.0 +120' "$W/dry.txt" >/dev/null || fail "dry-run stage table: $(grep -A4 stages: "$W/dry.txt")"
+pass "a rate stage becomes the multiplier that makes it (dry-run table)"
+
+"$TIDE" replay "$W/t.tide" --target "$T" --profile '{"stages":[{"name":"x","duration":"1s"}]}' >/dev/null 2>"$W/bad"
+[ $? -eq 2 ] && grep -q "stage 1: needs exactly one of multiplier or rate" "$W/bad" || fail "bad profile: $(cat "$W/bad")"
+"$TIDE" replay "$W/t.tide" --target "$T" --profile 'a=3y/1s' >/dev/null 2>"$W/bad"
+[ $? -eq 2 ] && grep -q "stage 1: volume takes x" "$W/bad" || fail "bad inline profile: $(cat "$W/bad")"
+pass "a bad profile is refused (exit 2) naming the stage and the field"
+finish
