@@ -42,6 +42,8 @@ void help_merge(FILE *f);
 
 int cmd_replay(int argc, char **argv);
 void help_replay(FILE *f);
+int cmd_plan(int argc, char **argv);
+void help_plan(FILE *f);
 int cmd_report(int argc, char **argv);
 void help_report(FILE *f);
 int cmd_mock(int argc, char **argv);

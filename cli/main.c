@@ -14,6 +14,7 @@ static int cmd_help(int argc, char **argv);
 static const struct cli_cmd CMDS[] = {
     {"capture", "record traffic from access logs into a trace", cmd_capture, help_capture},
     {"replay", "play a trace against a target, open loop, and measure", cmd_replay, help_replay},
+    {"plan", "turn a traffic forecast into a stage profile for replay", cmd_plan, help_plan},
     {"report", "merge replay reports (shards) and check SLOs", cmd_report, help_report},
     {"mock", "serve a trace's recorded answers (a target to try replay on)", cmd_mock, help_mock},
     {"anonymize", "anonymize a trace by a policy", cmd_anonymize, help_anonymize},

@@ -4,7 +4,7 @@
 # the schedule computed here from the trace (the cursor runs on across
 # stages, a 2x stage doubles its stretch); per-stage SLO verdicts leave the
 # warm-up out; the inline spelling equals the JSON one; a bad profile is
-# refused naming the stage and the field.
+# refused naming the stage and the field; tide plan's arithmetic.
 set -u
 TIDE=${1:?usage: replay_profile.sh TIDE}
 . "$(dirname "$0")/lib.sh"
@@ -74,6 +74,22 @@ pass "the inline spelling schedules the same"
 # 181 requests over 89.7 s + 1 s: 1.996 req/s at speed 1; 60 req/s at 30x needs 60 / (1.996 * 30) = 1.002x
 grep -E '^  b +2s +30x +1\.002x +60\.0 +120' "$W/dry.txt" >/dev/null || fail "dry-run stage table: $(grep -A4 stages: "$W/dry.txt")"
 pass "a rate stage becomes the multiplier that makes it (dry-run table)"
+
+# tide plan: 12000 DAU x 2 sessions x 30 requests x 3 / 3600 = 600 req/s; three plateaus to 3x:
+# 600, 1200, 1800; the trace averages 181 / 90.7 s = 1.99559 req/s, 59.868 at 30x: 10.022x, 20.044x, 30.066x
+"$TIDE" plan --dau 12000 --sessions-per-dau 2 --requests-per-session 30 --concurrency-factor 3 \
+  --plateaus 3 --headroom 3 --warmup 1m --hold 10m --trace "$W/t.tide" --speed 30 -o "$W/plan.json" >"$W/plan.txt" 2>&1 ||
+  fail "plan: $(cat "$W/plan.txt")"
+grep -q '= 600.00 req/s' "$W/plan.txt" &&
+  grep -Eq '^  p1 +1.00x +600.00 +1m +10m +10.022x' "$W/plan.txt" &&
+  grep -Eq '^  p2 +2.00x +1200.00 +1m +10m +20.044x' "$W/plan.txt" &&
+  grep -Eq '^  p3 +3.00x +1800.00 +1m +10m +30.066x' "$W/plan.txt" || fail "plan table: $(cat "$W/plan.txt")"
+[ "$(jq -c '[.stages[] | [.name, .duration, .rate, (.warmup // false)]]' "$W/plan.json")" = \
+  '[["p1-warm","1m",600,true],["p1","10m",600,false],["p2-warm","1m",1200,true],["p2","10m",1200,false],["p3-warm","1m",1800,true],["p3","10m",1800,false]]' ] ||
+  fail "plan profile: $(jq -c . "$W/plan.json")"
+"$TIDE" replay "$W/t.tide" --dry-run --speed 30 --profile "$W/plan.json" 2>/dev/null | grep -Eq '^  p3 +600s +30x +30.066x +1800.0' ||
+  fail "the plan's profile does not replay at its rates"
+pass "tide plan: baseline, plateaus and the multipliers each needs match hand-computed figures; replay takes its profile"
 
 "$TIDE" replay "$W/t.tide" --target "$T" --profile '{"stages":[{"name":"x","duration":"1s"}]}' >/dev/null 2>"$W/bad"
 [ $? -eq 2 ] && grep -q "stage 1: needs exactly one of multiplier or rate" "$W/bad" || fail "bad profile: $(cat "$W/bad")"
