@@ -58,10 +58,14 @@ void help_replay(FILE *f)
             "      --report-json FILE   the full report (docs/report.md)\n"
             "      --run-id ID          the X-Tide-Run value (default: random)\n"
             "      --no-progress        no live line on stderr\n"
+            "      --abort-if EXPR      a kill switch, repeatable: 'error_rate>0.5%% for 2m',\n"
+            "                           'p99>2s for 1m' (over the last window; default 10s):\n"
+            "                           stop sending, drain, report, exit 3\n"
             "      --slo EXPR           an objective, repeatable: p95<=120ms, p99<=250ms,\n"
             "                           error_rate<=0.1%%, availability>=99.9%%, scoped with\n"
             "                           route=NAME: or class=googlebot: (exit 1 if one is missed)\n"
-            "Exit: 0 ok, 1 an SLO missed, 2 refused or bad usage, 4 runtime failure.\n");
+            "Exit: 0 ok, 1 an SLO missed, 2 refused or bad usage, 3 aborted by --abort-if,\n"
+            "4 runtime failure.\n");
 }
 
 /* Prints the SLO verdict table; EXIT_FINDINGS if any objective was missed. */
@@ -377,7 +381,8 @@ int cmd_replay(int argc, char **argv)
         {"cacert", required_argument, 0, 'A'}, {"dry-run", no_argument, 0, 'D'},
         {"report-json", required_argument, 0, 'j'}, {"run-id", required_argument, 0, 'r'},
         {"no-progress", no_argument, 0, 'P'}, {"slo", required_argument, 0, 'O'},
-        {"profile", required_argument, 0, 'F'}, {0, 0, 0, 0}};
+        {"profile", required_argument, 0, 'F'}, {"abort-if", required_argument, 0, 'B'}, {0, 0, 0, 0}};
+    struct tide_abort aborts[16];
     struct tide_replay_opts o;
     struct tide_stage *stages = NULL;
     struct tide_err err = {0};
@@ -492,6 +497,17 @@ int cmd_replay(int argc, char **argv)
                 return EXIT_USAGE;
             }
             n_slo++;
+            break;
+        case 'B':
+            if (o.n_aborts >= 16 || tide_abort_parse(optarg, &aborts[o.n_aborts], &err)) {
+                if (o.n_aborts >= 16)
+                    cli_errorf("--abort-if: at most 16 triggers");
+                else
+                    cli_error(&err);
+                return EXIT_USAGE;
+            }
+            o.n_aborts++;
+            o.aborts = aborts;
             break;
         case 'F':
             free(stages);
@@ -636,6 +652,10 @@ int cmd_replay(int argc, char **argv)
     }
     if (n_slo)
         ex = cli_slo_verdicts(res, slos, n_slo);
+    if (tide_replay_result_aborted(res)[0]) {
+        fprintf(stderr, "tide: replay aborted: %s\n", tide_replay_result_aborted(res));
+        ex = EXIT_ABORTED;
+    }
     if (report_json) {
         char *js = tide_replay_report_json(res);
         FILE *f = fopen(report_json, "w");

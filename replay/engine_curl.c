@@ -57,6 +57,11 @@ struct sched_stage {
     double speed, mult;
 };
 
+struct abort_sec {
+    uint64_t completed, errors, no_answer, s5xx;
+    struct tide_hist h;
+};
+
 struct shared {
     const struct tide_replay_opts *o;
     int64_t window_start, window_end, start_at, loop_len;
@@ -72,6 +77,12 @@ struct shared {
     int expect[64];
     int n_expect;
     volatile int *stop;
+    /* abort triggers: one slot per second of the run, written by workers as
+     * requests complete, read by the watcher once a second */
+    struct abort_sec *ring;
+    int ring_n;
+    volatile int abort_flag, finished;
+    char abort_reason[320];
     volatile uint64_t progress_sent, progress_done, progress_err, progress_sched;
     volatile uint64_t p95_us[256]; /* each worker's P95 from due time, published every second */
 };
@@ -556,6 +567,24 @@ static void check_done(struct worker *w)
         account(&w->res->classes[j->klass], j, code, errk, exp, is_err, done);
         if (w->sh->o->n_stages)
             account(&w->res->stages[j->stage], j, code, errk, exp, is_err, done);
+        if (w->sh->ring && done >= w->sh->start_at) {
+            struct abort_sec *a = &w->sh->ring[((done - w->sh->start_at) / TIDE_NS_PER_SEC) % w->sh->ring_n];
+            int64_t fd = done - j->due;
+            uint64_t us = fd > 0 ? (uint64_t)(fd / 1000) : 0, mx;
+            __atomic_add_fetch(&a->completed, 1, __ATOMIC_RELAXED);
+            if (errk >= 0 || is_err)
+                __atomic_add_fetch(&a->errors, 1, __ATOMIC_RELAXED);
+            if (errk >= 0)
+                __atomic_add_fetch(&a->no_answer, 1, __ATOMIC_RELAXED);
+            else if (code >= 500)
+                __atomic_add_fetch(&a->s5xx, 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&a->h.b[tide_hist_bucket(us)], 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&a->h.count, 1, __ATOMIC_RELAXED);
+            __atomic_add_fetch(&a->h.sum, us, __ATOMIC_RELAXED);
+            mx = __atomic_load_n(&a->h.max, __ATOMIC_RELAXED);
+            while (us > mx && !__atomic_compare_exchange_n(&a->h.max, &mx, us, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+                ;
+        }
         __atomic_add_fetch(&w->sh->progress_done, 1, __ATOMIC_RELAXED);
         if (errk >= 0 || is_err)
             __atomic_add_fetch(&w->sh->progress_err, 1, __ATOMIC_RELAXED);
@@ -713,7 +742,7 @@ static void on_stop_check(uv_timer_t *t)
     struct worker *w = t->data;
     if (++w->ticks % 50 == 0 && w->id < 256)
         __atomic_store_n(&w->sh->p95_us[w->id], tide_hist_quantile(&w->res->all.from_due, 0.95), __ATOMIC_RELAXED);
-    if (!w->stopping && w->sh->stop && *w->sh->stop) {
+    if (!w->stopping && ((w->sh->stop && *w->sh->stop) || w->sh->abort_flag)) {
         struct job *j;
         w->stopping = true;
         w->drain_deadline = now_ns() + w->sh->o->drain_ns;
@@ -883,6 +912,8 @@ void tide_replay_result_merge(struct tide_replay_result *d, const struct tide_re
     d->skipped_path += s->skipped_path;
     d->skipped_shard += s->skipped_shard;
     d->stopped = d->stopped || s->stopped;
+    if (!d->aborted[0] && s->aborted[0])
+        snprintf(d->aborted, sizeof(d->aborted), "%s", s->aborted);
     for (i = 0; i < ERR_KINDS; i++)
         d->err[i] += s->err[i];
     for (i = 0; i < TIDE_CLASSES; i++)
@@ -1034,14 +1065,77 @@ static void *progress_main(void *arg)
     return NULL;
 }
 
+/*
+ * The abort watcher: once a second, each trigger's metric over the requests
+ * completed in its last window (whole seconds); the first that holds stops
+ * the run (workers stop sending and drain, bounded by --drain).
+ */
+static void *abort_main(void *arg)
+{
+    struct shared *s = arg;
+    const struct tide_replay_opts *o = s->o;
+    struct tide__slice *sl = calloc(1, sizeof(*sl));
+    int64_t done_sec = -1;
+    while (sl && !s->finished && !s->abort_flag) {
+        int64_t el = now_ns() - s->start_at, cur = el >= 0 ? el / TIDE_NS_PER_SEC : -1;
+        if (cur > done_sec) {
+            int k;
+            int64_t t0;
+            /* clear the slots of the seconds to come (they held seconds older than any window) */
+            for (t0 = done_sec + 2; t0 <= cur + 1 && t0 <= done_sec + 1 + s->ring_n; t0++)
+                if (t0 > 0)
+                    memset(&s->ring[t0 % s->ring_n], 0, sizeof(s->ring[0]));
+            done_sec = cur;
+            for (k = 0; k < o->n_aborts && cur >= 1; k++) {
+                int64_t w = o->aborts[k].window_ns / TIDE_NS_PER_SEC, t;
+                double v = 0;
+                if (cur < w)
+                    continue; /* not a window old yet */
+                memset(sl, 0, sizeof(*sl));
+                for (t = cur - w; t < cur; t++) {
+                    struct abort_sec *a = &s->ring[t % s->ring_n];
+                    int i;
+                    sl->completed += __atomic_load_n(&a->completed, __ATOMIC_RELAXED);
+                    sl->errors += __atomic_load_n(&a->errors, __ATOMIC_RELAXED);
+                    sl->status[0] += __atomic_load_n(&a->no_answer, __ATOMIC_RELAXED);
+                    sl->status[5] += __atomic_load_n(&a->s5xx, __ATOMIC_RELAXED);
+                    sl->from_due.count += __atomic_load_n(&a->h.count, __ATOMIC_RELAXED);
+                    sl->from_due.sum += __atomic_load_n(&a->h.sum, __ATOMIC_RELAXED);
+                    uint64_t mx = __atomic_load_n(&a->h.max, __ATOMIC_RELAXED);
+                    if (mx > sl->from_due.max)
+                        sl->from_due.max = mx;
+                    for (i = 0; i < TIDE_HIST_BUCKETS; i++)
+                        sl->from_due.b[i] += __atomic_load_n(&a->h.b[i], __ATOMIC_RELAXED);
+                }
+                if (sl->completed && tide__slo_eval_slice(sl, &o->aborts[k].cond, &v) == 1) {
+                    const struct tide_slo *c = &o->aborts[k].cond;
+                    if (c->metric <= TIDE_SLO_MAX)
+                        snprintf(s->abort_reason, sizeof(s->abort_reason),
+                                 "%s held at %.0fs of the run (measured %.1f ms over %llu requests)", c->text,
+                                 (double)el / 1e9, v, (unsigned long long)sl->completed);
+                    else
+                        snprintf(s->abort_reason, sizeof(s->abort_reason),
+                                 "%s held at %.0fs of the run (measured %.3f%% over %llu requests)", c->text,
+                                 (double)el / 1e9, v * 100, (unsigned long long)sl->completed);
+                    __atomic_store_n(&s->abort_flag, 1, __ATOMIC_SEQ_CST);
+                    break;
+                }
+            }
+        }
+        usleep(50000);
+    }
+    free(sl);
+    return NULL;
+}
+
 int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result **out,
                     struct tide_err *err)
 {
     struct shared s;
     struct worker *ws;
     struct tide_replay_result *res;
-    pthread_t prog;
-    bool prog_on = false;
+    pthread_t prog, watch;
+    bool prog_on = false, watch_on = false;
     int i, rc = 0, n = o->threads > 0 ? o->threads : 1;
     volatile int done_flag = 0;
     *out = NULL;
@@ -1094,6 +1188,18 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     if (rc)
         goto out_free_auth;
     s.start_at = o->start_at_ns > 0 ? o->start_at_ns : now_ns() + 100000000;
+    if (o->n_aborts > 0) {
+        int64_t wmax = 0;
+        for (i = 0; i < o->n_aborts; i++)
+            if (o->aborts[i].window_ns > wmax)
+                wmax = o->aborts[i].window_ns;
+        s.ring_n = (int)(wmax / TIDE_NS_PER_SEC) + 3;
+        s.ring = calloc((size_t)s.ring_n, sizeof(*s.ring));
+        if (!s.ring) {
+            rc = tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+            goto out_free_auth;
+        }
+    }
     ws = calloc((size_t)n, sizeof(*ws));
     res = calloc(1, sizeof(*res));
     if (!ws || !res) {
@@ -1114,11 +1220,17 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
         res->started_ns = s.start_at;
         if (o->progress && pthread_create(&prog, NULL, progress_main, &s) == 0)
             prog_on = true;
+        if (s.ring && pthread_create(&watch, NULL, abort_main, &s) == 0)
+            watch_on = true;
         for (i = 0; i < n; i++)
             pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
         for (i = 0; i < n; i++)
             pthread_join(ws[i].th, NULL);
         res->ended_ns = now_ns();
+        s.finished = 1;
+        if (watch_on)
+            pthread_join(watch, NULL);
+        snprintf(res->aborted, sizeof(res->aborted), "%s", s.abort_reason);
         if (prog_on) {
             done_flag = 2;
             s.stop = &done_flag;
@@ -1154,6 +1266,7 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
                  i ? "," : "", o->expect_status[i]);
     *out = res;
 out_free_auth:
+    free(s.ring);
     for (size_t k = 0; k < s.n_auth; k++)
         free(s.auth[k]);
     free(s.auth);

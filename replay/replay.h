@@ -120,6 +120,8 @@ struct tide_replay_opts {
     bool progress;           /* a live line on stderr */
     const struct tide_stage *stages; /* a profile (NULL: one stage of --speed/--multiplier/--loop) */
     int n_stages;
+    const struct tide_abort *aborts; /* kill switches, checked once a second */
+    int n_aborts;
 };
 
 struct tide_replay_result;
@@ -163,6 +165,19 @@ int tide_slo_parse(const char *expr, struct tide_slo *out, struct tide_err *err)
 int tide_slo_eval(const struct tide_replay_result *r, const struct tide_slo *s, double *actual);
 /* The same over one stage of a profile (unscoped objectives only; -1 otherwise). */
 int tide_slo_eval_stage(const struct tide_replay_result *r, const struct tide_slo *s, int stage, double *actual);
+/*
+ * An abort trigger: "error_rate>0.5% for 2m", "p99>2s for 1m" - the metric over
+ * the requests completed in the last window (default 10s, at most 10m),
+ * checked once a second once the run is a window old. Unscoped only.
+ */
+struct tide_abort {
+    struct tide_slo cond; /* "met" means the trigger holds */
+    int64_t window_ns;
+};
+int tide_abort_parse(const char *expr, struct tide_abort *out, struct tide_err *err);
+/* Why the run was aborted ("" when it was not): the trigger's text and the measured value. */
+const char *tide_replay_result_aborted(const struct tide_replay_result *r);
+
 /* Stages in a result, their names (borrowed) and whether each is a warm-up. */
 int tide_replay_result_stages(const struct tide_replay_result *r);
 const char *tide_replay_result_stage(const struct tide_replay_result *r, int k, bool *warmup);

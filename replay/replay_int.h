@@ -51,11 +51,15 @@ struct tide_replay_result {
     char stage_name[TIDE_MAX_STAGES][64];
     bool stage_warmup[TIDE_MAX_STAGES];
     int n_stages; /* 0 without a profile */
+    char aborted[320]; /* the abort trigger that stopped the run, or "" */
     int n_minutes;
     char expect[256];
 };
 
 const char *tide__err_name(int k);
 void tide__slice_merge(struct tide__slice *d, const struct tide__slice *s);
+
+/* An objective over one slice (slo.c). */
+int tide__slo_eval_slice(const struct tide__slice *sl, const struct tide_slo *s, double *actual);
 
 #endif

@@ -89,6 +89,8 @@ char *tide_replay_report_json(const struct tide_replay_result *r)
     cJSON_AddNumberToObject(o, "schedule_seconds", (double)r->schedule_ns / 1e9);
     cJSON_AddNumberToObject(o, "elapsed_seconds", (double)(r->ended_ns - r->started_ns) / 1e9);
     cJSON_AddBoolToObject(o, "stopped_early", r->stopped);
+    if (r->aborted[0])
+        cJSON_AddStringToObject(o, "aborted", r->aborted);
     cJSON_AddStringToObject(o, "expected_statuses", r->expect);
     x = cJSON_AddObjectToObject(o, "skipped");
     cJSON_AddNumberToObject(x, "method_not_allowed", (double)r->skipped_method);
@@ -161,6 +163,8 @@ char *tide_replay_report_text(const struct tide_replay_result *r)
     tide_buf_init(&b, 0);
     tide_buf_printf(&b, "tide replay %s -> %s  speed %gx  multiplier %gx  %d thread(s)%s\n", r->run_id,
                     r->target, r->speed, r->multiplier, r->threads, r->stopped ? "  STOPPED EARLY" : "");
+    if (r->aborted[0])
+        tide_buf_printf(&b, "  ABORTED: %s\n", r->aborted);
     tide_buf_printf(&b, "  scheduled %llu, sent %llu, completed %llu in %.1fs (schedule %.1fs); skipped: %llu by "
                         "method, %llu by path\n",
                     (unsigned long long)r->all.scheduled, (unsigned long long)r->all.sent,

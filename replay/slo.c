@@ -96,7 +96,7 @@ static const struct tide__slice *scope_slice(const struct tide_replay_result *r,
     return NULL;
 }
 
-static int eval_slice(const struct tide__slice *sl, const struct tide_slo *s, double *actual)
+int tide__slo_eval_slice(const struct tide__slice *sl, const struct tide_slo *s, double *actual)
 {
     static const double Q[] = {0.5, 0.9, 0.95, 0.99, 0.999};
     double v;
@@ -122,14 +122,46 @@ int tide_slo_eval(const struct tide_replay_result *r, const struct tide_slo *s, 
     const struct tide__slice *sl = scope_slice(r, s);
     if (!sl)
         return -1;
-    return eval_slice(sl, s, actual);
+    return tide__slo_eval_slice(sl, s, actual);
 }
 
 int tide_slo_eval_stage(const struct tide_replay_result *r, const struct tide_slo *s, int stage, double *actual)
 {
     if (s->scope_kind || stage < 0 || stage >= r->n_stages || !r->stages[stage].scheduled)
         return -1;
-    return eval_slice(&r->stages[stage], s, actual);
+    return tide__slo_eval_slice(&r->stages[stage], s, actual);
+}
+
+int tide_abort_parse(const char *expr, struct tide_abort *out, struct tide_err *err)
+{
+    char buf[256];
+    const char *f = strstr(expr, " for ");
+    size_t n = f ? (size_t)(f - expr) : strlen(expr);
+    memset(out, 0, sizeof(*out));
+    out->window_ns = 10 * TIDE_NS_PER_SEC;
+    if (n >= sizeof(buf))
+        return tide_err_set(err, TIDE_E_USAGE, "", "--abort-if: expression too long");
+    memcpy(buf, expr, n);
+    buf[n] = 0;
+    if (f) {
+        const char *d = f + 5;
+        while (*d == ' ')
+            d++;
+        if (tide_duration_parse(d, &out->window_ns) || out->window_ns < TIDE_NS_PER_SEC ||
+            out->window_ns > 600 * TIDE_NS_PER_SEC)
+            return tide_err_set(err, TIDE_E_USAGE, "", "--abort-if '%s': the window after 'for' must be 1s..10m", expr);
+    }
+    if (tide_slo_parse(buf, &out->cond, err))
+        return TIDE_E_USAGE;
+    if (out->cond.scope_kind)
+        return tide_err_set(err, TIDE_E_USAGE, "", "--abort-if '%s': triggers watch the whole run (no route= or class=)", expr);
+    snprintf(out->cond.text, sizeof(out->cond.text), "%s", expr);
+    return 0;
+}
+
+const char *tide_replay_result_aborted(const struct tide_replay_result *r)
+{
+    return r->aborted;
 }
 
 int tide_replay_result_stages(const struct tide_replay_result *r)
@@ -245,6 +277,8 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
     r->ended_ns = (int64_t)(cJSON_GetObjectItemCaseSensitive(o, "elapsed_seconds") ?
                             cJSON_GetObjectItemCaseSensitive(o, "elapsed_seconds")->valuedouble * 1e9 : 0);
     r->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped_early"));
+    x = cJSON_GetObjectItemCaseSensitive(o, "aborted");
+    snprintf(r->aborted, sizeof(r->aborted), "%s", cJSON_IsString(x) ? x->valuestring : "");
     x = cJSON_GetObjectItemCaseSensitive(o, "skipped");
     r->skipped_method = num(x, "method_not_allowed");
     r->skipped_path = num(x, "path_filtered");

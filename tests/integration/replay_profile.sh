@@ -4,7 +4,8 @@
 # the schedule computed here from the trace (the cursor runs on across
 # stages, a 2x stage doubles its stretch); per-stage SLO verdicts leave the
 # warm-up out; the inline spelling equals the JSON one; a bad profile is
-# refused naming the stage and the field; tide plan's arithmetic.
+# refused naming the stage and the field; tide plan's arithmetic; --abort-if
+# stops a run whose target starts failing (exit 3, the report says why).
 set -u
 TIDE=${1:?usage: replay_profile.sh TIDE}
 . "$(dirname "$0")/lib.sh"
@@ -39,7 +40,10 @@ cat >"$W/profile.json" <<'JSON'
 JSON
 "$TIDE" keygen -o "$W/key" 2>/dev/null
 "$TIDE" import --key-file "$W/key" "$W/t.jsonl" -o "$W/t.tide" 2>/dev/null || fail "import"
-nginx_start "$W/ngx" '$http_x_tide_stage $request_uri' 'location / { return 200 "ok\n"; }' || skip "nginx did not start"
+# requests 100 and later fail with 503, but only for the run named "failing" (the abort test)
+nginx_start "$W/ngx" '$http_x_tide_stage $request_uri $status' 'location / { return 200 "ok\n"; }
+  location ~ "^/p/1[0-9][0-9]$" { if ($http_x_tide_run = failing) { return 503; } return 200 "ok\n"; }' ||
+  skip "nginx did not start"
 T="http://127.0.0.1:$NGINX_PORT"
 LOG="$W/ngx/logs/access.log"
 
@@ -90,6 +94,28 @@ grep -q '= 600.00 req/s' "$W/plan.txt" &&
 "$TIDE" replay "$W/t.tide" --dry-run --speed 30 --profile "$W/plan.json" 2>/dev/null | grep -Eq '^  p3 +600s +30x +30.066x +1800.0' ||
   fail "the plan's profile does not replay at its rates"
 pass "tide plan: baseline, plateaus and the multipliers each needs match hand-computed figures; replay takes its profile"
+
+# --abort-if: the target starts failing 5 s into a 9 s run (request 100 at 50 s of trace, speed 10)
+: >"$LOG"
+"$TIDE" replay "$W/t.tide" --target "$T" --speed 10 --no-progress --run-id failing --drain 2s \
+  --abort-if 'p99>5s for 2s' --abort-if 'error_rate>20% for 2s' --report-json "$W/ab.json" >"$W/ab.txt" 2>"$W/ab.err"
+rc=$?
+sleep 0.3
+[ $rc -eq 3 ] || fail "abort: exit $rc, want 3: $(cat "$W/ab.err")"
+jq -r .aborted "$W/ab.json" | grep -q '^error_rate>20% for 2s held at' || fail "abort reason in the report: $(jq .aborted "$W/ab.json")"
+[ "$(jq .stopped_early "$W/ab.json")" = true ] && grep -q "ABORTED: error_rate>20% for 2s" "$W/ab.txt" || fail "the report does not say it stopped"
+sent=$(wc -l <"$LOG")
+fails=$(grep -c ' 503$' "$LOG")
+[ "$sent" -lt 170 ] && [ "$fails" -ge 1 ] && [ "$sent" -eq "$(jq .overall.sent "$W/ab.json")" ] ||
+  fail "abort: nginx saw $sent requests ($fails failed), report says $(jq .overall.sent "$W/ab.json") of 181"
+pass "--abort-if fires when the target starts failing: sending stops ($sent of 181 sent), exit 3, the report names the trigger"
+: >"$LOG"
+"$TIDE" replay "$W/t.tide" --target "$T" --speed 10 --no-progress --abort-if 'p99>5s for 2s' >/dev/null 2>&1 || fail "a trigger that does not hold stopped the run"
+sleep 0.3
+[ "$(wc -l <"$LOG")" -eq 181 ] || fail "without the trigger holding: $(wc -l <"$LOG") of 181 sent"
+"$TIDE" replay "$W/t.tide" --target "$T" --abort-if 'route=GET /x:p99>1s' >/dev/null 2>"$W/bad"
+[ $? -eq 2 ] && grep -q "triggers watch the whole run" "$W/bad" || fail "scoped trigger: $(cat "$W/bad")"
+pass "a trigger that never holds lets the run finish; a scoped trigger is refused"
 
 "$TIDE" replay "$W/t.tide" --target "$T" --profile '{"stages":[{"name":"x","duration":"1s"}]}' >/dev/null 2>"$W/bad"
 [ $? -eq 2 ] && grep -q "stage 1: needs exactly one of multiplier or rate" "$W/bad" || fail "bad profile: $(cat "$W/bad")"
