@@ -61,6 +61,7 @@ void help_replay(FILE *f)
             "      --abort-if EXPR      a kill switch, repeatable: 'error_rate>0.5%% for 2m',\n"
             "                           'p99>2s for 1m' (over the last window; default 10s):\n"
             "                           stop sending, drain, report, exit 3\n"
+            "      --metrics-addr H:P   Prometheus text at http://H:P/metrics while running\n"
             "      --slo EXPR           an objective, repeatable: p95<=120ms, p99<=250ms,\n"
             "                           error_rate<=0.1%%, availability>=99.9%%, scoped with\n"
             "                           route=NAME: or class=googlebot: (exit 1 if one is missed)\n"
@@ -381,7 +382,8 @@ int cmd_replay(int argc, char **argv)
         {"cacert", required_argument, 0, 'A'}, {"dry-run", no_argument, 0, 'D'},
         {"report-json", required_argument, 0, 'j'}, {"run-id", required_argument, 0, 'r'},
         {"no-progress", no_argument, 0, 'P'}, {"slo", required_argument, 0, 'O'},
-        {"profile", required_argument, 0, 'F'}, {"abort-if", required_argument, 0, 'B'}, {0, 0, 0, 0}};
+        {"profile", required_argument, 0, 'F'}, {"abort-if", required_argument, 0, 'B'},
+        {"metrics-addr", required_argument, 0, 'X'}, {0, 0, 0, 0}};
     struct tide_abort aborts[16];
     struct tide_replay_opts o;
     struct tide_stage *stages = NULL;
@@ -498,6 +500,7 @@ int cmd_replay(int argc, char **argv)
             }
             n_slo++;
             break;
+        case 'X': o.metrics_addr = optarg; break;
         case 'B':
             if (o.n_aborts >= 16 || tide_abort_parse(optarg, &aborts[o.n_aborts], &err)) {
                 if (o.n_aborts >= 16)

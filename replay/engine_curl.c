@@ -23,7 +23,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 
 #define JOBS 2048 /* job slots per worker: bounds read-ahead and in-flight requests (each holds a curl handle) */
@@ -82,6 +88,9 @@ struct shared {
     struct abort_sec *ring;
     int ring_n;
     volatile int abort_flag, finished;
+    int mfd; /* the /metrics listener, or -1 */
+    struct worker *ws;
+    int n_ws;
     char abort_reason[320];
     volatile uint64_t progress_sent, progress_done, progress_err, progress_sched;
     volatile uint64_t p95_us[256]; /* each worker's P95 from due time, published every second */
@@ -90,6 +99,7 @@ struct shared {
 struct worker {
     int id;
     pthread_t th;
+    pthread_mutex_t mu; /* held while a callback runs, when /metrics may read res */
     struct shared *sh;
     uv_loop_t loop;
     uv_timer_t sched_timer, curl_timer, stop_timer;
@@ -600,7 +610,7 @@ static void check_done(struct worker *w)
 
 /* ---- libcurl's socket interface on libuv ------------------------------------------------ */
 
-static void on_poll(uv_poll_t *p, int status, int events)
+static void on_poll_locked(uv_poll_t *p, int status, int events)
 {
     struct sockctx *sc = p->data;
     struct worker *w = sc->w;
@@ -614,6 +624,16 @@ static void on_poll(uv_poll_t *p, int status, int events)
     curl_multi_socket_action(w->multi, sc->fd, flags, &running);
     check_done(w);
     pump(w);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    struct worker *w_ = ((struct sockctx *)p->data)->w;
+    if (w_->sh->mfd >= 0)
+        pthread_mutex_lock(&w_->mu);
+    on_poll_locked(p, status, events);
+    if (w_->sh->mfd >= 0)
+        pthread_mutex_unlock(&w_->mu);
 }
 
 static void close_sock(uv_handle_t *h) { free(h->data); }
@@ -650,13 +670,23 @@ static int on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *soc
     return 0;
 }
 
-static void on_curl_timer(uv_timer_t *t)
+static void on_curl_timer_locked(uv_timer_t *t)
 {
     struct worker *w = t->data;
     int running;
     curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0, &running);
     check_done(w);
     pump(w);
+}
+
+static void on_curl_timer(uv_timer_t *t)
+{
+    struct worker *w_ = t->data;
+    if (w_->sh->mfd >= 0)
+        pthread_mutex_lock(&w_->mu);
+    on_curl_timer_locked(t);
+    if (w_->sh->mfd >= 0)
+        pthread_mutex_unlock(&w_->mu);
 }
 
 static int on_timer(CURLM *m, long ms, void *userp)
@@ -672,7 +702,15 @@ static int on_timer(CURLM *m, long ms, void *userp)
 
 /* ---- the loop ------------------------------------------------------------------------------ */
 
-static void on_sched(uv_timer_t *t) { pump(t->data); }
+static void on_sched(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    if (w->sh->mfd >= 0)
+        pthread_mutex_lock(&w->mu);
+    pump(w);
+    if (w->sh->mfd >= 0)
+        pthread_mutex_unlock(&w->mu);
+}
 
 static void finish(struct worker *w)
 {
@@ -726,7 +764,7 @@ static void pump(struct worker *w)
     }
 }
 
-static void on_tfd(uv_poll_t *p, int status, int events)
+static void on_tfd_locked(uv_poll_t *p, int status, int events)
 {
     struct worker *w = p->data;
     uint64_t expirations;
@@ -737,7 +775,17 @@ static void on_tfd(uv_poll_t *p, int status, int events)
     pump(w);
 }
 
-static void on_stop_check(uv_timer_t *t)
+static void on_tfd(uv_poll_t *p, int status, int events)
+{
+    struct worker *w_ = p->data;
+    if (w_->sh->mfd >= 0)
+        pthread_mutex_lock(&w_->mu);
+    on_tfd_locked(p, status, events);
+    if (w_->sh->mfd >= 0)
+        pthread_mutex_unlock(&w_->mu);
+}
+
+static void on_stop_check_locked(uv_timer_t *t)
 {
     struct worker *w = t->data;
     if (++w->ticks % 50 == 0 && w->id < 256)
@@ -755,6 +803,16 @@ static void on_stop_check(uv_timer_t *t)
     }
     if (w->stopping)
         pump(w);
+}
+
+static void on_stop_check(uv_timer_t *t)
+{
+    struct worker *w_ = t->data;
+    if (w_->sh->mfd >= 0)
+        pthread_mutex_lock(&w_->mu);
+    on_stop_check_locked(t);
+    if (w_->sh->mfd >= 0)
+        pthread_mutex_unlock(&w_->mu);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -793,6 +851,7 @@ static int worker_init(struct worker *w, struct shared *s, int id, struct tide_e
     size_t i;
     w->id = id;
     w->sh = s;
+    pthread_mutex_init(&w->mu, NULL);
     w->res = calloc(1, sizeof(*w->res));
     w->jobs = calloc(JOBS, sizeof(*w->jobs));
     w->heap = calloc(JOBS, sizeof(*w->heap));
@@ -856,6 +915,8 @@ static int worker_init(struct worker *w, struct shared *s, int id, struct tide_e
 static void worker_free(struct worker *w)
 {
     size_t i;
+    if (w->sh)
+        pthread_mutex_destroy(&w->mu);
     if (!w->jobs)
         return;
     for (i = 0; i < JOBS; i++) {
@@ -1065,6 +1126,142 @@ static void *progress_main(void *arg)
     return NULL;
 }
 
+/* ---- Prometheus /metrics while running ---------------------------------------------- */
+
+static int metrics_listen(struct shared *s, const char *addr, struct tide_err *err)
+{
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    struct addrinfo hints, *ai = NULL;
+    struct sockaddr_storage sa;
+    socklen_t sl = sizeof(sa);
+    int fd, one = 1;
+    size_t hl;
+    if (!colon || colon == addr || !colon[1])
+        return tide_err_set(err, TIDE_E_USAGE, "", "--metrics-addr '%s': expected HOST:PORT", addr);
+    hl = (size_t)(colon - addr);
+    if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') {
+        addr++;
+        hl -= 2;
+    }
+    if (hl >= sizeof(host))
+        return tide_err_set(err, TIDE_E_USAGE, "", "--metrics-addr: host too long");
+    memcpy(host, addr, hl);
+    host[hl] = 0;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
+        return tide_err_set(err, TIDE_E_USAGE, "", "--metrics-addr: '%s' is not a numeric HOST:PORT", s->o->metrics_addr);
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(ai);
+        return tide_err_set(err, TIDE_E_USAGE, "", "--metrics-addr %s: cannot listen (%s)", s->o->metrics_addr,
+                            strerror(e));
+    }
+    freeaddrinfo(ai);
+    if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        fprintf(stderr, "tide: metrics on http://%s%s%s:%d/metrics\n", strchr(host, ':') ? "[" : "", host,
+                strchr(host, ':') ? "]" : "",
+                ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                               : ((struct sockaddr_in *)&sa)->sin_port));
+    s->mfd = fd;
+    return 0;
+}
+
+/* Merges the workers' results, each under its lock, and renders them. */
+static char *metrics_snapshot(struct shared *s, size_t *len)
+{
+    struct tide_replay_result *r = calloc(1, sizeof(*r));
+    struct tide_buf b;
+    int i;
+    if (!r)
+        return NULL;
+    r->families = calloc(TIDE__MAX_FAMILIES, sizeof(*r->families));
+    r->min_sched = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
+    r->min_sent = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
+    if (!r->families || !r->min_sched || !r->min_sent) {
+        tide_replay_result_free(r);
+        return NULL;
+    }
+    snprintf(r->family_name[TIDE__MAX_FAMILIES - 1], 128, "(other)");
+    for (i = 0; i < s->n_ws; i++) {
+        pthread_mutex_lock(&s->ws[i].mu);
+        tide_replay_result_merge(r, s->ws[i].res);
+        pthread_mutex_unlock(&s->ws[i].mu);
+    }
+    tide_buf_init(&b, 0);
+    tide__metrics_render(r, s->o->run_id ? s->o->run_id : "", &b);
+    tide_replay_result_free(r);
+    *len = b.len;
+    return b.p;
+}
+
+static void write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t k = write(fd, p, n);
+        if (k <= 0)
+            return;
+        p += k;
+        n -= (size_t)k;
+    }
+}
+
+static void *metrics_main(void *arg)
+{
+    struct shared *s = arg;
+    while (!s->finished) {
+        struct pollfd pf = {s->mfd, POLLIN, 0};
+        struct timeval tv = {1, 0};
+        char req[4096], hdr[256];
+        size_t got = 0;
+        int c;
+        if (poll(&pf, 1, 200) <= 0)
+            continue;
+        c = accept4(s->mfd, NULL, NULL, SOCK_CLOEXEC);
+        if (c < 0)
+            continue;
+        setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        while (got < sizeof(req) - 1) {
+            ssize_t k = read(c, req + got, sizeof(req) - 1 - got);
+            if (k <= 0)
+                break;
+            got += (size_t)k;
+            req[got] = 0;
+            if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
+                break;
+        }
+        req[got] = 0;
+        if (strncmp(req, "GET /metrics", 12) == 0 && (req[12] == ' ' || req[12] == '?')) {
+            size_t n = 0;
+            char *body = metrics_snapshot(s, &n);
+            if (body) {
+                int hn = snprintf(hdr, sizeof(hdr),
+                                  "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
+                                  "Content-Length: %zu\r\nConnection: close\r\n\r\n", n);
+                write_all(c, hdr, (size_t)hn);
+                write_all(c, body, n);
+                free(body);
+            } else {
+                static const char E[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+                write_all(c, E, sizeof(E) - 1);
+            }
+        } else {
+            static const char NF[] = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 14\r\n"
+                                     "Connection: close\r\n\r\ntry /metrics\r\n";
+            write_all(c, NF, sizeof(NF) - 1);
+        }
+        close(c);
+    }
+    return NULL;
+}
+
 /*
  * The abort watcher: once a second, each trigger's metric over the requests
  * completed in its last window (whole seconds); the first that holds stops
@@ -1134,12 +1331,13 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     struct shared s;
     struct worker *ws;
     struct tide_replay_result *res;
-    pthread_t prog, watch;
-    bool prog_on = false, watch_on = false;
+    pthread_t prog, watch, mth;
+    bool prog_on = false, watch_on = false, metrics_on = false;
     int i, rc = 0, n = o->threads > 0 ? o->threads : 1;
     volatile int done_flag = 0;
     *out = NULL;
     memset(&s, 0, sizeof(s));
+    s.mfd = -1;
     s.o = o;
     s.stop = o->stop;
     snprintf(s.base, sizeof(s.base), "%s", o->target);
@@ -1188,6 +1386,8 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     if (rc)
         goto out_free_auth;
     s.start_at = o->start_at_ns > 0 ? o->start_at_ns : now_ns() + 100000000;
+    if (o->metrics_addr && (rc = metrics_listen(&s, o->metrics_addr, err)))
+        goto out_free_auth;
     if (o->n_aborts > 0) {
         int64_t wmax = 0;
         for (i = 0; i < o->n_aborts; i++)
@@ -1222,6 +1422,10 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
             prog_on = true;
         if (s.ring && pthread_create(&watch, NULL, abort_main, &s) == 0)
             watch_on = true;
+        s.ws = ws;
+        s.n_ws = n;
+        if (s.mfd >= 0 && pthread_create(&mth, NULL, metrics_main, &s) == 0)
+            metrics_on = true;
         for (i = 0; i < n; i++)
             pthread_create(&ws[i].th, NULL, worker_main, &ws[i]);
         for (i = 0; i < n; i++)
@@ -1230,6 +1434,8 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
         s.finished = 1;
         if (watch_on)
             pthread_join(watch, NULL);
+        if (metrics_on)
+            pthread_join(mth, NULL);
         snprintf(res->aborted, sizeof(res->aborted), "%s", s.abort_reason);
         if (prog_on) {
             done_flag = 2;
@@ -1267,6 +1473,8 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     *out = res;
 out_free_auth:
     free(s.ring);
+    if (s.mfd >= 0)
+        close(s.mfd);
     for (size_t k = 0; k < s.n_auth; k++)
         free(s.auth[k]);
     free(s.auth);

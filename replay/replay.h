@@ -122,6 +122,7 @@ struct tide_replay_opts {
     int n_stages;
     const struct tide_abort *aborts; /* kill switches, checked once a second */
     int n_aborts;
+    const char *metrics_addr; /* HOST:PORT for Prometheus /metrics while running (port 0: any) */
 };
 
 struct tide_replay_result;

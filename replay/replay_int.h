@@ -59,6 +59,9 @@ struct tide_replay_result {
 const char *tide__err_name(int k);
 void tide__slice_merge(struct tide__slice *d, const struct tide__slice *s);
 
+/* Prometheus text of a (snapshot) result (metrics.c). */
+void tide__metrics_render(const struct tide_replay_result *r, const char *run_id, struct tide_buf *b);
+
 /* An objective over one slice (slo.c). */
 int tide__slo_eval_slice(const struct tide__slice *sl, const struct tide_slo *s, double *actual);
 

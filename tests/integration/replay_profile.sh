@@ -5,13 +5,15 @@
 # stages, a 2x stage doubles its stretch); per-stage SLO verdicts leave the
 # warm-up out; the inline spelling equals the JSON one; a bad profile is
 # refused naming the stage and the field; tide plan's arithmetic; --abort-if
-# stops a run whose target starts failing (exit 3, the report says why).
+# stops a run whose target starts failing (exit 3, the report says why);
+# --metrics-addr is scraped mid-run and checked as Prometheus text.
 set -u
 TIDE=${1:?usage: replay_profile.sh TIDE}
 . "$(dirname "$0")/lib.sh"
 need nginx
 need jq
 need python3
+need curl
 W=$(mktemp -d)
 trap 'nginx_stop; rm -rf "$W"' EXIT
 
@@ -116,6 +118,30 @@ sleep 0.3
 "$TIDE" replay "$W/t.tide" --target "$T" --abort-if 'route=GET /x:p99>1s' >/dev/null 2>"$W/bad"
 [ $? -eq 2 ] && grep -q "triggers watch the whole run" "$W/bad" || fail "scoped trigger: $(cat "$W/bad")"
 pass "a trigger that never holds lets the run finish; a scoped trigger is refused"
+
+# --metrics-addr: scraped twice while a 9 s run goes on
+"$TIDE" replay "$W/t.tide" --target "$T" --speed 10 --no-progress --metrics-addr 127.0.0.1:0 \
+  --profile 'first=1x/4s,second=2x/5s' --report-json "$W/m.json" >/dev/null 2>"$W/m.err" &
+RP=$!
+for _ in $(seq 50); do grep -q "metrics on" "$W/m.err" && break; sleep 0.1; done
+MURL=$(sed -n 's#.*metrics on \(http://[^ ]*\).*#\1#p' "$W/m.err")
+[ -n "$MURL" ] || { kill "$RP"; fail "no metrics address: $(cat "$W/m.err")"; }
+sleep 2
+curl -sf "$MURL" >"$W/m1.txt" || fail "scrape 1"
+sleep 4
+curl -sf "$MURL" >"$W/m2.txt" || fail "scrape 2"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "${MURL%/metrics}/other")" = 404 ] || fail "a path other than /metrics"
+wait "$RP" || fail "the run with metrics failed"
+Q='tide_requests_total{scope="all",phase="sent"} tide_requests_total{stage="first",phase="sent"} tide_requests_total{stage="second",phase="sent"} tide_latency_seconds_count tide_responses_total{scope="all",status_class="2xx"}'
+python3 tests/integration/check_prom.py "$W/m1.txt" $Q >"$W/v1" 2>&1 || fail "scrape 1 is not valid exposition: $(tail -3 "$W/v1")"
+python3 tests/integration/check_prom.py "$W/m2.txt" $Q >"$W/v2" 2>&1 || fail "scrape 2 is not valid exposition: $(tail -3 "$W/v2")"
+s1=$(awk 'NR == 1 {print $2}' "$W/v1"); s2=$(awk 'NR == 1 {print $2}' "$W/v2")
+second2=$(awk 'NR == 3 {print $2}' "$W/v2"); total=$(jq .overall.sent "$W/m.json")
+grep -q missing "$W/v2" && fail "series missing: $(cat "$W/v2")"
+awk -v a="$s1" -v b="$s2" -v c="$second2" -v t="$total" 'BEGIN { exit !(a > 0 && b > a && c > 0 && b <= t) }' ||
+  fail "sent: scrape 1 $s1, scrape 2 $s2 (stage second $second2), run total $total"
+grep -q 'tide_route_latency_seconds_bucket{route="GET /p/{id}",le="0.1"}' "$W/m2.txt" || fail "no route histogram"
+pass "--metrics-addr serves valid Prometheus text while running: sent grows ($s1 -> $s2 of $total), by stage, route, status class; histograms"
 
 "$TIDE" replay "$W/t.tide" --target "$T" --profile '{"stages":[{"name":"x","duration":"1s"}]}' >/dev/null 2>"$W/bad"
 [ $? -eq 2 ] && grep -q "stage 1: needs exactly one of multiplier or rate" "$W/bad" || fail "bad profile: $(cat "$W/bad")"
