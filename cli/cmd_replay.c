@@ -56,6 +56,7 @@ void help_replay(FILE *f)
             "      --http2, --insecure, --cacert FILE\n"
             "      --dry-run            print the schedule, send nothing\n"
             "      --report-json FILE   the full report (docs/report.md)\n"
+            "      --report-html FILE   the report as one self-contained page (charts, tables)\n"
             "      --run-id ID          the X-Tide-Run value (default: random)\n"
             "      --no-progress        no live line on stderr\n"
             "      --abort-if EXPR      a kill switch, repeatable: 'error_rate>0.5%% for 2m',\n"
@@ -283,17 +284,35 @@ static int prescan(const char *path, const struct tide_replay_opts *o, struct pr
 
 void help_report(FILE *f)
 {
-    fprintf(f, "usage: tide report REPORT.json... [--slo EXPR]... [--report-json OUT]\n"
+    fprintf(f, "usage: tide report REPORT.json... [--slo EXPR]... [--report-json OUT] [--report-html OUT]\n"
                "Merges the JSON reports of several runs or shards (--shard K/N) exactly:\n"
                "counts add and latency histograms merge bucket by bucket. Prints the merged\n"
                "report and evaluates SLOs on it. Exit 0, 1 an SLO missed, 2 bad input.\n");
+}
+
+/* Writes an HTML report; EXIT_OK or EXIT_RUNTIME. */
+static int write_html(const char *path, const struct tide_replay_result *r, const struct tide_slo *slos, int n_slo)
+{
+    char *h = tide_replay_report_html(r, slos, n_slo);
+    FILE *f = fopen(path, "w");
+    int ok = h && f && fputs(h, f) >= 0;
+    if (f && fclose(f) != 0)
+        ok = 0;
+    free(h);
+    if (!ok) {
+        cli_errorf("%s: cannot write the HTML report", path);
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
 }
 
 int cmd_report(int argc, char **argv)
 {
     static const struct option longopts[] = {{"slo", required_argument, 0, 'O'},
                                              {"report-json", required_argument, 0, 'j'},
+                                             {"report-html", required_argument, 0, 'W'},
                                              {0, 0, 0, 0}};
+    const char *html = NULL;
     struct tide_slo slos[32];
     struct tide_replay_result *all = NULL;
     struct tide_err err = {0};
@@ -309,6 +328,8 @@ int cmd_report(int argc, char **argv)
             n_slo++;
         } else if (c == 'j') {
             out = optarg;
+        } else if (c == 'W') {
+            html = optarg;
         } else {
             help_report(stderr);
             return EXIT_USAGE;
@@ -359,6 +380,8 @@ int cmd_report(int argc, char **argv)
             }
             free(js);
         }
+        if (html && write_html(html, all, slos, n_slo) != EXIT_OK)
+            ex = EXIT_RUNTIME;
     }
     tide_replay_result_free(all);
     return ex;
@@ -383,7 +406,8 @@ int cmd_replay(int argc, char **argv)
         {"report-json", required_argument, 0, 'j'}, {"run-id", required_argument, 0, 'r'},
         {"no-progress", no_argument, 0, 'P'}, {"slo", required_argument, 0, 'O'},
         {"profile", required_argument, 0, 'F'}, {"abort-if", required_argument, 0, 'B'},
-        {"metrics-addr", required_argument, 0, 'X'}, {0, 0, 0, 0}};
+        {"metrics-addr", required_argument, 0, 'X'}, {"report-html", required_argument, 0, 'W'}, {0, 0, 0, 0}};
+    const char *report_html = NULL;
     struct tide_abort aborts[16];
     struct tide_replay_opts o;
     struct tide_stage *stages = NULL;
@@ -501,6 +525,7 @@ int cmd_replay(int argc, char **argv)
             n_slo++;
             break;
         case 'X': o.metrics_addr = optarg; break;
+        case 'W': report_html = optarg; break;
         case 'B':
             if (o.n_aborts >= 16 || tide_abort_parse(optarg, &aborts[o.n_aborts], &err)) {
                 if (o.n_aborts >= 16)
@@ -668,6 +693,8 @@ int cmd_replay(int argc, char **argv)
         }
         free(js);
     }
+    if (report_html && write_html(report_html, res, slos, n_slo) != EXIT_OK)
+        ex = EXIT_RUNTIME;
 out:
     free(ps.per_min);
     tide_strmap_free(&ps.routes);

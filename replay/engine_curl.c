@@ -75,6 +75,7 @@ struct shared {
     struct sched_stage st[TIDE_MAX_STAGES];
     int n_st;
     int64_t trace_total; /* trace time the whole schedule consumes (looped) */
+    int64_t tl_step;     /* the timeline's point width */
     char base[512]; /* target without trailing slash */
     char host_value[256];
     int host_mode; /* 0 keep, 1 target, 2 value */
@@ -246,6 +247,12 @@ static void add_hdr(struct tide_buf *b, const char *name, size_t nl, const char 
 }
 
 /* Fills job j for clone c of record r. */
+static struct tide__tlpt *tl_at(struct worker *w, int64_t t)
+{
+    int64_t i = (t - w->sh->start_at) / w->sh->tl_step;
+    return &w->res->tl[i < 0 ? 0 : i >= TIDE__TL_POINTS ? TIDE__TL_POINTS - 1 : i];
+}
+
 static void build_job(struct worker *w, struct job *j, const struct tide_record *r, int c,
                       uint64_t sh, int family, int klass)
 {
@@ -399,6 +406,7 @@ static void fill(struct worker *w)
                 return;
             }
             copies = tide_sched_copies(h, sg->mult);
+            tl_at(w, s->start_at + sg->wall_from + (int64_t)((double)(r_rel - sg->trace_from) / sg->speed))->rec++;
             if (copies == 0)
                 continue;
             family = family_of(w, r);
@@ -424,6 +432,7 @@ static void fill(struct worker *w)
                 w->res->n_minutes = minute + 1;
             if (o->n_stages)
                 w->res->stages[k].scheduled++;
+            tl_at(w, j->due)->sched++;
             }
         }
     }
@@ -492,6 +501,7 @@ static void send_job(struct worker *w, struct job *j, int64_t now)
     w->res->classes[j->klass].sent++;
     if (o->n_stages)
         w->res->stages[j->stage].sent++;
+    tl_at(w, now)->sent++;
     tide_hist_add(&w->res->lag, lag > 0 ? (uint64_t)(lag / 1000) : 0);
     if (lag <= 1000000)
         w->res->lag_within_1ms++;
@@ -577,6 +587,13 @@ static void check_done(struct worker *w)
         account(&w->res->classes[j->klass], j, code, errk, exp, is_err, done);
         if (w->sh->o->n_stages)
             account(&w->res->stages[j->stage], j, code, errk, exp, is_err, done);
+        {
+            struct tide__tlpt *pt = tl_at(w, j->due);
+            int64_t fd = done - j->due;
+            pt->completed++;
+            pt->errors += errk >= 0 || is_err;
+            pt->lat[tide__tl_bucket(fd > 0 ? (uint64_t)(fd / 1000) : 0)]++;
+        }
         if (w->sh->ring && done >= w->sh->start_at) {
             struct abort_sec *a = &w->sh->ring[((done - w->sh->start_at) / TIDE_NS_PER_SEC) % w->sh->ring_n];
             int64_t fd = done - j->due;
@@ -865,9 +882,12 @@ static int worker_init(struct worker *w, struct shared *s, int id, struct tide_e
         return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
     snprintf(w->res->family_name[TIDE__MAX_FAMILIES - 1], 128, "(other)");
     w->res->n_stages = o->n_stages > 0 ? o->n_stages : 0;
+    w->res->tl_step_ns = s->tl_step;
+    w->res->n_tl = TIDE__TL_POINTS;
     for (i = 0; i < (size_t)w->res->n_stages; i++) {
         snprintf(w->res->stage_name[i], sizeof(w->res->stage_name[i]), "%s", o->stages[i].name);
         w->res->stage_warmup[i] = o->stages[i].warmup;
+        w->res->stage_dur_ns[i] = o->stages[i].duration_ns;
     }
     for (i = 0; i < JOBS; i++) {
         tide_buf_init(&w->jobs[i].url, 1 << 20);
@@ -973,6 +993,23 @@ void tide_replay_result_merge(struct tide_replay_result *d, const struct tide_re
     d->skipped_path += s->skipped_path;
     d->skipped_shard += s->skipped_shard;
     d->stopped = d->stopped || s->stopped;
+    if (!d->tl_step_ns)
+        d->tl_step_ns = s->tl_step_ns;
+    if (s->tl_step_ns == d->tl_step_ns) {
+        for (i = 0; i < s->n_tl && i < TIDE__TL_POINTS; i++) {
+            struct tide__tlpt *a = &d->tl[i];
+            const struct tide__tlpt *b = &s->tl[i];
+            a->sched += b->sched;
+            a->rec += b->rec;
+            a->sent += b->sent;
+            a->completed += b->completed;
+            a->errors += b->errors;
+            for (k = 0; k < TIDE__TL_LAT; k++)
+                a->lat[k] += b->lat[k];
+        }
+        if (s->n_tl > d->n_tl)
+            d->n_tl = s->n_tl;
+    }
     if (!d->aborted[0] && s->aborted[0])
         snprintf(d->aborted, sizeof(d->aborted), "%s", s->aborted);
     for (i = 0; i < ERR_KINDS; i++)
@@ -997,6 +1034,7 @@ void tide_replay_result_merge(struct tide_replay_result *d, const struct tide_re
         if (i >= d->n_stages) {
             snprintf(d->stage_name[i], sizeof(d->stage_name[i]), "%s", s->stage_name[i]);
             d->stage_warmup[i] = s->stage_warmup[i];
+            d->stage_dur_ns[i] = s->stage_dur_ns[i];
         }
         tide__slice_merge(&d->stages[i], &s->stages[i]);
     }
@@ -1385,6 +1423,13 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     rc = build_stages(&s, err);
     if (rc)
         goto out_free_auth;
+    {
+        int64_t total = s.st[s.n_st - 1].wall_from + (int64_t)((double)s.st[s.n_st - 1].trace_len / s.st[s.n_st - 1].speed);
+        int64_t step = (total + TIDE__TL_POINTS - 1) / TIDE__TL_POINTS;
+        const int64_t q = step >= 10 * TIDE_NS_PER_SEC ? TIDE_NS_PER_SEC : TIDE_NS_PER_SEC / 10;
+        step = (step + q - 1) / q * q; /* whole seconds, or tenths for short runs */
+        s.tl_step = step < q ? q : step;
+    }
     s.start_at = o->start_at_ns > 0 ? o->start_at_ns : now_ns() + 100000000;
     if (o->metrics_addr && (rc = metrics_listen(&s, o->metrics_addr, err)))
         goto out_free_auth;
@@ -1466,6 +1511,7 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     for (i = 0; i < res->n_stages; i++) {
         snprintf(res->stage_name[i], sizeof(res->stage_name[i]), "%s", o->stages[i].name);
         res->stage_warmup[i] = o->stages[i].warmup;
+        res->stage_dur_ns[i] = o->stages[i].duration_ns;
     }
     for (i = 0; i < o->n_expect && i < 16; i++)
         snprintf(res->expect + strlen(res->expect), sizeof(res->expect) - strlen(res->expect), "%s%s",

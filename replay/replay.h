@@ -138,6 +138,10 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
 char *tide_replay_report_json(const struct tide_replay_result *r);
 /* The report as a text table (caller frees). */
 char *tide_replay_report_text(const struct tide_replay_result *r);
+struct tide_slo;
+/* One self-contained HTML page (inline SVG, no script or network); slos are
+ * judged into its verdict table. Caller frees. */
+char *tide_replay_report_html(const struct tide_replay_result *r, const struct tide_slo *slos, int n_slo);
 void tide_replay_result_free(struct tide_replay_result *r);
 
 /* ---- reports of several runs, and SLOs ------------------------------------------------------ */

@@ -29,6 +29,17 @@ struct tide__slice {
     struct tide_hist from_due, from_send;
 };
 
+/* The run over time: TIDE__TL_POINTS points of tl_step_ns each (by due time;
+ * sent by send time), latency in coarse log buckets (4 per octave). */
+#define TIDE__TL_POINTS 300
+#define TIDE__TL_LAT 96
+struct tide__tlpt {
+    uint64_t sched, rec, sent, completed, errors;
+    uint32_t lat[TIDE__TL_LAT];
+};
+int tide__tl_bucket(uint64_t us);
+uint64_t tide__tl_quantile(const uint32_t *lat, double q); /* us */
+
 struct tide_replay_result {
     char run_id[64];
     char target[256];
@@ -50,10 +61,14 @@ struct tide_replay_result {
     struct tide__slice stages[TIDE_MAX_STAGES];
     char stage_name[TIDE_MAX_STAGES][64];
     bool stage_warmup[TIDE_MAX_STAGES];
+    int64_t stage_dur_ns[TIDE_MAX_STAGES];
     int n_stages; /* 0 without a profile */
     char aborted[320]; /* the abort trigger that stopped the run, or "" */
     int n_minutes;
     char expect[256];
+    int64_t tl_step_ns; /* 0: no timeline */
+    int n_tl;
+    struct tide__tlpt tl[TIDE__TL_POINTS];
 };
 
 const char *tide__err_name(int k);

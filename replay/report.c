@@ -117,7 +117,37 @@ char *tide_replay_report_json(const struct tide_replay_result *r)
             cJSON *st = slice_json(&r->stages[i]);
             cJSON_AddStringToObject(st, "name", r->stage_name[i]);
             cJSON_AddBoolToObject(st, "warmup", r->stage_warmup[i]);
+            cJSON_AddNumberToObject(st, "duration_seconds", (double)r->stage_dur_ns[i] / 1e9);
             cJSON_AddItemToArray(x, st);
+        }
+    }
+    if (r->tl_step_ns > 0) {
+        static const char *NM[] = {"scheduled", "recorded", "sent", "completed", "errors"};
+        int n = 0, f;
+        for (i = 0; i < r->n_tl && i < TIDE__TL_POINTS; i++)
+            if (r->tl[i].sched || r->tl[i].rec || r->tl[i].sent || r->tl[i].completed)
+                n = i + 1;
+        x = cJSON_AddObjectToObject(o, "timeline");
+        cJSON_AddNumberToObject(x, "step_seconds", (double)r->tl_step_ns / 1e9);
+        for (f = 0; f < 5; f++) {
+            arr = cJSON_AddArrayToObject(x, NM[f]);
+            for (i = 0; i < n; i++) {
+                const struct tide__tlpt *p = &r->tl[i];
+                uint64_t v = f == 0 ? p->sched : f == 1 ? p->rec : f == 2 ? p->sent : f == 3 ? p->completed : p->errors;
+                cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)v));
+            }
+        }
+        arr = cJSON_AddArrayToObject(x, "latency_buckets"); /* per point: [bucket, count] pairs */
+        for (i = 0; i < n; i++) {
+            cJSON *pt = cJSON_CreateArray();
+            for (f = 0; f < TIDE__TL_LAT; f++)
+                if (r->tl[i].lat[f]) {
+                    cJSON *pair = cJSON_CreateArray();
+                    cJSON_AddItemToArray(pair, cJSON_CreateNumber(f));
+                    cJSON_AddItemToArray(pair, cJSON_CreateNumber(r->tl[i].lat[f]));
+                    cJSON_AddItemToArray(pt, pair);
+                }
+            cJSON_AddItemToArray(arr, pt);
         }
     }
     x = cJSON_AddObjectToObject(o, "per_minute");

@@ -180,3 +180,30 @@ int tide_clone_rewrite(struct tide_str s, int clone, struct tide_buf *b)
     }
     return rc;
 }
+
+/* ---- the timeline's coarse latency buckets ---------------------------------------------- */
+
+int tide__tl_bucket(uint64_t us)
+{
+    int b = us ? (int)floor(4.0 * log2((double)us + 1.0)) : 0;
+    return b < 0 ? 0 : b >= TIDE__TL_LAT ? TIDE__TL_LAT - 1 : b;
+}
+
+uint64_t tide__tl_quantile(const uint32_t *lat, double q)
+{
+    uint64_t n = 0, want, c = 0;
+    int i;
+    for (i = 0; i < TIDE__TL_LAT; i++)
+        n += lat[i];
+    if (!n)
+        return 0;
+    want = (uint64_t)ceil(q * (double)n);
+    if (want < 1)
+        want = 1;
+    for (i = 0; i < TIDE__TL_LAT; i++) {
+        c += lat[i];
+        if (c >= want)
+            return (uint64_t)(exp2((double)(i + 1) / 4.0) - 1.0); /* the bucket's upper bound */
+    }
+    return 0;
+}

@@ -267,6 +267,17 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
     snprintf(r->run_id, sizeof(r->run_id), "%s", cJSON_IsString(x) ? x->valuestring : "?");
     x = cJSON_GetObjectItemCaseSensitive(o, "target");
     snprintf(r->target, sizeof(r->target), "%s", cJSON_IsString(x) ? x->valuestring : "?");
+    {
+        static const char *TK[] = {"started", "window_start", "window_end"};
+        int64_t *TV[] = {&r->started_ns, &r->window_start_ns, &r->window_end_ns};
+        for (i = 0; i < 3; i++) {
+            x = cJSON_GetObjectItemCaseSensitive(o, TK[i]);
+            if (cJSON_IsString(x) && tide_time_parse_rfc3339(x->valuestring, strlen(x->valuestring), TV[i]) != 0)
+                *TV[i] = 0;
+        }
+    }
+    x = cJSON_GetObjectItemCaseSensitive(o, "expected_statuses");
+    snprintf(r->expect, sizeof(r->expect), "%s", cJSON_IsString(x) ? x->valuestring : "");
     x = cJSON_GetObjectItemCaseSensitive(o, "speed");
     r->speed = cJSON_IsNumber(x) ? x->valuedouble : 1;
     x = cJSON_GetObjectItemCaseSensitive(o, "multiplier");
@@ -276,6 +287,7 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
                                cJSON_GetObjectItemCaseSensitive(o, "schedule_seconds")->valuedouble * 1e9 : 0);
     r->ended_ns = (int64_t)(cJSON_GetObjectItemCaseSensitive(o, "elapsed_seconds") ?
                             cJSON_GetObjectItemCaseSensitive(o, "elapsed_seconds")->valuedouble * 1e9 : 0);
+    r->ended_ns += r->started_ns;
     r->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped_early"));
     x = cJSON_GetObjectItemCaseSensitive(o, "aborted");
     snprintf(r->aborted, sizeof(r->aborted), "%s", cJSON_IsString(x) ? x->valuestring : "");
@@ -314,8 +326,59 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
         snprintf(r->stage_name[r->n_stages], sizeof(r->stage_name[0]), "%s",
                  cJSON_IsString(nm) ? nm->valuestring : "?");
         r->stage_warmup[r->n_stages] = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "warmup"));
+        nm = cJSON_GetObjectItemCaseSensitive(e, "duration_seconds");
+        r->stage_dur_ns[r->n_stages] = cJSON_IsNumber(nm) && nm->valuedouble > 0 && nm->valuedouble < 1e9
+                                           ? (int64_t)(nm->valuedouble * 1e9) : 0;
         rc |= slice_from(e, &r->stages[r->n_stages]);
         r->n_stages++;
+    }
+    x = cJSON_GetObjectItemCaseSensitive(o, "timeline");
+    if (cJSON_IsObject(x)) {
+        static const char *NM[] = {"scheduled", "recorded", "sent", "completed", "errors"};
+        cJSON *st = cJSON_GetObjectItemCaseSensitive(x, "step_seconds"), *lb;
+        int f, n = 0;
+        r->tl_step_ns = cJSON_IsNumber(st) && st->valuedouble >= 0.1 && st->valuedouble < 1e7 ? (int64_t)llround(st->valuedouble * 1e9) : 0;
+        for (f = 0; f < 5; f++) {
+            cJSON *a = cJSON_GetObjectItemCaseSensitive(x, NM[f]), *v;
+            i = 0;
+            cJSON_ArrayForEach(v, a)
+            {
+                uint64_t u = cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+                struct tide__tlpt *p;
+                if (i >= TIDE__TL_POINTS)
+                    break;
+                p = &r->tl[i++];
+                if (f == 0)
+                    p->sched = u;
+                else if (f == 1)
+                    p->rec = u;
+                else if (f == 2)
+                    p->sent = u;
+                else if (f == 3)
+                    p->completed = u;
+                else
+                    p->errors = u;
+            }
+            if (i > n)
+                n = i;
+        }
+        lb = cJSON_GetObjectItemCaseSensitive(x, "latency_buckets");
+        i = 0;
+        cJSON_ArrayForEach(e, lb)
+        {
+            cJSON *pair;
+            if (i >= TIDE__TL_POINTS)
+                break;
+            cJSON_ArrayForEach(pair, e)
+            {
+                cJSON *b = cJSON_GetArrayItem(pair, 0), *c = cJSON_GetArrayItem(pair, 1);
+                if (cJSON_IsNumber(b) && cJSON_IsNumber(c) && b->valuedouble >= 0 && b->valuedouble < TIDE__TL_LAT &&
+                    c->valuedouble >= 0 && c->valuedouble < 4e9)
+                    r->tl[i].lat[(int)b->valuedouble] += (uint32_t)c->valuedouble;
+            }
+            i++;
+        }
+        r->n_tl = n > i ? n : i;
     }
     x = cJSON_GetObjectItemCaseSensitive(o, "per_minute");
     {
