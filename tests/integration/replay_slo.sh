@@ -28,18 +28,22 @@ rc=$?
   fail "objectives below a 30 ms latency: exit $rc $(tail -6 "$W/fail.txt")"
 pass "objectives below it fail (exit 1), scoped by route; an unknown route fails, said so"
 
-R --report-json "$W/all.json" >/dev/null 2>&1 || fail "unsharded run"
-R --shard 0/2 --report-json "$W/s0.json" >/dev/null 2>&1 || fail "shard 0"
-R --shard 1/2 --report-json "$W/s1.json" >/dev/null 2>&1 || fail "shard 1"
+P='one=1x/2s,two=2x/2s'
+R --profile "$P" --report-json "$W/all.json" >/dev/null 2>&1 || fail "unsharded run"
+R --profile "$P" --shard 0/2 --report-json "$W/s0.json" >/dev/null 2>&1 || fail "shard 0"
+R --profile "$P" --shard 1/2 --report-json "$W/s1.json" >/dev/null 2>&1 || fail "shard 1"
 "$TIDE" report "$W/s0.json" "$W/s1.json" --report-json "$W/merged.json" --slo 'p95<=500ms' >"$W/m.txt" 2>&1 || fail "report: $(cat "$W/m.txt")"
 for q in '.overall.sent' '.overall.completed' '.overall.latency_from_due.count' '[.routes[] | .sent] | add' '.routes | keys | length'; do
   a=$(jq "$q" "$W/all.json"); b=$(jq "$q" "$W/merged.json")
   [ "$a" = "$b" ] || fail "merged $q = $b, unsharded $a"
 done
 [ "$(jq -S '[.routes | to_entries[] | {(.key): .value.sent}] | add' "$W/all.json")" = "$(jq -S '[.routes | to_entries[] | {(.key): .value.sent}] | add' "$W/merged.json")" ] || fail "requests per route differ"
+[ "$(jq -c '[.stages[] | [.name, .sent, .latency_from_due.count]]' "$W/all.json")" = "$(jq -c '[.stages[] | [.name, .sent, .latency_from_due.count]]' "$W/merged.json")" ] &&
+  [ "$(jq '.stages | length' "$W/merged.json")" -eq 2 ] || fail "requests per stage differ: $(jq -c '[.stages[] | .sent]' "$W/all.json") vs $(jq -c '[.stages[] | .sent]' "$W/merged.json")"
+[ "$(jq -c '.timeline.sent | add' "$W/all.json")" = "$(jq -c '.timeline.sent | add' "$W/merged.json")" ] || fail "timelines differ"
 [ "$(jq '.overall.latency_from_due.count' "$W/s0.json")" -gt 0 ] && [ "$(jq '.overall.latency_from_due.count' "$W/s1.json")" -gt 0 ] || fail "a shard was empty"
-grep -q "PASS: 1 of 1 objectives met" "$W/m.txt" || fail "SLO on the merge"
-pass "two shards merged by tide report equal one unsharded run (per route, histogram totals); SLOs evaluate on the merge"
+grep -q "PASS: 3 of 3 objectives met" "$W/m.txt" || fail "SLO on the merge (overall and per stage): $(tail -5 "$W/m.txt")"
+pass "two shards merged by tide report equal one unsharded run (per route, per stage, histogram totals, timeline); SLOs evaluate on the merge"
 echo '{"not":"a report"}' >"$W/bad.json"
 "$TIDE" report "$W/bad.json" >/dev/null 2>"$W/err"
 [ $? -eq 2 ] && grep -q "not a tide replay report" "$W/err" || fail "bad report accepted"
