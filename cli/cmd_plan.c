@@ -32,7 +32,13 @@ void help_plan(FILE *f)
                "      --hold D           each plateau's measured time (default 15m)\n"
                "      --trace TRACE      also print the multiplier of TRACE each plateau needs\n"
                "      --speed S          the replay speed those multipliers assume (default 1)\n"
-               "  -o, --output FILE      write the profile (JSON); without it, the table only\n");
+               "  -o, --output FILE      write the profile (JSON); without it, the table only\n\n"
+               "Spikes instead of plateaus:\n"
+               "      --spikes N         N spikes over the baseline, at random gaps\n"
+               "      --spike-factor F   each spike's factor over the baseline (default 10)\n"
+               "      --spike-hold D     each spike's length (default 5m)\n"
+               "      --gap-min D, --gap-max D  the baseline stretch before each spike (default 5m..20m)\n"
+               "      --seed S           the gaps' random seed (default 1): the same seed, the same profile\n");
 }
 
 static void dur_str(int64_t ns, char *b, size_t n)
@@ -98,6 +104,55 @@ static int num_arg(const char *name, const char *s, double *v)
     return 0;
 }
 
+static uint64_t splitmix(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+static void add_stage(cJSON *arr, const char *name, int64_t dur, double rate, bool warmup, double factor,
+                      double trace_rps)
+{
+    cJSON *st = cJSON_CreateObject();
+    char d[32];
+    dur_str(dur, d, sizeof(d));
+    cJSON_AddStringToObject(st, "name", name);
+    cJSON_AddStringToObject(st, "duration", d);
+    cJSON_AddNumberToObject(st, "rate", round(rate * 100) / 100);
+    if (warmup)
+        cJSON_AddBoolToObject(st, "warmup", 1);
+    cJSON_AddItemToArray(arr, st);
+    printf("  %-10s %7.2fx %10.2f %10s%s", name, factor, rate, d, warmup ? "  (warm-up)" : "");
+    if (trace_rps > 0)
+        printf("  %10.3fx", rate / trace_rps);
+    putchar('\n');
+}
+
+/* A warm-up at the baseline, then N times (baseline for a random gap, a spike),
+ * then a recovery at the baseline as long as the shortest gap. Gaps are whole
+ * seconds drawn from the seed. */
+static void plan_spikes(cJSON *arr, double base, double trace_rps, int n, double f, int64_t hold, int64_t gmin,
+                        int64_t gmax, int64_t warm, uint64_t seed)
+{
+    uint64_t x = seed;
+    int64_t span = (gmax - gmin) / TIDE_NS_PER_SEC + 1;
+    char name[32];
+    int k;
+    printf("\n  %-10s %8s %10s %10s%s\n", "stage", "factor", "req/s", "duration", trace_rps > 0 ? "  multiplier" : "");
+    if (warm > 0)
+        add_stage(arr, "base-warm", warm, base, true, 1, trace_rps);
+    for (k = 0; k < n; k++) {
+        int64_t gap = gmin + (int64_t)(splitmix(&x) % (uint64_t)span) * TIDE_NS_PER_SEC;
+        snprintf(name, sizeof(name), "base%d", k + 1);
+        add_stage(arr, name, gap, base, false, 1, trace_rps);
+        snprintf(name, sizeof(name), "spike%d", k + 1);
+        add_stage(arr, name, hold, base * f, false, f, trace_rps);
+    }
+    add_stage(arr, "recovery", gmin, base, false, 1, trace_rps);
+}
+
 int cmd_plan(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -106,7 +161,14 @@ int cmd_plan(int argc, char **argv)
         {"headroom", required_argument, 0, 'H'}, {"plateaus", required_argument, 0, 'P'},
         {"warmup", required_argument, 0, 'w'}, {"hold", required_argument, 0, 'h'},
         {"trace", required_argument, 0, 't'}, {"speed", required_argument, 0, 's'},
-        {"output", required_argument, 0, 'o'}, {0, 0, 0, 0}};
+        {"output", required_argument, 0, 'o'}, {"spikes", required_argument, 0, 'K'},
+        {"spike-factor", required_argument, 0, 'F'}, {"spike-hold", required_argument, 0, 'L'},
+        {"gap-min", required_argument, 0, 'g'}, {"gap-max", required_argument, 0, 'G'},
+        {"seed", required_argument, 0, 'e'}, {0, 0, 0, 0}};
+    int spikes = 0;
+    double spike_f = 10;
+    int64_t spike_hold = 300 * TIDE_NS_PER_SEC, gap_min = 300 * TIDE_NS_PER_SEC, gap_max = 1200 * TIDE_NS_PER_SEC;
+    uint64_t seed = 1;
     double dau = 0, spd = 0, rps_s = 0, cf = 0, headroom = 3, speed = 1, trate = 0, v;
     int64_t warm = 120 * TIDE_NS_PER_SEC, hold = 900 * TIDE_NS_PER_SEC;
     int plateaus = 5, c, k, ex = EXIT_OK;
@@ -138,6 +200,25 @@ int cmd_plan(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case 'K':
+            if (num_arg("spikes", optarg, &v) || v != floor(v) || v > 20) {
+                cli_errorf("plan: --spikes takes a whole number from 1 to 20");
+                return EXIT_USAGE;
+            }
+            spikes = (int)v;
+            break;
+        case 'F': if (num_arg("spike-factor", optarg, &spike_f)) return EXIT_USAGE; break;
+        case 'L':
+        case 'g':
+        case 'G': {
+            int64_t *d = c == 'L' ? &spike_hold : c == 'g' ? &gap_min : &gap_max;
+            if (tide_duration_parse(optarg, d) || *d < TIDE_NS_PER_SEC) {
+                cli_errorf("plan: --%s takes a duration of at least 1s", c == 'L' ? "spike-hold" : c == 'g' ? "gap-min" : "gap-max");
+                return EXIT_USAGE;
+            }
+            break;
+        }
+        case 'e': seed = strtoull(optarg, NULL, 10); break;
         case 't': trace = optarg; break;
         case 'o': out = optarg; break;
         default: help_plan(stderr); return EXIT_USAGE;
@@ -151,6 +232,14 @@ int cmd_plan(int argc, char **argv)
         cli_errorf("plan: --headroom must be from 1 to 1000");
         return EXIT_USAGE;
     }
+    if (gap_max < gap_min) {
+        cli_errorf("plan: --gap-max is shorter than --gap-min");
+        return EXIT_USAGE;
+    }
+    if (spike_f > 1000) {
+        cli_errorf("plan: --spike-factor must be at most 1000");
+        return EXIT_USAGE;
+    }
     if (trace && (ex = trace_rate(trace, &trate, &tn)) != EXIT_OK)
         return ex;
     base = dau * spd * rps_s * cf / 3600.0;
@@ -158,40 +247,47 @@ int cmd_plan(int argc, char **argv)
     if (trace)
         printf("trace: %llu replayable requests, %.3f req/s on average at speed 1 (%.3f at %gx)\n",
                (unsigned long long)tn, trate, trate * speed, speed);
-    printf("\n  %-8s %8s %10s %10s %10s%s\n", "plateau", "factor", "req/s", "warm-up", "hold",
-           trace ? "  multiplier" : "");
+    if (!spikes)
+        printf("\n  %-8s %8s %10s %10s %10s%s\n", "plateau", "factor", "req/s", "warm-up", "hold",
+               trace ? "  multiplier" : "");
     prof = cJSON_CreateObject();
     arr = cJSON_AddArrayToObject(prof, "stages");
-    for (k = 0; k < plateaus; k++) {
-        double f = plateaus == 1 ? headroom : 1.0 + (headroom - 1.0) * k / (plateaus - 1);
-        double rate = base * f;
-        char name[32], wd[32], hd[32];
-        cJSON *st;
-        dur_str(warm, wd, sizeof(wd));
-        dur_str(hold, hd, sizeof(hd));
-        printf("  p%-7d %7.2fx %10.2f %10s %10s", k + 1, f, rate, warm > 0 ? wd : "-", hd);
-        if (trace)
-            printf("  %10.3fx", rate / (trate * speed));
-        putchar('\n');
-        if (warm > 0) {
-            snprintf(name, sizeof(name), "p%d-warm", k + 1);
+    if (spikes) {
+        plan_spikes(arr, base, trace ? trate * speed : 0, spikes, spike_f, spike_hold, gap_min, gap_max, warm, seed);
+        if (trace && base * spike_f / (trate * speed) > 1000)
+            fprintf(stderr, "tide: plan: the spikes need more than 1000x of this trace; raise --speed\n");
+    } else {
+        for (k = 0; k < plateaus; k++) {
+            double f = plateaus == 1 ? headroom : 1.0 + (headroom - 1.0) * k / (plateaus - 1);
+            double rate = base * f;
+            char name[32], wd[32], hd[32];
+            cJSON *st;
+            dur_str(warm, wd, sizeof(wd));
+            dur_str(hold, hd, sizeof(hd));
+            printf("  p%-7d %7.2fx %10.2f %10s %10s", k + 1, f, rate, warm > 0 ? wd : "-", hd);
+            if (trace)
+                printf("  %10.3fx", rate / (trate * speed));
+            putchar('\n');
+            if (warm > 0) {
+                snprintf(name, sizeof(name), "p%d-warm", k + 1);
+                st = cJSON_CreateObject();
+                cJSON_AddStringToObject(st, "name", name);
+                cJSON_AddStringToObject(st, "duration", wd);
+                cJSON_AddNumberToObject(st, "rate", round(rate * 100) / 100);
+                cJSON_AddBoolToObject(st, "warmup", 1);
+                cJSON_AddItemToArray(arr, st);
+            }
+            snprintf(name, sizeof(name), "p%d", k + 1);
             st = cJSON_CreateObject();
             cJSON_AddStringToObject(st, "name", name);
-            cJSON_AddStringToObject(st, "duration", wd);
+            cJSON_AddStringToObject(st, "duration", hd);
             cJSON_AddNumberToObject(st, "rate", round(rate * 100) / 100);
-            cJSON_AddBoolToObject(st, "warmup", 1);
             cJSON_AddItemToArray(arr, st);
         }
-        snprintf(name, sizeof(name), "p%d", k + 1);
-        st = cJSON_CreateObject();
-        cJSON_AddStringToObject(st, "name", name);
-        cJSON_AddStringToObject(st, "duration", hd);
-        cJSON_AddNumberToObject(st, "rate", round(rate * 100) / 100);
-        cJSON_AddItemToArray(arr, st);
+        printf("  total %.0f minutes\n", (double)(warm + hold) * plateaus / 60e9);
+        if (trace && base * headroom / (trate * speed) > 1000)
+            fprintf(stderr, "tide: plan: the top plateau needs more than 1000x of this trace; raise --speed\n");
     }
-    printf("  total %.0f minutes\n", (double)(warm + hold) * plateaus / 60e9);
-    if (trace && base * headroom / (trate * speed) > 1000)
-        fprintf(stderr, "tide: plan: the top plateau needs more than 1000x of this trace; raise --speed\n");
     if (out) {
         char *js = cJSON_Print(prof);
         FILE *f = fopen(out, "w");

@@ -96,6 +96,20 @@ grep -q '= 600.00 req/s' "$W/plan.txt" &&
 "$TIDE" replay "$W/t.tide" --dry-run --speed 30 --profile "$W/plan.json" 2>/dev/null | grep -Eq '^  p3 +600s +30x +30.066x +1800.0' ||
   fail "the plan's profile does not replay at its rates"
 pass "tide plan: baseline, plateaus and the multipliers each needs match hand-computed figures; replay takes its profile"
+SP() { "$TIDE" plan --dau 12000 --sessions-per-dau 2 --requests-per-session 30 --concurrency-factor 3 --spikes 3 \
+  --spike-factor 10 --spike-hold 2m --gap-min 3m --gap-max 9m --warmup 1m "$@" >/dev/null 2>&1; }
+SP --seed 7 -o "$W/sp7.json" && SP --seed 7 -o "$W/sp7b.json" && SP --seed 8 -o "$W/sp8.json" || fail "plan --spikes"
+cmp -s "$W/sp7.json" "$W/sp7b.json" || fail "the same seed gave two profiles"
+cmp -s "$W/sp7.json" "$W/sp8.json" && fail "two seeds gave the same gaps"
+[ "$(jq -c '[.stages[] | .name]' "$W/sp7.json")" = '["base-warm","base1","spike1","base2","spike2","base3","spike3","recovery"]' ] &&
+  [ "$(jq -c '[.stages[] | select(.name | startswith("spike")) | [.duration, .rate]] | unique' "$W/sp7.json")" = '[["2m",6000]]' ] &&
+  [ "$(jq -c '[.stages[] | select(.name | test("^base[0-9]")) | .rate] | unique' "$W/sp7.json")" = '[600]' ] ||
+  fail "spike profile: $(jq -c . "$W/sp7.json")"
+for d in $(jq -r '.stages[] | select(.name | test("^base[0-9]")) | .duration' "$W/sp7.json"); do
+  s=$(echo "$d" | sed -E 's/^([0-9]+)m$/\1*60/; s/^([0-9]+)s$/\1/' | bc)
+  [ "$s" -ge 180 ] && [ "$s" -le 540 ] || fail "a gap of $d outside 3m..9m"
+done
+pass "tide plan --spikes: 10x the baseline three times at seeded gaps within bounds; the same seed, the same profile"
 
 # --abort-if: the target starts failing 5 s into a 9 s run (request 100 at 50 s of trace, speed 10)
 : >"$LOG"
