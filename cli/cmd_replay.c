@@ -567,6 +567,11 @@ int cmd_replay(int argc, char **argv)
         cli_errorf("replay: --speed and --multiplier must be > 0 (multiplier <= 1000), --threads 1..256, --loop >= 1");
         return EXIT_USAGE;
     }
+    if (o.n_stages && (o.multiplier != 1 || o.loops != 1)) {
+        cli_errorf("replay: with --profile, each stage sets its own volume and the trace loops as needed; "
+                   "drop --multiplier and --loop");
+        return EXIT_USAGE;
+    }
     if ((from && cli_parse_when(from, &o.from_ns, &o.from_is_offset)) ||
         (to && cli_parse_when(to, &o.to_ns, &o.to_is_offset))) {
         cli_errorf("--from/--to: RFC 3339 or +OFFSET");

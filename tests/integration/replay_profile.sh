@@ -161,5 +161,7 @@ pass "--metrics-addr serves valid Prometheus text while running: sent grows ($s1
 [ $? -eq 2 ] && grep -q "stage 1: needs exactly one of multiplier or rate" "$W/bad" || fail "bad profile: $(cat "$W/bad")"
 "$TIDE" replay "$W/t.tide" --target "$T" --profile 'a=3y/1s' >/dev/null 2>"$W/bad"
 [ $? -eq 2 ] && grep -q "stage 1: volume takes x" "$W/bad" || fail "bad inline profile: $(cat "$W/bad")"
+"$TIDE" replay "$W/t.tide" --target "$T" --profile 'a=1x/1s' --multiplier 3 >/dev/null 2>"$W/bad"
+[ $? -eq 2 ] && grep -q "drop --multiplier" "$W/bad" || fail "--multiplier with --profile: $(cat "$W/bad")"
 pass "a bad profile is refused (exit 2) naming the stage and the field"
 finish
