@@ -5,6 +5,7 @@
 set -u
 TIDE=${1:?usage: cli_trace.sh TIDE}
 . "$(dirname "$0")/lib.sh"
+need python3
 
 W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
@@ -121,8 +122,17 @@ grep -q "5 records written, 2 bad" "$W/err" || fail "summary: $(cat "$W/err")"
 pass "import reports bad lines by number and reason, never values; --max-bad"
 
 # --- a closed pipe or a full disk: clear error, non-zero, no complete-looking file
-"$TIDE" import --raw "$ex" -o - 2>"$W/err" | head -c 10 >/dev/null
-rc=${PIPESTATUS[0]}
+# a pipe whose reader is gone before tide writes (a `| head -c 10` races with
+# a trace small enough to fit the pipe buffer)
+rc=$(python3 - "$TIDE" "$ex" "$W/err" <<'PY'
+import os, subprocess, sys
+r, w = os.pipe()
+os.close(r)
+with open(sys.argv[3], "w") as err:
+    p = subprocess.run([sys.argv[1], "import", "--raw", sys.argv[2], "-o", "-"], stdout=w, stderr=err)
+print(p.returncode)
+PY
+)
 [ "$rc" -eq 4 ] || fail "closed pipe: exit $rc, want 4"
 grep -q "pipe closed" "$W/err" || fail "closed pipe message: $(cat "$W/err")"
 if [ -w /dev/full ]; then
