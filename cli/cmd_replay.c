@@ -453,7 +453,8 @@ int cmd_replay(int argc, char **argv)
         case 'g':
             if (tide_duration_parse(optarg, &o.max_gap_ns)) {
                 cli_errorf("--max-gap: not a duration");
-                return EXIT_USAGE;
+                ex = EXIT_USAGE;
+                goto out;
             }
             break;
         case 'n': o.threads = atoi(optarg); break;
@@ -462,7 +463,8 @@ int cmd_replay(int argc, char **argv)
         case 'd':
             if (tide_duration_parse(optarg, &v) || v <= 0) {
                 cli_errorf("--%s: not a duration", c == 'o' ? "timeout" : "drain");
-                return EXIT_USAGE;
+                ex = EXIT_USAGE;
+                goto out;
             }
             if (c == 'o')
                 o.timeout_ns = v;
@@ -475,13 +477,15 @@ int cmd_replay(int argc, char **argv)
                 headers[n_headers++] = optarg;
             else {
                 cli_errorf("--header: expected 'Name: value'");
-                return EXIT_USAGE;
+                ex = EXIT_USAGE;
+                goto out;
             }
             break;
         case 'M':
             if (parse_methods(optarg, &o.methods_mask, &o.allow_all_methods)) {
                 cli_errorf("--methods: a list of GET,HEAD,OPTIONS,POST,PUT,PATCH,DELETE, or all");
-                return EXIT_USAGE;
+                ex = EXIT_USAGE;
+                goto out;
             }
             break;
         case 'i': o.include_re = optarg; break;
@@ -498,13 +502,15 @@ int cmd_replay(int argc, char **argv)
             if (sscanf(optarg, "%d/%d", &o.shard_k, &o.shard_n) != 2 || o.shard_n < 1 || o.shard_k < 0 ||
                 o.shard_k >= o.shard_n) {
                 cli_errorf("--shard: K/N with 0 <= K < N");
-                return EXIT_USAGE;
+                ex = EXIT_USAGE;
+                goto out;
             }
             break;
         case 'S':
             if (cli_parse_when(optarg, &v, &off) || off) {
                 cli_errorf("--start-at: an RFC 3339 time");
-                return EXIT_USAGE;
+                ex = EXIT_USAGE;
+                goto out;
             }
             o.start_at_ns = v;
             break;
@@ -520,7 +526,8 @@ int cmd_replay(int argc, char **argv)
         case 'O':
             if (n_slo >= 32 || tide_slo_parse(optarg, &slos[n_slo], &err)) {
                 cli_error(&err);
-                return EXIT_USAGE;
+                ex = EXIT_USAGE;
+                goto out;
             }
             n_slo++;
             break;
@@ -532,7 +539,8 @@ int cmd_replay(int argc, char **argv)
                     cli_errorf("--abort-if: at most 16 triggers");
                 else
                     cli_error(&err);
-                return EXIT_USAGE;
+                ex = EXIT_USAGE;
+                goto out;
             }
             o.n_aborts++;
             o.aborts = aborts;
@@ -542,11 +550,15 @@ int cmd_replay(int argc, char **argv)
             stages = NULL;
             if (cli_load_profile(optarg, &stages, &o.n_stages)) {
                 free(stages);
-                return EXIT_USAGE;
+                ex = EXIT_USAGE;
+                goto out;
             }
             o.stages = stages;
             break;
-        default: help_replay(stderr); return EXIT_USAGE;
+        default:
+            help_replay(stderr);
+            ex = EXIT_USAGE;
+            goto out;
         }
     }
     o.headers = headers;
@@ -555,31 +567,37 @@ int cmd_replay(int argc, char **argv)
     o.n_expect = n_expect;
     if (optind != argc - 1) {
         cli_errorf("replay: exactly one trace expected");
-        return EXIT_USAGE;
+        ex = EXIT_USAGE;
+        goto out;
     }
     o.trace_path = argv[optind];
     if (!dry && (!o.target || (strncmp(o.target, "http://", 7) != 0 && strncmp(o.target, "https://", 8) != 0))) {
         cli_errorf("replay: --target http://host:port (or https://) is required");
-        return EXIT_USAGE;
+        ex = EXIT_USAGE;
+        goto out;
     }
     if (o.speed <= 0 || !isfinite(o.speed) || o.multiplier <= 0 || o.multiplier > 1000 || o.threads < 1 ||
         o.threads > 256 || o.loops < 1) {
         cli_errorf("replay: --speed and --multiplier must be > 0 (multiplier <= 1000), --threads 1..256, --loop >= 1");
-        return EXIT_USAGE;
+        ex = EXIT_USAGE;
+        goto out;
     }
     if (o.n_stages && (o.multiplier != 1 || o.loops != 1)) {
         cli_errorf("replay: with --profile, each stage sets its own volume and the trace loops as needed; "
                    "drop --multiplier and --loop");
-        return EXIT_USAGE;
+        ex = EXIT_USAGE;
+        goto out;
     }
     if ((from && cli_parse_when(from, &o.from_ns, &o.from_is_offset)) ||
         (to && cli_parse_when(to, &o.to_ns, &o.to_is_offset))) {
         cli_errorf("--from/--to: RFC 3339 or +OFFSET");
-        return EXIT_USAGE;
+        ex = EXIT_USAGE;
+        goto out;
     }
     if (strcmp(o.trace_path, "-") == 0) {
         cli_errorf("replay: the trace must be a file (workers read it in parallel)");
-        return EXIT_USAGE;
+        ex = EXIT_USAGE;
+        goto out;
     }
     /* refusals, before anything is sent */
     fd = cli_in_open(o.trace_path, &err);
@@ -587,14 +605,16 @@ int cmd_replay(int argc, char **argv)
         cli_error(&err);
         if (fd >= 0)
             close(fd);
-        return EXIT_USAGE;
+        ex = EXIT_USAGE;
+        goto out;
     }
     if (tide_trace_reader_is_raw(r) && !allow_raw) {
         cli_errorf("%s: this trace is raw (not anonymized); replaying it sends personal data to the "
                    "target. Anonymize it (tide anonymize) or pass --allow-raw", o.trace_path);
         tide_trace_reader_free(r);
         close(fd);
-        return EXIT_USAGE;
+        ex = EXIT_USAGE;
+        goto out;
     }
     tide_trace_reader_free(r);
     close(fd);
