@@ -112,18 +112,25 @@ static uint64_t splitmix(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static void add_stage(cJSON *arr, const char *name, int64_t dur, double rate, bool warmup, double factor,
-                      double trace_rps)
+/* A profile stage at a target rate (to the cent). */
+static void stage_json(cJSON *arr, const char *name, const char *dur, double rate, bool warmup)
 {
     cJSON *st = cJSON_CreateObject();
-    char d[32];
-    dur_str(dur, d, sizeof(d));
     cJSON_AddStringToObject(st, "name", name);
-    cJSON_AddStringToObject(st, "duration", d);
+    cJSON_AddStringToObject(st, "duration", dur);
     cJSON_AddNumberToObject(st, "rate", round(rate * 100) / 100);
     if (warmup)
         cJSON_AddBoolToObject(st, "warmup", 1);
     cJSON_AddItemToArray(arr, st);
+}
+
+/* A stage of a spike profile, as a table row and into the profile. */
+static void add_stage(cJSON *arr, const char *name, int64_t dur, double rate, bool warmup, double factor,
+                      double trace_rps)
+{
+    char d[32];
+    dur_str(dur, d, sizeof(d));
+    stage_json(arr, name, d, rate, warmup);
     printf("  %-10s %7.2fx %10.2f %10s%s", name, factor, rate, d, warmup ? "  (warm-up)" : "");
     if (trace_rps > 0)
         printf("  %10.3fx", rate / trace_rps);
@@ -261,7 +268,6 @@ int cmd_plan(int argc, char **argv)
             double f = plateaus == 1 ? headroom : 1.0 + (headroom - 1.0) * k / (plateaus - 1);
             double rate = base * f;
             char name[32], wd[32], hd[32];
-            cJSON *st;
             dur_str(warm, wd, sizeof(wd));
             dur_str(hold, hd, sizeof(hd));
             printf("  p%-7d %7.2fx %10.2f %10s %10s", k + 1, f, rate, warm > 0 ? wd : "-", hd);
@@ -270,19 +276,10 @@ int cmd_plan(int argc, char **argv)
             putchar('\n');
             if (warm > 0) {
                 snprintf(name, sizeof(name), "p%d-warm", k + 1);
-                st = cJSON_CreateObject();
-                cJSON_AddStringToObject(st, "name", name);
-                cJSON_AddStringToObject(st, "duration", wd);
-                cJSON_AddNumberToObject(st, "rate", round(rate * 100) / 100);
-                cJSON_AddBoolToObject(st, "warmup", 1);
-                cJSON_AddItemToArray(arr, st);
+                stage_json(arr, name, wd, rate, true);
             }
             snprintf(name, sizeof(name), "p%d", k + 1);
-            st = cJSON_CreateObject();
-            cJSON_AddStringToObject(st, "name", name);
-            cJSON_AddStringToObject(st, "duration", hd);
-            cJSON_AddNumberToObject(st, "rate", round(rate * 100) / 100);
-            cJSON_AddItemToArray(arr, st);
+            stage_json(arr, name, hd, rate, false);
         }
         printf("  total %.0f minutes\n", (double)(warm + hold) * plateaus / 60e9);
         if (trace && base * headroom / (trate * speed) > 1000)

@@ -71,6 +71,18 @@ void help_replay(FILE *f)
 }
 
 /* Prints the SLO verdict table; EXIT_FINDINGS if any objective was missed. */
+/* One verdict row; returns 1 if the objective was missed. */
+static int verdict(const char *label, const struct tide_slo *s, int ok, double v, const char *absent)
+{
+    char m[32];
+    if (s->metric <= TIDE_SLO_MAX)
+        snprintf(m, sizeof(m), "%.1f ms", v);
+    else
+        snprintf(m, sizeof(m), "%.3f%%", v * 100);
+    printf("  %-50.50s %12s   %s\n", label, ok < 0 ? "-" : m, ok < 0 ? absent : ok ? "pass" : "FAIL");
+    return ok != 1;
+}
+
 int cli_slo_verdicts(const struct tide_replay_result *r, const struct tide_slo *slos, int n)
 {
     int i, k, missed = 0, total = 0;
@@ -80,14 +92,7 @@ int cli_slo_verdicts(const struct tide_replay_result *r, const struct tide_slo *
     for (i = 0; i < n; i++) {
         double v = 0;
         int ok = tide_slo_eval(r, &slos[i], &v);
-        char m[32];
-        if (slos[i].metric <= TIDE_SLO_MAX)
-            snprintf(m, sizeof(m), "%.1f ms", v);
-        else
-            snprintf(m, sizeof(m), "%.3f%%", v * 100);
-        printf("  %-50.50s %12s   %s\n", slos[i].text, ok < 0 ? "-" : m,
-               ok < 0 ? "FAIL (no such route or class)" : ok ? "pass" : "FAIL");
-        missed += ok != 1;
+        missed += verdict(slos[i].text, &slos[i], ok, v, "FAIL (no such route or class)");
         total++;
         /* with a profile, an unscoped objective is also judged in each non-warm-up stage */
         for (k = 0; !slos[i].scope_kind && k < tide_replay_result_stages(r); k++) {
@@ -97,14 +102,8 @@ int cli_slo_verdicts(const struct tide_replay_result *r, const struct tide_slo *
             if (warm)
                 continue;
             ok = tide_slo_eval_stage(r, &slos[i], k, &v);
-            if (slos[i].metric <= TIDE_SLO_MAX)
-                snprintf(m, sizeof(m), "%.1f ms", v);
-            else
-                snprintf(m, sizeof(m), "%.3f%%", v * 100);
             snprintf(label, sizeof(label), "  stage %s", nm);
-            printf("  %-50.50s %12s   %s\n", label, ok < 0 ? "-" : m,
-                   ok < 0 ? "FAIL (nothing scheduled)" : ok ? "pass" : "FAIL");
-            missed += ok != 1;
+            missed += verdict(label, &slos[i], ok, v, "FAIL (nothing scheduled)");
             total++;
         }
     }
@@ -290,17 +289,16 @@ void help_report(FILE *f)
                "report and evaluates SLOs on it. Exit 0, 1 an SLO missed, 2 bad input.\n");
 }
 
-/* Writes an HTML report; EXIT_OK or EXIT_RUNTIME. */
-static int write_html(const char *path, const struct tide_replay_result *r, const struct tide_slo *slos, int n_slo)
+/* Writes a report (text owned and freed here); EXIT_OK or EXIT_RUNTIME. */
+static int write_report(const char *path, char *text, const char *what)
 {
-    char *h = tide_replay_report_html(r, slos, n_slo);
     FILE *f = fopen(path, "w");
-    int ok = h && f && fputs(h, f) >= 0;
+    int ok = text && f && fputs(text, f) >= 0;
     if (f && fclose(f) != 0)
         ok = 0;
-    free(h);
+    free(text);
     if (!ok) {
-        cli_errorf("%s: cannot write the HTML report", path);
+        cli_errorf("%s: cannot write the %s", path, what);
         return EXIT_RUNTIME;
     }
     return EXIT_OK;
@@ -371,16 +369,9 @@ int cmd_report(int argc, char **argv)
         printf("merged %d report(s)\n%s", argc - optind, txt);
         free(txt);
         ex = cli_slo_verdicts(all, slos, n_slo);
-        if (out) {
-            char *js = tide_replay_report_json(all);
-            FILE *f = fopen(out, "w");
-            if (!f || fputs(js, f) < 0 || fclose(f) != 0) {
-                cli_errorf("%s: cannot write the report", out);
-                ex = EXIT_RUNTIME;
-            }
-            free(js);
-        }
-        if (html && write_html(html, all, slos, n_slo) != EXIT_OK)
+        if (out && write_report(out, tide_replay_report_json(all), "report") != EXIT_OK)
+            ex = EXIT_RUNTIME;
+        if (html && write_report(html, tide_replay_report_html(all, slos, n_slo), "HTML report") != EXIT_OK)
             ex = EXIT_RUNTIME;
     }
     tide_replay_result_free(all);
@@ -709,16 +700,9 @@ int cmd_replay(int argc, char **argv)
         fprintf(stderr, "tide: replay aborted: %s\n", tide_replay_result_aborted(res));
         ex = EXIT_ABORTED;
     }
-    if (report_json) {
-        char *js = tide_replay_report_json(res);
-        FILE *f = fopen(report_json, "w");
-        if (!f || fputs(js, f) < 0 || fclose(f) != 0) {
-            cli_errorf("%s: cannot write the report", report_json);
-            ex = EXIT_RUNTIME;
-        }
-        free(js);
-    }
-    if (report_html && write_html(report_html, res, slos, n_slo) != EXIT_OK)
+    if (report_json && write_report(report_json, tide_replay_report_json(res), "report") != EXIT_OK)
+        ex = EXIT_RUNTIME;
+    if (report_html && write_report(report_html, tide_replay_report_html(res, slos, n_slo), "HTML report") != EXIT_OK)
         ex = EXIT_RUNTIME;
 out:
     free(ps.per_min);

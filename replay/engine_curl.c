@@ -25,7 +25,6 @@
 #include <uv.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -75,6 +74,7 @@ struct shared {
     struct sched_stage st[TIDE_MAX_STAGES];
     int n_st;
     int64_t trace_total; /* trace time the whole schedule consumes (looped) */
+    int64_t schedule_len; /* wall time from the start to the end of the last stage */
     int64_t tl_step;     /* the timeline's point width */
     char base[512]; /* target without trailing slash */
     char host_value[256];
@@ -392,7 +392,7 @@ static void fill(struct worker *w)
         }
         {
             /* where this record falls in the (looped) trace, and so in which stage */
-            int64_t r_rel = ts - s->window_start - w->gap_offset + (int64_t)w->loop_no * s->loop_len;
+            int64_t r_rel = ts - s->window_start - w->gap_offset + (int64_t)w->loop_no * s->loop_len, due;
             int k = w->stage_hint;
             const struct sched_stage *sg;
             while (k + 1 < s->n_st && r_rel >= s->st[k].trace_from + s->st[k].trace_len)
@@ -406,7 +406,8 @@ static void fill(struct worker *w)
                 return;
             }
             copies = tide_sched_copies(h, sg->mult);
-            tl_at(w, s->start_at + sg->wall_from + (int64_t)((double)(r_rel - sg->trace_from) / sg->speed))->rec++;
+            due = s->start_at + sg->wall_from + (int64_t)((double)(r_rel - sg->trace_from) / sg->speed);
+            tl_at(w, due)->rec++;
             if (copies == 0)
                 continue;
             family = family_of(w, r);
@@ -418,8 +419,7 @@ static void fill(struct worker *w)
                 w->free_jobs = j->next_free;
                 j->stage = k;
                 build_job(w, j, r, c, h, family, klass);
-                j->due = s->start_at + sg->wall_from + (int64_t)((double)(r_rel - sg->trace_from) / sg->speed) +
-                         tide_sched_jitter(h, c, (int64_t)(250 * 1000000 / (sg->speed > 1 ? sg->speed : 1)));
+                j->due = due + tide_sched_jitter(h, c, (int64_t)(250 * 1000000 / (sg->speed > 1 ? sg->speed : 1)));
             heap_push(w, j);
             w->res->all.scheduled++;
             __atomic_add_fetch(&s->progress_sched, 1, __ATOMIC_RELAXED);
@@ -861,6 +861,25 @@ static void *worker_main(void *arg)
 
 /* ---- setup and teardown ---------------------------------------------------------------------- */
 
+/* A result shaped for this run: its stages and timeline step (workers' and the merged one alike). */
+static struct tide_replay_result *run_result(const struct shared *s)
+{
+    const struct tide_replay_opts *o = s->o;
+    struct tide_replay_result *r = tide__result_new();
+    int i;
+    if (!r)
+        return NULL;
+    r->n_stages = o->n_stages > 0 ? o->n_stages : 0;
+    for (i = 0; i < r->n_stages; i++) {
+        snprintf(r->stage_name[i], sizeof(r->stage_name[i]), "%s", o->stages[i].name);
+        r->stage_warmup[i] = o->stages[i].warmup;
+        r->stage_dur_ns[i] = o->stages[i].duration_ns;
+    }
+    r->tl_step_ns = s->tl_step;
+    r->n_tl = TIDE__TL_POINTS;
+    return r;
+}
+
 static int worker_init(struct worker *w, struct shared *s, int id, struct tide_err *err)
 {
     const struct tide_replay_opts *o = s->o;
@@ -869,26 +888,12 @@ static int worker_init(struct worker *w, struct shared *s, int id, struct tide_e
     w->id = id;
     w->sh = s;
     pthread_mutex_init(&w->mu, NULL);
-    w->res = calloc(1, sizeof(*w->res));
+    w->res = run_result(s);
     w->jobs = calloc(JOBS, sizeof(*w->jobs));
     w->heap = calloc(JOBS, sizeof(*w->heap));
     w->easy_pool = calloc(JOBS, sizeof(*w->easy_pool));
     if (!w->res || !w->jobs || !w->heap || !w->easy_pool)
         return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
-    w->res->families = calloc(TIDE__MAX_FAMILIES, sizeof(*w->res->families));
-    w->res->min_sched = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
-    w->res->min_sent = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
-    if (!w->res->families || !w->res->min_sched || !w->res->min_sent)
-        return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
-    snprintf(w->res->family_name[TIDE__MAX_FAMILIES - 1], 128, "(other)");
-    w->res->n_stages = o->n_stages > 0 ? o->n_stages : 0;
-    w->res->tl_step_ns = s->tl_step;
-    w->res->n_tl = TIDE__TL_POINTS;
-    for (i = 0; i < (size_t)w->res->n_stages; i++) {
-        snprintf(w->res->stage_name[i], sizeof(w->res->stage_name[i]), "%s", o->stages[i].name);
-        w->res->stage_warmup[i] = o->stages[i].warmup;
-        w->res->stage_dur_ns[i] = o->stages[i].duration_ns;
-    }
     for (i = 0; i < JOBS; i++) {
         tide_buf_init(&w->jobs[i].url, 1 << 20);
         tide_buf_init(&w->jobs[i].hdrs, 1 << 20);
@@ -1048,6 +1053,22 @@ void tide_replay_result_merge(struct tide_replay_result *d, const struct tide_re
         d->n_minutes = s->n_minutes;
 }
 
+struct tide_replay_result *tide__result_new(void)
+{
+    struct tide_replay_result *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->families = calloc(TIDE__MAX_FAMILIES, sizeof(*r->families));
+    r->min_sched = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
+    r->min_sent = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
+    if (!r->families || !r->min_sched || !r->min_sent) {
+        tide_replay_result_free(r);
+        return NULL;
+    }
+    snprintf(r->family_name[TIDE__MAX_FAMILIES - 1], 128, "(other)");
+    return r;
+}
+
 void tide_replay_result_free(struct tide_replay_result *r)
 {
     if (!r)
@@ -1116,6 +1137,7 @@ static int build_stages(struct shared *s, struct tide_err *err)
         s->st[0].speed = o->speed;
         s->st[0].mult = o->multiplier;
         s->trace_total = s->st[0].trace_len;
+        s->schedule_len = (int64_t)((double)s->st[0].trace_len / s->st[0].speed);
         return 0;
     }
     if (o->n_stages > TIDE_MAX_STAGES)
@@ -1133,13 +1155,14 @@ static int build_stages(struct shared *s, struct tide_err *err)
     }
     s->n_st = o->n_stages;
     s->trace_total = trace;
+    s->schedule_len = wall;
     return 0;
 }
 
 static void *progress_main(void *arg)
 {
     struct shared *s = arg;
-    int64_t total = s->st[s->n_st - 1].wall_from + (int64_t)((double)s->st[s->n_st - 1].trace_len / s->st[s->n_st - 1].speed);
+    int64_t total = s->schedule_len;
     uint64_t prev = 0;
     while (!(s->stop && *s->stop == 2)) {
         int64_t el = now_ns() - s->start_at;
@@ -1168,45 +1191,31 @@ static void *progress_main(void *arg)
 
 static int metrics_listen(struct shared *s, const char *addr, struct tide_err *err)
 {
-    char host[256];
-    const char *colon = strrchr(addr, ':');
-    struct addrinfo hints, *ai = NULL;
     struct sockaddr_storage sa;
     socklen_t sl = sizeof(sa);
-    int fd, one = 1;
-    size_t hl;
-    if (!colon || colon == addr || !colon[1])
-        return tide_err_set(err, TIDE_E_USAGE, "", "--metrics-addr '%s': expected HOST:PORT", addr);
-    hl = (size_t)(colon - addr);
-    if (addr[0] == '[' && hl >= 2 && addr[hl - 1] == ']') {
-        addr++;
-        hl -= 2;
-    }
-    if (hl >= sizeof(host))
-        return tide_err_set(err, TIDE_E_USAGE, "", "--metrics-addr: host too long");
-    memcpy(host, addr, hl);
-    host[hl] = 0;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
-    if (getaddrinfo(host, colon + 1, &hints, &ai) != 0 || !ai)
-        return tide_err_set(err, TIDE_E_USAGE, "", "--metrics-addr: '%s' is not a numeric HOST:PORT", s->o->metrics_addr);
-    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd, one = 1, rc;
+    if ((rc = tide__parse_addr(addr, "--metrics-addr", &sa, err)))
+        return rc;
+    fd = socket(sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+        bind(fd, (struct sockaddr *)&sa,
+             sa.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) != 0 ||
+        listen(fd, 16) != 0) {
         int e = errno;
         if (fd >= 0)
             close(fd);
-        freeaddrinfo(ai);
-        return tide_err_set(err, TIDE_E_USAGE, "", "--metrics-addr %s: cannot listen (%s)", s->o->metrics_addr,
-                            strerror(e));
+        return tide_err_set(err, TIDE_E_USAGE, "", "--metrics-addr %s: cannot listen (%s)", addr, strerror(e));
     }
-    freeaddrinfo(ai);
-    if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
-        fprintf(stderr, "tide: metrics on http://%s%s%s:%d/metrics\n", strchr(host, ':') ? "[" : "", host,
-                strchr(host, ':') ? "]" : "",
-                ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                                               : ((struct sockaddr_in *)&sa)->sin_port));
+    if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0) {
+        char host[64] = "?";
+        bool v6 = sa.ss_family == AF_INET6;
+        if (v6)
+            uv_ip6_name((struct sockaddr_in6 *)&sa, host, sizeof(host));
+        else
+            uv_ip4_name((struct sockaddr_in *)&sa, host, sizeof(host));
+        fprintf(stderr, "tide: metrics on http://%s%s%s:%d/metrics\n", v6 ? "[" : "", host, v6 ? "]" : "",
+                ntohs(v6 ? ((struct sockaddr_in6 *)&sa)->sin6_port : ((struct sockaddr_in *)&sa)->sin_port));
+    }
     s->mfd = fd;
     return 0;
 }
@@ -1214,19 +1223,11 @@ static int metrics_listen(struct shared *s, const char *addr, struct tide_err *e
 /* Merges the workers' results, each under its lock, and renders them. */
 static char *metrics_snapshot(struct shared *s, size_t *len)
 {
-    struct tide_replay_result *r = calloc(1, sizeof(*r));
+    struct tide_replay_result *r = tide__result_new();
     struct tide_buf b;
     int i;
     if (!r)
         return NULL;
-    r->families = calloc(TIDE__MAX_FAMILIES, sizeof(*r->families));
-    r->min_sched = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
-    r->min_sent = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
-    if (!r->families || !r->min_sched || !r->min_sent) {
-        tide_replay_result_free(r);
-        return NULL;
-    }
-    snprintf(r->family_name[TIDE__MAX_FAMILIES - 1], 128, "(other)");
     for (i = 0; i < s->n_ws; i++) {
         pthread_mutex_lock(&s->ws[i].mu);
         tide_replay_result_merge(r, s->ws[i].res);
@@ -1424,8 +1425,7 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     if (rc)
         goto out_free_auth;
     {
-        int64_t total = s.st[s.n_st - 1].wall_from + (int64_t)((double)s.st[s.n_st - 1].trace_len / s.st[s.n_st - 1].speed);
-        int64_t step = (total + TIDE__TL_POINTS - 1) / TIDE__TL_POINTS;
+        int64_t step = (s.schedule_len + TIDE__TL_POINTS - 1) / TIDE__TL_POINTS;
         const int64_t q = step >= 10 * TIDE_NS_PER_SEC ? TIDE_NS_PER_SEC : TIDE_NS_PER_SEC / 10;
         step = (step + q - 1) / q * q; /* whole seconds, or tenths for short runs */
         s.tl_step = step < q ? q : step;
@@ -1446,17 +1446,13 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
         }
     }
     ws = calloc((size_t)n, sizeof(*ws));
-    res = calloc(1, sizeof(*res));
+    res = run_result(&s);
     if (!ws || !res) {
         free(ws);
-        free(res);
+        tide_replay_result_free(res);
         rc = tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
         goto out_free_auth;
     }
-    res->families = calloc(TIDE__MAX_FAMILIES, sizeof(*res->families));
-    res->min_sched = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
-    res->min_sent = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
-    snprintf(res->family_name[TIDE__MAX_FAMILIES - 1], 128, "(other)");
     for (i = 0; i < n; i++)
         ws[i].fd = -1;
     for (i = 0; i < n && !rc; i++)
@@ -1506,13 +1502,7 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     res->threads = n;
     res->window_start_ns = s.window_start;
     res->window_end_ns = s.window_end;
-    res->schedule_ns = s.st[s.n_st - 1].wall_from + (int64_t)((double)s.st[s.n_st - 1].trace_len / s.st[s.n_st - 1].speed);
-    res->n_stages = o->n_stages > 0 ? o->n_stages : 0;
-    for (i = 0; i < res->n_stages; i++) {
-        snprintf(res->stage_name[i], sizeof(res->stage_name[i]), "%s", o->stages[i].name);
-        res->stage_warmup[i] = o->stages[i].warmup;
-        res->stage_dur_ns[i] = o->stages[i].duration_ns;
-    }
+    res->schedule_ns = s.schedule_len;
     for (i = 0; i < o->n_expect && i < 16; i++)
         snprintf(res->expect + strlen(res->expect), sizeof(res->expect) - strlen(res->expect), "%s%s",
                  i ? "," : "", o->expect_status[i]);

@@ -376,28 +376,46 @@ static void on_stop_check(uv_timer_t *t)
     }
 }
 
+int tide__parse_addr(const char *spec, const char *opt, struct sockaddr_storage *out, struct tide_err *err)
+{
+    char host[256];
+    const char *colon = strrchr(spec, ':'), *d;
+    size_t hl;
+    long port;
+    if (!colon || !colon[1])
+        return tide_err_set(err, TIDE_E_USAGE, "", "%s: expected ADDR:PORT", opt);
+    for (d = colon + 1; *d; d++)
+        if (*d < '0' || *d > '9')
+            return tide_err_set(err, TIDE_E_USAGE, "", "%s: expected ADDR:PORT", opt);
+    port = strtol(colon + 1, NULL, 10);
+    hl = (size_t)(colon - spec);
+    if (port > 65535 || d - colon > 7 || hl >= sizeof(host))
+        return tide_err_set(err, TIDE_E_USAGE, "", "%s: expected ADDR:PORT", opt);
+    if (hl >= 2 && spec[0] == '[' && spec[hl - 1] == ']') {
+        spec++;
+        hl -= 2;
+    }
+    memcpy(host, spec, hl);
+    host[hl] = 0;
+    memset(out, 0, sizeof(*out));
+    if (uv_ip4_addr(host, (int)port, (struct sockaddr_in *)out) != 0 &&
+        uv_ip6_addr(host, (int)port, (struct sockaddr_in6 *)out) != 0)
+        return tide_err_set(err, TIDE_E_USAGE, "", "%s: not an IP address", opt);
+    return 0;
+}
+
 int tide_mock_run(const struct tide_mock_opts *o, struct tide_err *err)
 {
     struct mock m;
     struct sockaddr_storage addr;
-    char host[256];
-    const char *colon = strrchr(o->listen, ':');
-    int port, rc;
+    int rc;
     size_t i;
+    if ((rc = tide__parse_addr(o->listen, "--listen", &addr, err)))
+        return rc;
     memset(&m, 0, sizeof(m));
     m.o = o;
     tide_strmap_init(&m.routes, 100000);
     tide_buf_init(&m.tmp, 0);
-    if (!colon || (port = atoi(colon + 1)) < 0 || port > 65535)
-        return tide_err_set(err, TIDE_E_USAGE, "", "--listen: expected ADDR:PORT");
-    snprintf(host, sizeof(host), "%.*s", (int)(colon - o->listen), o->listen);
-    if (host[0] == '[') {
-        memmove(host, host + 1, strlen(host));
-        host[strlen(host) - 1] = 0;
-    }
-    if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
-        uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) != 0)
-        return tide_err_set(err, TIDE_E_USAGE, "", "--listen: not an IP address");
     rc = load(&m, err);
     if (rc)
         goto out_free;

@@ -21,6 +21,20 @@ static int bad(struct tide_err *err, int k, const char *what)
     return tide_err_set(err, TIDE_E_FORMAT, "", "profile: stage %d: %s", k + 1, what);
 }
 
+/* The stage's name from n bytes of s (no NUL among them). */
+static int set_name(struct tide_stage *g, const char *s, size_t n, int k, struct tide_err *err)
+{
+    size_t i;
+    if (n >= sizeof(g->name))
+        return bad(err, k, "name longer than 63 bytes");
+    for (i = 0; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("-_.:", s[i]))
+            return bad(err, k, "name may hold letters, digits and - _ . : only");
+    memcpy(g->name, s, n);
+    g->name[n] = 0;
+    return 0;
+}
+
 static int check(struct tide_stage *g, int k, struct tide_err *err)
 {
     if (g->duration_ns <= 0)
@@ -69,21 +83,8 @@ static int parse_json(const char *json, size_t len, struct tide_stage *st, int *
             rc = bad(err, k, "name is not a string");
             break;
         }
-        if (x) {
-            size_t i, m = strlen(x->valuestring);
-            if (m >= sizeof(g->name)) {
-                rc = bad(err, k, "name longer than 63 bytes");
-                break;
-            }
-            for (i = 0; i < m; i++)
-                if (!isalnum((unsigned char)x->valuestring[i]) && !strchr("-_.:", x->valuestring[i]))
-                    break;
-            if (i < m) {
-                rc = bad(err, k, "name may hold letters, digits and - _ . : only");
-                break;
-            }
-            memcpy(g->name, x->valuestring, m + 1);
-        }
+        if (x && (rc = set_name(g, x->valuestring, strlen(x->valuestring), k, err)))
+            break;
         x = cJSON_GetObjectItemCaseSensitive(e, "duration");
         if (cJSON_IsString(x)) {
             if (tide_duration_parse(x->valuestring, &g->duration_ns)) {
@@ -132,7 +133,7 @@ static int parse_inline(const char *s, size_t len, struct tide_stage *st, int *n
     size_t p = 0;
     int k = 0;
     while (p < len) {
-        size_t e = p, eq, sl;
+        size_t e = p, eq;
         struct tide_stage *g = &st[k];
         char item[160], *vol, *dur, *rest, *end;
         while (e < len && s[e] != ',')
@@ -149,12 +150,10 @@ static int parse_inline(const char *s, size_t len, struct tide_stage *st, int *n
         vol = item;
         eq = strcspn(item, "=");
         if (item[eq] == '=') {
-            if (eq == 0 || eq >= sizeof(g->name))
-                return bad(err, k, "name empty or longer than 63 bytes");
-            for (sl = 0; sl < eq; sl++)
-                if (!isalnum((unsigned char)item[sl]) && !strchr("-_.:", item[sl]))
-                    return bad(err, k, "name may hold letters, digits and - _ . : only");
-            memcpy(g->name, item, eq);
+            if (eq == 0)
+                return bad(err, k, "name is empty");
+            if (set_name(g, item, eq, k, err))
+                return TIDE_E_FORMAT;
             vol = item + eq + 1;
         }
         dur = strchr(vol, '/');

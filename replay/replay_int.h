@@ -72,6 +72,11 @@ struct tide_replay_result {
 };
 
 const char *tide__err_name(int k);
+/* ADDR:PORT or [ADDR]:PORT, numeric, for a listener; opt names the option in errors. */
+struct sockaddr_storage;
+int tide__parse_addr(const char *spec, const char *opt, struct sockaddr_storage *out, struct tide_err *err);
+/* An empty result with its arrays allocated, or NULL. */
+struct tide_replay_result *tide__result_new(void);
 void tide__slice_merge(struct tide__slice *d, const struct tide__slice *s);
 
 /* Prometheus text of a (snapshot) result (metrics.c). */

@@ -231,22 +231,6 @@ static int slice_from(cJSON *j, struct tide__slice *s)
     return 0;
 }
 
-static struct tide_replay_result *new_result(void)
-{
-    struct tide_replay_result *r = calloc(1, sizeof(*r));
-    if (!r)
-        return NULL;
-    r->families = calloc(TIDE__MAX_FAMILIES, sizeof(*r->families));
-    r->min_sched = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
-    r->min_sent = calloc(TIDE__MAX_MINUTES, sizeof(uint64_t));
-    if (!r->families || !r->min_sched || !r->min_sent) {
-        tide_replay_result_free(r);
-        return NULL;
-    }
-    snprintf(r->family_name[TIDE__MAX_FAMILIES - 1], 128, "(other)");
-    return r;
-}
-
 int tide_replay_result_from_json(const char *json, size_t len, struct tide_replay_result **out,
                                  struct tide_err *err)
 {
@@ -258,7 +242,7 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
         cJSON_Delete(o);
         return tide_err_set(err, TIDE_E_FORMAT, "", "not a tide replay report (report_version 1)");
     }
-    r = new_result();
+    r = tide__result_new();
     if (!r) {
         cJSON_Delete(o);
         return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
