@@ -281,7 +281,11 @@ int cmd_plan(int argc, char **argv)
             snprintf(name, sizeof(name), "p%d", k + 1);
             stage_json(arr, name, hd, rate, false);
         }
-        printf("  total %.0f minutes\n", (double)(warm + hold) * plateaus / 60e9);
+        {
+            char tot[32];
+            dur_str((warm + hold) * plateaus, tot, sizeof(tot));
+            printf("  total %s\n", tot);
+        }
         if (trace && base * headroom / (trate * speed) > 1000)
             fprintf(stderr, "tide: plan: the top plateau needs more than 1000x of this trace; raise --speed\n");
     }
