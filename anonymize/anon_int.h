@@ -75,7 +75,8 @@ int tide__pseudo_create(struct tide__pseudo **out, const uint8_t key[TIDE_KEY_LE
 void tide__pseudo_free(struct tide__pseudo *ps);
 /* The pseudonym of v in shape sh (borrowed, valid while the cache lives). */
 struct tide_str tide__pseudo(struct tide__pseudo *ps, int sh, struct tide_str v);
-/* An IPv4/IPv6 address pseudonymized (or truncated); v itself if not an address. */
+/* An IPv4/IPv6 address pseudonymized (or truncated); v itself if not an
+ * address. Borrowed: valid until the next call (copy it to keep it). */
 struct tide_str tide__pseudo_ip(struct tide__pseudo *ps, struct tide_str v, bool *changed);
 /* Keyed whole weeks (1..52) for --time-shift. */
 int tide__pseudo_weeks(struct tide__pseudo *ps);
@@ -86,6 +87,9 @@ bool tide__is_pseudonym(const char *s, size_t n);
 #define TIDE__MAX_HITS 256
 /* Collects non-overlapping hits in text, sorted by start. Returns the count. */
 size_t tide__detect(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);
+/* The same without the cheap pre-check (tide__detect_maybe); for tests. */
+size_t tide__detect_all(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);
+bool tide__detect_maybe(const char *s, size_t n);
 bool tide__luhn(const char *digits, size_t n);
 bool tide__is_ip(const char *s, size_t n);
 /* True if s is base64 (either alphabet) of mostly printable text. */

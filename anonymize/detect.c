@@ -16,9 +16,18 @@
 #include <string.h>
 #include <strings.h>
 
-static bool is_alnum(char c) { return isalnum((unsigned char)c) != 0; }
-static bool is_digit(char c) { return c >= '0' && c <= '9'; }
-static bool is_b64url(char c) { return is_alnum(c) || c == '-' || c == '_'; }
+/* ASCII classes by table: isalnum() goes through the locale on every call */
+enum { C_ALNUM = 1, C_DIGIT = 2, C_B64URL = 4 };
+static const uint8_t CLS[256] = {
+    ['0' ... '9'] = C_ALNUM | C_DIGIT | C_B64URL,
+    ['A' ... 'Z'] = C_ALNUM | C_B64URL,
+    ['a' ... 'z'] = C_ALNUM | C_B64URL,
+    ['-'] = C_B64URL,
+    ['_'] = C_B64URL,
+};
+static bool is_alnum(char c) { return CLS[(uint8_t)c] & C_ALNUM; }
+static bool is_digit(char c) { return CLS[(uint8_t)c] & C_DIGIT; }
+static bool is_b64url(char c) { return CLS[(uint8_t)c] & C_B64URL; }
 
 bool tide__luhn(const char *d, size_t n)
 {
@@ -134,7 +143,10 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
             j--;
             dots--;
         }
-        if (dots == 3 && (j >= n || !is_alnum(s[j])) && tide__is_ip(s + i, j - i)) {
+        /* "Chrome/120.0.0.0": a product's version, not an address (a letter, then '/') */
+        bool version = i >= 2 && s[i - 1] == '/' && (CLS[(uint8_t)s[i - 2]] & C_ALNUM) &&
+                       !(CLS[(uint8_t)s[i - 2]] & C_DIGIT);
+        if (dots == 3 && !version && (j >= n || !is_alnum(s[j])) && tide__is_ip(s + i, j - i)) {
             *kind = TIDE_PII_IPV4;
             return j - i;
         }
@@ -235,7 +247,47 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
     return 0;
 }
 
+/*
+ * Whether any detector could match somewhere in s, from what each one needs
+ * at the least: an '@' (email), two colons (IPv6), three dots and four digits
+ * (IPv4), eight digits (SSN, card, phone, date of birth), a run of 24
+ * base64url-or-dot bytes (API key, JWT), "bearer " (a bearer token). One
+ * pass; most path segments, user agents and ids fail it and cost nothing more.
+ */
+bool tide__detect_maybe(const char *s, size_t n)
+{
+    size_t i, digits = 0, dots = 0, colons = 0, run = 0;
+    for (i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)s[i], k = CLS[c];
+        if (k & C_B64URL) {
+            digits += (k & C_DIGIT) != 0;
+            if (++run >= 24)
+                return true;
+            continue;
+        }
+        if (c == '.') {
+            dots++;
+            if (++run >= 24)
+                return true;
+            continue;
+        }
+        run = 0;
+        if (c == '@')
+            return true;
+        if (c == ':' && ++colons >= 2)
+            return true;
+        if (c == ' ' && i >= 6 && n - i > 8 && strncasecmp(s + i - 6, "bearer", 6) == 0)
+            return true;
+    }
+    return digits >= 8 || (dots >= 3 && digits >= 4);
+}
+
 size_t tide__detect(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)
+{
+    return tide__detect_maybe(s, n) ? tide__detect_all(s, n, hits, cap) : 0;
+}
+
+size_t tide__detect_all(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)
 {
     size_t i = 0, nh = 0;
     while (i < n && nh < cap) {
