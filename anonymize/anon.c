@@ -18,6 +18,7 @@
 #include <cjson/cJSON.h>
 #include <ctype.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <zlib.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,11 +34,21 @@ struct tide_anon {
     struct tide_record out;
     struct tide_sink next;
     struct tide_strmap counts;
+#define COUNT_HINTS 16
+    struct count_hint {
+        const char *field, *what;
+        size_t cap;
+        struct tide_strmap_ent *e;
+    } hint[COUNT_HINTS]; /* where count() found a key last */
     uint64_t records;
     int64_t shift_ns;
     struct tide_strmap names; /* personal words seen so far (lower case) -> pseudonym */
     struct tide_strmap clean; /* scanned values that needed no change (value = names.n then) */
     EVP_MD_CTX *in_hash, *out_hash; /* SHA-256 of every record in and out, for the manifest */
+    struct tide_buf hbuf[2];        /* records' content not yet hashed, in and out */
+    struct hasher *hasher;          /* hashes full buffers on its own thread (NULL: inline) */
+    struct tide_strmap hinfo;       /* header name -> struct hinfo */
+    bool hasher_tried, hash_failed;
     char fingerprint[17];
 };
 
@@ -48,8 +59,18 @@ static void count(struct tide_anon *a, const char *field, const char *what)
     char k[160];
     size_t fl = strlen(field), wl = strlen(what);
     struct tide_strmap_ent *e;
+    struct count_hint *c = &a->hint[(((uintptr_t)field >> 3) ^ ((uintptr_t)what >> 3) * 31) % COUNT_HINTS];
     bool added;
     int rc;
+    /* the same two strings as last time in this slot: the entry is known (its
+     * place holds while the map has not grown; the content is checked, as a
+     * buffer can hold other text by now) */
+    if (c->field == field && c->what == what && c->cap == a->counts.cap && c->e &&
+        c->e->key.len == fl + 1 + wl && memcmp(c->e->key.p, field, fl) == 0 &&
+        memcmp(c->e->key.p + fl + 1, what, wl) == 0) {
+        c->e->value++;
+        return;
+    }
     if (fl + wl + 1 > sizeof(k))
         fl = sizeof(k) - wl - 1;
     memcpy(k, field, fl);
@@ -58,6 +79,10 @@ static void count(struct tide_anon *a, const char *field, const char *what)
     e = tide_strmap_upsert(&a->counts, tide_str_make(k, fl + 1 + wl), &added, &rc);
     if (e)
         e->value++;
+    c->field = field;
+    c->what = what;
+    c->cap = a->counts.cap;
+    c->e = e;
 }
 
 static struct tide_str adup(struct tide_anon *a, const char *p, size_t n)
@@ -421,7 +446,9 @@ static void scan_value(struct tide_anon *a, const char *s, size_t n, struct tide
     size_t start = o->len;
     bool added;
     int rc;
-    if (n < 4 || n > 512) {
+    /* short values without a possible detector hit (ids, words) cost less to
+     * scan than to look up, and would churn the cache with one-off entries */
+    if (n < 4 || n > 512 || (n < 16 && s[0] != '{' && s[0] != '[' && !tide__detect_maybe(s, n))) {
         text_scan(a, s, n, o, field, 0);
         return;
     }
@@ -816,6 +843,8 @@ static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n
                 struct tide_str ps = pseudo(a, shape_of(s + i, e - i), s + i, e - i);
                 tide_buf_append(&o, ps.p, ps.len);
                 count(a, "path", "id pseudonymized");
+            } else if (!memchr(s + i, '%', e - i) && !memchr(s + i, '+', e - i)) {
+                scan_value(a, s + i, e - i, &o, "path"); /* nothing to decode */
             } else {
                 struct tide_buf d;
                 tide_buf_init(&d, 0);
@@ -945,33 +974,179 @@ static struct tide_str url_rewrite(struct tide_anon *a, struct tide_str v)
 
 /* ---- content hashes and gzip bodies ------------------------------------------------------ */
 
-static void hash_str(EVP_MD_CTX *h, struct tide_str s)
+/*
+ * The hasher: SHA-256 of every record's content in and out costs as much as
+ * the rest of the per-record work, and nothing waits for it until the
+ * manifest. Full 1 MiB buffers go to a thread in order; the manifest waits
+ * for it to catch up. Bounded: at most HQ buffers wait, then the caller waits.
+ */
+#define HQ 8
+struct hasher {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t work, done;
+    EVP_MD_CTX *ctx[2];
+    struct {
+        int k;
+        struct tide_buf b;
+    } q[HQ];
+    size_t head, n; /* queue: q[head], ... (n of them) */
+    bool busy, stop;
+    struct tide_buf spare[HQ + 2]; /* emptied buffers to reuse */
+    size_t n_spare;
+};
+
+static void *hasher_main(void *arg)
 {
-    uint8_t len[4] = {(uint8_t)s.len, (uint8_t)(s.len >> 8), (uint8_t)(s.len >> 16), (uint8_t)(s.len >> 24)};
-    EVP_DigestUpdate(h, len, 4); /* length-prefixed: fields cannot run into each other */
-    if (s.len)
-        EVP_DigestUpdate(h, s.p, s.len);
+    struct hasher *h = arg;
+    pthread_mutex_lock(&h->mu);
+    for (;;) {
+        int k;
+        struct tide_buf b;
+        while (!h->n && !h->stop)
+            pthread_cond_wait(&h->work, &h->mu);
+        if (!h->n)
+            break;
+        k = h->q[h->head].k;
+        b = h->q[h->head].b;
+        h->head = (h->head + 1) % HQ;
+        h->n--;
+        h->busy = true;
+        pthread_cond_broadcast(&h->done); /* a slot is free */
+        pthread_mutex_unlock(&h->mu);
+        EVP_DigestUpdate(h->ctx[k], b.p, b.len);
+        pthread_mutex_lock(&h->mu);
+        h->busy = false;
+        tide_buf_reset(&b);
+        if (h->n_spare < HQ + 2)
+            h->spare[h->n_spare++] = b;
+        else
+            tide_buf_free(&b);
+        pthread_cond_broadcast(&h->done);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
 }
 
-/* A record's content in a fixed order (times and numbers too), for the manifest's hashes. */
-static void hash_record(EVP_MD_CTX *h, const struct tide_record *r)
+static struct hasher *hasher_start(EVP_MD_CTX *in, EVP_MD_CTX *out)
 {
-    int64_t nums[4] = {r->ts_ns, r->duration_ns, r->resp_bytes, r->status};
-    uint32_t i;
-    EVP_DigestUpdate(h, nums, sizeof(nums));
-    hash_str(h, r->method);
-    hash_str(h, r->scheme);
-    hash_str(h, r->host);
-    hash_str(h, r->path);
-    hash_str(h, r->query);
-    hash_str(h, r->version);
-    hash_str(h, r->client);
-    hash_str(h, r->session);
-    for (i = 0; i < r->n_headers; i++) {
-        hash_str(h, r->headers[i].name);
-        hash_str(h, r->headers[i].value);
+    struct hasher *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->ctx[0] = in;
+    h->ctx[1] = out;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_cond_init(&h->work, NULL);
+    pthread_cond_init(&h->done, NULL);
+    if (pthread_create(&h->th, NULL, hasher_main, h) != 0) {
+        pthread_mutex_destroy(&h->mu);
+        pthread_cond_destroy(&h->work);
+        pthread_cond_destroy(&h->done);
+        free(h);
+        return NULL;
     }
-    hash_str(h, r->body);
+    return h;
+}
+
+/* Hands *b (full) to the thread for stream k; *b becomes an empty buffer. */
+static void hasher_push(struct hasher *h, int k, struct tide_buf *b)
+{
+    pthread_mutex_lock(&h->mu);
+    while (h->n == HQ)
+        pthread_cond_wait(&h->done, &h->mu);
+    h->q[(h->head + h->n) % HQ].k = k;
+    h->q[(h->head + h->n) % HQ].b = *b;
+    h->n++;
+    if (h->n_spare)
+        *b = h->spare[--h->n_spare];
+    else
+        tide_buf_init(b, 0);
+    pthread_cond_signal(&h->work);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* Waits until every handed buffer is hashed. */
+static void hasher_drain(struct hasher *h)
+{
+    pthread_mutex_lock(&h->mu);
+    while (h->n || h->busy)
+        pthread_cond_wait(&h->done, &h->mu);
+    pthread_mutex_unlock(&h->mu);
+}
+
+static void hasher_stop(struct hasher *h)
+{
+    size_t i;
+    if (!h)
+        return;
+    pthread_mutex_lock(&h->mu);
+    h->stop = true;
+    pthread_cond_signal(&h->work);
+    pthread_mutex_unlock(&h->mu);
+    pthread_join(h->th, NULL); /* it finishes the queue first */
+    for (i = 0; i < h->n_spare; i++)
+        tide_buf_free(&h->spare[i]);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->work);
+    pthread_cond_destroy(&h->done);
+    free(h);
+}
+
+static char *hash_str(char *o, struct tide_str s)
+{
+    /* length-prefixed: fields cannot run into each other */
+    o[0] = (char)s.len, o[1] = (char)(s.len >> 8), o[2] = (char)(s.len >> 16), o[3] = (char)(s.len >> 24);
+    if (s.len)
+        memcpy(o + 4, s.p, s.len);
+    return o + 4 + s.len;
+}
+
+/*
+ * A record's content in a fixed order (times and numbers too), for the
+ * manifest's hashes. Gathered into a buffer and hashed 1 MiB at a time:
+ * SHA-256 over thirty small updates per record cost more than the rest of the
+ * anonymizer's per-record work (the digest is the same either way; the
+ * manifest adds what is still pending).
+ */
+static void hash_record(struct tide_anon *a, int k, const struct tide_record *r)
+{
+    struct tide_buf *b = &a->hbuf[k];
+    int64_t nums[4] = {r->ts_ns, r->duration_ns, r->resp_bytes, r->status};
+    const struct tide_str *f[] = {&r->method, &r->scheme, &r->host, &r->path,
+                                  &r->query,  &r->version, &r->client, &r->session};
+    size_t need = sizeof(nums) + 4 * (9 + 2 * (size_t)r->n_headers) + r->body.len, i;
+    char *o;
+    for (i = 0; i < sizeof(f) / sizeof(*f); i++)
+        need += f[i]->len;
+    for (i = 0; i < r->n_headers; i++)
+        need += r->headers[i].name.len + r->headers[i].value.len;
+    if (a->hash_failed || tide_buf_reserve(b, need)) {
+        a->hash_failed = true; /* out of memory: the manifest leaves the hashes out */
+        return;
+    }
+    o = b->p + b->len;
+    memcpy(o, nums, sizeof(nums));
+    o += sizeof(nums);
+    for (i = 0; i < sizeof(f) / sizeof(*f); i++)
+        o = hash_str(o, *f[i]);
+    for (i = 0; i < r->n_headers; i++) {
+        o = hash_str(o, r->headers[i].name);
+        o = hash_str(o, r->headers[i].value);
+    }
+    o = hash_str(o, r->body);
+    b->len = (size_t)(o - b->p);
+    if (b->len >= (1u << 20)) {
+        if (!a->hasher && !a->hasher_tried) { /* started when there is work enough for it */
+            a->hasher_tried = true;
+            a->hasher = hasher_start(a->in_hash, a->out_hash);
+        }
+        if (a->hasher) {
+            hasher_push(a->hasher, k, b);
+        } else {
+            EVP_DigestUpdate(k ? a->out_hash : a->in_hash, b->p, b->len);
+            tide_buf_reset(b);
+        }
+    }
 }
 
 #define GZ_MAX ((size_t)16 << 20)
@@ -1045,6 +1220,9 @@ int tide_anon_create(struct tide_anon **out, const struct tide_anon_policy *p,
     tide_strmap_init(&a->counts, 10000);
     tide_strmap_init(&a->names, 0);
     tide_strmap_init(&a->clean, 0);
+    tide_buf_init(&a->hbuf[0], 0);
+    tide_strmap_init(&a->hinfo, 0);
+    tide_buf_init(&a->hbuf[1], 0);
     tide_key_fingerprint(o->key, a->fingerprint);
     a->in_hash = EVP_MD_CTX_new();
     a->out_hash = EVP_MD_CTX_new();
@@ -1061,6 +1239,43 @@ void tide_anon_set_next(struct tide_anon *a, struct tide_sink next) { a->next = 
 uint64_t tide_anon_records(const struct tide_anon *a) { return a->records; }
 
 static bool header_is(struct tide_str n, const char *s) { return tide_str_is_eq_nocase_c(n, s); }
+
+/*
+ * What the policy does with a header, and its name in the counts
+ * ("header:user-agent"): worked out once per header name, not per record.
+ */
+struct hinfo {
+    int act;
+    bool url; /* Referer, Origin: a URL to rewrite by parts */
+    char field[80];
+};
+#define HINFO_MAX 4096
+
+static void hinfo_make(struct tide_anon *a, struct tide_str n, struct hinfo *hi)
+{
+    hi->act = tide__policy_header(a->p, n.p ? n.p : "", n.len);
+    hi->url = header_is(n, "Referer") || header_is(n, "Origin");
+    snprintf(hi->field, sizeof(hi->field), "header:%.*s", (int)(n.len > 60 ? 60 : n.len), n.p ? n.p : "");
+    for (char *c = hi->field + 7; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+}
+
+static const struct hinfo *header_info(struct tide_anon *a, struct tide_str n, struct hinfo *tmp)
+{
+    struct tide_strmap_ent *e = tide_strmap_get(&a->hinfo, n);
+    bool added;
+    int rc;
+    if (e && e->ptr)
+        return e->ptr;
+    hinfo_make(a, n, tmp);
+    if (a->hinfo.n >= HINFO_MAX) /* bounded: start over rather than grow */
+        tide_strmap_free(&a->hinfo), tide_strmap_init(&a->hinfo, 0);
+    e = tide_strmap_upsert(&a->hinfo, n, &added, &rc);
+    if (!e || !(e->ptr = tide_arena_alloc(&a->hinfo.arena, sizeof(*tmp))))
+        return tmp;
+    memcpy(e->ptr, tmp, sizeof(*tmp));
+    return e->ptr;
+}
 
 int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct tide_record *out,
                      struct tide_err *err)
@@ -1114,13 +1329,11 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
     }
     for (i = 0; i < in->n_headers; i++) {
         const struct tide_header *h = &in->headers[i];
-        int act = tide__policy_header(a->p, h->name.p ? h->name.p : "", h->name.len);
-        char field[80];
+        struct hinfo hi_tmp;
+        const struct hinfo *hi = header_info(a, h->name, &hi_tmp);
+        int act = hi->act;
+        const char *field = hi->field;
         struct tide_buf o;
-        snprintf(field, sizeof(field), "header:%.*s", (int)(h->name.len > 60 ? 60 : h->name.len),
-                 h->name.p ? h->name.p : "");
-        for (char *c = field + 7; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
         struct tide_header *oh = &out->headers[out->n_headers];
         oh->name = h->name;
         switch (act) {
@@ -1131,7 +1344,7 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
             oh->value = cookies(a, h->value);
             break;
         case ACT_SCAN:
-            if (header_is(h->name, "Referer") || header_is(h->name, "Origin")) {
+            if (hi->url) {
                 oh->value = url_rewrite(a, h->value);
                 break;
             }
@@ -1199,8 +1412,8 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         tide_buf_free(&o);
         tide_buf_free(&gz);
     }
-    hash_record(a->in_hash, in);
-    hash_record(a->out_hash, out);
+    hash_record(a, 0, in);
+    hash_record(a, 1, out);
     a->records++;
     return 0;
 }
@@ -1238,12 +1451,17 @@ char *tide_anon_manifest(const struct tide_anon *a)
         EVP_MD_CTX *hs[2] = {a->in_hash, a->out_hash};
         const char *names[2] = {"input_sha256", "output_sha256"};
         int k;
-        for (k = 0; k < 2; k++) {
+        if (a->hasher)
+            hasher_drain(a->hasher);
+
+        for (k = a->hash_failed ? 2 : 0; k < 2; k++) { /* no hashes rather than wrong ones */
             uint8_t d[32];
             unsigned dl = 0;
             char hx[65];
             EVP_MD_CTX *cp = EVP_MD_CTX_new();
-            if (cp && EVP_MD_CTX_copy_ex(cp, hs[k]) && EVP_DigestFinal_ex(cp, d, &dl)) {
+            if (cp && EVP_MD_CTX_copy_ex(cp, hs[k]) &&
+                (!a->hbuf[k].len || EVP_DigestUpdate(cp, a->hbuf[k].p, a->hbuf[k].len)) &&
+                EVP_DigestFinal_ex(cp, d, &dl)) {
                 for (unsigned i2 = 0; i2 < dl && i2 < 32; i2++) {
                     hx[2 * i2] = hex[d[i2] >> 4];
                     hx[2 * i2 + 1] = hex[d[i2] & 15];
@@ -1285,6 +1503,10 @@ void tide_anon_free(struct tide_anon *a)
     tide_strmap_free(&a->counts);
     tide_strmap_free(&a->names);
     tide_strmap_free(&a->clean);
+    hasher_stop(a->hasher);
+    tide_strmap_free(&a->hinfo);
+    tide_buf_free(&a->hbuf[0]);
+    tide_buf_free(&a->hbuf[1]);
     EVP_MD_CTX_free(a->in_hash);
     EVP_MD_CTX_free(a->out_hash);
     free(a->hdrs);

@@ -31,8 +31,17 @@ struct tide__pseudo {
     int ip_mode;
     EVP_CIPHER_CTX *aes;
     uint8_t pad[16];
+    EVP_MD_CTX *inner, *outer, *tmp_md; /* HMAC states after the key's pads; scratch */
     struct tide_strmap cache;
     struct tide_buf tmp;
+    /* IPv4 addresses: a table of 32-bit address -> 32-bit result (no strings,
+     * one probe sequence in a few MB), and the text of the last result */
+    struct v4ent {
+        uint32_t addr, out;
+        uint32_t used;
+    } *v4;
+    size_t v4cap, v4n;
+    char v4text[16];
 };
 
 /* ---- keys ---------------------------------------------------------------------------- */
@@ -117,19 +126,53 @@ void tide_key_fingerprint(const uint8_t key[TIDE_KEY_LEN], char out[17])
 
 /* ---- pseudonyms -------------------------------------------------------------------------- */
 
+/*
+ * HMAC-SHA256(key, domain || p). The key's inner and outer pads are hashed
+ * once (at create); each call copies those states. OpenSSL 3's one-shot HMAC()
+ * fetches the algorithm and sets the key up on every call, which cost more
+ * than the hashing for the short values pseudonymized here.
+ */
 static void mac(const struct tide__pseudo *ps, int domain, const void *p, size_t n, uint8_t out[32])
 {
     unsigned int len = 32;
-    uint8_t small[1024], *buf = n + 1 <= sizeof(small) ? small : malloc(n + 1);
-    if (!buf) { /* out of memory: a deterministic, still keyed, fallback */
-        HMAC(EVP_sha256(), ps->key, TIDE_KEY_LEN, p, n, out, &len);
-        return;
-    }
-    buf[0] = (uint8_t)domain;
-    memcpy(buf + 1, p, n);
-    HMAC(EVP_sha256(), ps->key, TIDE_KEY_LEN, buf, n + 1, out, &len);
-    if (buf != small)
+    uint8_t d = (uint8_t)domain, inner[32];
+    if (!EVP_MD_CTX_copy_ex(ps->tmp_md, ps->inner) || !EVP_DigestUpdate(ps->tmp_md, &d, 1) ||
+        !EVP_DigestUpdate(ps->tmp_md, p, n) || !EVP_DigestFinal_ex(ps->tmp_md, inner, &len) ||
+        !EVP_MD_CTX_copy_ex(ps->tmp_md, ps->outer) || !EVP_DigestUpdate(ps->tmp_md, inner, 32) ||
+        !EVP_DigestFinal_ex(ps->tmp_md, out, &len)) {
+        /* cannot happen short of memory: a still keyed, deterministic fallback */
+        uint8_t *buf = malloc(n + 1);
+        if (buf) {
+            buf[0] = d;
+            memcpy(buf + 1, p, n);
+        }
+        HMAC(EVP_sha256(), ps->key, TIDE_KEY_LEN, buf ? buf : p, buf ? n + 1 : n, out, &len);
         free(buf);
+    }
+}
+
+/* The inner and outer HMAC states for ps->key (TIDE_KEY_LEN <= the 64-byte block). */
+static bool mac_setup(struct tide__pseudo *ps)
+{
+    uint8_t ipad[64], opad[64];
+    size_t i;
+    bool ok;
+    ps->inner = EVP_MD_CTX_new();
+    ps->outer = EVP_MD_CTX_new();
+    ps->tmp_md = EVP_MD_CTX_new();
+    if (!ps->inner || !ps->outer || !ps->tmp_md)
+        return false;
+    memset(ipad, 0x36, sizeof(ipad));
+    memset(opad, 0x5c, sizeof(opad));
+    for (i = 0; i < TIDE_KEY_LEN; i++) {
+        ipad[i] ^= ps->key[i];
+        opad[i] ^= ps->key[i];
+    }
+    ok = EVP_DigestInit_ex(ps->inner, EVP_sha256(), NULL) && EVP_DigestUpdate(ps->inner, ipad, 64) &&
+         EVP_DigestInit_ex(ps->outer, EVP_sha256(), NULL) && EVP_DigestUpdate(ps->outer, opad, 64);
+    OPENSSL_cleanse(ipad, sizeof(ipad));
+    OPENSSL_cleanse(opad, sizeof(opad));
+    return ok;
 }
 
 static void aes_block(struct tide__pseudo *ps, const uint8_t in[16], uint8_t out[16])
@@ -146,10 +189,14 @@ int tide__pseudo_create(struct tide__pseudo **out, const uint8_t key[TIDE_KEY_LE
         return TIDE_E_NOMEM;
     memcpy(ps->key, key, TIDE_KEY_LEN);
     ps->ip_mode = ip_mode;
+    if (!mac_setup(ps)) {
+        tide__pseudo_free(ps);
+        return TIDE_E_INTERNAL;
+    }
     mac(ps, 'C', "crypto-pan", 10, k2); /* Crypto-PAn key: AES key || pad seed */
     ps->aes = EVP_CIPHER_CTX_new();
     if (!ps->aes || !EVP_EncryptInit_ex(ps->aes, EVP_aes_128_ecb(), NULL, k2, NULL)) {
-        free(ps);
+        tide__pseudo_free(ps);
         return TIDE_E_INTERNAL;
     }
     EVP_CIPHER_CTX_set_padding(ps->aes, 0);
@@ -165,7 +212,11 @@ void tide__pseudo_free(struct tide__pseudo *ps)
     if (!ps)
         return;
     EVP_CIPHER_CTX_free(ps->aes);
+    EVP_MD_CTX_free(ps->inner);
+    EVP_MD_CTX_free(ps->outer);
+    EVP_MD_CTX_free(ps->tmp_md);
     tide_strmap_free(&ps->cache);
+    free(ps->v4);
     tide_buf_free(&ps->tmp);
     OPENSSL_cleanse(ps->key, sizeof(ps->key));
     free(ps);
@@ -377,6 +428,99 @@ static void cryptopan(struct tide__pseudo *ps, uint8_t *a, int nbytes)
         a[i] = orig[i] ^ res[i];
 }
 
+/* Dotted quad as inet_pton reads it (no leading zeros, each part <= 255). */
+static bool parse_v4(const char *s, size_t n, uint32_t *out)
+{
+    uint32_t a = 0, part = 0;
+    size_t i, digits = 0;
+    int dots = 0;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (c >= '0' && c <= '9') {
+            if (digits == 1 && part == 0)
+                return false;
+            part = part * 10 + (uint32_t)(c - '0');
+            if (++digits > 3 || part > 255)
+                return false;
+        } else if (c == '.' && digits && dots < 3) {
+            a = a << 8 | part;
+            part = 0;
+            digits = 0;
+            dots++;
+        } else {
+            return false;
+        }
+    }
+    if (dots != 3 || !digits)
+        return false;
+    *out = a << 8 | part;
+    return true;
+}
+
+static size_t format_v4(uint32_t a, char *o)
+{
+    size_t n = 0;
+    for (int k = 3; k >= 0; k--) {
+        unsigned b = (a >> (8 * k)) & 0xff;
+        if (b >= 100)
+            o[n++] = (char)('0' + b / 100);
+        if (b >= 10)
+            o[n++] = (char)('0' + b / 10 % 10);
+        o[n++] = (char)('0' + b % 10);
+        if (k)
+            o[n++] = '.';
+    }
+    return n;
+}
+
+static uint32_t v4_compute(struct tide__pseudo *ps, uint32_t addr)
+{
+    uint8_t a[4] = {(uint8_t)(addr >> 24), (uint8_t)(addr >> 16), (uint8_t)(addr >> 8), (uint8_t)addr};
+    if (ps->ip_mode == TIDE_IP_TRUNCATE)
+        a[3] = 0;
+    else
+        cryptopan(ps, a, 4);
+    return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
+}
+
+static size_t v4_hash(uint32_t a) { return (size_t)(((uint64_t)a * 0x9e3779b97f4a7c15ull) >> 40); }
+
+/* The anonymized form of IPv4 address addr, through the table. */
+static uint32_t v4_lookup(struct tide__pseudo *ps, uint32_t addr)
+{
+    size_t i;
+    if (ps->v4n * 2 >= ps->v4cap) {
+        size_t nc = ps->v4cap ? ps->v4cap * 2 : 4096;
+        struct v4ent *ne;
+        if (ps->v4n >= CACHE_MAX) /* bounded: start over rather than grow */
+            nc = ps->v4cap;
+        ne = calloc(nc, sizeof(*ne));
+        if (!ne)
+            return v4_compute(ps, addr);
+        if (ps->v4n < CACHE_MAX)
+            for (size_t j = 0; j < ps->v4cap; j++) {
+                if (!ps->v4[j].used)
+                    continue;
+                for (i = v4_hash(ps->v4[j].addr) & (nc - 1); ne[i].used; i = (i + 1) & (nc - 1))
+                    ;
+                ne[i] = ps->v4[j];
+            }
+        else
+            ps->v4n = 0;
+        free(ps->v4);
+        ps->v4 = ne;
+        ps->v4cap = nc;
+    }
+    for (i = v4_hash(addr) & (ps->v4cap - 1); ps->v4[i].used; i = (i + 1) & (ps->v4cap - 1))
+        if (ps->v4[i].addr == addr)
+            return ps->v4[i].out;
+    ps->v4[i].addr = addr;
+    ps->v4[i].out = v4_compute(ps, addr);
+    ps->v4[i].used = 1;
+    ps->v4n++;
+    return ps->v4[i].out;
+}
+
 struct tide_str tide__pseudo_ip(struct tide__pseudo *ps, struct tide_str v, bool *changed)
 {
     char in[64], out[64];
@@ -386,9 +530,14 @@ struct tide_str tide__pseudo_ip(struct tide__pseudo *ps, struct tide_str v, bool
     bool added;
     int rc;
     char kb[66];
+    uint32_t v4;
     *changed = false;
     if (v.len == 0 || v.len >= sizeof(in))
         return v;
+    if (v.len <= 15 && parse_v4(v.p, v.len, &v4)) {
+        *changed = true;
+        return tide_str_make(ps->v4text, format_v4(v4_lookup(ps, v4), ps->v4text));
+    }
     kb[0] = 'I';
     memcpy(kb + 1, v.p, v.len);
     e = tide_strmap_get(&ps->cache, tide_str_make(kb, v.len + 1));
