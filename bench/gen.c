@@ -7,6 +7,8 @@
  *   gen read TRACE           decode every record (timed: read rate)
  *   gen jsonl N              N records as JSON lines on stdout
  *   gen log BYTES            a combined access log of about BYTES on stdout
+ *   gen trace-bytes BYTES OUT  a trace of about BYTES whose POSTs carry JSON
+ *                            essays (1-4 KB of words), as the platform's do
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,8 @@ static const char *ROUTES[] = {"/", "/essays/%u", "/api/students/%u/essays", "/a
 
 struct gen {
     int64_t t;
+    bool bodies;
+    char body[5000];
     char path[128], query[64], client[32], session[32], cookie[64], src[32];
     struct tide_header h[5];
     struct tide_record r;
@@ -82,6 +86,27 @@ static void next(struct gen *g, uint64_t i)
     g->h[4] = (struct tide_header){tide_str_c("Cookie"), tide_str_c(g->cookie)};
     g->r.headers = g->h;
     g->r.n_headers = 5;
+    if (g->bodies && (route == 3 || route == 7)) {
+        static const char *W[] = {"the", "photosynthesis", "of", "plants", "energy", "and", "light",
+                                  "in", "chlorophyll", "leaves", "water", "carbon", "dioxide", "a",
+                                  "process", "which", "sugar", "oxygen", "is", "cells", "my",
+                                  "essay", "argues", "that", "because", "evidence", "shows", "we",
+                                  "history", "revolution", "causes", "economic", "social", "war"};
+        size_t n = 0, want = 1000 + rnd() % 3000;
+        n += (size_t)snprintf(g->body, sizeof(g->body), "{\"student_id\":%u,\"title\":\"Essay %u\",\"text\":\"",
+                              sess, (unsigned)(rnd() % 100000));
+        while (n < want) {
+            const char *w = W[rnd() % (sizeof(W) / sizeof(*W))];
+            size_t l = strlen(w);
+            memcpy(g->body + n, w, l);
+            g->body[n + l] = rnd() % 12 == 0 ? '.' : ' ';
+            n += l + 1;
+        }
+        n += (size_t)snprintf(g->body + n, sizeof(g->body) - n, "\"}");
+        g->r.body = tide_str_make(g->body, n);
+        g->r.flags |= TIDE_REC_HAS_BODY;
+        g->h[2] = (struct tide_header){tide_str_c("Content-Type"), tide_str_c("application/json")};
+    }
 }
 
 static double now(void)
@@ -172,6 +197,27 @@ int main(int argc, char **argv)
         }
         return 0;
     }
-    fprintf(stderr, "usage: gen trace N OUT | gen read TRACE | gen jsonl N | gen log BYTES\n");
+    if (argc == 4 && strcmp(argv[1], "trace-bytes") == 0) {
+        uint64_t want = strtoull(argv[2], NULL, 10), i = 0;
+        int fd = open(argv[3], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        struct tide_trace_writer *w;
+        if (fd < 0 || tide_trace_writer_open(&w, fd, argv[3], "{\"raw\":false,\"sources\":[{\"name\":\"gen\",\"kind\":\"bench\"}]}", NULL, &err))
+            return 1;
+        g.bodies = true;
+        for (;;) {
+            next(&g, i++);
+            if (tide_trace_writer_add(w, &g.r, &err))
+                return 1;
+            if (i % 65536 == 0 && (uint64_t)lseek(fd, 0, SEEK_END) >= want)
+                break;
+        }
+        if (tide_trace_writer_close(w, NULL, &err))
+            return 1;
+        printf("wrote %llu records\n", (unsigned long long)i);
+        tide_trace_writer_free(w);
+        close(fd);
+        return 0;
+    }
+    fprintf(stderr, "usage: gen trace N OUT | gen trace-bytes BYTES OUT | gen read TRACE | gen jsonl N | gen log BYTES\n");
     return 2;
 }

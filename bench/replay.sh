@@ -20,3 +20,11 @@ for speed in 5 10 20 40; do
   sent=$(jq .overall.sent "$B/rep.json")
   echo "  sent $sent in $(jq .elapsed_seconds "$B/rep.json") s = $(echo "scale=0; $sent / $(jq .elapsed_seconds "$B/rep.json")" | bc) req/s; cpu per 1000: $(echo "scale=4; $LAST_CPU * 1000 / $sent" | bc) s; lag p99 $(jq .lag.histogram.p99 "$B/rep.json") us, within 1 ms $(jq .lag.share_within_1ms "$B/rep.json"); rss $LAST_RSS KB"
 done
+# Memory: a 1 GB trace (essay POST bodies, as the platform's) replayed for two
+# trace minutes at speed 10; the trace's size must not show in peak RSS.
+[ -s "$B/1g.tide" ] && [ "$(stat -c %Y "$B/1g.tide")" -gt "$(stat -c %Y "$GEN")" ] || "$GEN" trace-bytes 1000000000 "$B/1g.tide" >/dev/null
+for th in 1 2; do
+  measure "tide replay 1 GB trace, --threads $th" "$TIDE" replay "$B/1g.tide" --target "$T" --speed 10 --threads "$th" \
+    --methods all --allow-capture-host --to +2m --no-progress --report-json "$B/rep.json"
+  echo "  trace $(stat -c %s "$B/1g.tide") bytes; sent $(jq .overall.sent "$B/rep.json"); peak RSS $LAST_RSS KB"
+done

@@ -104,7 +104,7 @@ struct tide_trace_writer;
 struct tide_trace_writer_opts {
     int level;              /* zstd level, 0 = default (9) */
     uint32_t block_records; /* records per block, 0 = default (65536) */
-    uint32_t block_bytes;   /* raw bytes per block before flush, 0 = 32 MiB */
+    uint32_t block_bytes;   /* raw bytes per block before flush, 0 = 8 MiB (what a reader holds decoded, per reader) */
 };
 
 /*

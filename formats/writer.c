@@ -133,7 +133,7 @@ int tide_trace_writer_open(struct tide_trace_writer **out, int fd, const char *n
     w->block_records = opts && opts->block_records ? opts->block_records : 65536;
     if (w->block_records > TIDE_MAX_BLOCK_RECORDS)
         w->block_records = TIDE_MAX_BLOCK_RECORDS;
-    w->block_bytes = opts && opts->block_bytes ? opts->block_bytes : 32u << 20;
+    w->block_bytes = opts && opts->block_bytes ? opts->block_bytes : 8u << 20;
     if (w->block_bytes > TIDE_MAX_BLOCK_RAW / 2)
         w->block_bytes = TIDE_MAX_BLOCK_RAW / 2;
     level = opts && opts->level ? opts->level : 9;
