@@ -12,9 +12,23 @@
 #include <string.h>
 #include <strings.h>
 
-static bool is_tchar(unsigned char c)
+/* RFC 9110 token characters, by table (this runs for every byte of every header name) */
+static const bool TCHAR[256] = {
+    ['0' ... '9'] = true, ['A' ... 'Z'] = true, ['a' ... 'z'] = true,
+    ['!'] = true, ['#'] = true, ['$'] = true, ['%'] = true, ['&'] = true, ['\''] = true,
+    ['*'] = true, ['+'] = true, ['-'] = true, ['.'] = true, ['^'] = true, ['_'] = true,
+    ['`'] = true, ['|'] = true, ['~'] = true,
+};
+static bool is_tchar(unsigned char c) { return TCHAR[c]; }
+
+/* A head with nothing in it (the header array is filled as it is read, not cleared). */
+static void head_init(struct tide__http_head *h)
 {
-    return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c);
+    h->method = h->target = h->version = tide_str_make(NULL, 0);
+    h->status = 0;
+    h->n_headers = h->headers_dropped = 0;
+    h->content_length = -1;
+    h->chunked = h->conn_close = false;
 }
 
 bool tide__http_is_method_start(const char *p, size_t n)
@@ -56,7 +70,9 @@ static long parse_headers(const char *buf, size_t len, size_t at, struct tide__h
             struct tide_header *x = &h->headers[h->n_headers++];
             x->name = tide_str_make(buf + at, (size_t)(colon - (buf + at)));
             x->value = tide_str_make(buf + vs, ve - vs);
-            if (tide_str_is_eq_nocase_c(x->name, "Content-Length")) {
+            if (x->name.len != 14 && x->name.len != 17 && x->name.len != 10) {
+                /* none of the three that frame a message */
+            } else if (tide_str_is_eq_nocase_c(x->name, "Content-Length")) {
                 int64_t v;
                 if (tide_parse_i64(x->value.p, x->value.len, &v) || v < 0)
                     return -1; /* a bad length cannot be framed */
@@ -82,8 +98,7 @@ long tide__http_request_head(const char *buf, size_t len, struct tide__http_head
 {
     const char *eol, *sp1, *sp2;
     size_t le;
-    memset(h, 0, sizeof(*h));
-    h->content_length = -1;
+    head_init(h);
     eol = len ? memchr(buf, '\n', len) : NULL;
     if (!eol)
         return len > TIDE__HTTP_MAX_HEAD ? -1 : 0;
@@ -115,8 +130,7 @@ long tide__http_response_head(const char *buf, size_t len, struct tide__http_hea
     const char *eol;
     size_t le;
     int st;
-    memset(h, 0, sizeof(*h));
-    h->content_length = -1;
+    head_init(h);
     if (len >= 5 && memcmp(buf, "HTTP/", 5) != 0)
         return -1;
     eol = len ? memchr(buf, '\n', len) : NULL;

@@ -20,7 +20,11 @@ struct tide__reorder {
     struct tide_sink sink;
     int64_t window;
     uint64_t max_pending;
-    struct tide__entry **heap;
+    struct slot {
+        int64_t ts;
+        uint64_t seq;
+        struct tide__entry *e;
+    } *heap; /* the key beside the pointer: comparing touches no record */
     size_t heap_n, heap_cap;
     struct tide__entry *free_list;
     uint64_t seq;
@@ -137,20 +141,21 @@ struct tide__entry *tide__reorder_pack(struct tide__reorder *ro, const struct ti
     return e;
 }
 
-static bool before(const struct tide__entry *a, const struct tide__entry *b)
+static bool before(const struct slot *a, const struct slot *b)
 {
-    return a->rec.ts_ns < b->rec.ts_ns || (a->rec.ts_ns == b->rec.ts_ns && a->seq < b->seq);
+    return a->ts < b->ts || (a->ts == b->ts && a->seq < b->seq);
 }
 
 static struct tide__entry *pop(struct tide__reorder *ro)
 {
-    struct tide__entry *top = ro->heap[0], *last = ro->heap[--ro->heap_n];
+    struct tide__entry *top = ro->heap[0].e;
+    struct slot last = ro->heap[--ro->heap_n];
     size_t i = 0;
     for (;;) {
         size_t l = 2 * i + 1, m = i;
-        if (l < ro->heap_n && before(ro->heap[l], last))
+        if (l < ro->heap_n && before(&ro->heap[l], &last))
             m = l;
-        if (l + 1 < ro->heap_n && before(ro->heap[l + 1], m == i ? last : ro->heap[l]))
+        if (l + 1 < ro->heap_n && before(&ro->heap[l + 1], m == i ? &last : &ro->heap[l]))
             m = l + 1;
         if (m == i)
             break;
@@ -188,7 +193,7 @@ int tide__reorder_add(struct tide__reorder *ro, struct tide__entry *e, struct ti
     }
     if (ro->heap_n == ro->heap_cap) {
         size_t nc = ro->heap_cap ? ro->heap_cap * 2 : 1024;
-        struct tide__entry **nh = realloc(ro->heap, nc * sizeof(*nh));
+        struct slot *nh = realloc(ro->heap, nc * sizeof(*nh));
         if (!nh) {
             put(ro, e);
             return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
@@ -197,11 +202,14 @@ int tide__reorder_add(struct tide__reorder *ro, struct tide__entry *e, struct ti
         ro->heap_cap = nc;
     }
     i = ro->heap_n++;
-    while (i > 0 && before(e, ro->heap[(i - 1) / 2])) {
-        ro->heap[i] = ro->heap[(i - 1) / 2];
-        i = (i - 1) / 2;
+    {
+        struct slot k = {e->rec.ts_ns, e->seq, e};
+        while (i > 0 && before(&k, &ro->heap[(i - 1) / 2])) {
+            ro->heap[i] = ro->heap[(i - 1) / 2];
+            i = (i - 1) / 2;
+        }
+        ro->heap[i] = k;
     }
-    ro->heap[i] = e;
     return 0;
 }
 
@@ -210,7 +218,7 @@ int tide__reorder_release(struct tide__reorder *ro, int64_t clock, struct tide_e
     int rc = 0;
     while (!rc && ro->heap_n &&
            (ro->heap_n > ro->max_pending ||
-            (clock != INT64_MAX && ro->heap[0]->rec.ts_ns <= clock - ro->window)))
+            (clock != INT64_MAX && ro->heap[0].ts <= clock - ro->window)))
         rc = emit(ro, pop(ro), err);
     return rc;
 }
@@ -218,7 +226,7 @@ int tide__reorder_release(struct tide__reorder *ro, int64_t clock, struct tide_e
 int tide__reorder_release_before(struct tide__reorder *ro, int64_t t, struct tide_err *err)
 {
     int rc = 0;
-    while (!rc && ro->heap_n && (ro->heap_n > ro->max_pending || ro->heap[0]->rec.ts_ns < t))
+    while (!rc && ro->heap_n && (ro->heap_n > ro->max_pending || ro->heap[0].ts < t))
         rc = emit(ro, pop(ro), err);
     return rc;
 }

@@ -61,6 +61,8 @@ enum { C_UNKNOWN, C_HTTP, C_TLS, C_HTTP2, C_NOT_HTTP };
 struct conn {
     struct tide__flowkey key; /* key.a = client once known */
     bool client_known;
+    uint8_t client_len; /* key.a as text, made at the first request */
+    char client[47];
     int kind;
     struct half h[2]; /* 0: client->server, 1: server->client */
     int64_t last_ts;
@@ -276,8 +278,11 @@ static void queue_request(struct tide__flows *f, struct conn *c)
     host = tide_record_header(r, "Host");
     if (host.p && !r->host.len)
         r->host = host;
-    tide__endpoint_addr(&c->key.a, addr, sizeof(addr));
-    r->client = tide_str_c(addr);
+    if (!c->client_len) {
+        tide__endpoint_addr(&c->key.a, addr, sizeof(addr));
+        c->client_len = (uint8_t)snprintf(c->client, sizeof(c->client), "%s", addr);
+    }
+    r->client = tide_str_make(c->client, c->client_len);
     if (c->rq_body.len || c->rq_body_total || c->rh.content_length > 0 || c->rh.chunked) {
         r->flags |= TIDE_REC_HAS_BODY;
         r->body = tide_str_make(c->rq_body.p ? c->rq_body.p : "", c->rq_body.len);
@@ -286,14 +291,11 @@ static void queue_request(struct tide__flows *f, struct conn *c)
         r->flags |= TIDE_REC_BODY_TRUNCATED;
         f->st->bodies_truncated++;
     }
-    tide_buf_reset(&f->tmp);
-    tide_buf_printf(&f->tmp, "%s:%llu", f->o.source_name ? f->o.source_name : "pcap",
-                    (unsigned long long)f->o.packet_no);
-    r->source = tide_str_make(f->tmp.p, f->tmp.len); /* file and packet number */
     p = calloc(1, sizeof(*p));
     if (!p)
         return;
-    p->e = tide__reorder_pack(f->ro, r, NULL, 0);
+    /* source: file and packet number */
+    p->e = tide__reorder_pack(f->ro, r, f->o.source_name ? f->o.source_name : "pcap", f->o.packet_no);
     if (!p->e) {
         free(p);
         return;
