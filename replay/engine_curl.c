@@ -42,7 +42,9 @@ struct job {
     char method[16];
     int family, klass, rec_status, clone, stage;
     bool has_body;
-    struct curl_slist *slist;
+    struct curl_slist *hl; /* the request's header list, over hdrs (grown, never shrunk) */
+    size_t cap_hl;
+    bool flying; /* added to the multi handle, not yet done */
     CURL *easy;
     struct worker *w;
     struct job *next_free;
@@ -448,32 +450,14 @@ static size_t on_body(char *p, size_t size, size_t n, void *userp)
     return size * n;
 }
 
-static void send_job(struct worker *w, struct job *j, int64_t now)
+/* A new easy handle with the options every request shares (set once, not per request). */
+static CURL *easy_new(struct worker *w)
 {
     const struct tide_replay_opts *o = w->sh->o;
-    CURL *e = w->n_easy ? w->easy_pool[--w->n_easy] : curl_easy_init();
-    const char *p, *end;
-    int64_t lag = now - j->due;
-    int minute;
-    if (!e) {
-        w->res->err[ERR_OTHER]++;
-        j->next_free = w->free_jobs;
-        w->free_jobs = j;
-        return;
-    }
-    curl_easy_reset(e);
-    j->easy = e;
-    j->w = w;
-    j->bytes = 0;
-    j->sent = now;
-    j->slist = NULL;
-    for (p = j->hdrs.p, end = j->hdrs.p + j->hdrs.len; p && p < end; p += strlen(p) + 1)
-        j->slist = curl_slist_append(j->slist, p);
-    curl_easy_setopt(e, CURLOPT_URL, j->url.p);
-    curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->slist);
-    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    CURL *e = curl_easy_init();
+    if (!e)
+        return NULL;
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(o->timeout_ns / 1000000));
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
@@ -485,6 +469,51 @@ static void send_job(struct worker *w, struct job *j, int64_t now)
     }
     if (o->cacert)
         curl_easy_setopt(e, CURLOPT_CAINFO, o->cacert);
+    return e;
+}
+
+static void send_job(struct worker *w, struct job *j, int64_t now)
+{
+    CURL *e = w->n_easy ? w->easy_pool[--w->n_easy] : easy_new(w);
+    char *p, *end;
+    size_t k = 0;
+    int64_t lag = now - j->due;
+    int minute;
+    if (!e) {
+        w->res->err[ERR_OTHER]++;
+        j->next_free = w->free_jobs;
+        w->free_jobs = j;
+        return;
+    }
+    j->easy = e;
+    j->w = w;
+    j->bytes = 0;
+    j->sent = now;
+    /* the header list points into j->hdrs (NUL-separated lines): no copy, and
+     * no malloc once the job has carried as many headers before */
+    for (p = j->hdrs.p, end = j->hdrs.p + j->hdrs.len; p && p < end; p += strlen(p) + 1, k++) {
+        if (k == j->cap_hl) {
+            size_t nc = j->cap_hl ? j->cap_hl * 2 : 16;
+            struct curl_slist *nh = realloc(j->hl, nc * sizeof(*nh));
+            if (!nh)
+                break; /* out of memory: the headers so far */
+            j->hl = nh;
+            j->cap_hl = nc;
+            for (size_t x = 1; x < k; x++) /* the links moved with the array */
+                j->hl[x - 1].next = &j->hl[x];
+        }
+        j->hl[k].data = p;
+        j->hl[k].next = NULL;
+        if (k)
+            j->hl[k - 1].next = &j->hl[k];
+    }
+    curl_easy_setopt(e, CURLOPT_URL, j->url.p);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, k ? j->hl : NULL);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+    /* the method: a reused handle keeps the last request's, so each is set in full */
+    curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
     if (strcmp(j->method, "HEAD") == 0) {
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (strcmp(j->method, "GET") != 0) {
@@ -495,11 +524,12 @@ static void send_job(struct worker *w, struct job *j, int64_t now)
         }
     }
     curl_multi_add_handle(w->multi, e);
+    j->flying = true;
     w->in_flight++;
     w->res->all.sent++;
     w->res->families[j->family].sent++;
     w->res->classes[j->klass].sent++;
-    if (o->n_stages)
+    if (w->sh->o->n_stages)
         w->res->stages[j->stage].sent++;
     tl_at(w, now)->sent++;
     tide_hist_add(&w->res->lag, lag > 0 ? (uint64_t)(lag / 1000) : 0);
@@ -616,8 +646,7 @@ static void check_done(struct worker *w)
         if (errk >= 0 || is_err)
             __atomic_add_fetch(&w->sh->progress_err, 1, __ATOMIC_RELAXED);
         curl_multi_remove_handle(w->multi, m->easy_handle);
-        curl_slist_free_all(j->slist);
-        j->slist = NULL;
+        j->flying = false;
         w->easy_pool[w->n_easy++] = m->easy_handle;
         w->in_flight--;
         j->next_free = w->free_jobs;
@@ -846,10 +875,9 @@ static void *worker_main(void *arg)
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* abandon what is still in flight (drain deadline passed) */
     for (i = 0; i < JOBS; i++)
-        if (w->jobs[i].slist) {
+        if (w->jobs[i].flying) {
             curl_multi_remove_handle(w->multi, w->jobs[i].easy);
-            curl_slist_free_all(w->jobs[i].slist);
-            w->jobs[i].slist = NULL;
+            w->jobs[i].flying = false;
             w->easy_pool[w->n_easy++] = w->jobs[i].easy;
         }
     curl_multi_cleanup(w->multi);
@@ -948,6 +976,7 @@ static void worker_free(struct worker *w)
         tide_buf_free(&w->jobs[i].url);
         tide_buf_free(&w->jobs[i].hdrs);
         tide_buf_free(&w->jobs[i].body);
+        free(w->jobs[i].hl);
     }
     for (i = 0; i < w->n_easy; i++)
         curl_easy_cleanup(w->easy_pool[i]);

@@ -43,7 +43,7 @@ PY
 "$TIDE" import --key-file "$W/key" "$W/t.jsonl" -o "$W/t.tide" 2>/dev/null || fail "import"
 "$TIDE" import --raw "$W/t.jsonl" -o "$W/raw.tide" 2>/dev/null || fail "import raw"
 
-FMT='$msec "$request" $status "$http_x_request_id" "$http_x_tide_run" "$http_x_extra" "$http_host" "$cookie_sessionid"'
+FMT='$msec "$request" $status "$http_x_request_id" "$http_x_tide_run" "$http_x_extra" "$http_host" "$cookie_sessionid" "$http_content_length"'
 nginx_start "$W/ngx" "$FMT" 'location / { return 200 "ok\n"; }' ||
   skip "nginx did not start: $(tail -3 "$W/ngx/logs/start.err" 2>/dev/null)"
 T="http://127.0.0.1:$NGINX_PORT"
@@ -65,7 +65,12 @@ for s in 0 1 2 3 4 5 6 7; do
   order=$(grep " /r/sess$s/" "$LOG" | sort -n -k1,1 | sed -E 's#.* /r/sess[0-9]+/([0-9]+).*#\1#' | tr -d '\n')
   [ "$order" = 01234 ] || fail "session $s out of order: $order"
 done
-pass "every scheduled request arrived exactly once, in order per session, with X-Request-Id, X-Tide-Run and --header"
+# methods as recorded, and a body only where there was one: curl handles are
+# reused, and a GET after a POST on the same handle must not carry its body
+[ "$(grep -c '"POST ' "$LOG")" -eq 8 ] && [ "$(grep -c '"DELETE ' "$LOG")" -eq 4 ] || fail "methods not as recorded"
+awk -F'"' '($2 ~ /^POST /) != ($14 != "-" && $14 > 0) { bad++ } END { exit bad > 0 }' "$LOG" ||
+  fail "a body on a request recorded without one, or none on a POST: $(awk -F'"' '{print $2, $14}' "$LOG" | head -12 | tr '\n' ';')"
+pass "every scheduled request arrived exactly once, in order per session, with X-Request-Id, X-Tide-Run and --header; methods and bodies as recorded"
 span=$(sort -n "$LOG" | awk 'NR == 1 {a = $1} {b = $1} END {printf "%.1f", b - a}')
 awk -v s="$span" 'BEGIN { exit !(s >= 4.5 && s <= 7.5) }' || fail "--speed 10 played 55.4 s of trace in $span s (want about 5.5)"
 [ "$(jq .overall.sent "$W/r1.json")" -eq 40 ] && [ "$(jq .overall.completed "$W/r1.json")" -eq 40 ] || fail "report counts"
