@@ -99,6 +99,27 @@ bool tide__is_b64_text(const char *s, size_t n)
     return yes;
 }
 
+/*
+ * "installing-fedora-linux-via-pxe-x86-64": words joined by '-' or '_', as
+ * in the URLs of articles and SEO pages, not a key. Keys are one long random
+ * run (sk_live_51HxQ2eK9zVbT7uA8mN3pR6wY4, ghp_..., 32 hex digits); random
+ * base64url has a '-' or '_' about every 32 bytes. A slug: two separators or
+ * more, and no part of 12 characters or more.
+ */
+static bool is_slug(const char *s, size_t n)
+{
+    size_t i, part = 0, longest = 0, seps = 0;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '-' || s[i] == '_') {
+            seps++;
+            part = 0;
+        } else if (++part > longest) {
+            longest = part;
+        }
+    }
+    return seps >= 2 && longest < 12;
+}
+
 /* Matches at i; returns the length and sets *kind, or 0. */
 static size_t match_at(const char *s, size_t n, size_t i, int *kind)
 {
@@ -233,7 +254,8 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
             lo += islower((unsigned char)s[j]) != 0;
             dg += is_digit(s[j]);
         }
-        if (j - i >= 24 && dg >= 4 && (up + lo) >= 4 && !tide__is_pseudonym(s + i, j - i)) {
+        if (j - i >= 24 && dg >= 4 && (up + lo) >= 4 && !tide__is_pseudonym(s + i, j - i) &&
+            !is_slug(s + i, j - i)) {
             bool hexonly = true;
             for (k = i; k < j && hexonly; k++)
                 hexonly = isxdigit((unsigned char)s[k]) != 0;

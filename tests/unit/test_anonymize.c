@@ -84,6 +84,11 @@ static void detectors_ignore_ordinary_text_and_fictional_forms(void **state)
     /* a browser's version is not an address; an address after "//" still is */
     assert_int_equal(first_kind("Mozilla/5.0 (X11) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36"), -1);
     assert_int_equal(first_kind("http://198.51.100.23/x"), TIDE_PII_IPV4);
+    /* an article's slug is not a key; keys with a prefix still are */
+    assert_int_equal(first_kind("installing-fedora-linux-via-pxe-x86-64"), -1);
+    assert_int_equal(first_kind("how-i-spent-summer-2024-vacation-part-12"), -1);
+    assert_int_equal(first_kind("ghp_16C7e42F292c6912E7710c838347Ae178B4a"), TIDE_PII_APIKEY);
+    assert_int_equal(first_kind("AKIAIOSFODNN7EXAMPLE12345678"), TIDE_PII_APIKEY);
     assert_int_equal(first_kind("meeting on 2026-05-17"), -1);   /* a date, not a birth date */
     assert_int_equal(first_kind("p_abcdefghij@example.invalid"), -1);
     assert_int_equal(first_kind("call (617) 555-0142"), -1);     /* fictional range */
