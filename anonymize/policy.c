@@ -143,6 +143,8 @@ static int add_rules(cJSON *obj, const char *where, struct tide__rule **rules, s
                      int *dflt, const char *name, struct tide_err *err)
 {
     cJSON *e;
+    if (!cJSON_IsObject(obj))
+        return tide_err_set(err, TIDE_E_FORMAT, name, "%s: not an object of {\"action\": [names]}", where);
     cJSON_ArrayForEach(e, obj)
     {
         int act;

@@ -160,7 +160,8 @@ static char *dup_json(const char *p, size_t n, bool *raw, bool need_raw)
     cJSON *o;
     if (!s)
         return NULL;
-    memcpy(s, p, n);
+    if (n)
+        memcpy(s, p, n);
     s[n] = 0;
     o = cJSON_ParseWithLength(s, n);
     if (!o || !cJSON_IsObject(o) || (need_raw && !cJSON_IsBool(cJSON_GetObjectItem(o, "raw")))) {

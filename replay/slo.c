@@ -180,10 +180,22 @@ const char *tide_replay_result_stage(const struct tide_replay_result *r, int k, 
 
 /* ---- reports back into results ------------------------------------------------------------------ */
 
+/* A count from a report: 0 unless a number in [0, 2^63) (casting others is undefined). */
+static uint64_t count_of(const cJSON *v)
+{
+    return cJSON_IsNumber(v) && v->valuedouble > 0 && v->valuedouble < 9.2e18 ? (uint64_t)v->valuedouble : 0;
+}
+
+/* Seconds from a report as ns: 0 unless a number within +-100 years. */
+static int64_t ns_of(const cJSON *v)
+{
+    return cJSON_IsNumber(v) && v->valuedouble > -3.2e9 && v->valuedouble < 3.2e9 ? (int64_t)(v->valuedouble * 1e9) : 0;
+}
+
 static uint64_t num(cJSON *o, const char *k)
 {
     cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+    return count_of(v);
 }
 
 static int hist_from(cJSON *j, struct tide_hist *h)
@@ -199,7 +211,8 @@ static int hist_from(cJSON *j, struct tide_hist *h)
     cJSON_ArrayForEach(pair, b)
     {
         cJSON *i = cJSON_GetArrayItem(pair, 0), *c = cJSON_GetArrayItem(pair, 1);
-        if (!cJSON_IsNumber(i) || !cJSON_IsNumber(c) || i->valuedouble < 0 || i->valuedouble >= TIDE_HIST_BUCKETS)
+        if (!cJSON_IsNumber(i) || !cJSON_IsNumber(c) || i->valuedouble < 0 || i->valuedouble >= TIDE_HIST_BUCKETS ||
+            !(c->valuedouble >= 0 && c->valuedouble < 9.2e18))
             return TIDE_E_FORMAT;
         h->b[(int)i->valuedouble] += (uint64_t)c->valuedouble;
     }
@@ -267,10 +280,8 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
     x = cJSON_GetObjectItemCaseSensitive(o, "multiplier");
     r->multiplier = cJSON_IsNumber(x) ? x->valuedouble : 1;
     r->threads = (int)num(o, "threads");
-    r->schedule_ns = (int64_t)(cJSON_GetObjectItemCaseSensitive(o, "schedule_seconds") ?
-                               cJSON_GetObjectItemCaseSensitive(o, "schedule_seconds")->valuedouble * 1e9 : 0);
-    r->ended_ns = (int64_t)(cJSON_GetObjectItemCaseSensitive(o, "elapsed_seconds") ?
-                            cJSON_GetObjectItemCaseSensitive(o, "elapsed_seconds")->valuedouble * 1e9 : 0);
+    r->schedule_ns = ns_of(cJSON_GetObjectItemCaseSensitive(o, "schedule_seconds"));
+    r->ended_ns = ns_of(cJSON_GetObjectItemCaseSensitive(o, "elapsed_seconds"));
     r->ended_ns += r->started_ns;
     r->stopped = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "stopped_early"));
     x = cJSON_GetObjectItemCaseSensitive(o, "aborted");
@@ -284,7 +295,8 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
     rc |= hist_from(cJSON_GetObjectItemCaseSensitive(x, "histogram"), &r->lag);
     {
         cJSON *sh = cJSON_GetObjectItemCaseSensitive(x, "share_within_1ms");
-        r->lag_within_1ms = cJSON_IsNumber(sh) ? (uint64_t)llround(sh->valuedouble * (double)r->all.sent) : 0;
+        r->lag_within_1ms = cJSON_IsNumber(sh) && sh->valuedouble >= 0 && sh->valuedouble <= 1
+                                ? (uint64_t)llround(sh->valuedouble * (double)r->all.sent) : 0;
     }
     x = cJSON_GetObjectItemCaseSensitive(o, "errors_by_reason");
     for (i = 0; i < ERR_KINDS; i++)
@@ -327,7 +339,7 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
             i = 0;
             cJSON_ArrayForEach(v, a)
             {
-                uint64_t u = cJSON_IsNumber(v) && v->valuedouble > 0 ? (uint64_t)v->valuedouble : 0;
+                uint64_t u = count_of(v);
                 struct tide__tlpt *p;
                 if (i >= TIDE__TL_POINTS)
                     break;
@@ -369,8 +381,8 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
         cJSON *a = cJSON_GetObjectItemCaseSensitive(x, "scheduled"), *b = cJSON_GetObjectItemCaseSensitive(x, "sent");
         int n = cJSON_GetArraySize(a);
         for (i = 0; i < n && i < TIDE__MAX_MINUTES; i++) {
-            r->min_sched[i] = (uint64_t)cJSON_GetArrayItem(a, i)->valuedouble;
-            r->min_sent[i] = cJSON_GetArrayItem(b, i) ? (uint64_t)cJSON_GetArrayItem(b, i)->valuedouble : 0;
+            r->min_sched[i] = count_of(cJSON_GetArrayItem(a, i));
+            r->min_sent[i] = count_of(cJSON_GetArrayItem(b, i));
         }
         r->n_minutes = n < TIDE__MAX_MINUTES ? n : TIDE__MAX_MINUTES;
     }

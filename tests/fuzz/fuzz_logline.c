@@ -11,8 +11,8 @@
 
 static const char *FORMATS[] = {
     "combined", "common", "vhost_combined", "vhost_common", "json", "alb", "cloudfront",
-    "nginx:$remote_addr [$time_iso8601] \"$request_method $request_uri $server_protocol\" $status "
-    "$body_bytes_sent $request_time \"$http_x_a\" $cookie_sid $msec",
+    ("nginx:$remote_addr [$time_iso8601] \"$request_method $request_uri $server_protocol\" $status "
+     "$body_bytes_sent $request_time \"$http_x_a\" $cookie_sid $msec"),
     "apache:%h %t \"%r\" %>s %b %D \"%{Cookie}i\" %{sid}C %v %T",
 };
 
