@@ -184,6 +184,8 @@ static int section_default(cJSON *root, const char *key, int *out, const char *n
     cJSON *o = cJSON_GetObjectItemCaseSensitive(root, key), *e;
     if (!o)
         return 0;
+    if (!cJSON_IsObject(o))
+        return tide_err_set(err, TIDE_E_FORMAT, name, "%s: not an object of {\"default\": ACTION}", key);
     cJSON_ArrayForEach(e, o)
     {
         int act;

@@ -374,8 +374,8 @@ static void text_report(const char *name, struct tide_trace_reader *r, struct ta
                cJSON_IsNumber(ts) ? ts->valueint : 0);
         cJSON_ArrayForEach(f, cJSON_GetObjectItem(fa, "counts"))
         {
-            printf("  %-28s", f->string);
-            cJSON_ArrayForEach(x, f) printf(" %s %.0f;", x->string, x->valuedouble);
+            printf("  %-28s", f->string ? f->string : "?"); /* the trace's own metadata: may be damaged */
+            cJSON_ArrayForEach(x, f) printf(" %s %.0f;", x->string ? x->string : "?", x->valuedouble);
             printf("\n");
         }
         if (!fa)

@@ -308,7 +308,10 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
     x = cJSON_GetObjectItemCaseSensitive(o, "routes");
     cJSON_ArrayForEach(e, x)
     {
-        int k = r->n_families < TIDE__MAX_FAMILIES - 1 ? r->n_families++ : TIDE__MAX_FAMILIES - 1;
+        int k;
+        if (!e->string)
+            continue; /* "routes" is an object of name -> slice */
+        k = r->n_families < TIDE__MAX_FAMILIES - 1 ? r->n_families++ : TIDE__MAX_FAMILIES - 1;
         if (k != TIDE__MAX_FAMILIES - 1)
             snprintf(r->family_name[k], 128, "%s", e->string);
         rc |= slice_from(e, &r->families[k]);
