@@ -12,7 +12,7 @@ static void help_help(FILE *f);
 static int cmd_help(int argc, char **argv);
 
 static const struct cli_cmd CMDS[] = {
-    {"capture", "record traffic from access logs into a trace", cmd_capture, help_capture},
+    {"capture", "record traffic from access logs or pcap into a trace", cmd_capture, help_capture},
     {"replay", "play a trace against a target, open loop, and measure", cmd_replay, help_replay},
     {"plan", "turn a traffic forecast into a stage profile for replay", cmd_plan, help_plan},
     {"report", "merge replay reports (shards) and check SLOs", cmd_report, help_report},
