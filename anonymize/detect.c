@@ -104,20 +104,26 @@ bool tide__is_b64_text(const char *s, size_t n)
  * in the URLs of articles and SEO pages, not a key. Keys are one long random
  * run (sk_live_51HxQ2eK9zVbT7uA8mN3pR6wY4, ghp_..., 32 hex digits); random
  * base64url has a '-' or '_' about every 32 bytes. A slug: two separators or
- * more, and no part of 12 characters or more.
+ * more, and no part of 12 characters or more; or a longest part without a
+ * digit ("MicWinHarComPCA_2010-11-01": a name and a date), which a random
+ * run of 12 or more rarely is.
  */
 static bool is_slug(const char *s, size_t n)
 {
-    size_t i, part = 0, longest = 0, seps = 0;
+    size_t i, part = 0, longest = 0, seps = 0, dg = 0, dg_longest = 0;
     for (i = 0; i < n; i++) {
         if (s[i] == '-' || s[i] == '_') {
             seps++;
-            part = 0;
-        } else if (++part > longest) {
+            part = dg = 0;
+            continue;
+        }
+        dg += is_digit(s[i]);
+        if (++part > longest) {
             longest = part;
+            dg_longest = dg;
         }
     }
-    return seps >= 2 && longest < 12;
+    return seps >= 1 && (longest < 12 ? seps >= 2 : dg_longest == 0);
 }
 
 /* Matches at i; returns the length and sets *kind, or 0. */
@@ -164,9 +170,11 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
             j--;
             dots--;
         }
-        /* "Chrome/120.0.0.0": a product's version, not an address (a letter, then '/') */
-        bool version = i >= 2 && s[i - 1] == '/' && (CLS[(uint8_t)s[i - 2]] & C_ALNUM) &&
-                       !(CLS[(uint8_t)s[i - 2]] & C_DIGIT);
+        /* "Chrome/120.0.0.0", "rv:1.9.0.13": a product's version, not an address
+         * (a letter, then '/'; or Gecko's "rv:") */
+        bool version = (i >= 2 && s[i - 1] == '/' && (CLS[(uint8_t)s[i - 2]] & C_ALNUM) &&
+                        !(CLS[(uint8_t)s[i - 2]] & C_DIGIT)) ||
+                       (i >= 3 && memcmp(s + i - 3, "rv:", 3) == 0);
         if (dots == 3 && !version && (j >= n || !is_alnum(s[j])) && tide__is_ip(s + i, j - i)) {
             *kind = TIDE_PII_IPV4;
             return j - i;

@@ -89,6 +89,9 @@ static void detectors_ignore_ordinary_text_and_fictional_forms(void **state)
     assert_int_equal(first_kind("how-i-spent-summer-2024-vacation-part-12"), -1);
     assert_int_equal(first_kind("ghp_16C7e42F292c6912E7710c838347Ae178B4a"), TIDE_PII_APIKEY);
     assert_int_equal(first_kind("AKIAIOSFODNN7EXAMPLE12345678"), TIDE_PII_APIKEY);
+    assert_int_equal(first_kind("sk_live_51HxQ2eK9zVbT7uA8mN3pR6wY4"), TIDE_PII_APIKEY);
+    assert_int_equal(first_kind("/pki/crl/products/MicWinHarComPCA_2010-11-01.crl"), -1);
+    assert_int_equal(first_kind("Mozilla/5.0 (X11; Linux x86_64; rv:1.9.2.15) Gecko/20110303 Firefox/3.6.15"), -1);
     assert_int_equal(first_kind("meeting on 2026-05-17"), -1);   /* a date, not a birth date */
     assert_int_equal(first_kind("p_abcdefghij@example.invalid"), -1);
     assert_int_equal(first_kind("call (617) 555-0142"), -1);     /* fictional range */
