@@ -86,4 +86,25 @@ grep -q "logfile_bad_access_log.0:2: line does not match" "$W/err" || fail "bad 
 "$TIDE" capture log --raw --strict "$C/apachelogs/vhost_combined.log" -o "$W/s.tide" 2>"$W/err"
 [ $? -eq 2 ] && grep -q "line 5" "$W/err" || fail "--strict: $(cat "$W/err")"
 pass "--max-bad and --strict fail the run, naming file and line"
+
+# Fidelity: anonymizing real logs keeps what is not personal. User agents
+# (browser versions such as Chrome/120.0.0.0 are not addresses) and page slugs
+# (installing-fedora-linux-via-pxe-x86-64 is not a key) come out as they went in.
+"$TIDE" keygen -o "$W/k" 2>/dev/null
+for f in nielsbasjes-logparser/hackers-access.log lnav/logfile_shop_access_log.0; do
+  "$TIDE" capture log --raw "$C/$f" -o "$W/raw.tide" 2>/dev/null || fail "$f: raw capture"
+  "$TIDE" capture log --key-file "$W/k" "$C/$f" -o "$W/an.tide" 2>/dev/null || fail "$f: anonymized capture"
+  q='[.path, ([.headers[] | select(.[0] == "User-Agent") | .[1]] | .[0] // "")] | @json'
+  "$TIDE" cat --allow-raw "$W/raw.tide" | jq -r "$q" >"$W/a"
+  "$TIDE" cat "$W/an.tide" | jq -r "$q" >"$W/b"
+  ua=$(paste "$W/a" "$W/b" | awk -F'\t' '{split($1, x, "\",\""); split($2, y, "\",\"")} x[2] != y[2]' | grep -vc '@')
+  paths=$(paste "$W/a" "$W/b" | awk -F'\t' '{split($1, x, "\",\""); split($2, y, "\",\"")} x[1] != y[1]' | wc -l)
+  echo "  $f: $(wc -l <"$W/a") records, user agents changed (beyond emails) $ua, paths changed $paths"
+  [ "$ua" -eq 0 ] || fail "$f: $ua user agents changed that hold no email"
+  case $f in
+  *hackers*) [ "$paths" -eq 4 ] || fail "$f: $paths paths changed (want 4: a random token in one path)" ;;
+  *shop*) [ "$paths" -eq 0 ] || fail "$f: $paths paths changed (want 0)" ;;
+  esac
+done
+pass "anonymizing real logs keeps user agents and page paths that hold nothing personal"
 finish
