@@ -100,4 +100,17 @@ zeek/wikipedia.pcap|15 15|0|
 zeek/workshop_2011_browse.pcap|17 17|0|
 zeek/www-odd-url.pcap|1 1|0|
 LIST
+
+# Fidelity: browsers' user agents survive anonymization (Firefox's rv:1.9.2.15
+# and Chrome/120.0.0.0 are versions, not addresses).
+"$TIDE" keygen -o "$W/k" 2>/dev/null
+for f in zeek/wikipedia.pcap zeek/http__pipelined-requests.pcap suricata-verify/detect-pcre__detect-pcre-02.pcap; do
+  "$TIDE" capture pcap --raw --detect "$C/$f" -o "$W/raw.tide" 2>/dev/null || fail "$f: raw capture"
+  "$TIDE" capture pcap --key-file "$W/k" --detect "$C/$f" -o "$W/an.tide" 2>/dev/null || fail "$f: anonymized capture"
+  q='[.headers[] | select(.[0] == "User-Agent") | .[1]] | .[0] // ""'
+  "$TIDE" cat --allow-raw "$W/raw.tide" | jq -r "$q" >"$W/a"
+  "$TIDE" cat "$W/an.tide" | jq -r "$q" >"$W/b"
+  cmp -s "$W/a" "$W/b" || fail "$f: user agents changed: $(diff "$W/a" "$W/b" | head -2 | tr '\n' ' ')"
+done
+pass "anonymizing keeps browsers' user agents (versions are not addresses)"
 finish
