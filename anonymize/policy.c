@@ -283,8 +283,12 @@ int tide_anon_policy_parse(struct tide_anon_policy **out, const char *text, size
     }
     if ((e = cJSON_GetObjectItemCaseSensitive(root, "body"))) {
         cJSON *mb = cJSON_GetObjectItemCaseSensitive(e, "max_bytes");
-        if (cJSON_IsNumber(mb) && mb->valuedouble > 0)
+        if (cJSON_IsNumber(mb) && mb->valuedouble > 0 && mb->valuedouble <= (double)(1ull << 40))
             p->max_body = (size_t)mb->valuedouble;
+        else if (mb) {
+            rc = tide_err_set(err, TIDE_E_FORMAT, name, "body.max_bytes: not a size from 1 byte to 1 TiB");
+            goto out_fail;
+        }
     }
     cJSON_Delete(root);
     if (build_map(&p->field_map, p->fields, p->n_fields) ||

@@ -126,6 +126,8 @@ static int set_ts(cJSON *v, int64_t *out)
 {
     if (cJSON_IsNumber(v)) {
         double d = v->valuedouble;
+        if (!(d > -1e10 && d < 9e18))
+            return -1; /* not a time an epoch number can hold (and no integer cast of it is defined) */
         if (d > 1e17)
             *out = (int64_t)d; /* ns */
         else if (d > 1e14)
@@ -241,7 +243,7 @@ int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct
                 tide__log_add_header(f, r, tide_str_c("Referer"), text(v, a));
             break;
         case F_IGNORE + 1000: /* ns durations (Traefik) */
-            if (cJSON_IsNumber(v))
+            if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e18)
                 dur = (int64_t)v->valuedouble;
             break;
         default:
