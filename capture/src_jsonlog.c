@@ -125,17 +125,19 @@ static struct tide_str text(cJSON *v, struct tide_arena *a)
 static int set_ts(cJSON *v, int64_t *out)
 {
     if (cJSON_IsNumber(v)) {
+        /* the unit by magnitude: ns, us, ms, else s (to the us); a time past
+         * what int64 ns hold (the year 2262) is not a time */
         double d = v->valuedouble;
-        if (!(d > -1e10 && d < 9e18))
-            return -1; /* not a time an epoch number can hold (and no integer cast of it is defined) */
-        if (d > 1e17)
-            *out = (int64_t)d; /* ns */
-        else if (d > 1e14)
-            *out = (int64_t)llround(d) * 1000; /* us */
-        else if (d > 1e11)
-            *out = (int64_t)llround(d) * 1000000; /* ms */
+        if (d > 1e17 && d < 9.2e18)
+            *out = (int64_t)d;
+        else if (d > 1e14 && d < 9.2e15)
+            *out = (int64_t)llround(d) * 1000;
+        else if (d > 1e11 && d < 9.2e12)
+            *out = (int64_t)llround(d) * 1000000;
+        else if (d > -9.2e9 && d <= 1e11 && d < 9.2e9)
+            *out = (int64_t)llround(d * 1e6) * 1000;
         else
-            *out = (int64_t)llround(d * 1e6) * 1000; /* s, to the us */
+            return -1;
         return 0;
     }
     if (cJSON_IsString(v)) {
