@@ -375,6 +375,12 @@ static bool link_ok(int lt)
            lt == DLT_RAW || lt == DLT_IPV4 || lt == DLT_IPV6;
 }
 
+/* A pcap LINKTYPE_ as libpcap's DLT_ (they differ for raw IP). */
+static int dlt_of(uint32_t linktype)
+{
+    return linktype == 101 ? DLT_RAW : (int)linktype;
+}
+
 /* libpcap reads FILE *: give it one over tide's input layer, so .gz and .zst captures work */
 static ssize_t cookie_read(void *c, char *buf, size_t n)
 {
@@ -515,7 +521,7 @@ static int read_pcapng(struct pcapctx *x, const char *path, struct tide_err *err
             size_t at = 8;
             if (!f)
                 continue;
-            f->linktype = rd16(b, swap);
+            f->linktype = dlt_of(rd16(b, swap));
             f->tsdiv = 1000000;
             while (at + 4 <= len - 12) { /* options: if_tsresol (9) */
                 uint16_t code = rd16(b + at, swap), ol = rd16(b + at + 2, swap);
@@ -569,6 +575,104 @@ static int read_pcapng(struct pcapctx *x, const char *path, struct tide_err *err
         /* other blocks (name resolution, statistics, custom, decryption secrets) carry no packets */
     }
     tide_buf_free(&blk);
+    tide_input_close(in);
+    return rc ? rc : x->rc;
+}
+
+/*
+ * Classic pcap, read by tide: 1 MiB reads and records parsed in place.
+ * libpcap reads each record with two fread()s, which cost more than tide's
+ * own work on the packet. The magic says byte order and µs or ns; other
+ * variants (and stdin) go to libpcap. Returns 1 when the file is not one this
+ * reader takes.
+ */
+#define CLASSIC_MAX_PACKET (256u << 10)
+static int read_pcap_classic(struct pcapctx *x, const char *path, struct tide_err *err)
+{
+    struct tide_input *in;
+    struct tide_buf b;
+    uint8_t gh[24];
+    bool swap, nsec;
+    uint32_t magic;
+    size_t at = 0;
+    bool eof = false;
+    int rc = 0;
+    if (strcmp(path, "-") == 0 || tide_input_open(&in, path, err))
+        return 1;
+    if (read_n(in, gh, 24, err) < 24) {
+        tide_input_close(in);
+        return 1;
+    }
+    magic = rd32(gh, false);
+    if (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d) {
+        swap = false;
+        nsec = magic == 0xa1b23c4d;
+    } else if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1) {
+        swap = true;
+        nsec = magic == 0x4d3cb2a1;
+    } else {
+        tide_input_close(in);
+        return 1;
+    }
+    x->linktype = dlt_of(rd32(gh + 20, swap) & 0x03FFFFFF);
+    if (!link_ok(x->linktype)) {
+        tide_input_close(in);
+        return tide_err_set(err, TIDE_E_FORMAT, path, "unsupported link type %d (%s)", x->linktype,
+                            pcap_datalink_val_to_name(x->linktype) ? pcap_datalink_val_to_name(x->linktype) : "unknown");
+    }
+    tide_buf_init(&b, 0);
+    for (;;) {
+        const uint8_t *r;
+        uint32_t caplen, origlen, frac;
+        struct pcap_pkthdr ph;
+        if (b.len - at >= 16 && rd32((const uint8_t *)b.p + at + 8, swap) > CLASSIC_MAX_PACKET) {
+            rc = tide_err_set(err, TIDE_E_FORMAT, path, "packet %llu: capture length %u is more than %u (not a pcap record)",
+                              (unsigned long long)x->st->packets + 1, rd32((const uint8_t *)b.p + at + 8, swap),
+                              CLASSIC_MAX_PACKET);
+            break;
+        }
+        if (b.len - at < 16 || b.len - at < 16 + (size_t)rd32((const uint8_t *)b.p + at + 8, swap)) {
+            /* refill: keep the partial record, read 1 MiB more */
+            long k;
+            if (eof)
+                break;
+            memmove(b.p, b.p + at, b.len - at);
+            b.len -= at;
+            at = 0;
+            if (tide_buf_reserve(&b, 1u << 20)) {
+                rc = tide_err_set(err, TIDE_E_NOMEM, path, "out of memory");
+                break;
+            }
+            k = tide_input_read(in, b.p + b.len, 1u << 20, err);
+            if (k < 0) {
+                rc = err->code;
+                break;
+            }
+            if (k == 0)
+                eof = true;
+            b.len += (size_t)k;
+            continue;
+        }
+        r = (const uint8_t *)b.p + at;
+        caplen = rd32(r + 8, swap);
+        origlen = rd32(r + 12, swap);
+        frac = rd32(r + 4, swap);
+        ph.ts.tv_sec = (time_t)rd32(r, swap);
+        ph.ts.tv_usec = (suseconds_t)(nsec ? frac / 1000 : frac);
+        ph.caplen = caplen;
+        ph.len = origlen;
+        at += 16 + (size_t)caplen;
+        on_packet((u_char *)x, &ph, r + 16);
+        if (x->rc || (x->o->count && x->st->packets >= x->o->count) || (x->o->stop && *x->o->stop))
+            break;
+    }
+    if (!rc && !x->rc && eof && b.len > at) {
+        x->st->file_truncated = true;
+        rc = tide_err_set(err, TIDE_E_TRUNCATED, path,
+                          "the file ends inside packet %llu (every whole packet before it was used)",
+                          (unsigned long long)x->st->packets + 1);
+    }
+    tide_buf_free(&b);
     tide_input_close(in);
     return rc ? rc : x->rc;
 }
@@ -655,12 +759,17 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
                     rc = 0; /* said in the stats; other files still read */
                 continue;
             }
+            tide__flows_opts(x.flows)->source_name = path;
+            tide__flows_opts(x.flows)->packet_no = 0;
+            if ((rc = read_pcap_classic(&x, path, err)) != 1) {
+                if (rc == TIDE_E_TRUNCATED)
+                    rc = 0; /* said in the stats; other files still read */
+                continue;
+            }
             rc = open_file(path, &p, err);
             if (rc)
                 break;
             x.linktype = pcap_datalink(p);
-            tide__flows_opts(x.flows)->source_name = path;
-            tide__flows_opts(x.flows)->packet_no = 0;
             while ((r = pcap_next_ex(p, &h, &d)) == 1 && !x.rc) {
                 on_packet((u_char *)&x, h, d);
                 if ((o->count && st->packets >= o->count) || (o->stop && *o->stop))

@@ -88,6 +88,32 @@ pass "the summary accounts for every request"
 grep -q "total: capture 10, log 10 (+0)" "$W/rec" || fail "reconcile: $(cat "$W/rec")"
 pass "--reconcile compares requests per minute with the server's access log (10 and 10)"
 
+# --- the same capture as nanosecond pcap and big-endian pcap: the same records -------------
+python3 - "$W/t.pcap" "$W/ns.pcap" "$W/be.pcap" <<'PY'
+import struct, sys
+src = open(sys.argv[1], "rb").read()
+gh, body = src[:24], src[24:]
+magic, vmaj, vmin, tz, sig, snap, lt = struct.unpack("<IHHiIII", gh)
+assert magic == 0xa1b2c3d4
+ns, be = [struct.pack("<IHHiIII", 0xa1b23c4d, vmaj, vmin, tz, sig, snap, lt)], [struct.pack(">IHHiIII", magic, vmaj, vmin, tz, sig, snap, lt)]
+at = 0
+while at + 16 <= len(body):
+    sec, usec, incl, orig = struct.unpack("<IIII", body[at:at + 16])
+    data = body[at + 16:at + 16 + incl]
+    ns.append(struct.pack("<IIII", sec, usec * 1000 + 999, incl, orig) + data)
+    be.append(struct.pack(">IIII", sec, usec, incl, orig) + data)
+    at += 16 + incl
+open(sys.argv[2], "wb").write(b"".join(ns))
+open(sys.argv[3], "wb").write(b"".join(be))
+PY
+"$TIDE" capture pcap --raw --ports "$P" "$W/t.pcap" -o "$W/v0.tide" 2>/dev/null || fail "µs pcap"
+for v in ns be; do
+  "$TIDE" capture pcap --raw --ports "$P" "$W/$v.pcap" -o "$W/$v.tide" 2>"$W/err" || fail "$v pcap: $(cat "$W/err")"
+  cmp -s <("$TIDE" cat --allow-raw "$W/v0.tide" | jq -c 'del(.source)') <("$TIDE" cat --allow-raw "$W/$v.tide" | jq -c 'del(.source)') ||
+    fail "$v pcap: records differ from the µs little-endian file's"
+done
+pass "nanosecond and big-endian pcap files give the same records"
+
 # --- truncated mid-packet: every whole packet is used ------------------------------------
 size=$(stat -c %s "$W/t.pcap")
 head -c $((size - 7)) "$W/t.pcap" >"$W/cut.pcap"
