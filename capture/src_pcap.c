@@ -636,9 +636,11 @@ static int read_pcap_classic(struct pcapctx *x, const char *path, struct tide_er
             long k;
             if (eof)
                 break;
-            memmove(b.p, b.p + at, b.len - at);
-            b.len -= at;
-            at = 0;
+            if (at) {
+                memmove(b.p, b.p + at, b.len - at);
+                b.len -= at;
+                at = 0;
+            }
             if (tide_buf_reserve(&b, 1u << 20)) {
                 rc = tide_err_set(err, TIDE_E_NOMEM, path, "out of memory");
                 break;
