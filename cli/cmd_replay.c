@@ -568,8 +568,9 @@ int cmd_replay(int argc, char **argv)
         goto out;
     }
     if (o.speed <= 0 || !isfinite(o.speed) || o.multiplier <= 0 || o.multiplier > 1000 || o.threads < 1 ||
-        o.threads > 256 || o.loops < 1) {
-        cli_errorf("replay: --speed and --multiplier must be > 0 (multiplier <= 1000), --threads 1..256, --loop >= 1");
+        o.threads > 256 || o.loops < 1 || o.connections < 0) {
+        cli_errorf("replay: --speed and --multiplier must be > 0 (multiplier <= 1000), --threads 1..256, --loop >= 1, "
+                   "--connections >= 0");
         ex = EXIT_USAGE;
         goto out;
     }

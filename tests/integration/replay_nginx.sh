@@ -123,12 +123,16 @@ reset_log
 [ $? -eq 2 ] && grep -q "raw" "$W/err" || fail "raw trace not refused"
 "$TIDE" replay "$W/t.tide" --target "http://prod.example.edu:$NGINX_PORT" --no-progress >/dev/null 2>"$W/err"
 [ $? -eq 2 ] && grep -q "recorded in the trace" "$W/err" || fail "capture host not refused"
+for bad in "--speed 0" "--multiplier -1" "--threads 0" "--loop 0" "--connections -5"; do
+  "$TIDE" replay "$W/t.tide" --target "$T" --no-progress $bad >/dev/null 2>"$W/err"
+  [ $? -eq 2 ] && grep -q "must be" "$W/err" || fail "$bad not refused: $(cat "$W/err")"
+done
 "$TIDE" replay "$W/t.tide" --dry-run >"$W/dry" 2>/dev/null || fail "dry run"
 grep -q "40 requests in the window" "$W/dry" && grep -q "requests per minute" "$W/dry" && grep -q "GET /r/sess0/{id}" "$W/dry" ||
   fail "dry run schedule: $(head -5 "$W/dry")"
 settle
 [ "$(wc -l <"$LOG")" -eq 0 ] || fail "refusals or dry run sent requests"
-pass "methods default to GET/HEAD/OPTIONS (skips said); raw traces, capture hosts refused (exit 2); --dry-run sends nothing"
+pass "methods default to GET/HEAD/OPTIONS (skips said); raw traces, capture hosts, out-of-range options refused (exit 2); --dry-run sends nothing"
 
 # --- faults: target down, stalls, resets, garbage -------------------------------------
 port_down=$((NGINX_PORT + 1))
