@@ -148,6 +148,8 @@ int cli_in_open(const char *path, struct tide_err *err);
  * the trace start). Returns 0 or TIDE_E_FORMAT.
  */
 int cli_parse_when(const char *s, int64_t *ns, bool *is_offset);
+/* --level N: 1..22 into *out, or EXIT_USAGE after saying why. */
+int cli_parse_level(const char *s, int *out);
 
 /* Writes all of b to fd 1; returns 0 or TIDE_E_IO (EPIPE quiet). */
 int cli_stdout_write(const char *p, size_t n);

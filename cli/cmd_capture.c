@@ -45,7 +45,7 @@ void help_capture(FILE *f)
             "                           truncation handled) until SIGINT/SIGTERM\n"
             "      --flush D            with --follow: write a whole block at least every D\n"
             "                           (default 10s), so a crash loses at most that\n"
-            "      --level N            zstd level (default 9)\n");
+            "      --level N            zstd level 1-22 (default 9)\n");
 }
 
 struct bad_report {
@@ -189,12 +189,26 @@ static int capture_log(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
-        case 'b':
+        case 'b': {
+            /* a count, or a share of the lines: 0..100% */
+            int64_t v;
+            size_t ml = strlen(optarg);
+            char *end = NULL;
+            double pct = ml && optarg[ml - 1] == '%' ? strtod(optarg, &end) : -1;
+            if (ml && optarg[ml - 1] == '%' ? !(end == optarg + ml - 1 && pct >= 0 && pct <= 100)
+                                            : (tide_parse_i64(optarg, ml, &v) || v < 0)) {
+                cli_errorf("--max-bad: a number of lines, or a share from 0%% to 100%%");
+                return EXIT_USAGE;
+            }
             max_bad = optarg;
             max_bad_given = true;
             break;
+        }
         case 's': lo.strict = true; break;
-        case 'l': wo.level = atoi(optarg); break;
+        case 'l':
+            if (cli_parse_level(optarg, &wo.level))
+                return EXIT_USAGE;
+            break;
         case 'F': follow = true; break;
         case 'U':
             if (tide_duration_parse(optarg, &fl.every) || fl.every <= 0) {
@@ -443,8 +457,19 @@ static int capture_pcap(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
-        case 'c': po.count = strtoull(optarg, NULL, 10); break;
-        case 's': po.snaplen = atoi(optarg); break;
+        case 'c':
+        case 's': {
+            int64_t n;
+            if (tide_parse_i64(optarg, strlen(optarg), &n) || n < 1 || (c == 's' && n > 262144)) {
+                cli_errorf(c == 'c' ? "--count: a number of packets, 1 or more" : "--snaplen: bytes, 1 to 262144");
+                return EXIT_USAGE;
+            }
+            if (c == 'c')
+                po.count = (uint64_t)n;
+            else
+                po.snaplen = (int)n;
+            break;
+        }
         case 'p': {
             char *dup = strdup(optarg), *tok, *save = NULL;
             for (tok = strtok_r(dup, ",", &save); tok && n_ports < 64; tok = strtok_r(NULL, ",", &save)) {
@@ -475,7 +500,10 @@ static int capture_pcap(int argc, char **argv)
             po.max_memory = (size_t)v;
             break;
         case 'r': raw = true; break;
-        case 'l': wo.level = atoi(optarg); break;
+        case 'l':
+            if (cli_parse_level(optarg, &wo.level))
+                return EXIT_USAGE;
+            break;
         case 'R': reconcile_log = optarg; break;
         default: help_capture(stderr); return EXIT_USAGE;
         }

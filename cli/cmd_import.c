@@ -19,7 +19,7 @@ void help_import(FILE *f)
             "  -o, --output FILE    the trace to write ('-' = stdout)\n"
             CLI_ANON_HELP
             "      --max-bad N      fail if more than N lines are bad (default 0)\n"
-            "      --level N        zstd level 1-19 (default 9)\n"
+            "      --level N        zstd level 1-22 (default 9)\n"
             "      --block-records N  records per block (default 65536)\n");
 }
 
@@ -54,17 +54,16 @@ int cmd_import(int argc, char **argv)
         case 'o': outpath = optarg; break;
         case 'r': raw = true; break;
         case 'b': max_bad = strtol(optarg, NULL, 10); break;
-        case 'l': wo.level = atoi(optarg); break;
+        case 'l':
+            if (cli_parse_level(optarg, &wo.level))
+                return EXIT_USAGE;
+            break;
         case 'B': wo.block_records = (uint32_t)strtoul(optarg, NULL, 10); break;
         default: help_import(stderr); return EXIT_USAGE;
         }
     }
     if (optind >= argc) {
         cli_errorf("import: no input files (use '-' for stdin)");
-        return EXIT_USAGE;
-    }
-    if (wo.level < 0 || wo.level > 22) {
-        cli_errorf("import: --level must be 1-22");
         return EXIT_USAGE;
     }
     ex = cli_trace_out_open(&to, outpath, raw, &ca, "jsonl", (const char *const *)argv + optind,

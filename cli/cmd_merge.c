@@ -21,7 +21,7 @@ void help_merge(FILE *f)
                "it is raw if any input is raw.\n\n"
                "  -o, --output FILE    the trace to write ('-' = stdout)\n"
                "      --skip-corrupt   go on past corrupt blocks in the inputs\n"
-               "      --level N        zstd level (default 9)\n");
+               "      --level N        zstd level 1-22 (default 9)\n");
 }
 
 struct input {
@@ -90,7 +90,10 @@ int cmd_merge(int argc, char **argv)
         switch (c) {
         case 'o': outpath = optarg; break;
         case 'S': ro.skip_corrupt = true; break;
-        case 'l': wo.level = atoi(optarg); break;
+        case 'l':
+            if (cli_parse_level(optarg, &wo.level))
+                return EXIT_USAGE;
+            break;
         default: help_merge(stderr); return EXIT_USAGE;
         }
     }

@@ -176,3 +176,14 @@ char *cli_meta_json(bool raw, const char *kind, const char *const *sources, int 
     cJSON_Delete(o);
     return s;
 }
+
+int cli_parse_level(const char *s, int *out)
+{
+    int64_t v;
+    if (tide_parse_i64(s, strlen(s), &v) || v < 1 || v > 22) {
+        cli_errorf("--level: a zstd level from 1 to 22");
+        return EXIT_USAGE;
+    }
+    *out = (int)v;
+    return 0;
+}

@@ -59,4 +59,12 @@ grep -q "gzip stream is truncated" "$W/err" || fail "truncated .gz not said: $(c
 n=$("$TIDE" cat --allow-raw "$W/cut.tide" | wc -l)
 [ "$n" -gt 1000 ] && [ "$n" -lt 20000 ] || fail "truncated .gz kept $n records"
 pass "a truncated .gz keeps what decompressed ($n records), says so, exits 5"
+
+# options out of range are refused before any work, saying which
+for bad in "--max-bad -3" "--max-bad 200%" "--max-bad x" "--level 0" "--level 99" "--reorder-window -5s"; do
+  "$TIDE" capture log --raw --format combined $bad "$W/crlf.log" -o "$W/bad.tide" 2>"$W/err"
+  [ $? -eq 2 ] && [ ! -e "$W/bad.tide" ] && grep -q -- "${bad%% *}" "$W/err" || fail "$bad not refused: $(cat "$W/err")"
+done
+"$TIDE" capture log --raw --format combined --max-bad 1.5% --level 19 "$W/crlf.log" -o "$W/ok.tide" 2>/dev/null || fail "--max-bad 1.5% --level 19"
+pass "out-of-range --max-bad, --level, --reorder-window are refused (exit 2, no file); in-range ones work"
 finish
