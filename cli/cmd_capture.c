@@ -167,7 +167,9 @@ static int capture_log(int argc, char **argv)
     double secs;
     struct cli_anon ca;
     struct tide_sink sink;
-    bool follow = false, max_bad_given = false;
+    bool follow = false, max_bad_given = false, bad_is_pct = true;
+    double bad_pct = 1;   /* --max-bad as parsed: a share of the lines, */
+    uint64_t bad_count = 0; /* or a number of them */
     struct flusher fl = {NULL, 10 * TIDE_NS_PER_SEC, 0};
 
     cli_anon_init(&ca);
@@ -191,15 +193,19 @@ static int capture_log(int argc, char **argv)
             break;
         case 'b': {
             /* a count, or a share of the lines: 0..100% */
-            int64_t v;
             size_t ml = strlen(optarg);
             char *end = NULL;
-            double pct = ml && optarg[ml - 1] == '%' ? strtod(optarg, &end) : -1;
-            if (ml && optarg[ml - 1] == '%' ? !(end == optarg + ml - 1 && pct >= 0 && pct <= 100)
-                                            : (tide_parse_i64(optarg, ml, &v) || v < 0)) {
+            int64_t v;
+            bad_is_pct = ml && optarg[ml - 1] == '%';
+            if (bad_is_pct)
+                bad_pct = strtod(optarg, &end);
+            if (bad_is_pct ? !(end == optarg + ml - 1 && bad_pct >= 0 && bad_pct <= 100)
+                           : (tide_parse_i64(optarg, ml, &v) || v < 0)) {
                 cli_errorf("--max-bad: a number of lines, or a share from 0%% to 100%%");
                 return EXIT_USAGE;
             }
+            if (!bad_is_pct)
+                bad_count = (uint64_t)v;
             max_bad = optarg;
             max_bad_given = true;
             break;
@@ -271,8 +277,10 @@ static int capture_log(int argc, char **argv)
         fl.w = to.w;
         lo.on_idle = on_idle;
         lo.on_idle_userp = &fl;
-        if (!max_bad_given)
-            max_bad = "100%"; /* a live capture is not thrown away for bad lines */
+        if (!max_bad_given) { /* a live capture is not thrown away for bad lines */
+            max_bad = "100%";
+            bad_pct = 100;
+        }
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
     sink = to.sink;
@@ -283,12 +291,7 @@ static int capture_log(int argc, char **argv)
         cli_error(&err);
         ex = rc == TIDE_E_FORMAT ? EXIT_USAGE : rc == TIDE_E_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
     } else {
-        uint64_t limit;
-        size_t ml = strlen(max_bad);
-        if (ml && max_bad[ml - 1] == '%')
-            limit = (uint64_t)(atof(max_bad) / 100.0 * (double)st.lines);
-        else
-            limit = (uint64_t)strtoull(max_bad, NULL, 10);
+        uint64_t limit = bad_is_pct ? (uint64_t)(bad_pct / 100.0 * (double)st.lines) : bad_count;
         if (st.bad > limit) {
             cli_errorf("capture log: %llu bad lines, more than --max-bad %s (%llu); nothing written",
                        (unsigned long long)st.bad, max_bad, (unsigned long long)limit);
@@ -458,18 +461,19 @@ static int capture_pcap(int argc, char **argv)
             }
             break;
         case 'c':
-        case 's': {
-            int64_t n;
-            if (tide_parse_i64(optarg, strlen(optarg), &n) || n < 1 || (c == 's' && n > 262144)) {
-                cli_errorf(c == 'c' ? "--count: a number of packets, 1 or more" : "--snaplen: bytes, 1 to 262144");
+            if (tide_parse_i64(optarg, strlen(optarg), &v) || v < 1) {
+                cli_errorf("--count: a number of packets, 1 or more");
                 return EXIT_USAGE;
             }
-            if (c == 'c')
-                po.count = (uint64_t)n;
-            else
-                po.snaplen = (int)n;
+            po.count = (uint64_t)v;
             break;
-        }
+        case 's':
+            if (tide_parse_i64(optarg, strlen(optarg), &v) || v < 1 || v > 262144) {
+                cli_errorf("--snaplen: bytes, 1 to 262144");
+                return EXIT_USAGE;
+            }
+            po.snaplen = (int)v;
+            break;
         case 'p': {
             char *dup = strdup(optarg), *tok, *save = NULL;
             for (tok = strtok_r(dup, ",", &save); tok && n_ports < 64; tok = strtok_r(NULL, ",", &save)) {
