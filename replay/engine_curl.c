@@ -497,7 +497,8 @@ static void send_job(struct worker *w, struct job *j, int64_t now)
     j->bytes = 0;
     j->sent = now;
     /* the header list points into j->hdrs (NUL-separated lines): no copy, and
-     * no malloc once the job has carried as many headers before */
+     * no malloc once the job has carried as many headers before; linked once
+     * the array has stopped moving */
     for (p = j->hdrs.p, end = j->hdrs.p + j->hdrs.len; p && p < end; p += strlen(p) + 1, k++) {
         if (k == j->cap_hl) {
             size_t nc = j->cap_hl ? j->cap_hl * 2 : 16;
@@ -506,14 +507,11 @@ static void send_job(struct worker *w, struct job *j, int64_t now)
                 break; /* out of memory: the headers so far */
             j->hl = nh;
             j->cap_hl = nc;
-            for (size_t x = 1; x < k; x++) /* the links moved with the array */
-                j->hl[x - 1].next = &j->hl[x];
         }
         j->hl[k].data = p;
-        j->hl[k].next = NULL;
-        if (k)
-            j->hl[k - 1].next = &j->hl[k];
     }
+    for (size_t x = 0; x < k; x++)
+        j->hl[x].next = x + 1 < k ? &j->hl[x + 1] : NULL;
     curl_easy_setopt(e, CURLOPT_URL, j->url.p);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, k ? j->hl : NULL);
     curl_easy_setopt(e, CURLOPT_PRIVATE, j);
