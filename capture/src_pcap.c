@@ -375,6 +375,13 @@ static bool link_ok(int lt)
            lt == DLT_RAW || lt == DLT_IPV4 || lt == DLT_IPV6;
 }
 
+/* The error for a link type tide does not read, on a file or an interface. */
+static int link_refused(struct tide_err *err, const char *where, int lt)
+{
+    const char *name = pcap_datalink_val_to_name(lt);
+    return tide_err_set(err, TIDE_E_FORMAT, where, "unsupported link type %d (%s)", lt, name ? name : "unknown");
+}
+
 /* A pcap LINKTYPE_ as libpcap's DLT_ (they differ for raw IP). */
 static int dlt_of(uint32_t linktype)
 {
@@ -417,8 +424,7 @@ static int open_file(const char *path, pcap_t **out, struct tide_err *err)
     if (!link_ok(pcap_datalink(p))) {
         int lt = pcap_datalink(p);
         pcap_close(p);
-        return tide_err_set(err, TIDE_E_FORMAT, path, "unsupported link type %d (%s)", lt,
-                            pcap_datalink_val_to_name(lt) ? pcap_datalink_val_to_name(lt) : "unknown");
+        return link_refused(err, path, lt);
     }
     *out = p;
     return 0;
@@ -617,21 +623,20 @@ static int read_pcap_classic(struct pcapctx *x, const char *path, struct tide_er
     x->linktype = dlt_of(rd32(gh + 20, swap) & 0x03FFFFFF);
     if (!link_ok(x->linktype)) {
         tide_input_close(in);
-        return tide_err_set(err, TIDE_E_FORMAT, path, "unsupported link type %d (%s)", x->linktype,
-                            pcap_datalink_val_to_name(x->linktype) ? pcap_datalink_val_to_name(x->linktype) : "unknown");
+        return link_refused(err, path, x->linktype);
     }
     tide_buf_init(&b, 0);
     for (;;) {
         const uint8_t *r;
         uint32_t caplen, origlen, frac;
         struct pcap_pkthdr ph;
-        if (b.len - at >= 16 && rd32((const uint8_t *)b.p + at + 8, swap) > CLASSIC_MAX_PACKET) {
+        caplen = b.len - at >= 16 ? rd32((const uint8_t *)b.p + at + 8, swap) : 0;
+        if (caplen > CLASSIC_MAX_PACKET) {
             rc = tide_err_set(err, TIDE_E_FORMAT, path, "packet %llu: capture length %u is more than %u (not a pcap record)",
-                              (unsigned long long)x->st->packets + 1, rd32((const uint8_t *)b.p + at + 8, swap),
-                              CLASSIC_MAX_PACKET);
+                              (unsigned long long)x->st->packets + 1, caplen, CLASSIC_MAX_PACKET);
             break;
         }
-        if (b.len - at < 16 || b.len - at < 16 + (size_t)rd32((const uint8_t *)b.p + at + 8, swap)) {
+        if (b.len - at < 16 + (size_t)caplen) {
             /* refill: keep the partial record, read 1 MiB more */
             long k;
             if (eof)
@@ -656,7 +661,6 @@ static int read_pcap_classic(struct pcapctx *x, const char *path, struct tide_er
             continue;
         }
         r = (const uint8_t *)b.p + at;
-        caplen = rd32(r + 8, swap);
         origlen = rd32(r + 12, swap);
         frac = rd32(r + 4, swap);
         ph.ts.tv_sec = (time_t)rd32(r, swap);
@@ -807,8 +811,7 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
         }
         x.linktype = pcap_datalink(p);
         if (!link_ok(x.linktype)) {
-            rc = tide_err_set(err, TIDE_E_FORMAT, o->interface, "unsupported link type %d (%s)", x.linktype,
-                              pcap_datalink_val_to_name(x.linktype) ? pcap_datalink_val_to_name(x.linktype) : "?");
+            rc = link_refused(err, o->interface, x.linktype);
             pcap_close(p);
             goto out;
         }

@@ -62,7 +62,7 @@ struct conn {
     struct tide__flowkey key; /* key.a = client once known */
     bool client_known;
     uint8_t client_len; /* key.a as text, made at the first request */
-    char client[47];
+    char client[INET6_ADDRSTRLEN];
     int kind;
     struct half h[2]; /* 0: client->server, 1: server->client */
     int64_t last_ts;
@@ -252,7 +252,6 @@ static void queue_request(struct tide__flows *f, struct conn *c)
     struct tide_str host;
     const char *q;
     struct pending *p;
-    char addr[64];
     tide_record_clear(r);
     r->ts_ns = c->rq_start;
     r->method = c->rh.method;
@@ -279,8 +278,8 @@ static void queue_request(struct tide__flows *f, struct conn *c)
     if (host.p && !r->host.len)
         r->host = host;
     if (!c->client_len) {
-        tide__endpoint_addr(&c->key.a, addr, sizeof(addr));
-        c->client_len = (uint8_t)snprintf(c->client, sizeof(c->client), "%s", addr);
+        tide__endpoint_addr(&c->key.a, c->client, sizeof(c->client));
+        c->client_len = (uint8_t)strlen(c->client);
     }
     r->client = tide_str_make(c->client, c->client_len);
     if (c->rq_body.len || c->rq_body_total || c->rh.content_length > 0 || c->rh.chunked) {
