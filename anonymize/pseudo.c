@@ -473,13 +473,21 @@ static size_t format_v4(uint32_t a, char *o)
     return n;
 }
 
+/* An address's bytes (4 or 16) as the IP mode says: truncated to /24 or /48, or Crypto-PAn. */
+static void anon_addr(struct tide__pseudo *ps, uint8_t *a, int nbytes)
+{
+    if (ps->ip_mode != TIDE_IP_TRUNCATE)
+        cryptopan(ps, a, nbytes);
+    else if (nbytes == 4)
+        a[3] = 0;
+    else
+        memset(a + 6, 0, 10);
+}
+
 static uint32_t v4_compute(struct tide__pseudo *ps, uint32_t addr)
 {
     uint8_t a[4] = {(uint8_t)(addr >> 24), (uint8_t)(addr >> 16), (uint8_t)(addr >> 8), (uint8_t)addr};
-    if (ps->ip_mode == TIDE_IP_TRUNCATE)
-        a[3] = 0;
-    else
-        cryptopan(ps, a, 4);
+    anon_addr(ps, a, 4);
     return (uint32_t)a[0] << 24 | (uint32_t)a[1] << 16 | (uint32_t)a[2] << 8 | a[3];
 }
 
@@ -552,14 +560,7 @@ struct tide_str tide__pseudo_ip(struct tide__pseudo *ps, struct tide_str v, bool
         return v;
     *changed = true;
     e = tide_strmap_upsert(&ps->cache, tide_str_make(kb, v.len + 1), &added, &rc);
-    if (ps->ip_mode == TIDE_IP_TRUNCATE) {
-        if (fam == AF_INET)
-            a[3] = 0;
-        else
-            memset(a + 6, 0, 10);
-    } else {
-        cryptopan(ps, a, fam == AF_INET ? 4 : 16);
-    }
+    anon_addr(ps, a, fam == AF_INET ? 4 : 16);
     inet_ntop(fam, a, out, sizeof(out));
     if (!e)
         return tide_str_make(NULL, 0);
