@@ -1221,8 +1221,8 @@ int tide_anon_create(struct tide_anon **out, const struct tide_anon_policy *p,
     tide_strmap_init(&a->names, 0);
     tide_strmap_init(&a->clean, 0);
     tide_buf_init(&a->hbuf[0], 0);
-    tide_strmap_init(&a->hinfo, 0);
     tide_buf_init(&a->hbuf[1], 0);
+    tide_strmap_init(&a->hinfo, 0);
     tide_key_fingerprint(o->key, a->fingerprint);
     a->in_hash = EVP_MD_CTX_new();
     a->out_hash = EVP_MD_CTX_new();
@@ -1453,7 +1453,6 @@ char *tide_anon_manifest(const struct tide_anon *a)
         int k;
         if (a->hasher)
             hasher_drain(a->hasher);
-
         for (k = a->hash_failed ? 2 : 0; k < 2; k++) { /* no hashes rather than wrong ones */
             uint8_t d[32];
             unsigned dl = 0;

@@ -172,8 +172,7 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
         }
         /* "Chrome/120.0.0.0", "rv:1.9.0.13": a product's version, not an address
          * (a letter, then '/'; or Gecko's "rv:") */
-        bool version = (i >= 2 && s[i - 1] == '/' && (CLS[(uint8_t)s[i - 2]] & C_ALNUM) &&
-                        !(CLS[(uint8_t)s[i - 2]] & C_DIGIT)) ||
+        bool version = (i >= 2 && s[i - 1] == '/' && is_alnum(s[i - 2]) && !is_digit(s[i - 2])) ||
                        (i >= 3 && memcmp(s + i - 3, "rv:", 3) == 0);
         if (dots == 3 && !version && (j >= n || !is_alnum(s[j])) && tide__is_ip(s + i, j - i)) {
             *kind = TIDE_PII_IPV4;
