@@ -661,6 +661,19 @@ static void check_done(struct worker *w)
 
 /* ---- libcurl's socket interface on libuv ------------------------------------------------ */
 
+/* Callbacks hold the worker's lock only when /metrics may read its results. */
+static void w_lock(struct worker *w)
+{
+    if (w->sh->mfd >= 0)
+        pthread_mutex_lock(&w->mu);
+}
+
+static void w_unlock(struct worker *w)
+{
+    if (w->sh->mfd >= 0)
+        pthread_mutex_unlock(&w->mu);
+}
+
 static void on_poll_locked(uv_poll_t *p, int status, int events)
 {
     struct sockctx *sc = p->data;
@@ -680,11 +693,9 @@ static void on_poll_locked(uv_poll_t *p, int status, int events)
 static void on_poll(uv_poll_t *p, int status, int events)
 {
     struct worker *w_ = ((struct sockctx *)p->data)->w;
-    if (w_->sh->mfd >= 0)
-        pthread_mutex_lock(&w_->mu);
+    w_lock(w_);
     on_poll_locked(p, status, events);
-    if (w_->sh->mfd >= 0)
-        pthread_mutex_unlock(&w_->mu);
+    w_unlock(w_);
 }
 
 static void close_sock(uv_handle_t *h) { free(h->data); }
@@ -733,11 +744,9 @@ static void on_curl_timer_locked(uv_timer_t *t)
 static void on_curl_timer(uv_timer_t *t)
 {
     struct worker *w_ = t->data;
-    if (w_->sh->mfd >= 0)
-        pthread_mutex_lock(&w_->mu);
+    w_lock(w_);
     on_curl_timer_locked(t);
-    if (w_->sh->mfd >= 0)
-        pthread_mutex_unlock(&w_->mu);
+    w_unlock(w_);
 }
 
 static int on_timer(CURLM *m, long ms, void *userp)
@@ -756,11 +765,9 @@ static int on_timer(CURLM *m, long ms, void *userp)
 static void on_sched(uv_timer_t *t)
 {
     struct worker *w = t->data;
-    if (w->sh->mfd >= 0)
-        pthread_mutex_lock(&w->mu);
+    w_lock(w);
     pump(w);
-    if (w->sh->mfd >= 0)
-        pthread_mutex_unlock(&w->mu);
+    w_unlock(w);
 }
 
 static void finish(struct worker *w)
@@ -829,11 +836,9 @@ static void on_tfd_locked(uv_poll_t *p, int status, int events)
 static void on_tfd(uv_poll_t *p, int status, int events)
 {
     struct worker *w_ = p->data;
-    if (w_->sh->mfd >= 0)
-        pthread_mutex_lock(&w_->mu);
+    w_lock(w_);
     on_tfd_locked(p, status, events);
-    if (w_->sh->mfd >= 0)
-        pthread_mutex_unlock(&w_->mu);
+    w_unlock(w_);
 }
 
 static void on_stop_check_locked(uv_timer_t *t)
@@ -859,11 +864,9 @@ static void on_stop_check_locked(uv_timer_t *t)
 static void on_stop_check(uv_timer_t *t)
 {
     struct worker *w_ = t->data;
-    if (w_->sh->mfd >= 0)
-        pthread_mutex_lock(&w_->mu);
+    w_lock(w_);
     on_stop_check_locked(t);
-    if (w_->sh->mfd >= 0)
-        pthread_mutex_unlock(&w_->mu);
+    w_unlock(w_);
 }
 
 static void close_walk(uv_handle_t *h, void *arg)

@@ -192,11 +192,7 @@ static int64_t ns_of(const cJSON *v)
     return cJSON_IsNumber(v) && v->valuedouble > -3.2e9 && v->valuedouble < 3.2e9 ? (int64_t)(v->valuedouble * 1e9) : 0;
 }
 
-static uint64_t num(cJSON *o, const char *k)
-{
-    cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return count_of(v);
-}
+static uint64_t num(cJSON *o, const char *k) { return count_of(cJSON_GetObjectItemCaseSensitive(o, k)); }
 
 static int hist_from(cJSON *j, struct tide_hist *h)
 {
