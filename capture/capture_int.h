@@ -133,7 +133,14 @@ void tide__reorder_put(struct tide__reorder *ro, struct tide__entry *e);
 int tide__reorder_release(struct tide__reorder *ro, int64_t clock, struct tide_err *err);
 /* Writes records that start before t (a source that knows nothing earlier can come). */
 int tide__reorder_release_before(struct tide__reorder *ro, int64_t t, struct tide_err *err);
+/* Writes everything still waiting (and, async, waits until it is written). */
 int tide__reorder_drain(struct tide__reorder *ro, struct tide_err *err);
+/* From now on the sink runs on a writer thread of its own; entries are handed
+ * over in batches. The sink must not be touched by the caller until
+ * tide__reorder_sync() or tide__reorder_drain() returns. */
+int tide__reorder_async(struct tide__reorder *ro, struct tide_err *err);
+/* Async: waits until every record emitted so far has passed through the sink. */
+int tide__reorder_sync(struct tide__reorder *ro, struct tide_err *err);
 const struct tide__reorder_stats *tide__reorder_stats(const struct tide__reorder *ro);
 void tide__reorder_free(struct tide__reorder *ro);
 

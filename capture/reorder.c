@@ -9,12 +9,35 @@
  * time (ties by arrival) until the source says its clock has passed them by
  * more than the window. A record whose start is already behind what was
  * written is kept all the same, flagged late and counted.
+ *
+ * With tide__reorder_async(), the window and the sink run on a writer thread:
+ * the capture thread hands over whole entries (no second copy) and its
+ * release calls, in batches and in order; the writer thread gives entries
+ * back to the pool once written. The window's state and statistics belong to
+ * the writer thread until tide__reorder_sync() or _drain() returns. A sink's
+ * failure is kept and returned by every later call.
  */
 #include "capture_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define BATCH 512 /* entries handed over at once */
+#define RING 8    /* batches in flight: bounds what waits for the writer */
+
+/* What the capture thread asks of the writer thread, in order. */
+enum { OP_ADD, OP_RELEASE_AT, OP_RELEASE_BEFORE, OP_DRAIN };
+struct item {
+    int op;
+    int64_t t;
+    struct tide__entry *e;
+};
+struct batch {
+    size_t n;
+    struct item it[BATCH];
+};
 
 struct tide__reorder {
     struct tide_sink sink;
@@ -31,6 +54,25 @@ struct tide__reorder {
     bool emitted;
     int64_t last_emitted;
     struct tide__reorder_stats st;
+    int failed; /* the sink's first failure, returned from then on */
+    struct tide_err fail_err;
+    /* async: ring[head % RING] fills on the capture thread; the writer thread
+     * takes ring[tail % RING]; both counters move under mu */
+    bool async, closing;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t more, room;
+    struct batch *ring;
+    uint64_t head, tail;
+    /* written entries on their way back, as arrays: the writer thread only
+     * reads an entry, so the capture thread's next write to it finds no
+     * line the other core has changed */
+    struct evec {
+        struct tide__entry **v;
+        size_t n, cap;
+    } done,     /* the writer thread's, until its batch ends */
+        ret,    /* handed back, under mu */
+        spare;  /* the capture thread's, taken from ret */
 };
 
 struct tide__reorder *tide__reorder_new(struct tide_sink sink, int64_t window, uint64_t max_pending)
@@ -45,6 +87,37 @@ struct tide__reorder *tide__reorder_new(struct tide_sink sink, int64_t window, u
 }
 
 const struct tide__reorder_stats *tide__reorder_stats(const struct tide__reorder *ro) { return &ro->st; }
+
+static void entry_free(struct tide__entry *e)
+{
+    tide_buf_free(&e->store);
+    free(e);
+}
+
+static int evec_grow(struct evec *a, size_t more)
+{
+    if (a->n + more > a->cap) {
+        size_t nc = a->cap ? a->cap : 1024;
+        struct tide__entry **nv;
+        while (nc < a->n + more)
+            nc *= 2;
+        if (!(nv = realloc(a->v, nc * sizeof(*nv))))
+            return TIDE_E_NOMEM;
+        a->v = nv;
+        a->cap = nc;
+    }
+    return 0;
+}
+
+/* On the writer thread: a written entry goes back to the capture thread's
+ * pool when the batch ends (freed if there is no memory to list it). */
+static void give_back(struct tide__reorder *ro, struct tide__entry *e)
+{
+    if (evec_grow(&ro->done, 1))
+        entry_free(e);
+    else
+        ro->done.v[ro->done.n++] = e;
+}
 
 static void put(struct tide__reorder *ro, struct tide__entry *e)
 {
@@ -79,12 +152,23 @@ static size_t source_text(char *out, size_t cap, const char *name, uint64_t no)
 struct tide__entry *tide__reorder_pack(struct tide__reorder *ro, const struct tide_record *r,
                                        const char *src_name, uint64_t src_no)
 {
-    struct tide__entry *e = ro->free_list;
+    struct tide__entry *e;
     struct tide_str *fields[8];
     char src[300];
     size_t need, off, i, srclen;
     char *p;
-    if (e) {
+    if (ro->async && !ro->spare.n) {
+        struct evec t;
+        pthread_mutex_lock(&ro->mu);
+        t = ro->ret;
+        ro->ret = ro->spare;
+        ro->spare = t;
+        pthread_mutex_unlock(&ro->mu);
+    }
+    e = ro->free_list;
+    if (ro->spare.n) {
+        e = ro->spare.v[--ro->spare.n];
+    } else if (e) {
         ro->free_list = e->next_free;
     } else {
         e = calloc(1, sizeof(*e));
@@ -167,23 +251,50 @@ static struct tide__entry *pop(struct tide__reorder *ro)
     return top;
 }
 
-static int emit(struct tide__reorder *ro, struct tide__entry *e, struct tide_err *err)
+/* The sink's failure so far (0: none), copied to err. */
+static int failure(struct tide__reorder *ro, struct tide_err *err)
 {
-    int rc;
-    if (ro->st.records == 0 || e->rec.ts_ns < ro->st.first_ts)
-        ro->st.first_ts = e->rec.ts_ns;
-    if (ro->st.records == 0 || e->rec.ts_ns > ro->st.last_ts)
-        ro->st.last_ts = e->rec.ts_ns;
-    ro->st.records++;
-    rc = ro->sink.fn(ro->sink.userp, &e->rec, err);
-    if (!ro->emitted || e->rec.ts_ns > ro->last_emitted)
-        ro->last_emitted = e->rec.ts_ns;
-    ro->emitted = true;
-    put(ro, e);
+    int rc = __atomic_load_n(&ro->failed, __ATOMIC_ACQUIRE);
+    if (rc && err)
+        *err = ro->fail_err;
     return rc;
 }
 
-int tide__reorder_add(struct tide__reorder *ro, struct tide__entry *e, struct tide_err *err)
+static void note(struct tide__reorder *ro, const struct tide_record *r)
+{
+    if (ro->st.records == 0 || r->ts_ns < ro->st.first_ts)
+        ro->st.first_ts = r->ts_ns;
+    if (ro->st.records == 0 || r->ts_ns > ro->st.last_ts)
+        ro->st.last_ts = r->ts_ns;
+    ro->st.records++;
+    if (!ro->emitted || r->ts_ns > ro->last_emitted)
+        ro->last_emitted = r->ts_ns;
+    ro->emitted = true;
+}
+
+/* Writes one record; with async, on the writer thread, the entry goes to the
+ * list that returns to the capture thread. */
+static int emit(struct tide__reorder *ro, struct tide__entry *e, struct tide_err *err)
+{
+    int rc = ro->failed;
+    note(ro, &e->rec);
+    if (!rc) {
+        rc = ro->sink.fn(ro->sink.userp, &e->rec, err);
+        if (rc) {
+            ro->fail_err = *err;
+            __atomic_store_n(&ro->failed, rc, __ATOMIC_RELEASE);
+        }
+    } else {
+        *err = ro->fail_err;
+    }
+    if (ro->async)
+        give_back(ro, e);
+    else
+        put(ro, e);
+    return rc;
+}
+
+static int add_now(struct tide__reorder *ro, struct tide__entry *e, struct tide_err *err)
 {
     size_t i;
     if (ro->emitted && e->rec.ts_ns < ro->last_emitted) {
@@ -195,7 +306,10 @@ int tide__reorder_add(struct tide__reorder *ro, struct tide__entry *e, struct ti
         size_t nc = ro->heap_cap ? ro->heap_cap * 2 : 1024;
         struct slot *nh = realloc(ro->heap, nc * sizeof(*nh));
         if (!nh) {
-            put(ro, e);
+            if (ro->async)
+                give_back(ro, e);
+            else
+                put(ro, e);
             return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
         }
         ro->heap = nh;
@@ -213,30 +327,159 @@ int tide__reorder_add(struct tide__reorder *ro, struct tide__entry *e, struct ti
     return 0;
 }
 
-int tide__reorder_release(struct tide__reorder *ro, int64_t clock, struct tide_err *err)
+/* Writes what starts before t (strictly, or at or before with inclusive),
+ * and whatever is over the cap. */
+static int release_now(struct tide__reorder *ro, int64_t t, bool inclusive, struct tide_err *err)
 {
     int rc = 0;
     while (!rc && ro->heap_n &&
-           (ro->heap_n > ro->max_pending ||
-            (clock != INT64_MAX && ro->heap[0].ts <= clock - ro->window)))
+           (ro->heap_n > ro->max_pending || ro->heap[0].ts < t || (inclusive && ro->heap[0].ts == t)))
         rc = emit(ro, pop(ro), err);
     return rc;
+}
+
+/* ---- async: the window and the sink on a writer thread ---- */
+
+/* Hands the filling batch to the writer thread; waits until the next slot is
+ * free (batches in flight are [tail, head), the filling one is head). */
+static int submit(struct tide__reorder *ro, struct tide_err *err)
+{
+    pthread_mutex_lock(&ro->mu);
+    ro->head++;
+    pthread_cond_signal(&ro->more);
+    while (ro->head - ro->tail >= RING)
+        pthread_cond_wait(&ro->room, &ro->mu);
+    pthread_mutex_unlock(&ro->mu);
+    ro->ring[ro->head % RING].n = 0;
+    return failure(ro, err);
+}
+
+static int enqueue(struct tide__reorder *ro, int op, struct tide__entry *e, int64_t t, struct tide_err *err)
+{
+    struct batch *b = &ro->ring[ro->head % RING];
+    b->it[b->n++] = (struct item){op, t, e};
+    return b->n == BATCH ? submit(ro, err) : 0;
+}
+
+/* After a release: a partial batch goes now if the writer thread has nothing
+ * to do, so records do not wait for a full batch when traffic is slow. */
+static int nudge(struct tide__reorder *ro, int rc, struct tide_err *err)
+{
+    if (rc)
+        return rc;
+    if (ro->ring[ro->head % RING].n && __atomic_load_n(&ro->tail, __ATOMIC_ACQUIRE) == ro->head)
+        return submit(ro, err);
+    return failure(ro, err);
+}
+
+/* The writer thread: runs each batch's operations in order and gives the
+ * written entries back. */
+static void *writer_main(void *arg)
+{
+    struct tide__reorder *ro = arg;
+    pthread_mutex_lock(&ro->mu);
+    for (;;) {
+        struct batch *b;
+        size_t i;
+        while (ro->tail == ro->head && !ro->closing)
+            pthread_cond_wait(&ro->more, &ro->mu);
+        if (ro->tail == ro->head)
+            break;
+        b = &ro->ring[ro->tail % RING];
+        pthread_mutex_unlock(&ro->mu);
+        for (i = 0; i < b->n; i++) {
+            struct item *it = &b->it[i];
+            struct tide_err err;
+            if (it->op == OP_ADD)
+                add_now(ro, it->e, &err);
+            else if (it->op == OP_DRAIN)
+                release_now(ro, INT64_MAX, true, &err);
+            else if (!ro->failed)
+                release_now(ro, it->t, it->op == OP_RELEASE_AT, &err);
+        }
+        pthread_mutex_lock(&ro->mu);
+        if (ro->done.n && evec_grow(&ro->ret, ro->done.n) == 0) {
+            memcpy(ro->ret.v + ro->ret.n, ro->done.v, ro->done.n * sizeof(*ro->done.v));
+            ro->ret.n += ro->done.n;
+        } else {
+            for (i = 0; i < ro->done.n; i++)
+                entry_free(ro->done.v[i]);
+        }
+        ro->done.n = 0;
+        __atomic_store_n(&ro->tail, ro->tail + 1, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&ro->room);
+    }
+    pthread_mutex_unlock(&ro->mu);
+    return NULL;
+}
+
+int tide__reorder_async(struct tide__reorder *ro, struct tide_err *err)
+{
+    ro->ring = calloc(RING, sizeof(*ro->ring));
+    if (!ro->ring)
+        return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+    pthread_mutex_init(&ro->mu, NULL);
+    pthread_cond_init(&ro->more, NULL);
+    pthread_cond_init(&ro->room, NULL);
+    ro->async = true;
+    if (pthread_create(&ro->thread, NULL, writer_main, ro)) {
+        ro->async = false;
+        pthread_cond_destroy(&ro->room);
+        pthread_cond_destroy(&ro->more);
+        pthread_mutex_destroy(&ro->mu);
+        free(ro->ring);
+        ro->ring = NULL;
+        return tide_err_set(err, TIDE_E_NOMEM, "", "cannot start the writer thread");
+    }
+    return 0;
+}
+
+int tide__reorder_sync(struct tide__reorder *ro, struct tide_err *err)
+{
+    if (!ro->async)
+        return failure(ro, err);
+    if (ro->ring[ro->head % RING].n)
+        submit(ro, NULL);
+    pthread_mutex_lock(&ro->mu);
+    while (ro->tail != ro->head)
+        pthread_cond_wait(&ro->room, &ro->mu);
+    pthread_mutex_unlock(&ro->mu);
+    return failure(ro, err);
+}
+
+/* ---- the calls the capture sources make ---- */
+
+int tide__reorder_add(struct tide__reorder *ro, struct tide__entry *e, struct tide_err *err)
+{
+    if (ro->async)
+        return enqueue(ro, OP_ADD, e, 0, err);
+    return add_now(ro, e, err);
+}
+
+int tide__reorder_release(struct tide__reorder *ro, int64_t clock, struct tide_err *err)
+{
+    /* INT64_MAX: only what is over the cap */
+    bool at = clock != INT64_MAX && clock >= INT64_MIN + ro->window;
+    int64_t t = at ? clock - ro->window : INT64_MIN;
+    if (ro->async)
+        return nudge(ro, enqueue(ro, at ? OP_RELEASE_AT : OP_RELEASE_BEFORE, NULL, t, err), err);
+    return release_now(ro, t, at, err);
 }
 
 int tide__reorder_release_before(struct tide__reorder *ro, int64_t t, struct tide_err *err)
 {
-    int rc = 0;
-    while (!rc && ro->heap_n && (ro->heap_n > ro->max_pending || ro->heap[0].ts < t))
-        rc = emit(ro, pop(ro), err);
-    return rc;
+    if (ro->async)
+        return nudge(ro, enqueue(ro, OP_RELEASE_BEFORE, NULL, t, err), err);
+    return release_now(ro, t, false, err);
 }
 
 int tide__reorder_drain(struct tide__reorder *ro, struct tide_err *err)
 {
-    int rc = 0;
-    while (!rc && ro->heap_n)
-        rc = emit(ro, pop(ro), err);
-    return rc;
+    int rc;
+    if (!ro->async)
+        return release_now(ro, INT64_MAX, true, err);
+    rc = enqueue(ro, OP_DRAIN, NULL, 0, err);
+    return rc ? rc : tide__reorder_sync(ro, err);
 }
 
 void tide__reorder_free(struct tide__reorder *ro)
@@ -244,12 +487,34 @@ void tide__reorder_free(struct tide__reorder *ro)
     struct tide__entry *e;
     if (!ro)
         return;
+    if (ro->async) {
+        /* what is still queued is not written: a run that ends here failed */
+        __atomic_store_n(&ro->failed, ro->failed ? ro->failed : TIDE_E_IO, __ATOMIC_RELEASE);
+        if (ro->ring[ro->head % RING].n)
+            submit(ro, NULL);
+        pthread_mutex_lock(&ro->mu);
+        ro->closing = true;
+        pthread_cond_signal(&ro->more);
+        pthread_mutex_unlock(&ro->mu);
+        pthread_join(ro->thread, NULL);
+        pthread_cond_destroy(&ro->room);
+        pthread_cond_destroy(&ro->more);
+        pthread_mutex_destroy(&ro->mu);
+        free(ro->ring);
+        {
+            struct evec *vs[3] = {&ro->done, &ro->ret, &ro->spare};
+            for (int k = 0; k < 3; k++) {
+                for (size_t i = 0; i < vs[k]->n; i++)
+                    entry_free(vs[k]->v[i]);
+                free(vs[k]->v);
+            }
+        }
+    }
     while (ro->heap_n)
         put(ro, pop(ro));
     while ((e = ro->free_list)) {
         ro->free_list = e->next_free;
-        tide_buf_free(&e->store);
-        free(e);
+        entry_free(e);
     }
     free(ro->heap);
     free(ro);

@@ -735,6 +735,12 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
         tide__reorder_free(x.ro);
         return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
     }
+    /* the trace writer (columns, zstd) runs beside reassembly and parsing */
+    if ((rc = tide__reorder_async(x.ro, err)) != 0) {
+        tide__flows_free(x.flows, 0);
+        tide__reorder_free(x.ro);
+        return rc;
+    }
     if (o->files) {
         int64_t *t = calloc((size_t)o->n_files, sizeof(*t));
         order = calloc((size_t)o->n_files, sizeof(*order));
