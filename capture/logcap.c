@@ -128,8 +128,10 @@ static void on_follow_idle(void *userp)
     struct tide_err err;
     clock_gettime(CLOCK_REALTIME, &t);
     tide__reorder_release(c->ro, (int64_t)t.tv_sec * TIDE_NS_PER_SEC + t.tv_nsec, &err);
-    if (c->o->on_idle)
+    if (c->o->on_idle) {
+        tide__reorder_sync(c->ro, &err); /* the hook may flush the sink */
         c->o->on_idle(c->o->on_idle_userp);
+    }
 }
 
 int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats, int n,
@@ -151,6 +153,13 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
         free(c.srcs);
         tide__reorder_free(c.ro);
         return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+    }
+    /* the window and what follows it (anonymizing, or the trace writer) run
+     * beside parsing */
+    if ((rc = tide__reorder_async(c.ro, err)) != 0) {
+        free(c.srcs);
+        tide__reorder_free(c.ro);
+        return rc;
     }
     for (i = 0; i < n; i++) {
         c.srcs[i].path = paths[i];
@@ -190,6 +199,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
         rc = tide__reorder_drain(c.ro, err);
 
 out_close:
+    tide__reorder_sync(c.ro, NULL); /* the window's statistics are the writer thread's until now */
     {
         const struct tide__reorder_stats *rs = tide__reorder_stats(c.ro);
         stats->records = rs->records;

@@ -358,16 +358,31 @@ int cli_trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw, s
     }
     free(meta);
     t->sink = (struct tide_sink){tide_trace_writer_sink, t->w};
-    if (!raw)
-        t->sink = cli_anon_sink(ca, t->sink);
+    if (!raw) {
+        /* anonymizing and writing (columns, zstd) take about the same time:
+         * the writer gets a thread of its own */
+        if (tide_pipe_new(&t->pipe, t->sink, &err)) {
+            cli_error(&err);
+            cli_out_abort(&t->out);
+            return EXIT_RUNTIME;
+        }
+        t->sink = cli_anon_sink(ca, (struct tide_sink){tide_pipe_sink, t->pipe});
+    }
     return EXIT_OK;
+}
+
+int cli_trace_out_sync(struct cli_trace_out *t, struct tide_err *err)
+{
+    return t->pipe ? tide_pipe_sync(t->pipe, err) : 0;
 }
 
 int cli_trace_out_close(struct cli_trace_out *t, const char *final_json)
 {
     struct tide_err err = {0};
+    int rc = cli_trace_out_sync(t, &err);
     char *fin = t->raw ? NULL : cli_anon_final(t->ca, final_json);
-    int rc = tide_trace_writer_close(t->w, fin ? fin : final_json, &err);
+    if (!rc)
+        rc = tide_trace_writer_close(t->w, fin ? fin : final_json, &err);
     free(fin);
     if (!rc)
         rc = cli_out_close(&t->out, &err);
@@ -383,6 +398,8 @@ void cli_trace_out_abort(struct cli_trace_out *t) { cli_out_abort(&t->out); }
 
 void cli_trace_out_free(struct cli_trace_out *t)
 {
+    tide_pipe_free(t->pipe);
+    t->pipe = NULL;
     tide_trace_writer_free(t->w);
     t->w = NULL;
     if (t->ca)

@@ -118,12 +118,15 @@ struct cli_trace_out {
     struct tide_trace_writer *w;
     struct cli_anon *ca; /* borrowed; freed by cli_trace_out_free */
     bool raw;
+    struct tide_pipe *pipe; /* anonymized: the writer runs on its own thread behind it */
     struct tide_sink sink;
 };
 int cli_trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw, struct cli_anon *ca,
                        const char *kind, const char *const *sources, int n_sources,
                        const struct tide_trace_writer_opts *wo);
 int cli_trace_out_close(struct cli_trace_out *t, const char *final_json);
+/* Waits until every record given to t->sink is with the writer (before touching t->w). */
+int cli_trace_out_sync(struct cli_trace_out *t, struct tide_err *err);
 void cli_trace_out_abort(struct cli_trace_out *t);
 void cli_trace_out_free(struct cli_trace_out *t);
 

@@ -61,7 +61,7 @@ static void on_signal(int sig)
 
 /* --follow: write out the pending block every --flush */
 struct flusher {
-    struct tide_trace_writer *w;
+    struct cli_trace_out *to;
     int64_t every, last;
 };
 
@@ -74,7 +74,8 @@ static void on_idle(void *userp)
     clock_gettime(CLOCK_MONOTONIC, &t);
     now = (int64_t)t.tv_sec * TIDE_NS_PER_SEC + t.tv_nsec;
     if (now - f->last >= f->every) {
-        tide_trace_writer_flush(f->w, &err);
+        if (cli_trace_out_sync(f->to, &err) == 0)
+            tide_trace_writer_flush(f->to->w, &err);
         f->last = now;
     }
 }
@@ -274,7 +275,7 @@ static int capture_log(int argc, char **argv)
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         lo.follow_stop = &g_stop;
-        fl.w = to.w;
+        fl.to = &to;
         lo.on_idle = on_idle;
         lo.on_idle_userp = &fl;
         if (!max_bad_given) { /* a live capture is not thrown away for bad lines */

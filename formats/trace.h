@@ -73,6 +73,19 @@ struct tide_sink {
 };
 
 /*
+ * A pipe: a sink that copies records and passes them on to next on a thread
+ * of its own, in order (pipe.c). next must not be used by anyone else until
+ * tide_pipe_sync() returns; next's first failure is returned by every later
+ * call. Free without a sync drops what was not passed on.
+ */
+struct tide_pipe;
+int tide_pipe_new(struct tide_pipe **out, struct tide_sink next, struct tide_err *err);
+int tide_pipe_sink(void *pipe, const struct tide_record *r, struct tide_err *err);
+/* Waits until every record so far has passed through next. */
+int tide_pipe_sync(struct tide_pipe *p, struct tide_err *err);
+void tide_pipe_free(struct tide_pipe *p);
+
+/*
  * Appends the route template of a path to b: segments that look like ids
  * (all digits, UUIDs, hex of 8+ chars, long mixed tokens, tide pseudonyms)
  * become "{id}"; the query is not part of the path. "/api/students/4711/

@@ -646,6 +646,91 @@ static void route_template_replaces_ids(void **state)
     tide_buf_free(&b);
 }
 
+/* ---- the pipe: records passed on by another thread, in order ---- */
+
+struct pipe_out {
+    size_t n, fail_at;
+    char path[30000][24];
+    char hdr[30000][8];
+    size_t body_len[30000];
+};
+
+static int pipe_collect(void *userp, const struct tide_record *r, struct tide_err *err)
+{
+    struct pipe_out *o = userp;
+    if (o->fail_at && o->n + 1 == o->fail_at)
+        return tide_err_set(err, TIDE_E_IO, "out.tide", "disk full");
+    snprintf(o->path[o->n], sizeof(o->path[0]), "%.*s", (int)r->path.len, r->path.p);
+    snprintf(o->hdr[o->n], sizeof(o->hdr[0]), "%.*s", r->n_headers ? (int)r->headers[0].value.len : 0,
+             r->n_headers ? r->headers[0].value.p : "");
+    o->body_len[o->n] = r->body.len;
+    o->n++;
+    return 0;
+}
+
+/* Sends n records through a pipe, from buffers reused for every record (the
+ * pipe must copy), with a sync half way; returns the final sync's rc. */
+static int pipe_feed(struct pipe_out *o, int n, struct tide_err *err)
+{
+    struct tide_pipe *p;
+    static char body[300000];
+    int rc = 0, i;
+    assert_int_equal(tide_pipe_new(&p, (struct tide_sink){pipe_collect, o}, err), 0);
+    for (i = 0; i < n && !rc; i++) {
+        char path[24], v[8];
+        struct tide_header h;
+        struct tide_record r;
+        memset(&r, 0, sizeof(r));
+        snprintf(path, sizeof(path), "/p/%d", i);
+        snprintf(v, sizeof(v), "v%d", i % 1000);
+        h.name = tide_str_c("X-N");
+        h.value = tide_str_c(v);
+        r.path = tide_str_c(path);
+        r.headers = &h;
+        r.n_headers = 1;
+        r.body = tide_str_make(body, i % 5000 == 7 ? sizeof(body) : (size_t)(i % 100)); /* some over a batch's bytes */
+        rc = tide_pipe_sink(p, &r, err);
+        memset(path, 'x', sizeof(path) - 1);
+        if (!rc && i == n / 2) {
+            rc = tide_pipe_sync(p, err);
+            assert_true(rc || o->n == (size_t)i + 1);
+        }
+    }
+    if (!rc)
+        rc = tide_pipe_sync(p, err);
+    tide_pipe_free(p);
+    return rc;
+}
+
+static void pipe_passes_records_in_order(void **state)
+{
+    static struct pipe_out o;
+    struct tide_err err;
+    size_t i;
+    memset(&o, 0, sizeof(o));
+    assert_int_equal(pipe_feed(&o, 30000, &err), 0);
+    assert_int_equal(o.n, 30000);
+    for (i = 0; i < o.n; i++) {
+        char want[24];
+        snprintf(want, sizeof(want), "/p/%zu", i);
+        assert_string_equal(o.path[i], want);
+        snprintf(want, sizeof(want), "v%zu", i % 1000);
+        assert_string_equal(o.hdr[i], want);
+        assert_int_equal(o.body_len[i], i % 5000 == 7 ? 300000 : i % 100);
+    }
+}
+
+static void pipe_returns_the_sinks_failure(void **state)
+{
+    static struct pipe_out o;
+    struct tide_err err;
+    memset(&o, 0, sizeof(o));
+    o.fail_at = 20000;
+    assert_int_equal(pipe_feed(&o, 30000, &err), TIDE_E_IO);
+    assert_non_null(strstr(err.msg, "disk full"));
+    assert_int_equal(o.n, 19999); /* nothing passed on after the failure */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -666,6 +751,8 @@ int main(void)
         cmocka_unit_test(jsonl_bad_lines_name_reason_not_value),
         cmocka_unit_test(jsonl_unknown_keys_are_skipped),
         cmocka_unit_test(route_template_replaces_ids),
+        cmocka_unit_test(pipe_passes_records_in_order),
+        cmocka_unit_test(pipe_returns_the_sinks_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
