@@ -186,6 +186,7 @@ int cmd_anonymize(int argc, char **argv)
     const char *outpath = NULL;
     struct tide_trace_reader *r = NULL;
     struct tide_trace_writer *w = NULL;
+    struct tide_pipe *pipe = NULL;
     struct cli_out out;
     const struct tide_record *rec;
     int c, fd = -1, rc, ex = EXIT_OK;
@@ -245,10 +246,23 @@ int cmd_anonymize(int argc, char **argv)
         ex = EXIT_RUNTIME;
         goto out_close;
     }
-    sink = cli_anon_sink(&ca, (struct tide_sink){tide_trace_writer_sink, w});
+    /* the writer (columns, zstd) on a thread of its own, beside reading and anonymizing */
+    if (tide_pipe_new(&pipe, (struct tide_sink){tide_trace_writer_sink, w}, &err)) {
+        cli_error(&err);
+        cli_out_abort(&out);
+        ex = EXIT_RUNTIME;
+        goto out_close;
+    }
+    sink = cli_anon_sink(&ca, (struct tide_sink){tide_pipe_sink, pipe});
     while ((rc = tide_trace_reader_next(r, &rec, &err)) == 1)
         if ((rc = sink.fn(sink.userp, rec, &err)) != 0)
             break;
+    if (rc >= 0 && tide_pipe_sync(pipe, &err)) {
+        cli_error(&err);
+        cli_out_abort(&out);
+        ex = EXIT_RUNTIME;
+        goto out_close;
+    }
     if (rc < 0) {
         ex = cli_reader_end(r, rc, &err);
         if (ex == EXIT_OK)
@@ -256,6 +270,12 @@ int cmd_anonymize(int argc, char **argv)
         /* a truncated input still yields a complete output of what was good */
         if (ex != EXIT_INCOMPLETE) {
             cli_out_abort(&out);
+            goto out_close;
+        }
+        if (tide_pipe_sync(pipe, &err)) {
+            cli_error(&err);
+            cli_out_abort(&out);
+            ex = EXIT_RUNTIME;
             goto out_close;
         }
     }
@@ -271,6 +291,7 @@ int cmd_anonymize(int argc, char **argv)
 out_close:
     free(meta);
     free(fin);
+    tide_pipe_free(pipe);
     tide_trace_writer_free(w);
     tide_trace_reader_free(r);
     if (fd > 0)
