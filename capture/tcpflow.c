@@ -98,6 +98,7 @@ struct tide__flows {
     char client_buf[64];
     struct tide_record rec;
     struct tide_buf tmp;
+    struct pending *spare; /* pending requests to reuse */
 };
 
 const char *tide_pcap_skip_name(int k)
@@ -231,7 +232,8 @@ static void emit_pending(struct tide__flows *f, struct pending *p, int status, i
     }
     f->st->requests++;
     tide__reorder_add(f->ro, p->e, &err);
-    free(p);
+    p->next = f->spare;
+    f->spare = p;
 }
 
 static void finish_response(struct tide__flows *f, struct conn *c, int64_t ts)
@@ -290,15 +292,18 @@ static void queue_request(struct tide__flows *f, struct conn *c)
         r->flags |= TIDE_REC_BODY_TRUNCATED;
         f->st->bodies_truncated++;
     }
-    p = calloc(1, sizeof(*p));
-    if (!p)
+    if ((p = f->spare) != NULL)
+        f->spare = p->next;
+    else if (!(p = malloc(sizeof(*p))))
         return;
     /* source: file and packet number */
     p->e = tide__reorder_pack(f->ro, r, f->o.source_name ? f->o.source_name : "pcap", f->o.packet_no);
     if (!p->e) {
-        free(p);
+        p->next = f->spare;
+        f->spare = p;
         return;
     }
+    p->next = NULL;
     p->head = tide_str_is_eq_c(c->rh.method, "HEAD");
     if (c->fifo_tail)
         c->fifo_tail->next = p;
@@ -357,6 +362,25 @@ static void classify(struct tide__flows *f, struct conn *c, const struct half *h
     }
 }
 
+/* Moves a parsed head's views from one copy of its n bytes to another. */
+static void rebase_one(struct tide_str *s, const char *from, size_t n, char *to)
+{
+    if (s->p && (uintptr_t)s->p >= (uintptr_t)from && (uintptr_t)s->p - (uintptr_t)from <= n)
+        s->p = to + ((uintptr_t)s->p - (uintptr_t)from);
+}
+
+static void rebase(struct tide__http_head *rh, const char *from, size_t n, char *to)
+{
+    uint32_t i;
+    rebase_one(&rh->method, from, n, to);
+    rebase_one(&rh->target, from, n, to);
+    rebase_one(&rh->version, from, n, to);
+    for (i = 0; i < rh->n_headers; i++) {
+        rebase_one(&rh->headers[i].name, from, n, to);
+        rebase_one(&rh->headers[i].value, from, n, to);
+    }
+}
+
 /* Runs the request parser over the client half. */
 static void parse_requests(struct tide__flows *f, struct conn *c, int64_t now)
 {
@@ -385,24 +409,33 @@ static void parse_requests(struct tide__flows *f, struct conn *c, int64_t now)
                 consume(f, c, h, 1);
                 continue;
             }
-            /* keep the head: headers are views, and the buffer moves */
-            tide_buf_reset(&c->rq_head);
-            tide_buf_append(&c->rq_head, h->buf.p, (size_t)r);
-            tide__http_request_head(c->rq_head.p, c->rq_head.len, &c->rh);
             c->rq_start = ts_at(h, h->base, now);
-            consume(f, c, h, (size_t)r);
             tide_buf_reset(&c->rq_body);
             c->rq_trunc = false;
             c->rq_body_total = 0;
+            if (!c->rh.chunked && c->rh.content_length <= 0) {
+                /* no body: the record is made while the head's views are good */
+                queue_request(f, c);
+                consume(f, c, h, (size_t)r);
+                continue;
+            }
+            /* a body follows: keep the head, as the buffer moves */
+            tide_buf_reset(&c->rq_head);
+            if (tide_buf_append(&c->rq_head, h->buf.p, (size_t)r)) {
+                /* no memory for the head: the request is lost, and said so */
+                f->st->skipped_bytes[TIDE_PCAP_SKIP_EVICTED] += (uint64_t)r;
+                consume(f, c, h, (size_t)r);
+                h->resync = true;
+                continue;
+            }
+            rebase(&c->rh, h->buf.p, (size_t)r, c->rq_head.p);
+            consume(f, c, h, (size_t)r);
             if (c->rh.chunked) {
                 c->rq_state = 2;
                 memset(&c->rq_ch, 0, sizeof(c->rq_ch));
-            } else if (c->rh.content_length > 0) {
+            } else {
                 c->rq_state = 1;
                 c->rq_left = (uint64_t)c->rh.content_length;
-            } else {
-                queue_request(f, c);
-                continue;
             }
         }
         if (c->rq_state == 1) {
@@ -823,6 +856,11 @@ void tide__flows_free(struct tide__flows *f, int64_t now)
         return;
     while (f->lru_tail)
         conn_close(f, f->lru_tail, now);
+    while (f->spare) {
+        struct pending *p = f->spare;
+        f->spare = p->next;
+        free(p);
+    }
     free(f->tab);
     tide_buf_free(&f->tmp);
     free(f);
