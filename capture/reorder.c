@@ -39,47 +39,58 @@ struct batch {
     struct item it[BATCH];
 };
 
+/* Async, the fields fall in three groups, each on cache lines of its own
+ * (a line written by one core and read by the other costs a transfer every
+ * time): the capture thread's, the writer thread's, and those under mu. */
+struct evec {
+    struct tide__entry **v;
+    size_t n, cap;
+};
+
 struct tide__reorder {
+    /* set once, then read by both */
     struct tide_sink sink;
     int64_t window;
     uint64_t max_pending;
-    struct slot {
+    bool async;
+    pthread_t thread;
+    struct batch *ring;
+    int failed; /* the sink's first failure, returned from then on */
+    struct tide_err fail_err;
+    /* the capture thread's */
+    _Alignas(64) struct tide__entry *free_list;
+    uint64_t seq;
+    uint64_t head_mine; /* head as the capture thread last set it */
+    struct evec spare;  /* entries taken back from ret */
+    /* the window: the writer thread's, async (the caller's otherwise) */
+    _Alignas(64) struct slot {
         int64_t ts;
         uint64_t seq;
         struct tide__entry *e;
     } *heap; /* the key beside the pointer: comparing touches no record */
     size_t heap_n, heap_cap;
-    struct tide__entry *free_list;
-    uint64_t seq;
     bool emitted;
     int64_t last_emitted;
     struct tide__reorder_stats st;
-    int failed; /* the sink's first failure, returned from then on */
-    struct tide_err fail_err;
-    /* async: ring[head % RING] fills on the capture thread; the writer thread
-     * takes ring[tail % RING]; both counters move under mu */
-    bool async, closing;
-    pthread_t thread;
-    pthread_mutex_t mu;
+    struct evec done; /* written entries, until the batch ends */
+    /* under mu: ring[head % RING] fills on the capture thread, the writer
+     * thread takes ring[tail % RING]; written entries come back through ret
+     * (the writer thread only reads an entry, so the capture thread's next
+     * write to it finds no line the other core has changed) */
+    _Alignas(64) pthread_mutex_t mu;
     pthread_cond_t more, room;
-    struct batch *ring;
     uint64_t head, tail;
-    /* written entries on their way back, as arrays: the writer thread only
-     * reads an entry, so the capture thread's next write to it finds no
-     * line the other core has changed */
-    struct evec {
-        struct tide__entry **v;
-        size_t n, cap;
-    } done,     /* the writer thread's, until its batch ends */
-        ret,    /* handed back, under mu */
-        spare;  /* the capture thread's, taken from ret */
+    bool closing;
+    struct evec ret;
 };
 
 struct tide__reorder *tide__reorder_new(struct tide_sink sink, int64_t window, uint64_t max_pending)
 {
-    struct tide__reorder *ro = calloc(1, sizeof(*ro));
+    size_t size = (sizeof(struct tide__reorder) + 63) / 64 * 64;
+    struct tide__reorder *ro = aligned_alloc(64, size);
     if (!ro)
         return NULL;
+    memset(ro, 0, size);
     ro->sink = sink;
     ro->window = window > 0 ? window : 60 * TIDE_NS_PER_SEC;
     ro->max_pending = max_pending ? max_pending : 1000000;
@@ -345,18 +356,18 @@ static int release_now(struct tide__reorder *ro, int64_t t, bool inclusive, stru
 static int submit(struct tide__reorder *ro, struct tide_err *err)
 {
     pthread_mutex_lock(&ro->mu);
-    ro->head++;
+    ro->head = ++ro->head_mine;
     pthread_cond_signal(&ro->more);
     while (ro->head - ro->tail >= RING)
         pthread_cond_wait(&ro->room, &ro->mu);
     pthread_mutex_unlock(&ro->mu);
-    ro->ring[ro->head % RING].n = 0;
+    ro->ring[ro->head_mine % RING].n = 0;
     return failure(ro, err);
 }
 
 static int enqueue(struct tide__reorder *ro, int op, struct tide__entry *e, int64_t t, struct tide_err *err)
 {
-    struct batch *b = &ro->ring[ro->head % RING];
+    struct batch *b = &ro->ring[ro->head_mine % RING];
     b->it[b->n++] = (struct item){op, t, e};
     return b->n == BATCH ? submit(ro, err) : 0;
 }
@@ -367,7 +378,7 @@ static int nudge(struct tide__reorder *ro, int rc, struct tide_err *err)
 {
     if (rc)
         return rc;
-    if (ro->ring[ro->head % RING].n && __atomic_load_n(&ro->tail, __ATOMIC_ACQUIRE) == ro->head)
+    if (ro->ring[ro->head_mine % RING].n && __atomic_load_n(&ro->tail, __ATOMIC_ACQUIRE) == ro->head_mine)
         return submit(ro, err);
     return failure(ro, err);
 }
@@ -438,7 +449,7 @@ int tide__reorder_sync(struct tide__reorder *ro, struct tide_err *err)
 {
     if (!ro->async)
         return failure(ro, err);
-    if (ro->ring[ro->head % RING].n)
+    if (ro->ring[ro->head_mine % RING].n)
         submit(ro, NULL);
     pthread_mutex_lock(&ro->mu);
     while (ro->tail != ro->head)
@@ -490,7 +501,7 @@ void tide__reorder_free(struct tide__reorder *ro)
     if (ro->async) {
         /* what is still queued is not written: a run that ends here failed */
         __atomic_store_n(&ro->failed, ro->failed ? ro->failed : TIDE_E_IO, __ATOMIC_RELEASE);
-        if (ro->ring[ro->head % RING].n)
+        if (ro->ring[ro->head_mine % RING].n)
             submit(ro, NULL);
         pthread_mutex_lock(&ro->mu);
         ro->closing = true;

@@ -47,6 +47,8 @@ struct half {
     struct seg segs[MAX_OOO_SEGMENTS];
     size_t n_segs, seg_bytes;
     bool fin, resync;
+    bool borrowed;       /* buf views the packet being parsed (see parse_in_place) */
+    struct tide_buf own; /* buf's own storage meanwhile */
 };
 
 /* One request waiting for its response. */
@@ -110,20 +112,36 @@ const char *tide_pcap_skip_name(int k)
     return k >= 0 && k < TIDE_PCAP_SKIP_KINDS ? N[k] : "?";
 }
 
+/* An endpoint as three words (address halves; port, family and padding). */
+static inline void ep_words(const struct tide__endpoint *e, uint64_t w[3])
+{
+    uint32_t z;
+    memcpy(&w[0], e->addr, 8);
+    memcpy(&w[1], e->addr + 8, 8);
+    memcpy(&z, &e->port, 4);
+    w[2] = z;
+}
+
+/* Direction-independent (the endpoints' hashes are added): this runs for
+ * every packet, so it is a few multiplies, not a general byte hash. */
 static uint64_t key_hash(const struct tide__flowkey *k)
 {
-    struct tide__flowkey n = *k;
-    /* direction-independent: order the endpoints */
-    if (memcmp(&k->b, &k->a, sizeof(k->a)) < 0) {
-        n.a = k->b;
-        n.b = k->a;
-    }
-    return tide_hash_bytes(&n, sizeof(n), 0x666c6f77ull);
+    uint64_t a[3], b[3], h;
+    ep_words(&k->a, a);
+    ep_words(&k->b, b);
+    h = (a[0] * 0x9E3779B97F4A7C15ull ^ a[1] * 0xC2B2AE3D27D4EB4Full ^ a[2] * 0x165667B19E3779F9ull) +
+        (b[0] * 0x9E3779B97F4A7C15ull ^ b[1] * 0xC2B2AE3D27D4EB4Full ^ b[2] * 0x165667B19E3779F9ull);
+    h ^= h >> 31;
+    h *= 0xD6E8FEB86659FD93ull;
+    return h ^ (h >> 32);
 }
 
 static bool same_ep(const struct tide__endpoint *x, const struct tide__endpoint *y)
 {
-    return memcmp(x, y, sizeof(*x)) == 0;
+    uint64_t a[3], b[3];
+    ep_words(x, a);
+    ep_words(y, b);
+    return ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2])) == 0;
 }
 
 struct tide__flows *tide__flows_new(const struct tide__flow_opts *o, struct tide_pcap_stats *st,
@@ -205,11 +223,15 @@ static void consume(struct tide__flows *f, struct conn *c, struct half *h, size_
         n = h->buf.len;
     if (n == 0)
         return;
-    memmove(h->buf.p, h->buf.p + n, h->buf.len - n);
+    if (h->borrowed) {
+        h->buf.p += n; /* the packet's bytes: nothing to move, nothing held */
+    } else {
+        memmove(h->buf.p, h->buf.p + n, h->buf.len - n);
+        c->mem -= n;
+        f->mem -= n;
+    }
     h->buf.len -= n;
     h->base += n;
-    c->mem -= n;
-    f->mem -= n;
     while (k + 1 < h->n_marks && h->marks[k + 1].off <= h->base)
         k++;
     if (k) {
@@ -669,6 +691,34 @@ static void append(struct tide__flows *f, struct conn *c, struct half *h, const 
     h->next += (uint32_t)n;
 }
 
+/* The common case: a segment in order with nothing buffered before it. The
+ * parsers read it where it lies; only what they leave (a message cut at the
+ * segment's end) is copied into the buffer. */
+static void parse_in_place(struct tide__flows *f, struct conn *c, struct half *h, const char *p, size_t n,
+                           int64_t ts)
+{
+    add_mark(h, h->base, ts);
+    h->next += (uint32_t)n;
+    h->own = h->buf;
+    h->buf.p = (char *)(uintptr_t)p; /* read only: consume() moves the view, not the bytes */
+    h->buf.len = n;
+    h->borrowed = true;
+    parse_requests(f, c, ts);
+    parse_responses(f, c, ts);
+    p = h->buf.p;
+    n = h->buf.len;
+    h->buf = h->own;
+    h->borrowed = false;
+    if (n && tide_buf_append(&h->buf, p, n) == 0) {
+        c->mem += n;
+        f->mem += n;
+    } else if (n) {
+        f->st->skipped_bytes[TIDE_PCAP_SKIP_EVICTED] += n; /* no memory to keep it */
+        h->base += n;
+        h->resync = true;
+    }
+}
+
 /* Moves waiting segments that now fit in order into the buffer. */
 static void drain_ooo(struct tide__flows *f, struct conn *c, struct half *h)
 {
@@ -770,6 +820,10 @@ void tide__flows_segment(struct tide__flows *f, const struct tide__flowkey *k, u
             h->resync = true; /* the parser starts at the next message start */
         }
         d = (int32_t)(seq - h->next);
+        if (d == 0 && h->buf.len == 0 && h->n_segs == 0 && c->kind == C_HTTP) {
+            parse_in_place(f, c, h, data, len, ts);
+            goto parsed;
+        }
         if (d <= 0) {
             size_t skip = (size_t)(0u - (uint32_t)d); /* d <= 0: how far the segment starts before next */
             if (skip < len) /* retransmission overlap: the first copy won */
@@ -802,6 +856,7 @@ void tide__flows_segment(struct tide__flows *f, const struct tide__flowkey *k, u
             consume(f, c, h, drop);
         }
     }
+parsed:
     if (fin || rst) {
         if (fin)
             h->fin = true;
