@@ -89,6 +89,7 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
 #define TIDE__HTTP_MAX_HEAD (64 * 1024)
 struct tide__http_head {
     struct tide_str method, target, version;
+    struct tide_str host; /* the first Host header's value (NULL .p: none) */
     int status;
     struct tide_header headers[TIDE__HTTP_MAX_HEADERS];
     uint32_t n_headers, headers_dropped;

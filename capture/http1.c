@@ -21,10 +21,31 @@ static const bool TCHAR[256] = {
 };
 static bool is_tchar(unsigned char c) { return TCHAR[c]; }
 
+/* n bytes of p equal lower-case ASCII word w, ignoring case (letters and '-' only in w). */
+static bool eq_word(const char *p, const char *w, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)p[i] | 0x20) != (unsigned char)w[i])
+            return false;
+    return true;
+}
+
+/* A header name, against a lower-case one. */
+static bool name_is(struct tide_str name, const char *w, size_t n) { return name.len == n && eq_word(name.p, w, n); }
+
+/* "close" among a Connection header's options, in any case. */
+static bool has_close(struct tide_str v)
+{
+    for (size_t i = 0; i + 5 <= v.len; i++)
+        if ((v.p[i] | 0x20) == 'c' && eq_word(v.p + i, "close", 5))
+            return true;
+    return false;
+}
+
 /* A head with nothing in it (the header array is filled as it is read, not cleared). */
 static void head_init(struct tide__http_head *h)
 {
-    h->method = h->target = h->version = tide_str_make(NULL, 0);
+    h->method = h->target = h->version = h->host = tide_str_make(NULL, 0);
     h->status = 0;
     h->n_headers = h->headers_dropped = 0;
     h->content_length = -1;
@@ -70,20 +91,23 @@ static long parse_headers(const char *buf, size_t len, size_t at, struct tide__h
             struct tide_header *x = &h->headers[h->n_headers++];
             x->name = tide_str_make(buf + at, (size_t)(colon - (buf + at)));
             x->value = tide_str_make(buf + vs, ve - vs);
-            if (x->name.len != 14 && x->name.len != 17 && x->name.len != 10) {
+            if (x->name.len == 4) {
+                if (!h->host.p && name_is(x->name, "host", 4))
+                    h->host = x->value;
+            } else if (x->name.len != 14 && x->name.len != 17 && x->name.len != 10) {
                 /* none of the three that frame a message */
-            } else if (tide_str_is_eq_nocase_c(x->name, "Content-Length")) {
+            } else if (name_is(x->name, "content-length", 14)) {
                 int64_t v;
                 if (tide_parse_i64(x->value.p, x->value.len, &v) || v < 0)
                     return -1; /* a bad length cannot be framed */
                 if (h->content_length >= 0 && h->content_length != v)
                     return -1; /* conflicting lengths: request smuggling */
                 h->content_length = v;
-            } else if (tide_str_is_eq_nocase_c(x->name, "Transfer-Encoding")) {
-                if (x->value.len >= 7 && strncasecmp(x->value.p + x->value.len - 7, "chunked", 7) == 0)
+            } else if (name_is(x->name, "transfer-encoding", 17)) {
+                if (x->value.len >= 7 && eq_word(x->value.p + x->value.len - 7, "chunked", 7))
                     h->chunked = true;
-            } else if (tide_str_is_eq_nocase_c(x->name, "Connection")) {
-                if (x->value.len >= 5 && memmem(x->value.p, x->value.len, "close", 5))
+            } else if (name_is(x->name, "connection", 10)) {
+                if (has_close(x->value))
                     h->conn_close = true;
             }
         } else {

@@ -282,7 +282,7 @@ static void queue_request(struct tide__flows *f, struct conn *c)
     r->version = c->rh.version;
     r->scheme = tide_str_c("http");
     q = memchr(c->rh.target.p, '?', c->rh.target.len);
-    if (c->rh.target.len > 7 && strncasecmp(c->rh.target.p, "http://", 7) == 0) {
+    if (c->rh.target.len > 7 && (c->rh.target.p[0] | 0x20) == 'h' && strncasecmp(c->rh.target.p, "http://", 7) == 0) {
         /* absolute form (a proxy request): host from it */
         const char *sl = memchr(c->rh.target.p + 7, '/', c->rh.target.len - 7);
         size_t hs = 7, he = sl ? (size_t)(sl - c->rh.target.p) : c->rh.target.len;
@@ -298,7 +298,7 @@ static void queue_request(struct tide__flows *f, struct conn *c)
     }
     r->headers = c->rh.headers;
     r->n_headers = c->rh.n_headers;
-    host = tide_record_header(r, "Host");
+    host = c->rh.host;
     if (host.p && !r->host.len)
         r->host = host;
     if (!c->client_len) {
@@ -397,6 +397,7 @@ static void rebase(struct tide__http_head *rh, const char *from, size_t n, char 
     rebase_one(&rh->method, from, n, to);
     rebase_one(&rh->target, from, n, to);
     rebase_one(&rh->version, from, n, to);
+    rebase_one(&rh->host, from, n, to);
     for (i = 0; i < rh->n_headers; i++) {
         rebase_one(&rh->headers[i].name, from, n, to);
         rebase_one(&rh->headers[i].value, from, n, to);
