@@ -71,6 +71,18 @@ long tide_input_read(void *userp, void *buf, size_t n, struct tide_err *err);
 typedef void (*tide_idle_fn)(void *userp);
 void tide_input_follow(struct tide_input *in, volatile int *stop, tide_idle_fn idle, void *userp);
 
+/*
+ * Reads (and decompresses) on a thread of its own, a few 1 MiB chunks ahead
+ * of the caller. Not for a followed file (it returns 0 and does nothing).
+ */
+int tide_input_readahead(struct tide_input *in, struct tide_err *err);
+/*
+ * The next chunk of decoded bytes, without a copy: its length, 0 at the end,
+ * -1 with err set. *p stays valid until the next call. Do not mix with
+ * tide_input_read() on one input.
+ */
+long tide_input_chunk(struct tide_input *in, const char **p, struct tide_err *err);
+
 /* Bytes read from the underlying file so far (compressed size for .gz/.zst). */
 uint64_t tide_input_bytes(const struct tide_input *in);
 void tide_input_close(struct tide_input *in);

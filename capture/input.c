@@ -3,11 +3,16 @@
  * their first bytes rather than their names (rotated logs are often renamed).
  * A truncated compressed file yields what decompressed and then an error
  * that says so.
+ *
+ * tide_input_readahead() moves reading and decompressing to a thread of
+ * their own, a few 1 MiB chunks ahead of the caller; tide_input_chunk() hands
+ * those chunks out without copying them.
  */
 #include "capture_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +42,27 @@ struct tide_input {
     uint64_t offset; /* bytes read from the current file */
     uint8_t tail[64]; /* the last bytes read, to tell a truncated-and-rewritten file */
     size_t tail_len;
+    /* chunks: filled by decode() here, or by the read-ahead thread */
+    char *chunk;  /* without read-ahead: the chunk last handed out */
+    const char *cur; /* tide_input_read() over chunks: what is left of the current one */
+    size_t cur_len;
+    struct ra *ra;
+};
+
+#define CHUNK ((size_t)1 << 20)
+#define RA_N 4
+
+struct ra {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t filled, freed;
+    struct ra_slot {
+        char *p;
+        long len; /* bytes, 0 at the end, < 0 an error (in err) */
+        struct tide_err err;
+    } slot[RA_N];
+    uint64_t head, tail; /* [tail, head) filled; tail is the caller's while held */
+    bool held, stop;
 };
 
 void tide_input_follow(struct tide_input *in, volatile int *stop, tide_idle_fn idle, void *userp)
@@ -100,7 +126,7 @@ static long raw_read(struct tide_input *in, void *buf, size_t n, struct tide_err
         if (k == 0 && in->follow_stop && follow_wait(in, err) == 1)
             continue;
         if (k >= 0) {
-            in->bytes += (uint64_t)k;
+            __atomic_add_fetch(&in->bytes, (uint64_t)k, __ATOMIC_RELAXED);
             in->offset += (uint64_t)k;
             if (in->follow_stop && k > 0) {
                 size_t keep = (size_t)k >= sizeof(in->tail) ? sizeof(in->tail) : (size_t)k;
@@ -194,11 +220,17 @@ int tide_input_open(struct tide_input **out, const char *path, struct tide_err *
     return 0;
 }
 
-long tide_input_read(void *userp, void *buf, size_t n, struct tide_err *err)
+/* Reads and decodes up to n bytes: > 0, 0 at the end, -1 with err set. */
+static long decode(struct tide_input *in, void *buf, size_t n, struct tide_err *err)
 {
-    struct tide_input *in = userp;
     if (in->kind == IN_PLAIN) {
         size_t k;
+        if (in->ipos >= in->ilen && !in->eof && !in->follow_stop && n >= IBUF) {
+            long r = raw_read(in, buf, n, err); /* straight into the caller's buffer */
+            if (r == 0)
+                in->eof = true;
+            return r;
+        }
         if (fill(in, err))
             return -1;
         if (in->follow_stop && in->ipos >= in->ilen)
@@ -274,12 +306,152 @@ long tide_input_read(void *userp, void *buf, size_t n, struct tide_err *err)
     }
 }
 
-uint64_t tide_input_bytes(const struct tide_input *in) { return in->bytes; }
+/* Fills p with up to CHUNK decoded bytes: the count, 0 at the end, -1 (err). */
+static long fill_chunk(struct tide_input *in, char *p, struct tide_err *err)
+{
+    size_t n = 0;
+    while (n < CHUNK) {
+        long k = decode(in, p + n, CHUNK - n, err);
+        if (k < 0)
+            return n ? (long)n : -1; /* what came before the error goes first */
+        if (k == 0)
+            break;
+        n += (size_t)k;
+    }
+    return (long)n;
+}
+
+static void *ra_main(void *arg)
+{
+    struct tide_input *in = arg;
+    struct ra *ra = in->ra;
+    bool done = false;
+    while (!done) {
+        struct ra_slot *s;
+        pthread_mutex_lock(&ra->mu);
+        while (ra->head - ra->tail == RA_N && !ra->stop)
+            pthread_cond_wait(&ra->freed, &ra->mu);
+        if (ra->stop) {
+            pthread_mutex_unlock(&ra->mu);
+            break;
+        }
+        s = &ra->slot[ra->head % RA_N];
+        pthread_mutex_unlock(&ra->mu);
+        s->len = fill_chunk(in, s->p, &s->err);
+        done = s->len <= 0;
+        pthread_mutex_lock(&ra->mu);
+        ra->head++;
+        pthread_cond_signal(&ra->filled);
+        pthread_mutex_unlock(&ra->mu);
+    }
+    return NULL;
+}
+
+int tide_input_readahead(struct tide_input *in, struct tide_err *err)
+{
+    struct ra *ra;
+    int i;
+    if (in->ra || in->follow_stop)
+        return 0; /* a followed file is read as it grows */
+    ra = calloc(1, sizeof(*ra));
+    if (!ra)
+        return tide_err_set(err, TIDE_E_NOMEM, in->name, "out of memory");
+    for (i = 0; i < RA_N; i++)
+        if (!(ra->slot[i].p = malloc(CHUNK)))
+            goto fail;
+    pthread_mutex_init(&ra->mu, NULL);
+    pthread_cond_init(&ra->filled, NULL);
+    pthread_cond_init(&ra->freed, NULL);
+    in->ra = ra;
+    if (pthread_create(&ra->thread, NULL, ra_main, in) == 0)
+        return 0;
+    in->ra = NULL;
+    pthread_cond_destroy(&ra->freed);
+    pthread_cond_destroy(&ra->filled);
+    pthread_mutex_destroy(&ra->mu);
+fail:
+    for (i = 0; i < RA_N; i++)
+        free(ra->slot[i].p);
+    free(ra);
+    return tide_err_set(err, TIDE_E_NOMEM, in->name, "cannot start the read-ahead thread");
+}
+
+long tide_input_chunk(struct tide_input *in, const char **p, struct tide_err *err)
+{
+    struct ra *ra = in->ra;
+    struct ra_slot *s;
+    long n;
+    if (!ra) {
+        if (!in->chunk && !(in->chunk = malloc(CHUNK)))
+            return tide_err_set(err, TIDE_E_NOMEM, in->name, "out of memory"), -1;
+        n = fill_chunk(in, in->chunk, err);
+        *p = in->chunk;
+        return n;
+    }
+    pthread_mutex_lock(&ra->mu);
+    if (ra->held) { /* the chunk handed out last time goes back */
+        ra->held = false;
+        ra->tail++;
+        pthread_cond_signal(&ra->freed);
+    }
+    while (ra->head == ra->tail)
+        pthread_cond_wait(&ra->filled, &ra->mu);
+    s = &ra->slot[ra->tail % RA_N];
+    pthread_mutex_unlock(&ra->mu);
+    if (s->len <= 0) { /* the end, or an error: it stays the answer */
+        if (s->len < 0)
+            *err = s->err;
+        return s->len;
+    }
+    ra->held = true;
+    *p = s->p;
+    return s->len;
+}
+
+long tide_input_read(void *userp, void *buf, size_t n, struct tide_err *err)
+{
+    struct tide_input *in = userp;
+    if (!in->ra)
+        return decode(in, buf, n, err);
+    if (!in->cur_len) {
+        long k = tide_input_chunk(in, &in->cur, err);
+        if (k <= 0)
+            return k;
+        in->cur_len = (size_t)k;
+    }
+    if (n > in->cur_len)
+        n = in->cur_len;
+    memcpy(buf, in->cur, n);
+    in->cur += n;
+    in->cur_len -= n;
+    return (long)n;
+}
+
+uint64_t tide_input_bytes(const struct tide_input *in)
+{
+    return __atomic_load_n(&in->bytes, __ATOMIC_RELAXED);
+}
 
 void tide_input_close(struct tide_input *in)
 {
     if (!in)
         return;
+    if (in->ra) {
+        struct ra *ra = in->ra;
+        int i;
+        pthread_mutex_lock(&ra->mu);
+        ra->stop = true;
+        pthread_cond_signal(&ra->freed);
+        pthread_mutex_unlock(&ra->mu);
+        pthread_join(ra->thread, NULL);
+        pthread_cond_destroy(&ra->freed);
+        pthread_cond_destroy(&ra->filled);
+        pthread_mutex_destroy(&ra->mu);
+        for (i = 0; i < RA_N; i++)
+            free(ra->slot[i].p);
+        free(ra);
+    }
+    free(in->chunk);
     if (in->z_init)
         inflateEnd(&in->z);
     ZSTD_freeDStream(in->zs);

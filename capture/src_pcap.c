@@ -593,15 +593,69 @@ static int read_pcapng(struct pcapctx *x, const char *path, struct tide_err *err
  * reader takes.
  */
 #define CLASSIC_MAX_PACKET (256u << 10)
+/* Reading an input's chunks record by record: a record that spans two
+ * chunks is put together in carry; the rest are used where they lie. */
+struct cursor {
+    struct tide_input *in;
+    const char *p; /* the current chunk */
+    size_t n, pos;
+    struct tide_buf carry;
+    bool eof;
+};
+
+/* need contiguous bytes at the cursor (not consumed), or NULL: at the end
+ * (fewer were left; *rc stays 0) or on an error (*rc set). */
+static const uint8_t *cur_peek(struct cursor *c, size_t need, int *rc, struct tide_err *err)
+{
+    if (!c->carry.len && c->n - c->pos >= need)
+        return (const uint8_t *)c->p + c->pos;
+    while (c->carry.len < need) {
+        size_t take;
+        if (c->pos == c->n) {
+            long k;
+            if (c->eof)
+                return NULL;
+            k = tide_input_chunk(c->in, &c->p, err);
+            if (k < 0) {
+                *rc = err->code ? err->code : TIDE_E_IO;
+                return NULL;
+            }
+            c->n = (size_t)k;
+            c->pos = 0;
+            if (k == 0) {
+                c->eof = true;
+                return NULL;
+            }
+            if (!c->carry.len && c->n >= need)
+                return (const uint8_t *)c->p; /* a fresh chunk: nothing to put together */
+            continue;
+        }
+        take = need - c->carry.len < c->n - c->pos ? need - c->carry.len : c->n - c->pos;
+        if (tide_buf_append(&c->carry, c->p + c->pos, take)) {
+            *rc = tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+            return NULL;
+        }
+        c->pos += take;
+    }
+    return (const uint8_t *)c->carry.p;
+}
+
+/* Consumes n bytes that cur_peek() showed. */
+static void cur_skip(struct cursor *c, size_t n)
+{
+    if (c->carry.len)
+        c->carry.len = 0; /* the record was put together: its bytes were taken */
+    else
+        c->pos += n;
+}
+
 static int read_pcap_classic(struct pcapctx *x, const char *path, struct tide_err *err)
 {
     struct tide_input *in;
-    struct tide_buf b;
+    struct cursor cur;
     uint8_t gh[24];
     bool swap, nsec;
     uint32_t magic;
-    size_t at = 0;
-    bool eof = false;
     int rc = 0;
     if (strcmp(path, "-") == 0 || tide_input_open(&in, path, err))
         return 1;
@@ -625,60 +679,45 @@ static int read_pcap_classic(struct pcapctx *x, const char *path, struct tide_er
         tide_input_close(in);
         return link_refused(err, path, x->linktype);
     }
-    tide_buf_init(&b, 0);
+    if ((rc = tide_input_readahead(in, err)) != 0) {
+        tide_input_close(in);
+        return rc;
+    }
+    memset(&cur, 0, sizeof(cur));
+    cur.in = in;
+    tide_buf_init(&cur.carry, 0);
     for (;;) {
         const uint8_t *r;
         uint32_t caplen, origlen, frac;
         struct pcap_pkthdr ph;
-        caplen = b.len - at >= 16 ? rd32((const uint8_t *)b.p + at + 8, swap) : 0;
+        if (!(r = cur_peek(&cur, 16, &rc, err)))
+            break;
+        caplen = rd32(r + 8, swap);
         if (caplen > CLASSIC_MAX_PACKET) {
             rc = tide_err_set(err, TIDE_E_FORMAT, path, "packet %llu: capture length %u is more than %u (not a pcap record)",
                               (unsigned long long)x->st->packets + 1, caplen, CLASSIC_MAX_PACKET);
             break;
         }
-        if (b.len - at < 16 + (size_t)caplen) {
-            /* refill: keep the partial record, read 1 MiB more */
-            long k;
-            if (eof)
-                break;
-            if (at) {
-                memmove(b.p, b.p + at, b.len - at);
-                b.len -= at;
-                at = 0;
-            }
-            if (tide_buf_reserve(&b, 1u << 20)) {
-                rc = tide_err_set(err, TIDE_E_NOMEM, path, "out of memory");
-                break;
-            }
-            k = tide_input_read(in, b.p + b.len, 1u << 20, err);
-            if (k < 0) {
-                rc = err->code;
-                break;
-            }
-            if (k == 0)
-                eof = true;
-            b.len += (size_t)k;
-            continue;
-        }
-        r = (const uint8_t *)b.p + at;
+        if (!(r = cur_peek(&cur, 16 + (size_t)caplen, &rc, err)))
+            break;
         origlen = rd32(r + 12, swap);
         frac = rd32(r + 4, swap);
         ph.ts.tv_sec = (time_t)rd32(r, swap);
         ph.ts.tv_usec = (suseconds_t)(nsec ? frac / 1000 : frac);
         ph.caplen = caplen;
         ph.len = origlen;
-        at += 16 + (size_t)caplen;
         on_packet((u_char *)x, &ph, r + 16);
+        cur_skip(&cur, 16 + (size_t)caplen);
         if (x->rc || (x->o->count && x->st->packets >= x->o->count) || (x->o->stop && *x->o->stop))
             break;
     }
-    if (!rc && !x->rc && eof && b.len > at) {
+    if (!rc && !x->rc && cur.eof && (cur.carry.len || cur.pos < cur.n)) {
         x->st->file_truncated = true;
         rc = tide_err_set(err, TIDE_E_TRUNCATED, path,
                           "the file ends inside packet %llu (every whole packet before it was used)",
                           (unsigned long long)x->st->packets + 1);
     }
-    tide_buf_free(&b);
+    tide_buf_free(&cur.carry);
     tide_input_close(in);
     return rc ? rc : x->rc;
 }
