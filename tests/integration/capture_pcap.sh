@@ -114,6 +114,34 @@ for v in ns be; do
 done
 pass "nanosecond and big-endian pcap files give the same records"
 
+# --- a file of several 1 MiB read chunks: records that span two chunks -----------------------
+# the same capture with UDP packets of many sizes between its packets, so that
+# chunk boundaries fall inside record headers and inside packet data
+python3 - "$W/t.pcap" "$W/big.pcap" <<'PY'
+import random, struct, sys
+src = open(sys.argv[1], "rb").read()
+out, at, rnd = [src[:24]], 24, random.Random(7)
+while at + 16 <= len(src):
+    sec, usec, incl, orig = struct.unpack("<IIII", src[at:at + 16])
+    out.append(src[at:at + 16 + incl])
+    at += 16 + incl
+    for _ in range(40):
+        n = rnd.choice([rnd.randint(1, 40), rnd.randint(100, 60000)])
+        udp = struct.pack(">HHHH", 9, 9, 8 + n, 0) + bytes(n)
+        ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0, bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]))
+        frame = bytes(12) + b"\x08\x00" + ip + udp
+        out.append(struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame)
+open(sys.argv[2], "wb").write(b"".join(out))
+PY
+[ "$(stat -c %s "$W/big.pcap")" -gt 3000000 ] || fail "the padded pcap is too small to span chunks"
+gzip -1 -c "$W/big.pcap" >"$W/big.pcap.gz"
+for v in big.pcap big.pcap.gz; do
+  "$TIDE" capture pcap --raw --ports "$P" "$W/$v" -o "$W/$v.tide" 2>"$W/err" || fail "$v: $(cat "$W/err")"
+  cmp -s <("$TIDE" cat --allow-raw "$W/v0.tide" | jq -c 'del(.source)') <("$TIDE" cat --allow-raw "$W/$v.tide" | jq -c 'del(.source)') ||
+    fail "$v: records differ from the plain file's"
+done
+pass "a pcap of several read chunks, plain and gzipped: the same records"
+
 # --- truncated mid-packet: every whole packet is used ------------------------------------
 size=$(stat -c %s "$W/t.pcap")
 head -c $((size - 7)) "$W/t.pcap" >"$W/cut.pcap"
