@@ -36,6 +36,10 @@ struct wdict {
         uint32_t off, len, id;
     } *slot;
     size_t cap, n;
+    /* the entry found or added last: consecutive records often repeat a
+     * value (method, host, a header), which then costs a compare, not a hash */
+    uint32_t last_off, last_len, last_id;
+    bool has_last;
 };
 
 struct tide_trace_writer {
@@ -181,12 +185,19 @@ static uint64_t dict_ref(struct wdict *d, const struct tide_buf *dc, struct tide
     size_t i;
     if (s.len > TIDE__DICT_MAX_LEN)
         return 0;
+    if (d->has_last && d->last_len == s.len && (s.len == 0 || memcmp(dc->p + d->last_off, s.p, s.len) == 0))
+        return (uint64_t)d->last_id + 1;
     h = hash_str(s);
     if (d->cap) {
         for (i = h & (d->cap - 1); d->slot[i].len != UINT32_MAX; i = (i + 1) & (d->cap - 1))
             if (d->slot[i].h == h && d->slot[i].len == s.len &&
-                (s.len == 0 || memcmp(dc->p + d->slot[i].off, s.p, s.len) == 0))
+                (s.len == 0 || memcmp(dc->p + d->slot[i].off, s.p, s.len) == 0)) {
+                d->last_off = d->slot[i].off;
+                d->last_len = d->slot[i].len;
+                d->last_id = d->slot[i].id;
+                d->has_last = true;
                 return (uint64_t)d->slot[i].id + 1;
+            }
     }
     if (d->n >= TIDE__DICT_MAX_ENTRIES)
         return 0;
@@ -217,6 +228,10 @@ static uint64_t dict_ref(struct wdict *d, const struct tide_buf *dc, struct tide
     d->slot[i].off = (uint32_t)dc->len; /* the literal is appended right after */
     d->slot[i].len = s.len;
     d->slot[i].id = (uint32_t)d->n++;
+    d->last_off = d->slot[i].off;
+    d->last_len = d->slot[i].len;
+    d->last_id = d->slot[i].id;
+    d->has_last = true;
     return 0;
 }
 
@@ -225,6 +240,7 @@ static void dict_reset(struct wdict *d)
     if (d->cap)
         memset(d->slot, 0xff, d->cap * sizeof(*d->slot));
     d->n = 0;
+    d->has_last = false;
 }
 
 /* A string into the (refs, lens, data) columns starting at col, dictionary k. */
