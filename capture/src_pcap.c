@@ -472,6 +472,10 @@ static int read_pcapng(struct pcapctx *x, const char *path, struct tide_err *err
     int rc = tide_input_open(&in, path, err);
     if (rc)
         return rc;
+    if ((rc = tide_input_readahead(in, err)) != 0) { /* reading (and decompressing) beside parsing */
+        tide_input_close(in);
+        return rc;
+    }
     tide_buf_init(&blk, 256u << 20);
     for (;;) {
         uint8_t h[8];
