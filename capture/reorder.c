@@ -25,7 +25,7 @@
 #include <string.h>
 
 #define BATCH 512 /* entries handed over at once */
-#define RING 32    /* batches in flight: bounds what waits for the writer */
+#define RING 64    /* batches in flight: bounds what waits for the writer */
 
 /* What the capture thread asks of the writer thread, in order. */
 enum { OP_ADD, OP_RELEASE_AT, OP_RELEASE_BEFORE, OP_DRAIN };
