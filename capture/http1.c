@@ -68,19 +68,27 @@ bool tide__http_is_method_start(const char *p, size_t n)
 static long parse_headers(const char *buf, size_t len, size_t at, struct tide__http_head *h)
 {
     while (at < len) {
-        const char *eol = memchr(buf + at, '\n', len - at), *colon;
+        const char *eol, *colon, *c = buf + at, *end = buf + len;
         size_t le, ve, vs;
+        /* one pass over the name: token characters up to the colon */
+        while (c < end && is_tchar((unsigned char)*c))
+            c++;
+        if (c == end)
+            return 0; /* need more */
+        if (*c != ':' || c == buf + at) {
+            /* not a header: the blank line that ends the head, or junk */
+            if (c == buf + at && (*c == '\n' || (*c == '\r' && c + 1 < end && c[1] == '\n')))
+                return (long)(c - buf) + (*c == '\r' ? 2 : 1);
+            if (c == buf + at && *c == '\r' && c + 1 == end)
+                return 0;
+            eol = memchr(c, '\n', (size_t)(end - c));
+            return eol ? -1 : 0; /* a whole line that is not a header */
+        }
+        colon = c;
+        eol = memchr(colon, '\n', (size_t)(end - colon));
         if (!eol)
             return 0;
         le = (size_t)(eol - buf);
-        if (le == at || (le == at + 1 && buf[at] == '\r'))
-            return (long)(le + 1); /* the blank line */
-        colon = memchr(buf + at, ':', le - at);
-        if (!colon || colon == buf + at)
-            return -1;
-        for (const char *c = buf + at; c < colon; c++)
-            if (!is_tchar((unsigned char)*c))
-                return -1;
         vs = (size_t)(colon - buf) + 1;
         while (vs < le && (buf[vs] == ' ' || buf[vs] == '\t'))
             vs++;
