@@ -69,6 +69,11 @@ struct tide__reorder {
         struct tide__entry *e;
     } *heap; /* the key beside the pointer: comparing touches no record */
     size_t heap_n, heap_cap;
+    /* records that came in start order wait in a queue instead (most do, in
+     * pcap capture): no heap work for them; the next out is the smaller of
+     * the queue's front and the heap's top */
+    struct slot *run;
+    size_t run_head, run_n, run_cap; /* a ring; run_cap a power of two */
     bool emitted;
     int64_t last_emitted;
     struct tide__reorder_stats st;
@@ -262,6 +267,53 @@ static struct tide__entry *pop(struct tide__reorder *ro)
     return top;
 }
 
+static size_t pending(const struct tide__reorder *ro) { return ro->heap_n + ro->run_n; }
+
+/* The key of the next record out (pending() > 0). */
+static const struct slot *next_key(const struct tide__reorder *ro)
+{
+    const struct slot *r = ro->run_n ? &ro->run[ro->run_head] : NULL;
+    if (!ro->heap_n || (r && before(r, &ro->heap[0])))
+        return r;
+    return &ro->heap[0];
+}
+
+/* Takes the next record out, from the queue or the heap. */
+static struct tide__entry *take(struct tide__reorder *ro)
+{
+    if (ro->heap_n && next_key(ro) == &ro->heap[0])
+        return pop(ro);
+    {
+        struct tide__entry *e = ro->run[ro->run_head].e;
+        ro->run_head = (ro->run_head + 1) & (ro->run_cap - 1);
+        ro->run_n--;
+        return e;
+    }
+}
+
+/* Appends k to the queue if it keeps it in order; false if it does not (or
+ * there is no room). */
+static bool run_push(struct tide__reorder *ro, struct slot k)
+{
+    if (ro->run_n && before(&k, &ro->run[(ro->run_head + ro->run_n - 1) & (ro->run_cap - 1)]))
+        return false;
+    if (ro->run_n == ro->run_cap) {
+        size_t nc = ro->run_cap ? ro->run_cap * 2 : 1024, i;
+        struct slot *nr = malloc(nc * sizeof(*nr));
+        if (!nr)
+            return false;
+        for (i = 0; i < ro->run_n; i++)
+            nr[i] = ro->run[(ro->run_head + i) & (ro->run_cap - 1)];
+        free(ro->run);
+        ro->run = nr;
+        ro->run_cap = nc;
+        ro->run_head = 0;
+    }
+    ro->run[(ro->run_head + ro->run_n) & (ro->run_cap - 1)] = k;
+    ro->run_n++;
+    return true;
+}
+
 /* The sink's failure so far (0: none), copied to err. */
 static int failure(struct tide__reorder *ro, struct tide_err *err)
 {
@@ -313,6 +365,8 @@ static int add_now(struct tide__reorder *ro, struct tide__entry *e, struct tide_
         ro->st.late++;
         return emit(ro, e, err);
     }
+    if (run_push(ro, (struct slot){e->rec.ts_ns, e->seq, e}))
+        return 0;
     if (ro->heap_n == ro->heap_cap) {
         size_t nc = ro->heap_cap ? ro->heap_cap * 2 : 1024;
         struct slot *nh = realloc(ro->heap, nc * sizeof(*nh));
@@ -343,9 +397,12 @@ static int add_now(struct tide__reorder *ro, struct tide__entry *e, struct tide_
 static int release_now(struct tide__reorder *ro, int64_t t, bool inclusive, struct tide_err *err)
 {
     int rc = 0;
-    while (!rc && ro->heap_n &&
-           (ro->heap_n > ro->max_pending || ro->heap[0].ts < t || (inclusive && ro->heap[0].ts == t)))
-        rc = emit(ro, pop(ro), err);
+    while (!rc && pending(ro)) {
+        const struct slot *k = next_key(ro);
+        if (!(pending(ro) > ro->max_pending || k->ts < t || (inclusive && k->ts == t)))
+            break;
+        rc = emit(ro, take(ro), err);
+    }
     return rc;
 }
 
@@ -521,12 +578,13 @@ void tide__reorder_free(struct tide__reorder *ro)
             }
         }
     }
-    while (ro->heap_n)
-        put(ro, pop(ro));
+    while (pending(ro))
+        put(ro, take(ro));
     while ((e = ro->free_list)) {
         ro->free_list = e->next_free;
         entry_free(e);
     }
     free(ro->heap);
+    free(ro->run);
     free(ro);
 }
