@@ -141,6 +141,10 @@ for v in big.pcap big.pcap.gz; do
     fail "$v: records differ from the plain file's"
 done
 pass "a pcap of several read chunks, plain and gzipped: the same records"
+"$TIDE" capture pcap --raw --ports "$P" - -o "$W/stdin.tide" <"$W/big.pcap" 2>"$W/err" || fail "stdin: $(cat "$W/err")"
+cmp -s <("$TIDE" cat --allow-raw "$W/v0.tide" | jq -c 'del(.source)') <("$TIDE" cat --allow-raw "$W/stdin.tide" | jq -c 'del(.source)') ||
+  fail "stdin: records differ from the file's"
+pass "a pcap on standard input (-): the same records"
 
 # --- truncated mid-packet: every whole packet is used ------------------------------------
 size=$(stat -c %s "$W/t.pcap")
