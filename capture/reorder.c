@@ -25,6 +25,7 @@
 #include <string.h>
 
 #define BATCH 512 /* entries handed over at once */
+#define BATCH_BYTES ((size_t)1 << 20) /* or fewer, once their records pass this */
 #define RING 64    /* batches in flight: bounds what waits for the writer */
 
 /* What the capture thread asks of the writer thread, in order. */
@@ -35,7 +36,7 @@ struct item {
     struct tide__entry *e;
 };
 struct batch {
-    size_t n;
+    size_t n, bytes;
     struct item it[BATCH];
 };
 
@@ -207,6 +208,12 @@ struct tide__entry *tide__reorder_pack(struct tide__reorder *ro, const struct ti
         need += fields[i]->len;
     for (i = 0; i < r->n_headers; i++)
         need += r->headers[i].name.len + r->headers[i].value.len;
+    if (e->store.cap > ((size_t)64 << 10) && need < e->store.cap / 4) {
+        /* a pooled entry that once held a large body gives the memory back,
+         * so the pool does not grow to its count times the largest record */
+        tide_buf_free(&e->store);
+        tide_buf_init(&e->store, 0);
+    }
     tide_buf_reset(&e->store);
     if (tide_buf_reserve(&e->store, need)) {
         put(ro, e);
@@ -418,7 +425,7 @@ static int submit(struct tide__reorder *ro, struct tide_err *err)
     while (ro->head - ro->tail >= RING)
         pthread_cond_wait(&ro->room, &ro->mu);
     pthread_mutex_unlock(&ro->mu);
-    ro->ring[ro->head_mine % RING].n = 0;
+    ro->ring[ro->head_mine % RING].n = ro->ring[ro->head_mine % RING].bytes = 0;
     return failure(ro, err);
 }
 
@@ -426,7 +433,10 @@ static int enqueue(struct tide__reorder *ro, int op, struct tide__entry *e, int6
 {
     struct batch *b = &ro->ring[ro->head_mine % RING];
     b->it[b->n++] = (struct item){op, t, e};
-    return b->n == BATCH ? submit(ro, err) : 0;
+    if (e)
+        b->bytes += e->store.len;
+    /* full, or holding large records (bodies): what waits stays bounded by bytes too */
+    return b->n == BATCH || b->bytes >= BATCH_BYTES ? submit(ro, err) : 0;
 }
 
 /* After a release: a partial batch goes now if the writer thread has nothing
