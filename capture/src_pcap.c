@@ -43,7 +43,8 @@ struct pcapctx {
     int linktype;
     int64_t last_release, last_expire;
     int64_t now;
-    int rc;
+    int rc;             /* the writer's failure: stops the capture */
+    struct tide_err err; /* ... and what it said */
 };
 
 static const uint16_t DEFAULT_PORTS[] = {80, 8080, 8000, 8008, 8888, 3000, 5000, 9000, 8081};
@@ -359,12 +360,11 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *p
         /* nothing can start before the oldest unfinished request: the rest goes
          * out, every 10 ms of capture time, so few records wait (a second's
          * worth at 100k requests/s was 30 MB, and cold in cache when written) */
-        struct tide_err err;
         if (x->now - x->last_expire > TIDE_NS_PER_SEC) {
             tide__flows_expire(x->flows, x->now);
             x->last_expire = x->now;
         }
-        x->rc = tide__reorder_release_before(x->ro, tide__flows_oldest_pending(x->flows, x->now), &err);
+        x->rc = tide__reorder_release_before(x->ro, tide__flows_oldest_pending(x->flows, x->now), &x->err);
         x->last_release = x->now;
     }
 }
@@ -912,6 +912,8 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
         rc = x.rc;
     }
 out:
+    if (rc && rc == x.rc)
+        *err = x.err; /* the trace writer failed (a full disk): say why */
     tide__flows_free(x.flows, x.now);
     if (!rc || rc == TIDE_E_TRUNCATED) {
         int rc2 = tide__reorder_drain(x.ro, err);

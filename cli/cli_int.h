@@ -98,7 +98,7 @@ void cli_warnf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 struct cli_out {
     int fd;
     char path[4096];
-    bool is_file;
+    bool is_file; /* a regular file: synced at close, removed on failure (never a device or FIFO) */
 };
 int cli_out_open(struct cli_out *o, const char *path, bool raw, struct tide_err *err);
 /* Closes; on failure (fsync/close error) returns TIDE_E_IO and removes the file. */

@@ -56,19 +56,24 @@ int cli_out_open(struct cli_out *o, const char *path, bool raw, struct tide_err 
     o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, raw ? 0600 : 0644);
     if (o->fd < 0)
         return tide_err_set(err, TIDE_E_IO, path, "cannot create: %s", strerror(errno));
-    o->is_file = true;
+    {
+        /* only a regular file is removed when the run fails: -o /dev/full or a
+         * FIFO is written to, never unlinked (as root that deleted the node) */
+        struct stat st;
+        o->is_file = fstat(o->fd, &st) == 0 && S_ISREG(st.st_mode);
+    }
     return 0;
 }
 
 int cli_out_close(struct cli_out *o, struct tide_err *err)
 {
     int rc = 0;
-    if (o->is_file) {
-        if (fsync(o->fd) != 0 && errno != EINVAL)
+    if (o->fd > 1) {
+        if (o->is_file && fsync(o->fd) != 0 && errno != EINVAL)
             rc = tide_err_set(err, TIDE_E_IO, o->path, "fsync failed: %s", strerror(errno));
         if (close(o->fd) != 0 && !rc)
             rc = tide_err_set(err, TIDE_E_IO, o->path, "close failed: %s", strerror(errno));
-        if (rc)
+        if (rc && o->is_file)
             unlink(o->path);
     }
     o->fd = -1;
@@ -77,10 +82,10 @@ int cli_out_close(struct cli_out *o, struct tide_err *err)
 
 void cli_out_abort(struct cli_out *o)
 {
-    if (o->is_file && o->fd >= 0) {
+    if (o->fd > 1)
         close(o->fd);
+    if (o->is_file && o->fd >= 0)
         unlink(o->path);
-    }
     o->fd = -1;
 }
 
