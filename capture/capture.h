@@ -73,7 +73,8 @@ void tide_input_follow(struct tide_input *in, volatile int *stop, tide_idle_fn i
 
 /*
  * Reads (and decompresses) on a thread of its own, a few 1 MiB chunks ahead
- * of the caller. Not for a followed file (it returns 0 and does nothing).
+ * of the caller. Regular files only: for a followed file, a pipe or stdin it
+ * returns 0 and does nothing.
  */
 int tide_input_readahead(struct tide_input *in, struct tide_err *err);
 /*

@@ -350,9 +350,12 @@ static void *ra_main(void *arg)
 int tide_input_readahead(struct tide_input *in, struct tide_err *err)
 {
     struct ra *ra;
+    struct stat sb;
     int i;
     if (in->ra || in->follow_stop)
         return 0; /* a followed file is read as it grows */
+    if (fstat(in->fd, &sb) || !S_ISREG(sb.st_mode))
+        return 0; /* a pipe or a terminal: a thread blocked in read() would hold up the end of a run */
     ra = calloc(1, sizeof(*ra));
     if (!ra)
         return tide_err_set(err, TIDE_E_NOMEM, in->name, "out of memory");
