@@ -439,13 +439,16 @@ static int enqueue(struct tide__reorder *ro, int op, struct tide__entry *e, int6
     return b->n == BATCH || b->bytes >= BATCH_BYTES ? submit(ro, err) : 0;
 }
 
-/* After a release: a partial batch goes now if the writer thread has nothing
- * to do, so records do not wait for a full batch when traffic is slow. */
+/* After a release: a partial batch of some size goes now if the writer
+ * thread has nothing to do (when capture is the slower side, the writer
+ * keeps busy; smaller batches would cost a wake-up every few records). A
+ * few records may wait for the next batch; sync and drain send them. */
 static int nudge(struct tide__reorder *ro, int rc, struct tide_err *err)
 {
     if (rc)
         return rc;
-    if (ro->ring[ro->head_mine % RING].n && __atomic_load_n(&ro->tail, __ATOMIC_ACQUIRE) == ro->head_mine)
+    if (ro->ring[ro->head_mine % RING].n >= BATCH / 8 &&
+        __atomic_load_n(&ro->tail, __ATOMIC_ACQUIRE) == ro->head_mine)
         return submit(ro, err);
     return failure(ro, err);
 }
