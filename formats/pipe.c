@@ -14,9 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PIPE_BATCH 256              /* records handed over at once */
-#define PIPE_BATCH_BYTES (1u << 20) /* or fewer, once their bytes pass this */
-#define PIPE_RING 64
+#define PIPE_BATCH 1024             /* records handed over at once */
+#define PIPE_BATCH_BYTES (256u << 10) /* or fewer, once their bytes pass this */
+#define PIPE_RING 64 /* 65,536 small records, or 16 MiB, can wait: about a block's worth, so a
+                       * writer compressing a block does not stop the producer */
 
 struct pipe_batch {
     size_t n, bytes;
