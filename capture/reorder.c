@@ -346,7 +346,7 @@ static void note(struct tide__reorder *ro, const struct tide_record *r)
  * list that returns to the capture thread. */
 static int emit(struct tide__reorder *ro, struct tide__entry *e, struct tide_err *err)
 {
-    int rc = ro->failed;
+    int rc = __atomic_load_n(&ro->failed, __ATOMIC_ACQUIRE); /* free() may set it from the other thread */
     note(ro, &e->rec);
     if (!rc) {
         rc = ro->sink.fn(ro->sink.userp, &e->rec, err);
@@ -475,7 +475,7 @@ static void *writer_main(void *arg)
                 add_now(ro, it->e, &err);
             else if (it->op == OP_DRAIN)
                 release_now(ro, INT64_MAX, true, &err);
-            else if (!ro->failed)
+            else if (!__atomic_load_n(&ro->failed, __ATOMIC_ACQUIRE))
                 release_now(ro, it->t, it->op == OP_RELEASE_AT, &err);
         }
         pthread_mutex_lock(&ro->mu);
@@ -570,7 +570,8 @@ void tide__reorder_free(struct tide__reorder *ro)
         return;
     if (ro->async) {
         /* what is still queued is not written: a run that ends here failed */
-        __atomic_store_n(&ro->failed, ro->failed ? ro->failed : TIDE_E_IO, __ATOMIC_RELEASE);
+        int was = 0;
+        __atomic_compare_exchange_n(&ro->failed, &was, TIDE_E_IO, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
         if (ro->ring[ro->head_mine % RING].n)
             submit(ro, NULL);
         pthread_mutex_lock(&ro->mu);
