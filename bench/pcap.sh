@@ -35,5 +35,8 @@ for _ in 1 2 3; do
   tw=$(echo "if ($LAST_WALL < $tw) $LAST_WALL else $tw" | bc)
 done
 echo "  tide: $(echo "scale=1; $size / $tw / 1000000" | bc) MB/s, $(echo "$pk / $tw" | bc) packets/s; $(echo "scale=2; $tw / $tdw" | bc)x tcpdump's time; $("$TIDE" inspect --json "$B/p.tide" 2>/dev/null | jq .records) requests"
+"$TIDE" keygen -o "$B/k" 2>/dev/null || true
+measure "tide capture pcap (anonymized inline)" "$TIDE" capture pcap --key-file "$B/k" --ports "$NGINX_PORT" "$B/http.pcap" -o "$B/pa.tide"
+echo "  inline anonymization: $(echo "scale=2; $LAST_WALL / $tw" | bc)x the raw capture's time"
 measure "tshark -Y http.request -T fields -e http.request.uri" tshark -r "$B/http.pcap" -Y http.request -T fields -e http.request.uri
 echo "  tide is $(echo "scale=1; $LAST_WALL / $tw" | bc)x faster than tshark"
