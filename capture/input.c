@@ -54,15 +54,13 @@ struct tide_input {
 
 struct ra {
     pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t filled, freed;
+    struct tide_ring q; /* the thread fills slot[head % RA_N]; the caller holds slot[tail % RA_N] */
     struct ra_slot {
         char *p;
         long len; /* bytes, 0 at the end, < 0 an error (in err) */
         struct tide_err err;
     } slot[RA_N];
-    uint64_t head, tail; /* [tail, head) filled; tail is the caller's while held */
-    bool held, stop;
+    bool held;
 };
 
 void tide_input_follow(struct tide_input *in, volatile int *stop, tide_idle_fn idle, void *userp)
@@ -326,23 +324,11 @@ static void *ra_main(void *arg)
     struct tide_input *in = arg;
     struct ra *ra = in->ra;
     bool done = false;
-    while (!done) {
-        struct ra_slot *s;
-        pthread_mutex_lock(&ra->mu);
-        while (ra->head - ra->tail == RA_N && !ra->stop)
-            pthread_cond_wait(&ra->freed, &ra->mu);
-        if (ra->stop) {
-            pthread_mutex_unlock(&ra->mu);
-            break;
-        }
-        s = &ra->slot[ra->head % RA_N];
-        pthread_mutex_unlock(&ra->mu);
+    while (!done && tide_ring_wait_room(&ra->q)) {
+        struct ra_slot *s = &ra->slot[ra->q.head % RA_N];
         s->len = fill_chunk(in, s->p, &s->err);
-        done = s->len <= 0;
-        pthread_mutex_lock(&ra->mu);
-        ra->head++;
-        pthread_cond_signal(&ra->filled);
-        pthread_mutex_unlock(&ra->mu);
+        done = s->len <= 0; /* the end, or an error: the last slot */
+        tide_ring_publish(&ra->q);
     }
     return NULL;
 }
@@ -362,16 +348,12 @@ int tide_input_readahead(struct tide_input *in, struct tide_err *err)
     for (i = 0; i < RA_N; i++)
         if (!(ra->slot[i].p = malloc(CHUNK)))
             goto fail;
-    pthread_mutex_init(&ra->mu, NULL);
-    pthread_cond_init(&ra->filled, NULL);
-    pthread_cond_init(&ra->freed, NULL);
+    tide_ring_init(&ra->q, RA_N);
     in->ra = ra;
     if (pthread_create(&ra->thread, NULL, ra_main, in) == 0)
         return 0;
     in->ra = NULL;
-    pthread_cond_destroy(&ra->freed);
-    pthread_cond_destroy(&ra->filled);
-    pthread_mutex_destroy(&ra->mu);
+    tide_ring_destroy(&ra->q);
 fail:
     for (i = 0; i < RA_N; i++)
         free(ra->slot[i].p);
@@ -383,6 +365,7 @@ long tide_input_chunk(struct tide_input *in, const char **p, struct tide_err *er
 {
     struct ra *ra = in->ra;
     struct ra_slot *s;
+    uint64_t slot;
     long n;
     if (!ra) {
         if (!in->chunk && !(in->chunk = malloc(CHUNK)))
@@ -391,16 +374,12 @@ long tide_input_chunk(struct tide_input *in, const char **p, struct tide_err *er
         *p = in->chunk;
         return n;
     }
-    pthread_mutex_lock(&ra->mu);
     if (ra->held) { /* the chunk handed out last time goes back */
         ra->held = false;
-        ra->tail++;
-        pthread_cond_signal(&ra->freed);
+        tide_ring_done(&ra->q);
     }
-    while (ra->head == ra->tail)
-        pthread_cond_wait(&ra->filled, &ra->mu);
-    s = &ra->slot[ra->tail % RA_N];
-    pthread_mutex_unlock(&ra->mu);
+    tide_ring_get(&ra->q, &slot); /* the thread's last slot says the end: it always comes */
+    s = &ra->slot[slot % RA_N];
     if (s->len <= 0) { /* the end, or an error: it stays the answer */
         if (s->len < 0)
             *err = s->err;
@@ -442,14 +421,9 @@ void tide_input_close(struct tide_input *in)
     if (in->ra) {
         struct ra *ra = in->ra;
         int i;
-        pthread_mutex_lock(&ra->mu);
-        ra->stop = true;
-        pthread_cond_signal(&ra->freed);
-        pthread_mutex_unlock(&ra->mu);
+        tide_ring_close(&ra->q);
         pthread_join(ra->thread, NULL);
-        pthread_cond_destroy(&ra->freed);
-        pthread_cond_destroy(&ra->filled);
-        pthread_mutex_destroy(&ra->mu);
+        tide_ring_destroy(&ra->q);
         for (i = 0; i < RA_N; i++)
             free(ra->slot[i].p);
         free(ra);

@@ -40,14 +40,14 @@ struct batch {
     struct item it[BATCH];
 };
 
-/* Async, the fields fall in three groups, each on cache lines of its own
- * (a line written by one core and read by the other costs a transfer every
- * time): the capture thread's, the writer thread's, and those under mu. */
 struct evec {
     struct tide__entry **v;
     size_t n, cap;
 };
 
+/* Async, the fields fall in three groups, each on cache lines of its own
+ * (a line written by one core and read by the other costs a transfer every
+ * time): the capture thread's, the writer thread's, and the hand-over's. */
 struct tide__reorder {
     /* set once, then read by both */
     struct tide_sink sink;
@@ -56,8 +56,6 @@ struct tide__reorder {
     bool async;
     pthread_t thread;
     struct batch *ring;
-    int failed; /* the sink's first failure, returned from then on */
-    struct tide_err fail_err;
     /* the capture thread's */
     _Alignas(64) struct tide__entry *free_list;
     uint64_t seq;
@@ -79,14 +77,11 @@ struct tide__reorder {
     int64_t last_emitted;
     struct tide__reorder_stats st;
     struct evec done; /* written entries, until the batch ends */
-    /* under mu: ring[head % RING] fills on the capture thread, the writer
-     * thread takes ring[tail % RING]; written entries come back through ret
-     * (the writer thread only reads an entry, so the capture thread's next
-     * write to it finds no line the other core has changed) */
-    _Alignas(64) pthread_mutex_t mu;
-    pthread_cond_t more, room;
-    uint64_t head, tail;
-    bool closing;
+    /* batches go over q (slot n is ring[n % RING]), which also keeps the
+     * sink's first failure; written entries come back through ret, under
+     * q.mu (the writer thread only reads an entry, so the capture thread's
+     * next write to it finds no line the other core has changed) */
+    _Alignas(64) struct tide_ring q;
     struct evec ret;
 };
 
@@ -100,6 +95,7 @@ struct tide__reorder *tide__reorder_new(struct tide_sink sink, int64_t window, u
     ro->sink = sink;
     ro->window = window > 0 ? window : 60 * TIDE_NS_PER_SEC;
     ro->max_pending = max_pending ? max_pending : 1000000;
+    tide_ring_init(&ro->q, RING);
     return ro;
 }
 
@@ -142,6 +138,16 @@ static void put(struct tide__reorder *ro, struct tide__entry *e)
     ro->free_list = e;
 }
 
+/* A written (or refused) entry goes back: to the pool, or async from the
+ * writer thread, to the list that returns to the capture thread. */
+static void let_go(struct tide__reorder *ro, struct tide__entry *e)
+{
+    if (ro->async)
+        give_back(ro, e);
+    else
+        put(ro, e);
+}
+
 void tide__reorder_put(struct tide__reorder *ro, struct tide__entry *e)
 {
     if (e)
@@ -176,11 +182,11 @@ struct tide__entry *tide__reorder_pack(struct tide__reorder *ro, const struct ti
     char *p;
     if (ro->async && !ro->spare.n) {
         struct evec t;
-        pthread_mutex_lock(&ro->mu);
+        pthread_mutex_lock(&ro->q.mu);
         t = ro->ret;
         ro->ret = ro->spare;
         ro->spare = t;
-        pthread_mutex_unlock(&ro->mu);
+        pthread_mutex_unlock(&ro->q.mu);
     }
     e = ro->free_list;
     if (ro->spare.n) {
@@ -321,15 +327,6 @@ static bool run_push(struct tide__reorder *ro, struct slot k)
     return true;
 }
 
-/* The sink's failure so far (0: none), copied to err. */
-static int failure(struct tide__reorder *ro, struct tide_err *err)
-{
-    int rc = __atomic_load_n(&ro->failed, __ATOMIC_ACQUIRE);
-    if (rc && err)
-        *err = ro->fail_err;
-    return rc;
-}
-
 static void note(struct tide__reorder *ro, const struct tide_record *r)
 {
     if (ro->st.records == 0 || r->ts_ns < ro->st.first_ts)
@@ -342,25 +339,14 @@ static void note(struct tide__reorder *ro, const struct tide_record *r)
     ro->emitted = true;
 }
 
-/* Writes one record; with async, on the writer thread, the entry goes to the
- * list that returns to the capture thread. */
+/* Writes one record; a sink's failure is kept and returned from then on. */
 static int emit(struct tide__reorder *ro, struct tide__entry *e, struct tide_err *err)
 {
-    int rc = __atomic_load_n(&ro->failed, __ATOMIC_ACQUIRE); /* free() may set it from the other thread */
+    int rc = tide_ring_failure(&ro->q, err);
     note(ro, &e->rec);
-    if (!rc) {
-        rc = ro->sink.fn(ro->sink.userp, &e->rec, err);
-        if (rc) {
-            ro->fail_err = *err;
-            __atomic_store_n(&ro->failed, rc, __ATOMIC_RELEASE);
-        }
-    } else {
-        *err = ro->fail_err;
-    }
-    if (ro->async)
-        give_back(ro, e);
-    else
-        put(ro, e);
+    if (!rc && (rc = ro->sink.fn(ro->sink.userp, &e->rec, err)) != 0)
+        tide_ring_fail(&ro->q, rc, err);
+    let_go(ro, e);
     return rc;
 }
 
@@ -378,10 +364,7 @@ static int add_now(struct tide__reorder *ro, struct tide__entry *e, struct tide_
         size_t nc = ro->heap_cap ? ro->heap_cap * 2 : 1024;
         struct slot *nh = realloc(ro->heap, nc * sizeof(*nh));
         if (!nh) {
-            if (ro->async)
-                give_back(ro, e);
-            else
-                put(ro, e);
+            let_go(ro, e);
             return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
         }
         ro->heap = nh;
@@ -419,14 +402,9 @@ static int release_now(struct tide__reorder *ro, int64_t t, bool inclusive, stru
  * free (batches in flight are [tail, head), the filling one is head). */
 static int submit(struct tide__reorder *ro, struct tide_err *err)
 {
-    pthread_mutex_lock(&ro->mu);
-    ro->head = ++ro->head_mine;
-    pthread_cond_signal(&ro->more);
-    while (ro->head - ro->tail >= RING)
-        pthread_cond_wait(&ro->room, &ro->mu);
-    pthread_mutex_unlock(&ro->mu);
+    ro->head_mine = tide_ring_put(&ro->q);
     ro->ring[ro->head_mine % RING].n = ro->ring[ro->head_mine % RING].bytes = 0;
-    return failure(ro, err);
+    return tide_ring_failure(&ro->q, err);
 }
 
 static int enqueue(struct tide__reorder *ro, int op, struct tide__entry *e, int64_t t, struct tide_err *err)
@@ -448,9 +426,9 @@ static int nudge(struct tide__reorder *ro, int rc, struct tide_err *err)
     if (rc)
         return rc;
     if (ro->ring[ro->head_mine % RING].n >= BATCH / 8 &&
-        __atomic_load_n(&ro->tail, __ATOMIC_ACQUIRE) == ro->head_mine)
+        __atomic_load_n(&ro->q.tail, __ATOMIC_ACQUIRE) == ro->head_mine)
         return submit(ro, err);
-    return failure(ro, err);
+    return tide_ring_failure(&ro->q, err);
 }
 
 /* The writer thread: runs each batch's operations in order and gives the
@@ -458,16 +436,10 @@ static int nudge(struct tide__reorder *ro, int rc, struct tide_err *err)
 static void *writer_main(void *arg)
 {
     struct tide__reorder *ro = arg;
-    pthread_mutex_lock(&ro->mu);
-    for (;;) {
-        struct batch *b;
+    uint64_t slot;
+    while (tide_ring_get(&ro->q, &slot)) {
+        struct batch *b = &ro->ring[slot % RING];
         size_t i;
-        while (ro->tail == ro->head && !ro->closing)
-            pthread_cond_wait(&ro->more, &ro->mu);
-        if (ro->tail == ro->head)
-            break;
-        b = &ro->ring[ro->tail % RING];
-        pthread_mutex_unlock(&ro->mu);
         for (i = 0; i < b->n; i++) {
             struct item *it = &b->it[i];
             struct tide_err err;
@@ -475,10 +447,10 @@ static void *writer_main(void *arg)
                 add_now(ro, it->e, &err);
             else if (it->op == OP_DRAIN)
                 release_now(ro, INT64_MAX, true, &err);
-            else if (!__atomic_load_n(&ro->failed, __ATOMIC_ACQUIRE))
+            else if (!tide_ring_failure(&ro->q, NULL))
                 release_now(ro, it->t, it->op == OP_RELEASE_AT, &err);
         }
-        pthread_mutex_lock(&ro->mu);
+        pthread_mutex_lock(&ro->q.mu);
         if (ro->done.n && evec_grow(&ro->ret, ro->done.n) == 0) {
             memcpy(ro->ret.v + ro->ret.n, ro->done.v, ro->done.n * sizeof(*ro->done.v));
             ro->ret.n += ro->done.n;
@@ -486,11 +458,10 @@ static void *writer_main(void *arg)
             for (i = 0; i < ro->done.n; i++)
                 entry_free(ro->done.v[i]);
         }
+        pthread_mutex_unlock(&ro->q.mu);
         ro->done.n = 0;
-        __atomic_store_n(&ro->tail, ro->tail + 1, __ATOMIC_RELEASE);
-        pthread_cond_broadcast(&ro->room);
+        tide_ring_done(&ro->q);
     }
-    pthread_mutex_unlock(&ro->mu);
     return NULL;
 }
 
@@ -499,15 +470,9 @@ int tide__reorder_async(struct tide__reorder *ro, struct tide_err *err)
     ro->ring = calloc(RING, sizeof(*ro->ring));
     if (!ro->ring)
         return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
-    pthread_mutex_init(&ro->mu, NULL);
-    pthread_cond_init(&ro->more, NULL);
-    pthread_cond_init(&ro->room, NULL);
     ro->async = true;
     if (pthread_create(&ro->thread, NULL, writer_main, ro)) {
         ro->async = false;
-        pthread_cond_destroy(&ro->room);
-        pthread_cond_destroy(&ro->more);
-        pthread_mutex_destroy(&ro->mu);
         free(ro->ring);
         ro->ring = NULL;
         return tide_err_set(err, TIDE_E_NOMEM, "", "cannot start the writer thread");
@@ -517,17 +482,13 @@ int tide__reorder_async(struct tide__reorder *ro, struct tide_err *err)
 
 int tide__reorder_sync(struct tide__reorder *ro, struct tide_err *err)
 {
-    if (!ro->async)
-        return failure(ro, err);
-    if (ro->ring[ro->head_mine % RING].n)
-        submit(ro, NULL);
-    pthread_mutex_lock(&ro->mu);
-    while (ro->tail != ro->head)
-        pthread_cond_wait(&ro->room, &ro->mu);
-    pthread_mutex_unlock(&ro->mu);
-    return failure(ro, err);
+    if (ro->async) {
+        if (ro->ring[ro->head_mine % RING].n)
+            submit(ro, NULL);
+        tide_ring_wait_empty(&ro->q);
+    }
+    return tide_ring_failure(&ro->q, err);
 }
-
 /* ---- the calls the capture sources make ---- */
 
 int tide__reorder_add(struct tide__reorder *ro, struct tide__entry *e, struct tide_err *err)
@@ -570,18 +531,11 @@ void tide__reorder_free(struct tide__reorder *ro)
         return;
     if (ro->async) {
         /* what is still queued is not written: a run that ends here failed */
-        int was = 0;
-        __atomic_compare_exchange_n(&ro->failed, &was, TIDE_E_IO, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        tide_ring_fail(&ro->q, TIDE_E_IO, NULL);
         if (ro->ring[ro->head_mine % RING].n)
             submit(ro, NULL);
-        pthread_mutex_lock(&ro->mu);
-        ro->closing = true;
-        pthread_cond_signal(&ro->more);
-        pthread_mutex_unlock(&ro->mu);
+        tide_ring_close(&ro->q);
         pthread_join(ro->thread, NULL);
-        pthread_cond_destroy(&ro->room);
-        pthread_cond_destroy(&ro->more);
-        pthread_mutex_destroy(&ro->mu);
         free(ro->ring);
         {
             struct evec *vs[3] = {&ro->done, &ro->ret, &ro->spare};
@@ -598,6 +552,7 @@ void tide__reorder_free(struct tide__reorder *ro)
         ro->free_list = e->next_free;
         entry_free(e);
     }
+    tide_ring_destroy(&ro->q);
     free(ro->heap);
     free(ro->run);
     free(ro);

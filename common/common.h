@@ -14,6 +14,7 @@
 #ifndef TIDE_COMMON_H
 #define TIDE_COMMON_H
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -259,5 +260,42 @@ void tide_lines_free(struct tide_lines *l);
 
 /* A tide_read_fn over a file descriptor (userp = pointer to int fd). */
 long tide_read_fd(void *userp, void *buf, size_t n, struct tide_err *err);
+
+/*
+ * A bounded hand-over between a producer and a consumer thread (ring.c), over
+ * slots the caller keeps: the slot numbered head is the producer's to fill,
+ * [tail, head) are handed over, tail is the consumer's (slot n is n % cap).
+ * Either side may keep a first failure for the other to return. tail may be
+ * read with __atomic_load_n() without the lock.
+ */
+struct tide_ring {
+    pthread_mutex_t mu;
+    pthread_cond_t more, room;
+    uint64_t head, tail, cap;
+    bool closing;
+    int failed;
+    struct tide_err fail_err;
+};
+void tide_ring_init(struct tide_ring *r, uint64_t cap);
+void tide_ring_destroy(struct tide_ring *r);
+/* Producer: hands the filling slot over, then waits until the next one is free;
+ * returns the next slot's number. */
+uint64_t tide_ring_put(struct tide_ring *r);
+/* Producer, the other order: waits until the filling slot is free (false: closed),
+ * fills it, then hands it over without waiting. */
+bool tide_ring_wait_room(struct tide_ring *r);
+void tide_ring_publish(struct tide_ring *r);
+/* Consumer: waits for a handed-over slot, sets *slot; false once closed with none left. */
+bool tide_ring_get(struct tide_ring *r, uint64_t *slot);
+/* Consumer: gives the slot from tide_ring_get() back. */
+void tide_ring_done(struct tide_ring *r);
+/* Producer: waits until every slot handed over has come back (or closed). */
+void tide_ring_wait_empty(struct tide_ring *r);
+/* No more slots: wakes both sides. */
+void tide_ring_close(struct tide_ring *r);
+/* Keeps rc (and err, may be NULL) if nothing failed before. */
+void tide_ring_fail(struct tide_ring *r, int rc, const struct tide_err *err);
+/* The failure kept (0: none), copied to err (may be NULL). */
+int tide_ring_failure(struct tide_ring *r, struct tide_err *err);
 
 #endif

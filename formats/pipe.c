@@ -28,49 +28,26 @@ struct pipe_batch {
 struct tide_pipe {
     struct tide_sink next;
     pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t more, room;
+    struct tide_ring q; /* slot n is ring[n % PIPE_RING]; the next sink's failure is kept here */
     struct pipe_batch ring[PIPE_RING];
-    uint64_t head, tail; /* [tail, head) handed over; head is filling */
-    bool closing;
-    int failed;
-    struct tide_err fail_err;
+    bool started;
 };
-
-static int failure(struct tide_pipe *p, struct tide_err *err)
-{
-    int rc = __atomic_load_n(&p->failed, __ATOMIC_ACQUIRE);
-    if (rc && err)
-        *err = p->fail_err;
-    return rc;
-}
 
 static void *run(void *arg)
 {
     struct tide_pipe *p = arg;
-    pthread_mutex_lock(&p->mu);
-    for (;;) {
-        struct pipe_batch *b;
+    uint64_t slot;
+    while (tide_ring_get(&p->q, &slot)) {
+        struct pipe_batch *b = &p->ring[slot % PIPE_RING];
         size_t i;
-        while (p->tail == p->head && !p->closing)
-            pthread_cond_wait(&p->more, &p->mu);
-        if (p->tail == p->head)
-            break;
-        b = &p->ring[p->tail % PIPE_RING];
-        pthread_mutex_unlock(&p->mu);
-        for (i = 0; i < b->n && !__atomic_load_n(&p->failed, __ATOMIC_RELAXED); i++) {
+        for (i = 0; i < b->n && !tide_ring_failure(&p->q, NULL); i++) {
             struct tide_err err;
             int rc = p->next.fn(p->next.userp, &b->r[i], &err);
-            if (rc) {
-                p->fail_err = err;
-                __atomic_store_n(&p->failed, rc, __ATOMIC_RELEASE);
-            }
+            if (rc)
+                tide_ring_fail(&p->q, rc, &err);
         }
-        pthread_mutex_lock(&p->mu);
-        p->tail++;
-        pthread_cond_broadcast(&p->room);
+        tide_ring_done(&p->q);
     }
-    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -84,14 +61,12 @@ int tide_pipe_new(struct tide_pipe **out, struct tide_sink next, struct tide_err
     p->next = next;
     for (i = 0; i < PIPE_RING; i++)
         tide_arena_init(&p->ring[i].arena, 0);
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_cond_init(&p->more, NULL);
-    pthread_cond_init(&p->room, NULL);
+    tide_ring_init(&p->q, PIPE_RING);
     if (pthread_create(&p->thread, NULL, run, p)) {
-        p->closing = true;
         tide_pipe_free(p);
         return tide_err_set(err, TIDE_E_NOMEM, "", "cannot start a thread");
     }
+    p->started = true;
     *out = p;
     return 0;
 }
@@ -99,14 +74,7 @@ int tide_pipe_new(struct tide_pipe **out, struct tide_sink next, struct tide_err
 /* Hands the filling batch over and waits until the next slot is free. */
 static void submit(struct tide_pipe *p)
 {
-    struct pipe_batch *b;
-    pthread_mutex_lock(&p->mu);
-    p->head++;
-    pthread_cond_signal(&p->more);
-    while (p->head - p->tail >= PIPE_RING)
-        pthread_cond_wait(&p->room, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-    b = &p->ring[p->head % PIPE_RING];
+    struct pipe_batch *b = &p->ring[tide_ring_put(&p->q) % PIPE_RING];
     b->n = b->bytes = 0;
     tide_arena_reset(&b->arena);
 }
@@ -114,8 +82,8 @@ static void submit(struct tide_pipe *p)
 int tide_pipe_sink(void *userp, const struct tide_record *r, struct tide_err *err)
 {
     struct tide_pipe *p = userp;
-    struct pipe_batch *b = &p->ring[p->head % PIPE_RING];
-    int rc = failure(p, err);
+    struct pipe_batch *b = &p->ring[p->q.head % PIPE_RING];
+    int rc = tide_ring_failure(&p->q, err);
     uint32_t i;
     if (rc)
         return rc;
@@ -131,13 +99,10 @@ int tide_pipe_sink(void *userp, const struct tide_record *r, struct tide_err *er
 
 int tide_pipe_sync(struct tide_pipe *p, struct tide_err *err)
 {
-    if (p->ring[p->head % PIPE_RING].n)
+    if (p->ring[p->q.head % PIPE_RING].n)
         submit(p);
-    pthread_mutex_lock(&p->mu);
-    while (p->tail != p->head)
-        pthread_cond_wait(&p->room, &p->mu);
-    pthread_mutex_unlock(&p->mu);
-    return failure(p, err);
+    tide_ring_wait_empty(&p->q);
+    return tide_ring_failure(&p->q, err);
 }
 
 void tide_pipe_free(struct tide_pipe *p)
@@ -145,18 +110,13 @@ void tide_pipe_free(struct tide_pipe *p)
     int i;
     if (!p)
         return;
-    if (!p->closing) {
+    if (p->started) {
         /* what was not synced is not passed on: a run that ends here failed */
-        __atomic_store_n(&p->failed, TIDE_E_IO, __ATOMIC_RELEASE);
-        pthread_mutex_lock(&p->mu);
-        p->closing = true;
-        pthread_cond_signal(&p->more);
-        pthread_mutex_unlock(&p->mu);
+        tide_ring_fail(&p->q, TIDE_E_IO, NULL);
+        tide_ring_close(&p->q);
         pthread_join(p->thread, NULL);
     }
-    pthread_cond_destroy(&p->room);
-    pthread_cond_destroy(&p->more);
-    pthread_mutex_destroy(&p->mu);
+    tide_ring_destroy(&p->q);
     for (i = 0; i < PIPE_RING; i++)
         tide_arena_free(&p->ring[i].arena);
     free(p);

@@ -1,4 +1,5 @@
 /* Unit tests for common/: varints, base64, JSON escaping, time, lines, maps. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -218,6 +219,53 @@ static void arena_reset_reuses_memory(void **state)
     tide_arena_free(&a);
 }
 
+/* ---- the ring: a producer and a consumer thread ---- */
+
+struct ring_case {
+    struct tide_ring q;
+    uint64_t slot[4];
+    uint64_t sum, n;
+};
+
+static void *ring_consumer(void *arg)
+{
+    struct ring_case *c = arg;
+    uint64_t s;
+    while (tide_ring_get(&c->q, &s)) {
+        c->sum += c->slot[s % 4];
+        c->n++;
+        tide_ring_done(&c->q);
+    }
+    return NULL;
+}
+
+static void ring_hands_every_slot_over_in_order(void **state)
+{
+    static struct ring_case c;
+    struct tide_err e, got;
+    pthread_t t;
+    uint64_t i, head = 0, want = 0;
+    tide_ring_init(&c.q, 4);
+    assert_int_equal(pthread_create(&t, NULL, ring_consumer, &c), 0);
+    for (i = 1; i <= 100000; i++) {
+        c.slot[head % 4] = i; /* the filling slot is the producer's alone */
+        want += i;
+        head = tide_ring_put(&c.q);
+        assert_true(head - __atomic_load_n(&c.q.tail, __ATOMIC_ACQUIRE) < 4);
+    }
+    tide_ring_wait_empty(&c.q);
+    assert_true(c.n == 100000 && c.sum == want);
+    tide_err_set(&e, TIDE_E_IO, "out", "disk full");
+    tide_ring_fail(&c.q, TIDE_E_IO, &e);
+    tide_ring_fail(&c.q, TIDE_E_NOMEM, NULL); /* the first failure stays */
+    assert_int_equal(tide_ring_failure(&c.q, &got), TIDE_E_IO);
+    assert_string_equal(got.msg, "disk full");
+    tide_ring_close(&c.q);
+    assert_false(tide_ring_wait_room(&c.q)); /* closed: no more room is waited for */
+    assert_int_equal(pthread_join(t, NULL), 0); /* closed and empty: the consumer ends */
+    tide_ring_destroy(&c.q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -232,6 +280,7 @@ int main(void)
         cmocka_unit_test(strmap_counts_and_caps),
         cmocka_unit_test(buf_cap_is_enforced),
         cmocka_unit_test(arena_reset_reuses_memory),
+        cmocka_unit_test(ring_hands_every_slot_over_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
