@@ -97,9 +97,7 @@ struct tide__flows {
     struct tide_pcap_stats *st;
     struct tide__reorder *ro;
     size_t mem;
-    char client_buf[64];
     struct tide_record rec;
-    struct tide_buf tmp;
     struct pending *spare; /* pending requests to reuse */
 };
 
@@ -122,15 +120,18 @@ static inline void ep_words(const struct tide__endpoint *e, uint64_t w[3])
     w[2] = z;
 }
 
+static uint64_t ep_mix(const struct tide__endpoint *e)
+{
+    uint64_t w[3];
+    ep_words(e, w);
+    return w[0] * 0x9E3779B97F4A7C15ull ^ w[1] * 0xC2B2AE3D27D4EB4Full ^ w[2] * 0x165667B19E3779F9ull;
+}
+
 /* Direction-independent (the endpoints' hashes are added): this runs for
  * every packet, so it is a few multiplies, not a general byte hash. */
 static uint64_t key_hash(const struct tide__flowkey *k)
 {
-    uint64_t a[3], b[3], h;
-    ep_words(&k->a, a);
-    ep_words(&k->b, b);
-    h = (a[0] * 0x9E3779B97F4A7C15ull ^ a[1] * 0xC2B2AE3D27D4EB4Full ^ a[2] * 0x165667B19E3779F9ull) +
-        (b[0] * 0x9E3779B97F4A7C15ull ^ b[1] * 0xC2B2AE3D27D4EB4Full ^ b[2] * 0x165667B19E3779F9ull);
+    uint64_t h = ep_mix(&k->a) + ep_mix(&k->b);
     h ^= h >> 31;
     h *= 0xD6E8FEB86659FD93ull;
     return h ^ (h >> 32);
@@ -155,7 +156,6 @@ struct tide__flows *tide__flows_new(const struct tide__flow_opts *o, struct tide
     f->ro = ro;
     f->cap = 4096;
     f->tab = calloc(f->cap, sizeof(*f->tab));
-    tide_buf_init(&f->tmp, 0);
     if (!f->tab) {
         free(f);
         return NULL;
@@ -240,6 +240,13 @@ static void consume(struct tide__flows *f, struct conn *c, struct half *h, size_
     }
 }
 
+/* A pending request's record is with the re-order window: the struct is reused. */
+static void pending_put(struct tide__flows *f, struct pending *p)
+{
+    p->next = f->spare;
+    f->spare = p;
+}
+
 static void emit_pending(struct tide__flows *f, struct pending *p, int status, int64_t resp_bytes,
                          int64_t end_ts)
 {
@@ -254,8 +261,7 @@ static void emit_pending(struct tide__flows *f, struct pending *p, int status, i
     }
     f->st->requests++;
     tide__reorder_add(f->ro, p->e, &err);
-    p->next = f->spare;
-    f->spare = p;
+    pending_put(f, p);
 }
 
 static void finish_response(struct tide__flows *f, struct conn *c, int64_t ts)
@@ -321,8 +327,7 @@ static void queue_request(struct tide__flows *f, struct conn *c)
     /* source: file and packet number */
     p->e = tide__reorder_pack(f->ro, r, f->o.source_name ? f->o.source_name : "pcap", f->o.packet_no);
     if (!p->e) {
-        p->next = f->spare;
-        f->spare = p;
+        pending_put(f, p);
         return;
     }
     p->next = NULL;
@@ -676,6 +681,22 @@ static void add_mark(struct half *h, uint64_t off, int64_t ts)
     h->n_marks++;
 }
 
+/* Keeps n stream bytes at the end of h's buffer. With no memory for them,
+ * they and what the buffer held are counted as evicted, and the parser
+ * starts again at the next message after them. */
+static void keep(struct tide__flows *f, struct conn *c, struct half *h, const char *p, size_t n)
+{
+    if (tide_buf_append(&h->buf, p, n) == 0) {
+        c->mem += n;
+        f->mem += n;
+        return;
+    }
+    f->st->skipped_bytes[TIDE_PCAP_SKIP_EVICTED] += h->buf.len + n;
+    consume(f, c, h, h->buf.len);
+    h->base += n;
+    h->resync = true;
+}
+
 static void append(struct tide__flows *f, struct conn *c, struct half *h, const char *p, size_t n, int64_t ts)
 {
     if (h->buf.len + n > HALF_CAP) {
@@ -685,10 +706,7 @@ static void append(struct tide__flows *f, struct conn *c, struct half *h, const 
         h->resync = true;
     }
     add_mark(h, h->base + h->buf.len, ts);
-    if (tide_buf_append(&h->buf, p, n) == 0) {
-        c->mem += n;
-        f->mem += n;
-    }
+    keep(f, c, h, p, n);
     h->next += (uint32_t)n;
 }
 
@@ -710,14 +728,8 @@ static void parse_in_place(struct tide__flows *f, struct conn *c, struct half *h
     n = h->buf.len;
     h->buf = h->own;
     h->borrowed = false;
-    if (n && tide_buf_append(&h->buf, p, n) == 0) {
-        c->mem += n;
-        f->mem += n;
-    } else if (n) {
-        f->st->skipped_bytes[TIDE_PCAP_SKIP_EVICTED] += n; /* no memory to keep it */
-        h->base += n;
-        h->resync = true;
-    }
+    if (n)
+        keep(f, c, h, p, n);
 }
 
 /* Moves waiting segments that now fit in order into the buffer. */
@@ -918,7 +930,6 @@ void tide__flows_free(struct tide__flows *f, int64_t now)
         free(p);
     }
     free(f->tab);
-    tide_buf_free(&f->tmp);
     free(f);
 }
 
