@@ -66,6 +66,12 @@ static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t
 
 static void skip(struct pcapctx *x, int why) { x->st->skipped[why]++; }
 
+/* The run has what it asked for: --count packets, or a stop (a signal). */
+static bool enough(const struct pcapctx *x)
+{
+    return (x->o->count && x->st->packets >= x->o->count) || (x->o->stop && *x->o->stop);
+}
+
 static void tcp(struct pcapctx *x, const uint8_t *src, const uint8_t *dst, bool v6, const uint8_t *p,
                 size_t n)
 {
@@ -579,7 +585,7 @@ static int read_pcapng(struct pcapctx *x, const char *path, struct tide_err *err
             }
             x->linktype = ifs[ifid].linktype;
             on_packet((u_char *)x, &ph, data);
-            if (x->rc || (x->o->count && x->st->packets >= x->o->count) || (x->o->stop && *x->o->stop))
+            if (x->rc || enough(x))
                 break;
         }
         /* other blocks (name resolution, statistics, custom, decryption secrets) carry no packets */
@@ -712,10 +718,10 @@ static int read_pcap_classic(struct pcapctx *x, const char *path, struct tide_er
         ph.len = origlen;
         on_packet((u_char *)x, &ph, r + 16);
         cur_skip(&cur, 16 + (size_t)caplen);
-        if (x->rc || (x->o->count && x->st->packets >= x->o->count) || (x->o->stop && *x->o->stop))
+        if (x->rc || enough(x))
             break;
     }
-    if (!rc && !x->rc && cur.eof && (cur.carry.len || cur.pos < cur.n)) {
+    if (!rc && !x->rc && cur.eof && cur.carry.len) { /* at the end, a record put together only in part */
         x->st->file_truncated = true;
         rc = tide_err_set(err, TIDE_E_TRUNCATED, path,
                           "the file ends inside packet %llu (every whole packet before it was used)",
@@ -806,17 +812,10 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
             struct pcap_pkthdr *h;
             const u_char *d;
             int r;
-            if (is_pcapng(path)) {
-                tide__flows_opts(x.flows)->source_name = path;
-                tide__flows_opts(x.flows)->packet_no = 0;
-                rc = read_pcapng(&x, path, err);
-                if (rc == TIDE_E_TRUNCATED)
-                    rc = 0; /* said in the stats; other files still read */
-                continue;
-            }
             tide__flows_opts(x.flows)->source_name = path;
             tide__flows_opts(x.flows)->packet_no = 0;
-            if ((rc = read_pcap_classic(&x, path, err)) != 1) {
+            /* tide's own readers; 1: a pcap variant (or stdin) for libpcap */
+            if ((rc = is_pcapng(path) ? read_pcapng(&x, path, err) : read_pcap_classic(&x, path, err)) != 1) {
                 if (rc == TIDE_E_TRUNCATED)
                     rc = 0; /* said in the stats; other files still read */
                 continue;
@@ -827,7 +826,7 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
             x.linktype = pcap_datalink(p);
             while ((r = pcap_next_ex(p, &h, &d)) == 1 && !x.rc) {
                 on_packet((u_char *)&x, h, d);
-                if ((o->count && st->packets >= o->count) || (o->stop && *o->stop))
+                if (enough(&x))
                     break;
             }
             if (r == PCAP_ERROR) {
@@ -889,9 +888,7 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
             struct pcap_stat ps;
             if (r < 0 || x.rc)
                 break;
-            if (o->stop && *o->stop)
-                break;
-            if (o->count && st->packets >= o->count)
+            if (enough(&x))
                 break;
             clock_gettime(CLOCK_MONOTONIC, &ts);
             if (o->duration_ns > 0 && (int64_t)ts.tv_sec * TIDE_NS_PER_SEC + ts.tv_nsec - t0 >= o->duration_ns)
