@@ -257,12 +257,6 @@ int cmd_anonymize(int argc, char **argv)
     while ((rc = tide_trace_reader_next(r, &rec, &err)) == 1)
         if ((rc = sink.fn(sink.userp, rec, &err)) != 0)
             break;
-    if (rc >= 0 && tide_pipe_sync(pipe, &err)) {
-        cli_error(&err);
-        cli_out_abort(&out);
-        ex = EXIT_RUNTIME;
-        goto out_close;
-    }
     if (rc < 0) {
         ex = cli_reader_end(r, rc, &err);
         if (ex == EXIT_OK)
@@ -272,12 +266,12 @@ int cmd_anonymize(int argc, char **argv)
             cli_out_abort(&out);
             goto out_close;
         }
-        if (tide_pipe_sync(pipe, &err)) {
-            cli_error(&err);
-            cli_out_abort(&out);
-            ex = EXIT_RUNTIME;
-            goto out_close;
-        }
+    }
+    if (tide_pipe_sync(pipe, &err)) { /* everything anonymized is with the writer */
+        cli_error(&err);
+        cli_out_abort(&out);
+        ex = EXIT_RUNTIME;
+        goto out_close;
     }
     fin = cli_anon_final(&ca, NULL);
     if (tide_trace_writer_close(w, fin, &err) || cli_out_close(&out, &err)) {

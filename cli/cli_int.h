@@ -151,6 +151,8 @@ int cli_in_open(const char *path, struct tide_err *err);
  * the trace start). Returns 0 or TIDE_E_FORMAT.
  */
 int cli_parse_when(const char *s, int64_t *ns, bool *is_offset);
+/* An integer option from lo to hi into *out, or EXIT_USAGE after printing what. */
+int cli_parse_range(const char *s, int64_t lo, int64_t hi, const char *what, int64_t *out);
 /* --level N: 1..22 into *out, or EXIT_USAGE after saying why. */
 int cli_parse_level(const char *s, int *out);
 

@@ -462,17 +462,13 @@ static int capture_pcap(int argc, char **argv)
             }
             break;
         case 'c':
-            if (tide_parse_i64(optarg, strlen(optarg), &v) || v < 1) {
-                cli_errorf("--count: a number of packets, 1 or more");
+            if (cli_parse_range(optarg, 1, INT64_MAX, "--count: a number of packets, 1 or more", &v))
                 return EXIT_USAGE;
-            }
             po.count = (uint64_t)v;
             break;
         case 's':
-            if (tide_parse_i64(optarg, strlen(optarg), &v) || v < 1 || v > 262144) {
-                cli_errorf("--snaplen: bytes, 1 to 262144");
+            if (cli_parse_range(optarg, 1, 262144, "--snaplen: bytes, 1 to 262144", &v))
                 return EXIT_USAGE;
-            }
             po.snaplen = (int)v;
             break;
         case 'p': {
@@ -491,17 +487,13 @@ static int capture_pcap(int argc, char **argv)
         }
         case 'D': po.detect = true; break;
         case 'b':
-            if (tide_parse_i64(optarg, strlen(optarg), &v) || v < 0) {
-                cli_errorf("--max-body: bytes");
+            if (cli_parse_range(optarg, 0, INT64_MAX, "--max-body: bytes", &v))
                 return EXIT_USAGE;
-            }
             po.max_body = (size_t)v;
             break;
         case 'm':
-            if (tide_parse_i64(optarg, strlen(optarg), &v) || v <= 0) {
-                cli_errorf("--max-memory: bytes");
+            if (cli_parse_range(optarg, 1, INT64_MAX, "--max-memory: bytes", &v))
                 return EXIT_USAGE;
-            }
             po.max_memory = (size_t)v;
             break;
         case 'r': raw = true; break;

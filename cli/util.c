@@ -182,13 +182,22 @@ char *cli_meta_json(bool raw, const char *kind, const char *const *sources, int 
     return s;
 }
 
+int cli_parse_range(const char *s, int64_t lo, int64_t hi, const char *what, int64_t *out)
+{
+    int64_t v;
+    if (tide_parse_i64(s, strlen(s), &v) || v < lo || v > hi) {
+        cli_errorf("%s", what);
+        return EXIT_USAGE;
+    }
+    *out = v;
+    return 0;
+}
+
 int cli_parse_level(const char *s, int *out)
 {
     int64_t v;
-    if (tide_parse_i64(s, strlen(s), &v) || v < 1 || v > 22) {
-        cli_errorf("--level: a zstd level from 1 to 22");
+    if (cli_parse_range(s, 1, 22, "--level: a zstd level from 1 to 22", &v))
         return EXIT_USAGE;
-    }
     *out = (int)v;
     return 0;
 }
