@@ -134,7 +134,7 @@ static int set_ts(cJSON *v, int64_t *out)
             *out = (int64_t)llround(d) * 1000;
         else if (d > 1e11 && d < 9.2e12)
             *out = (int64_t)llround(d) * 1000000;
-        else if (d > -9.2e9 && d <= 1e11 && d < 9.2e9)
+        else if (d > -9.2e9 && d < 9.2e9)
             *out = (int64_t)llround(d * 1e6) * 1000;
         else
             return -1;

@@ -36,9 +36,9 @@ struct wdict {
         uint32_t off, len, id;
     } *slot;
     size_t cap, n;
-    /* the entry found or added last: consecutive records often repeat a
+    /* the slot found or added last: consecutive records often repeat a
      * value (method, host, a header), which then costs a compare, not a hash */
-    uint32_t last_off, last_len, last_id;
+    size_t last;
     bool has_last;
 };
 
@@ -185,16 +185,15 @@ static uint64_t dict_ref(struct wdict *d, const struct tide_buf *dc, struct tide
     size_t i;
     if (s.len > TIDE__DICT_MAX_LEN)
         return 0;
-    if (d->has_last && d->last_len == s.len && (s.len == 0 || memcmp(dc->p + d->last_off, s.p, s.len) == 0))
-        return (uint64_t)d->last_id + 1;
+    if (d->has_last && d->slot[d->last].len == s.len &&
+        (s.len == 0 || memcmp(dc->p + d->slot[d->last].off, s.p, s.len) == 0))
+        return (uint64_t)d->slot[d->last].id + 1;
     h = hash_str(s);
     if (d->cap) {
         for (i = h & (d->cap - 1); d->slot[i].len != UINT32_MAX; i = (i + 1) & (d->cap - 1))
             if (d->slot[i].h == h && d->slot[i].len == s.len &&
                 (s.len == 0 || memcmp(dc->p + d->slot[i].off, s.p, s.len) == 0)) {
-                d->last_off = d->slot[i].off;
-                d->last_len = d->slot[i].len;
-                d->last_id = d->slot[i].id;
+                d->last = i;
                 d->has_last = true;
                 return (uint64_t)d->slot[i].id + 1;
             }
@@ -228,9 +227,7 @@ static uint64_t dict_ref(struct wdict *d, const struct tide_buf *dc, struct tide
     d->slot[i].off = (uint32_t)dc->len; /* the literal is appended right after */
     d->slot[i].len = s.len;
     d->slot[i].id = (uint32_t)d->n++;
-    d->last_off = d->slot[i].off;
-    d->last_len = d->slot[i].len;
-    d->last_id = d->slot[i].id;
+    d->last = i; /* a growth above moved the slots: set after it */
     d->has_last = true;
     return 0;
 }
