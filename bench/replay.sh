@@ -14,12 +14,17 @@ reqs=$(awk '/requests in/ {print $1}' "$B/wrk.out")
 echo "wrk -t1 -c16 -d10s: wall $wall s, cpu $LAST_CPU s, rss $rss KB"
 echo "  wrk: $reqs requests; cpu per 1000 requests: $(echo "scale=4; $LAST_CPU * 1000 / $reqs" | bc) s"
 "$GEN" trace 300000 "$B/r.tide" >/dev/null
-for speed in 5 10 20 40; do
-  measure "tide replay --speed $speed (2 threads)" "$TIDE" replay "$B/r.tide" --target "$T" --speed "$speed" \
-    --methods all --allow-capture-host --to +10m --no-progress --report-json "$B/rep.json"
-  sent=$(jq .overall.sent "$B/rep.json")
-  echo "  sent $sent in $(jq .elapsed_seconds "$B/rep.json") s = $(echo "scale=0; $sent / $(jq .elapsed_seconds "$B/rep.json")" | bc) req/s; cpu per 1000: $(echo "scale=4; $LAST_CPU * 1000 / $sent" | bc) s; lag p99 $(jq .lag.histogram.p99 "$B/rep.json") us, within 1 ms $(jq .lag.share_within_1ms "$B/rep.json"); rss $LAST_RSS KB"
+# Both HTTP clients at each rate: tide's own HTTP/1.1 client (the default for
+# http://) and libcurl (--client curl, what https:// and --http2 use).
+for speed in ${SPEEDS:-5 10 20 40 80}; do
+  for client in native curl; do
+    measure "tide replay --speed $speed --client $client" "$TIDE" replay "$B/r.tide" --target "$T" --speed "$speed" \
+      --client "$client" --methods all --allow-capture-host --to +10m --no-progress --report-json "$B/rep.json"
+    sent=$(jq .overall.sent "$B/rep.json")
+    echo "  sent $sent in $(jq .elapsed_seconds "$B/rep.json") s = $(echo "scale=0; $sent / $(jq .elapsed_seconds "$B/rep.json")" | bc) req/s; cpu per 1000: $(echo "scale=4; $LAST_CPU * 1000 / $sent" | bc) s; lag p99 $(jq .lag.histogram.p99 "$B/rep.json") us, within 1 ms $(jq .lag.share_within_1ms "$B/rep.json"); errors $(jq .overall.errors "$B/rep.json"); rss $LAST_RSS KB"
+  done
 done
+[ -n "${SKIP_MEMORY:-}" ] && exit 0 # SPEEDS="20 40" SKIP_MEMORY=1 bench/replay.sh: rates only
 # Memory: a 1 GB trace (essay POST bodies, as the platform's) replayed for two
 # trace minutes at speed 10; the trace's size must not show in peak RSS.
 [ -s "$B/1g.tide" ] && [ "$(stat -c %Y "$B/1g.tide")" -gt "$(stat -c %Y "$GEN")" ] || "$GEN" trace-bytes 1000000000 "$B/1g.tide" >/dev/null

@@ -84,32 +84,6 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
                         int64_t *end_ns, int64_t *start_ns, int64_t *dur_ns,
                         const char **reason);
 
-/* ---- HTTP/1.x heads (http1.c) ---- */
-#define TIDE__HTTP_MAX_HEADERS 64
-#define TIDE__HTTP_MAX_HEAD (64 * 1024)
-struct tide__http_head {
-    struct tide_str method, target, version;
-    struct tide_str host; /* the first Host header's value (NULL .p: none) */
-    int status;
-    struct tide_header headers[TIDE__HTTP_MAX_HEADERS];
-    uint32_t n_headers, headers_dropped;
-    int64_t content_length; /* -1: none */
-    bool chunked, conn_close;
-};
-/* Head length (> 0), 0 need more, < 0 not an HTTP/1.x head. */
-long tide__http_request_head(const char *buf, size_t len, struct tide__http_head *h);
-long tide__http_response_head(const char *buf, size_t len, struct tide__http_head *h);
-bool tide__http_is_method_start(const char *p, size_t n);
-enum { CH_SIZE, CH_DATA, CH_DATA_END, CH_TRAILER, CH_DONE };
-struct tide__chunked {
-    int state;
-    uint64_t left;
-};
-/* Consumes chunked framing; returns bytes consumed (state CH_DONE at the end) or < 0.
- * Data goes to out (may be NULL) up to cap bytes; past it *truncated is set. */
-long tide__http_chunked(struct tide__chunked *c, const char *buf, size_t len, uint64_t *body_bytes,
-                        struct tide_buf *out, size_t cap, bool *truncated);
-
 /* ---- the re-order window (reorder.c), shared by log and pcap capture ---- */
 struct tide__entry {
     uint64_t seq;

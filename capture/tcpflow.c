@@ -70,19 +70,19 @@ struct conn {
     int64_t last_ts;
     /* request parsing */
     int rq_state; /* 0 head, 1 body by length, 2 chunked */
-    struct tide__http_head rh;
+    struct tide_http_head rh;
     struct tide_buf rq_head; /* copy of the head being completed */
     struct tide_buf rq_body;
     uint64_t rq_left;
     bool rq_trunc;
     int64_t rq_start;
-    struct tide__chunked rq_ch;
+    struct tide_http_chunks rq_ch;
     uint64_t rq_body_total;
     /* response parsing */
     int rs_state; /* 0 head, 1 by length, 2 chunked, 3 until close, 4 upgraded */
     int rs_status;
     uint64_t rs_left, rs_bytes;
-    struct tide__chunked rs_ch;
+    struct tide_http_chunks rs_ch;
     struct pending *fifo, *fifo_tail;
     struct conn *lru_prev, *lru_next;
     struct conn *hnext; /* hash chain */
@@ -344,9 +344,9 @@ static size_t resync_request(const char *p, size_t n)
 {
     size_t i;
     for (i = 0; i < n; i++) {
-        if ((i == 0 || p[i - 1] == '\n') && tide__http_is_method_start(p + i, n - i)) {
-            struct tide__http_head h;
-            long r = tide__http_request_head(p + i, n - i, &h);
+        if ((i == 0 || p[i - 1] == '\n') && tide_http_is_method_start(p + i, n - i)) {
+            struct tide_http_head h;
+            long r = tide_http_request_head(p + i, n - i, &h);
             if (r != -1)
                 return i;
         }
@@ -375,7 +375,7 @@ static void classify(struct tide__flows *f, struct conn *c, const struct half *h
     } else if (n >= 14 && memcmp(p, "PRI * HTTP/2.0", 14) == 0) {
         c->kind = C_HTTP2;
         f->st->skipped[TIDE_PCAP_SKIP_HTTP2]++;
-    } else if (tide__http_is_method_start(p, n)) {
+    } else if (tide_http_is_method_start(p, n)) {
         c->kind = C_HTTP;
     } else if (n >= 16) {
         /* picked up mid-stream? a request line may still follow */
@@ -396,7 +396,7 @@ static void rebase_one(struct tide_str *s, const char *from, size_t n, char *to)
         s->p = to + ((uintptr_t)s->p - (uintptr_t)from);
 }
 
-static void rebase(struct tide__http_head *rh, const char *from, size_t n, char *to)
+static void rebase(struct tide_http_head *rh, const char *from, size_t n, char *to)
 {
     uint32_t i;
     rebase_one(&rh->method, from, n, to);
@@ -418,7 +418,7 @@ static void parse_requests(struct tide__flows *f, struct conn *c, int64_t now)
             return;
         if (c->rq_state == 0) {
             long r;
-            if (h->resync || !tide__http_is_method_start(h->buf.p, h->buf.len)) {
+            if (h->resync || !tide_http_is_method_start(h->buf.p, h->buf.len)) {
                 size_t at = resync_request(h->buf.p, h->buf.len);
                 if (at) {
                     f->st->skipped_bytes[TIDE_PCAP_SKIP_UNPARSABLE] += at;
@@ -428,7 +428,7 @@ static void parse_requests(struct tide__flows *f, struct conn *c, int64_t now)
                     return;
                 h->resync = false;
             }
-            r = tide__http_request_head(h->buf.p, h->buf.len, &c->rh);
+            r = tide_http_request_head(h->buf.p, h->buf.len, &c->rh);
             if (r == 0)
                 return;
             if (r < 0) {
@@ -482,7 +482,7 @@ static void parse_requests(struct tide__flows *f, struct conn *c, int64_t now)
             continue;
         }
         if (c->rq_state == 2) {
-            long used = tide__http_chunked(&c->rq_ch, h->buf.p, h->buf.len, &c->rq_body_total, &c->rq_body,
+            long used = tide_http_chunked(&c->rq_ch, h->buf.p, h->buf.len, &c->rq_body_total, &c->rq_body,
                                            f->o.max_body, &c->rq_trunc);
             if (used < 0) {
                 h->resync = true;
@@ -490,7 +490,7 @@ static void parse_requests(struct tide__flows *f, struct conn *c, int64_t now)
                 continue;
             }
             consume(f, c, h, (size_t)used);
-            if (c->rq_ch.state != CH_DONE)
+            if (c->rq_ch.state != TIDE_CH_DONE)
                 return;
             queue_request(f, c);
             c->rq_state = 0;
@@ -506,7 +506,7 @@ static void parse_responses(struct tide__flows *f, struct conn *c, int64_t now)
         if (c->kind != C_HTTP || h->buf.len == 0 || c->rs_state == 4)
             return;
         if (c->rs_state == 0) {
-            struct tide__http_head rh;
+            struct tide_http_head rh;
             long r;
             if (h->resync || (h->buf.len >= 5 && memcmp(h->buf.p, "HTTP/", 5) != 0)) {
                 size_t at = resync_response(h->buf.p, h->buf.len);
@@ -518,7 +518,7 @@ static void parse_responses(struct tide__flows *f, struct conn *c, int64_t now)
                 if (h->buf.len < 7)
                     return;
             }
-            r = tide__http_response_head(h->buf.p, h->buf.len, &rh);
+            r = tide_http_response_head(h->buf.p, h->buf.len, &rh);
             if (r == 0)
                 return;
             if (r < 0) {
@@ -567,14 +567,14 @@ static void parse_responses(struct tide__flows *f, struct conn *c, int64_t now)
             continue;
         }
         if (c->rs_state == 2) {
-            long used = tide__http_chunked(&c->rs_ch, h->buf.p, h->buf.len, &c->rs_bytes, NULL, 0, NULL);
+            long used = tide_http_chunked(&c->rs_ch, h->buf.p, h->buf.len, &c->rs_bytes, NULL, 0, NULL);
             if (used < 0) {
                 h->resync = true;
                 c->rs_state = 0;
                 continue;
             }
             consume(f, c, h, (size_t)used);
-            if (c->rs_ch.state != CH_DONE)
+            if (c->rs_ch.state != TIDE_CH_DONE)
                 return;
             finish_response(f, c, ts_at(h, h->base - 1, now));
             c->rs_state = 0;

@@ -54,6 +54,8 @@ void help_replay(FILE *f)
             "      --allow-raw          replay a raw (not anonymized) trace\n"
             "      --allow-capture-host let the target be a host recorded in the trace\n"
             "      --http2, --insecure, --cacert FILE\n"
+            "      --client native|curl the HTTP client: tide's own HTTP/1.1 client (default for\n"
+            "                           http://) or libcurl (always for https:// and --http2)\n"
             "      --dry-run            print the schedule, send nothing\n"
             "      --report-json FILE   the full report (docs/report.md)\n"
             "      --report-html FILE   the report as one self-contained page (charts, tables)\n"
@@ -397,7 +399,8 @@ int cmd_replay(int argc, char **argv)
         {"report-json", required_argument, 0, 'j'}, {"run-id", required_argument, 0, 'r'},
         {"no-progress", no_argument, 0, 'P'}, {"slo", required_argument, 0, 'O'},
         {"profile", required_argument, 0, 'F'}, {"abort-if", required_argument, 0, 'B'},
-        {"metrics-addr", required_argument, 0, 'X'}, {"report-html", required_argument, 0, 'W'}, {0, 0, 0, 0}};
+        {"metrics-addr", required_argument, 0, 'X'}, {"report-html", required_argument, 0, 'W'},
+        {"client", required_argument, 0, 'K'}, {0, 0, 0, 0}};
     const char *report_html = NULL;
     struct tide_abort aborts[16];
     struct tide_replay_opts o;
@@ -508,6 +511,14 @@ int cmd_replay(int argc, char **argv)
         case 'R': allow_raw = true; break;
         case 'C': allow_host = true; break;
         case '2': o.http2 = true; break;
+        case 'K':
+            if (strcmp(optarg, "native") != 0 && strcmp(optarg, "curl") != 0) {
+                cli_errorf("replay: --client must be native or curl");
+                ex = EXIT_USAGE;
+                goto out;
+            }
+            o.client = optarg;
+            break;
         case 'I': o.insecure = true; break;
         case 'A': o.cacert = optarg; break;
         case 'D': dry = true; break;

@@ -207,4 +207,31 @@ uint64_t tide_trace_reader_index_records(const struct tide_trace_reader *r);
 /* Frees the reader (NULL ok). */
 void tide_trace_reader_free(struct tide_trace_reader *r);
 
+/* ---- HTTP/1.x message heads and chunked framing (http1.c): parsed from memory, shared by
+ * capture (TCP reassembly) and replay (the native HTTP/1.1 client) ---- */
+#define TIDE_HTTP_MAX_HEADERS 64
+#define TIDE_HTTP_MAX_HEAD (64 * 1024)
+struct tide_http_head {
+    struct tide_str method, target, version;
+    struct tide_str host; /* the first Host header's value (NULL .p: none) */
+    int status;
+    struct tide_header headers[TIDE_HTTP_MAX_HEADERS];
+    uint32_t n_headers, headers_dropped;
+    int64_t content_length; /* -1: none */
+    bool chunked, conn_close;
+};
+/* Head length (> 0), 0 need more, < 0 not an HTTP/1.x head. */
+long tide_http_request_head(const char *buf, size_t len, struct tide_http_head *h);
+long tide_http_response_head(const char *buf, size_t len, struct tide_http_head *h);
+bool tide_http_is_method_start(const char *p, size_t n);
+enum { TIDE_CH_SIZE, TIDE_CH_DATA, TIDE_CH_DATA_END, TIDE_CH_TRAILER, TIDE_CH_DONE };
+struct tide_http_chunks {
+    int state;
+    uint64_t left;
+};
+/* Consumes chunked framing; returns bytes consumed (state TIDE_CH_DONE at the end) or < 0.
+ * Data goes to out (may be NULL) up to cap bytes; past it *truncated is set. */
+long tide_http_chunked(struct tide_http_chunks *c, const char *buf, size_t len, uint64_t *body_bytes,
+                        struct tide_buf *out, size_t cap, bool *truncated);
+
 #endif

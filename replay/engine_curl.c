@@ -1,6 +1,8 @@
 /*
  * engine_curl.c - the open-loop replay engine: worker threads, each with one
- * libuv loop driving one libcurl multi handle through its socket interface.
+ * libuv loop driving either tide's own HTTP/1.1 client (h1.c, the default for
+ * http://) or one libcurl multi handle through its socket interface (HTTPS,
+ * HTTP/2, --client curl).
  *
  * Each worker reads the trace itself (decoding is far cheaper than sending)
  * and keeps the sessions whose hash falls to it, so a session stays in order
@@ -25,7 +27,10 @@
 #include <uv.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
+#include <stddef.h>
+#include <strings.h>
 #include <poll.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -44,8 +49,10 @@ struct job {
     bool has_body;
     struct curl_slist *hl; /* the request's header list, over hdrs (grown, never shrunk) */
     size_t cap_hl;
-    bool flying; /* added to the multi handle, not yet done */
+    bool flying; /* sent, not yet done */
     CURL *easy;
+    struct tide__h1_req h1; /* the native client's request, over wire */
+    struct tide_buf wire;
     struct worker *w;
     struct job *next_free;
     uint64_t bytes;
@@ -79,6 +86,10 @@ struct shared {
     int64_t schedule_len; /* wall time from the start to the end of the last stage */
     int64_t tl_step;     /* the timeline's point width */
     char base[512]; /* target without trailing slash */
+    bool native;              /* the native HTTP/1.1 client (h1.c), not libcurl */
+    struct sockaddr_storage addr; /* the target's address (native) */
+    size_t origin_len;        /* "http://host:port" in base; the rest is a path prefix */
+    char authority[300];      /* host[:port], for a Host header */
     char host_value[256];
     int host_mode; /* 0 keep, 1 target, 2 value */
     char **auth;
@@ -110,6 +121,7 @@ struct worker {
     uv_poll_t tpoll;
     bool tpoll_on;
     CURLM *multi;
+    struct tide__h1 *h1; /* instead of multi, for plain http:// */
     int fd;
     struct tide_trace_reader *r;
     bool reader_done;
@@ -479,23 +491,71 @@ static CURL *easy_new(struct worker *w)
     return e;
 }
 
-static void send_job(struct worker *w, struct job *j, int64_t now)
+/* True if n bytes at p are "name" in any case. */
+static bool name_eq(const char *p, size_t n, const char *name)
+{
+    return n == strlen(name) && strncasecmp(p, name, n) == 0;
+}
+
+/* Lays out j as HTTP/1.1 bytes for the native client: what libcurl would send
+ * for the same job (its Host and Accept defaults, Content-Length for a body),
+ * with bytes a request line cannot hold percent-encoded, and header lines
+ * with CR or LF in them left out. */
+static void wire_build(struct worker *w, struct job *j)
+{
+    struct shared *s = w->sh;
+    struct tide_buf *b = &j->wire;
+    const char *t = j->url.p + s->origin_len, *p, *end;
+    size_t tl = j->url.len - 1 - s->origin_len, i;
+    bool host = false, accept = false, body;
+    tide_buf_reset(b);
+    tide_buf_append(b, j->method, strlen(j->method));
+    tide_buf_putc(b, ' ');
+    for (i = 0; i < tl; i++) {
+        unsigned char c = (unsigned char)t[i];
+        if (c <= 0x20 || c >= 0x7f)
+            tide_buf_printf(b, "%%%02X", c);
+        else
+            tide_buf_putc(b, (char)c);
+    }
+    tide_buf_append(b, " HTTP/1.1\r\n", 11);
+    for (p = j->hdrs.p, end = j->hdrs.p + j->hdrs.len; p && p < end; p += strlen(p) + 1) {
+        size_t n = strlen(p);
+        const char *colon = memchr(p, ':', n);
+        if (!colon || colon == p + n - 1 || memchr(p, '\r', n) || memchr(p, '\n', n))
+            continue; /* "Name:" with nothing after: libcurl's way of leaving a header out */
+        host |= name_eq(p, (size_t)(colon - p), "Host");
+        accept |= name_eq(p, (size_t)(colon - p), "Accept");
+        tide_buf_append(b, p, n);
+        tide_buf_append(b, "\r\n", 2);
+    }
+    if (!host)
+        tide_buf_printf(b, "Host: %s\r\n", s->authority);
+    if (!accept)
+        tide_buf_append(b, "Accept: */*\r\n", 13);
+    body = strcmp(j->method, "GET") != 0 && strcmp(j->method, "HEAD") != 0 &&
+           (j->has_body || strcmp(j->method, "POST") == 0 || strcmp(j->method, "PUT") == 0);
+    if (body)
+        tide_buf_printf(b, "Content-Length: %zu\r\n", j->body.len);
+    tide_buf_append(b, "\r\n", 2);
+    if (body)
+        tide_buf_append(b, j->body.p, j->body.len);
+    j->h1.wire = b->p;
+    j->h1.len = b->len;
+    j->h1.no_body = strcmp(j->method, "HEAD") == 0;
+    j->h1.tries = 0;
+    j->h1.queued_ms = 0;
+}
+
+/* Hands j to libcurl; false if no handle could be had. */
+static bool curl_send(struct worker *w, struct job *j)
 {
     CURL *e = w->n_easy ? w->easy_pool[--w->n_easy] : easy_new(w);
     char *p, *end;
     size_t k = 0;
-    int64_t lag = now - j->due;
-    int minute;
-    if (!e) {
-        w->res->err[ERR_OTHER]++;
-        j->next_free = w->free_jobs;
-        w->free_jobs = j;
-        return;
-    }
+    if (!e)
+        return false;
     j->easy = e;
-    j->w = w;
-    j->bytes = 0;
-    j->sent = now;
     /* the header list points into j->hdrs (NUL-separated lines): no copy, and
      * no malloc once the job has carried as many headers before; linked once
      * the array has stopped moving */
@@ -529,6 +589,24 @@ static void send_job(struct worker *w, struct job *j, int64_t now)
         }
     }
     curl_multi_add_handle(w->multi, e);
+    return true;
+}
+
+static void send_job(struct worker *w, struct job *j, int64_t now)
+{
+    int64_t lag = now - j->due;
+    int minute;
+    j->w = w;
+    j->bytes = 0;
+    j->sent = now;
+    if (w->h1) {
+        wire_build(w, j);
+    } else if (!curl_send(w, j)) {
+        w->res->err[ERR_OTHER]++;
+        j->next_free = w->free_jobs;
+        w->free_jobs = j;
+        return;
+    }
     j->flying = true;
     w->in_flight++;
     w->res->all.sent++;
@@ -544,6 +622,8 @@ static void send_job(struct worker *w, struct job *j, int64_t now)
     if (minute >= 0 && minute < TIDE__MAX_MINUTES)
         w->res->min_sent[minute]++;
     __atomic_add_fetch(&w->sh->progress_sent, 1, __ATOMIC_RELAXED);
+    if (w->h1)
+        tide__h1_send(w->h1, &j->h1); /* last: a failure is reported at once */
 }
 
 static bool expected(struct shared *s, long code)
@@ -582,35 +662,12 @@ static void account(struct tide__slice *sl, struct job *j, long code, int errk, 
 
 static void pump(struct worker *w);
 
-static void check_done(struct worker *w)
+/* Job j has its answer (code) or failed (errk >= 0): counted everywhere, its slot freed. */
+static void complete(struct worker *w, struct job *j, long code, int errk)
 {
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(w->multi, &left))) {
-        struct job *j;
-        long code = 0;
-        int errk = -1;
-        bool exp, is_err;
-        int64_t done = now_ns();
-        if (m->msg != CURLMSG_DONE)
-            continue;
-        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
-        curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
-        switch (m->data.result) {
-        case CURLE_OK: break;
-        case CURLE_OPERATION_TIMEDOUT: errk = ERR_TIMEOUT; break;
-        case CURLE_COULDNT_CONNECT: errk = ERR_REFUSED; break;
-        case CURLE_RECV_ERROR:
-        case CURLE_SEND_ERROR: errk = ERR_RESET; break;
-        case CURLE_GOT_NOTHING: errk = ERR_EMPTY; break;
-        case CURLE_WEIRD_SERVER_REPLY:
-        case CURLE_UNSUPPORTED_PROTOCOL: errk = ERR_GARBAGE; break;
-        case CURLE_PEER_FAILED_VERIFICATION:
-        case CURLE_SSL_CONNECT_ERROR:
-        case CURLE_SSL_CACERT_BADFILE:
-        case CURLE_SSL_CERTPROBLEM: errk = ERR_TLS; break;
-        default: errk = ERR_OTHER;
-        }
+    bool exp, is_err;
+    int64_t done = now_ns();
+    {
         if (errk >= 0)
             w->res->err[errk]++;
         exp = errk < 0 && expected(w->sh, code);
@@ -650,12 +707,43 @@ static void check_done(struct worker *w)
         __atomic_add_fetch(&w->sh->progress_done, 1, __ATOMIC_RELAXED);
         if (errk >= 0 || is_err)
             __atomic_add_fetch(&w->sh->progress_err, 1, __ATOMIC_RELAXED);
-        curl_multi_remove_handle(w->multi, m->easy_handle);
         j->flying = false;
-        w->easy_pool[w->n_easy++] = m->easy_handle;
         w->in_flight--;
         j->next_free = w->free_jobs;
         w->free_jobs = j;
+    }
+}
+
+static void check_done(struct worker *w)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(w->multi, &left))) {
+        struct job *j;
+        long code = 0;
+        int errk = -1;
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        curl_easy_getinfo(m->easy_handle, CURLINFO_RESPONSE_CODE, &code);
+        switch (m->data.result) {
+        case CURLE_OK: break;
+        case CURLE_OPERATION_TIMEDOUT: errk = ERR_TIMEOUT; break;
+        case CURLE_COULDNT_CONNECT: errk = ERR_REFUSED; break;
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR: errk = ERR_RESET; break;
+        case CURLE_GOT_NOTHING: errk = ERR_EMPTY; break;
+        case CURLE_WEIRD_SERVER_REPLY:
+        case CURLE_UNSUPPORTED_PROTOCOL: errk = ERR_GARBAGE; break;
+        case CURLE_PEER_FAILED_VERIFICATION:
+        case CURLE_SSL_CONNECT_ERROR:
+        case CURLE_SSL_CACERT_BADFILE:
+        case CURLE_SSL_CERTPROBLEM: errk = ERR_TLS; break;
+        default: errk = ERR_OTHER;
+        }
+        curl_multi_remove_handle(w->multi, m->easy_handle);
+        w->easy_pool[w->n_easy++] = m->easy_handle;
+        complete(w, j, code, errk);
     }
 }
 
@@ -758,6 +846,24 @@ static int on_timer(CURLM *m, long ms, void *userp)
     else
         uv_timer_start(&w->curl_timer, on_curl_timer, (uint64_t)ms, 0);
     return 0;
+}
+
+/* ---- the native client's callbacks ------------------------------------------------------- */
+
+static void on_h1_done(void *arg, struct tide__h1_req *r, int status, int errk, uint64_t bytes)
+{
+    struct job *j = (struct job *)((char *)r - offsetof(struct job, h1));
+    (void)arg;
+    j->bytes = bytes;
+    complete(j->w, j, status, errk);
+}
+
+static void on_h1_enter(void *arg) { w_lock(arg); }
+
+static void on_h1_leave(void *arg)
+{
+    pump(arg);
+    w_unlock(arg);
 }
 
 /* ---- the loop ------------------------------------------------------------------------------ */
@@ -883,13 +989,15 @@ static void *worker_main(void *arg)
     uv_run(&w->loop, UV_RUN_DEFAULT);
     /* abandon what is still in flight (drain deadline passed) */
     for (i = 0; i < JOBS; i++)
-        if (w->jobs[i].flying) {
+        if (w->jobs[i].flying && w->multi) {
             curl_multi_remove_handle(w->multi, w->jobs[i].easy);
             w->jobs[i].flying = false;
             w->easy_pool[w->n_easy++] = w->jobs[i].easy;
         }
-    curl_multi_cleanup(w->multi);
+    if (w->multi)
+        curl_multi_cleanup(w->multi);
     w->multi = NULL;
+    tide__h1_close(w->h1);
     uv_walk(&w->loop, close_walk, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     return NULL;
@@ -934,6 +1042,7 @@ static int worker_init(struct worker *w, struct shared *s, int id, struct tide_e
         tide_buf_init(&w->jobs[i].url, 1 << 20);
         tide_buf_init(&w->jobs[i].hdrs, 1 << 20);
         tide_buf_init(&w->jobs[i].body, TIDE_MAX_BODY);
+        tide_buf_init(&w->jobs[i].wire, 0);
         w->jobs[i].next_free = w->free_jobs;
         w->free_jobs = &w->jobs[i];
     }
@@ -958,6 +1067,15 @@ static int worker_init(struct worker *w, struct shared *s, int id, struct tide_e
     uv_poll_start(&w->tpoll, UV_READABLE, on_tfd);
     w->tpoll_on = true;
     w->sched_timer.data = w->curl_timer.data = w->stop_timer.data = w;
+    if (s->native) {
+        w->h1 = tide__h1_new(&w->loop, &s->addr, o->connections, o->timeout_ns, on_h1_done, on_h1_enter,
+                             on_h1_leave, w);
+        if (!w->h1)
+            return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+        uv_timer_start(&w->stop_timer, on_stop_check, 20, 20);
+        uv_timer_start(&w->sched_timer, on_sched, 0, 0);
+        return 0;
+    }
     w->multi = curl_multi_init();
     curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
@@ -984,12 +1102,14 @@ static void worker_free(struct worker *w)
         tide_buf_free(&w->jobs[i].url);
         tide_buf_free(&w->jobs[i].hdrs);
         tide_buf_free(&w->jobs[i].body);
+        tide_buf_free(&w->jobs[i].wire);
         free(w->jobs[i].hl);
     }
     for (i = 0; i < w->n_easy; i++)
         curl_easy_cleanup(w->easy_pool[i]);
     if (w->multi)
         curl_multi_cleanup(w->multi);
+    tide__h1_free(w->h1);
     uv_loop_close(&w->loop);
     if (w->tfd > 0)
         close(w->tfd);
@@ -1401,6 +1521,60 @@ static void *abort_main(void *arg)
     return NULL;
 }
 
+/* The native client serves plain http:// targets whose host resolves, unless
+ * asked otherwise (HTTPS, HTTP/2 and --client curl go through libcurl; so does
+ * a host that does not resolve now, and libcurl then says why per request). */
+static bool pick_native(struct shared *s)
+{
+    const struct tide_replay_opts *o = s->o;
+    const char *a = s->base + 7, *e, *port = NULL, *host = a;
+    char hbuf[256];
+    size_t hl;
+    struct addrinfo hints, *ai = NULL;
+    if ((o->client && strcmp(o->client, "curl") == 0) || o->http2 || strncasecmp(s->base, "http://", 7) != 0)
+        return false;
+    e = a + strcspn(a, "/?#");
+    if (e == a || (size_t)(e - a) >= sizeof(s->authority) || memchr(a, '@', (size_t)(e - a)))
+        return false; /* empty, too long, or with credentials: libcurl's job */
+    if (*a == '[') {
+        const char *rb = memchr(a, ']', (size_t)(e - a));
+        if (!rb)
+            return false;
+        host = a + 1;
+        hl = (size_t)(rb - host);
+        if (rb + 1 < e && rb[1] == ':')
+            port = rb + 2;
+    } else {
+        const char *c = memchr(a, ':', (size_t)(e - a));
+        hl = (size_t)((c ? c : e) - a);
+        if (c)
+            port = c + 1;
+    }
+    if (!hl || hl >= sizeof(hbuf))
+        return false;
+    memcpy(hbuf, host, hl);
+    hbuf[hl] = 0;
+    {
+        char pbuf[8];
+        size_t pl = port ? (size_t)(e - port) : 0;
+        if (port && (pl == 0 || pl > 5 || strspn(port, "0123456789") < pl))
+            return false;
+        snprintf(pbuf, sizeof(pbuf), "%.*s", port ? (int)pl : 2, port ? port : "80");
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        if (getaddrinfo(hbuf, pbuf, &hints, &ai) != 0 || !ai)
+            return false;
+        memcpy(&s->addr, ai->ai_addr, ai->ai_addrlen);
+        freeaddrinfo(ai);
+    }
+    s->origin_len = (size_t)(e - s->base);
+    /* libcurl's Host: the authority, without the default port */
+    snprintf(s->authority, sizeof(s->authority), "%.*s", (int)(e - a), a);
+    if (port && strncmp(port, "80", 2) == 0 && port + 2 == e)
+        s->authority[port - 1 - a] = 0;
+    return true;
+}
+
 int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result **out,
                     struct tide_err *err)
 {
@@ -1419,6 +1593,7 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     snprintf(s.base, sizeof(s.base), "%s", o->target);
     while (strlen(s.base) && s.base[strlen(s.base) - 1] == '/')
         s.base[strlen(s.base) - 1] = 0;
+    s.native = pick_native(&s);
     if (!o->host_header || strcmp(o->host_header, "keep") == 0)
         s.host_mode = 0;
     else if (strcmp(o->host_header, "target") == 0)

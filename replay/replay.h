@@ -113,6 +113,7 @@ struct tide_replay_opts {
     const char **expect_status; /* "401" ... */
     int n_expect;
     bool http2, insecure;
+    const char *client;      /* "native" (default for http://) or "curl" */
     const char *cacert;
     int shard_k, shard_n;    /* 0/1: everything */
     const char *auth_map;    /* file of credentials, one per line */

@@ -79,6 +79,49 @@ int tide__parse_addr(const char *spec, const char *opt, struct sockaddr_storage 
 struct tide_replay_result *tide__result_new(void);
 void tide__slice_merge(struct tide__slice *d, const struct tide__slice *s);
 
+/* ---- the native HTTP/1.1 client (h1.c) ---- */
+#include <uv.h>
+#include <sys/socket.h>
+
+/* A response as it arrives: head, then the body framed and counted. */
+enum { TIDE__RX_HEAD, TIDE__RX_LENGTH, TIDE__RX_CHUNKED, TIDE__RX_CLOSE, TIDE__RX_DONE };
+struct tide__h1_rx {
+    int state, status;
+    bool close;      /* the connection ends after this answer */
+    uint64_t left;   /* body bytes still due (RX_LENGTH) */
+    uint64_t bytes;  /* body bytes so far (chunked: the data, without framing) */
+    uint64_t extra;  /* bytes after the answer's end */
+    struct tide_http_chunks ch;
+    struct tide_buf hold; /* a partial head or chunk line, waiting for more */
+};
+void tide__h1_rx_init(struct tide__h1_rx *rx);
+void tide__h1_rx_reset(struct tide__h1_rx *rx);
+void tide__h1_rx_free(struct tide__h1_rx *rx);
+/* Frames n more bytes (no_body: the request was HEAD). 0, or -1: not an HTTP/1.x answer. */
+int tide__h1_rx_feed(struct tide__h1_rx *rx, const char *p, size_t n, bool no_body);
+
+/* A request, laid out by the caller (head and body), owned by it until done. */
+struct tide__h1_req {
+    const char *wire;
+    size_t len;
+    bool no_body;
+    uint8_t tries;
+    uint64_t queued_ms;
+    struct tide__h1_req *next;
+};
+struct tide__h1;
+/* status (0 on errors), errk an ERR_* or -1, bytes: body bytes received. */
+typedef void (*tide__h1_done_fn)(void *arg, struct tide__h1_req *r, int status, int errk, uint64_t bytes);
+typedef void (*tide__h1_hook_fn)(void *arg);
+/* enter/leave run around each of its libuv callbacks (the engine locks, then sends what is due). */
+struct tide__h1 *tide__h1_new(uv_loop_t *loop, const struct sockaddr_storage *addr, int max_conns,
+                              int64_t timeout_ns, tide__h1_done_fn done, tide__h1_hook_fn enter,
+                              tide__h1_hook_fn leave, void *arg);
+void tide__h1_send(struct tide__h1 *h, struct tide__h1_req *r);
+/* Closes every connection; what is in flight is abandoned unreported. Run the loop after. */
+void tide__h1_close(struct tide__h1 *h);
+void tide__h1_free(struct tide__h1 *h);
+
 /* Prometheus text of a (snapshot) result (metrics.c). */
 void tide__metrics_render(const struct tide_replay_result *r, const char *run_id, struct tide_buf *b);
 

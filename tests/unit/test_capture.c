@@ -274,11 +274,11 @@ static void logcap_strict_stops_at_first_bad_line(void **state)
 
 static void http_heads_frame_messages_in_any_case(void **state)
 {
-    static struct tide__http_head h;
+    static struct tide_http_head h;
     const char *rq = "POST /essays?x=1 HTTP/1.1\r\nhost: school.example\r\nHOST: other\r\n"
                      "Transfer-Encoding: gzip, CHUNKED\r\nConnection: Keep-Alive, Close\r\n\r\nbody";
     const char *rs = "HTTP/1.1 200 OK\r\nCONTENT-LENGTH: 12\r\nconnection: keep-alive\r\n\r\n";
-    long n = tide__http_request_head(rq, strlen(rq), &h);
+    long n = tide_http_request_head(rq, strlen(rq), &h);
     assert_int_equal(n, (long)(strstr(rq, "body") - rq));
     assert_true(tide_str_is_eq_c(h.method, "POST"));
     assert_true(tide_str_is_eq_c(h.target, "/essays?x=1"));
@@ -286,7 +286,7 @@ static void http_heads_frame_messages_in_any_case(void **state)
     assert_true(h.chunked);
     assert_true(h.conn_close);
     assert_int_equal(h.n_headers, 4);
-    n = tide__http_response_head(rs, strlen(rs), &h);
+    n = tide_http_response_head(rs, strlen(rs), &h);
     assert_int_equal(n, (long)strlen(rs));
     assert_int_equal(h.status, 200);
     assert_true(h.content_length == 12);
@@ -294,11 +294,11 @@ static void http_heads_frame_messages_in_any_case(void **state)
     assert_false(h.conn_close);
     assert_null(h.host.p);
     /* a head cut short needs more; conflicting lengths are refused (smuggling) */
-    assert_int_equal(tide__http_request_head(rq, 20, &h), 0);
+    assert_int_equal(tide_http_request_head(rq, 20, &h), 0);
     rs = "HTTP/1.1 200 OK\r\nContent-Length: 12\r\nContent-Length: 13\r\n\r\n";
-    assert_true(tide__http_response_head(rs, strlen(rs), &h) < 0);
+    assert_true(tide_http_response_head(rs, strlen(rs), &h) < 0);
     rs = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked-not\r\n\r\n";
-    assert_true(tide__http_response_head(rs, strlen(rs), &h) > 0);
+    assert_true(tide_http_response_head(rs, strlen(rs), &h) > 0);
     assert_false(h.chunked);
 }
 

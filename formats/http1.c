@@ -4,9 +4,10 @@
  * or a negative value for "not HTTP". Nothing is allocated; the head's fields
  * are views into buf. Bodies are framed by the caller (tcpflow.c) from what
  * the head says: Content-Length, chunked, or until the connection closes.
+ * Capture's TCP reassembly and replay's native HTTP/1.1 client share it.
  */
 #define _GNU_SOURCE
-#include "capture_int.h"
+#include "formats/trace.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -43,7 +44,7 @@ static bool has_close(struct tide_str v)
 }
 
 /* A head with nothing in it (the header array is filled as it is read, not cleared). */
-static void head_init(struct tide__http_head *h)
+static void head_init(struct tide_http_head *h)
 {
     h->method = h->target = h->version = h->host = tide_str_make(NULL, 0);
     h->status = 0;
@@ -52,7 +53,7 @@ static void head_init(struct tide__http_head *h)
     h->chunked = h->conn_close = false;
 }
 
-bool tide__http_is_method_start(const char *p, size_t n)
+bool tide_http_is_method_start(const char *p, size_t n)
 {
     size_t i;
     for (i = 0; i < n && i < 16; i++) {
@@ -65,7 +66,7 @@ bool tide__http_is_method_start(const char *p, size_t n)
 }
 
 /* Parses header lines from p (after the start line) up to the blank line. */
-static long parse_headers(const char *buf, size_t len, size_t at, struct tide__http_head *h)
+static long parse_headers(const char *buf, size_t len, size_t at, struct tide_http_head *h)
 {
     while (at < len) {
         const char *eol, *colon, *c = buf + at, *end = buf + len;
@@ -95,7 +96,7 @@ static long parse_headers(const char *buf, size_t len, size_t at, struct tide__h
         ve = le;
         while (ve > vs && (buf[ve - 1] == '\r' || buf[ve - 1] == ' ' || buf[ve - 1] == '\t'))
             ve--;
-        if (h->n_headers < TIDE__HTTP_MAX_HEADERS) {
+        if (h->n_headers < TIDE_HTTP_MAX_HEADERS) {
             struct tide_header *x = &h->headers[h->n_headers++];
             x->name = tide_str_make(buf + at, (size_t)(colon - (buf + at)));
             x->value = tide_str_make(buf + vs, ve - vs);
@@ -126,14 +127,14 @@ static long parse_headers(const char *buf, size_t len, size_t at, struct tide__h
     return 0;
 }
 
-long tide__http_request_head(const char *buf, size_t len, struct tide__http_head *h)
+long tide_http_request_head(const char *buf, size_t len, struct tide_http_head *h)
 {
     const char *eol, *sp1, *sp2;
     size_t le;
     head_init(h);
     eol = len ? memchr(buf, '\n', len) : NULL;
     if (!eol)
-        return len > TIDE__HTTP_MAX_HEAD ? -1 : 0;
+        return len > TIDE_HTTP_MAX_HEAD ? -1 : 0;
     le = (size_t)(eol - buf);
     if (le > 0 && buf[le - 1] == '\r')
         le--;
@@ -151,13 +152,13 @@ long tide__http_request_head(const char *buf, size_t len, struct tide__http_head
     h->version = tide_str_make(sp2 + 1, (size_t)(buf + le - sp2 - 1));
     {
         long r = parse_headers(buf, len, (size_t)(eol - buf) + 1, h);
-        if (r == 0 && len > TIDE__HTTP_MAX_HEAD)
+        if (r == 0 && len > TIDE_HTTP_MAX_HEAD)
             return -1;
         return r;
     }
 }
 
-long tide__http_response_head(const char *buf, size_t len, struct tide__http_head *h)
+long tide_http_response_head(const char *buf, size_t len, struct tide_http_head *h)
 {
     const char *eol;
     size_t le;
@@ -167,7 +168,7 @@ long tide__http_response_head(const char *buf, size_t len, struct tide__http_hea
         return -1;
     eol = len ? memchr(buf, '\n', len) : NULL;
     if (!eol)
-        return len > TIDE__HTTP_MAX_HEAD ? -1 : 0;
+        return len > TIDE_HTTP_MAX_HEAD ? -1 : 0;
     le = (size_t)(eol - buf);
     if (le < 12 || memcmp(buf, "HTTP/1.", 7) != 0 || buf[8] != ' ' || !isdigit((unsigned char)buf[9]) ||
         !isdigit((unsigned char)buf[10]) || !isdigit((unsigned char)buf[11]))
@@ -177,25 +178,27 @@ long tide__http_response_head(const char *buf, size_t len, struct tide__http_hea
     h->version = tide_str_make(buf, 8);
     {
         long r = parse_headers(buf, len, (size_t)(eol - buf) + 1, h);
-        if (r == 0 && len > TIDE__HTTP_MAX_HEAD)
+        if (r == 0 && len > TIDE_HTTP_MAX_HEAD)
             return -1;
         return r;
     }
 }
 
-long tide__http_chunked(struct tide__chunked *c, const char *buf, size_t len, uint64_t *body_bytes,
+long tide_http_chunked(struct tide_http_chunks *c, const char *buf, size_t len, uint64_t *body_bytes,
                         struct tide_buf *out, size_t cap, bool *truncated)
 {
     size_t i = 0;
     while (i < len) {
         switch (c->state) {
-        case CH_SIZE: {
+        case TIDE_CH_SIZE: {
             const char *eol = memchr(buf + i, '\n', len - i);
             size_t k;
             uint64_t v = 0;
             int digits = 0;
             if (!eol)
                 return len - i > 1024 ? -1 : (long)i; /* need more */
+            if ((size_t)(eol - buf) - i > 1024)
+                return -1; /* the same limit however the line arrived */
             for (k = i; k < (size_t)(eol - buf) && isxdigit((unsigned char)buf[k]); k++) {
                 if (++digits > 15)
                     return -1; /* 2^60 and more: an overflow attack, not a body */
@@ -205,10 +208,10 @@ long tide__http_chunked(struct tide__chunked *c, const char *buf, size_t len, ui
                 return -1;
             c->left = v;
             i = (size_t)(eol - buf) + 1;
-            c->state = v == 0 ? CH_TRAILER : CH_DATA;
+            c->state = v == 0 ? TIDE_CH_TRAILER : TIDE_CH_DATA;
             break;
         }
-        case CH_DATA: {
+        case TIDE_CH_DATA: {
             size_t take = len - i < c->left ? len - i : (size_t)c->left;
             *body_bytes += take;
             if (out) {
@@ -220,29 +223,31 @@ long tide__http_chunked(struct tide__chunked *c, const char *buf, size_t len, ui
             c->left -= take;
             i += take;
             if (c->left == 0)
-                c->state = CH_DATA_END;
+                c->state = TIDE_CH_DATA_END;
             break;
         }
-        case CH_DATA_END: {
+        case TIDE_CH_DATA_END: {
             const char *eol = memchr(buf + i, '\n', len - i);
             if (!eol)
                 return len - i > 2 ? -1 : (long)i;
+            if ((size_t)(eol - buf) - i > 1 || ((size_t)(eol - buf) - i == 1 && buf[i] != '\r'))
+                return -1; /* the data's end is CRLF (or LF), nothing else */
             i = (size_t)(eol - buf) + 1;
-            c->state = CH_SIZE;
+            c->state = TIDE_CH_SIZE;
             break;
         }
-        case CH_TRAILER: {
+        case TIDE_CH_TRAILER: {
             const char *eol = memchr(buf + i, '\n', len - i);
-            if (!eol)
-                return len - i > 8192 ? -1 : (long)i;
+            if (!eol || (size_t)(eol - buf) - i > 8192)
+                return !eol && len - i <= 8192 ? (long)i : -1;
             if ((size_t)(eol - buf) == i || ((size_t)(eol - buf) == i + 1 && buf[i] == '\r')) {
-                c->state = CH_DONE;
+                c->state = TIDE_CH_DONE;
                 return (long)((size_t)(eol - buf) + 1);
             }
             i = (size_t)(eol - buf) + 1;
             break;
         }
-        case CH_DONE:
+        case TIDE_CH_DONE:
             return (long)i;
         }
     }
