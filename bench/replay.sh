@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Replay against nginx on 127.0.0.1 in the same run as wrk: CPU seconds per
 # 1000 requests for both (wrk is the floor: a closed loop with no schedule),
-# and tide's lag at increasing rates. Usage: bench/replay.sh
+# and tide's lag at increasing rates, with tide's own HTTP/1.1 client and with
+# libcurl. Usage: bench/replay.sh
+# nginx gets 8192 connections: an open loop opens as many as it has requests
+# in flight.
 . "$(dirname "$0")/common.sh"
 . "$ROOT/tests/integration/lib.sh"
 trap 'nginx_stop' EXIT
-nginx_start "$B/ngx" '$msec' 'access_log off; location / { return 200 "ok\n"; }'
+NGINX_WORKER_CONNECTIONS=8192 nginx_start "$B/ngx" '$msec' 'access_log off; location / { return 200 "ok\n"; }'
 T="http://127.0.0.1:$NGINX_PORT"
 /usr/bin/time -f "%e %U %S %M" -o "$B/time.out" wrk -t1 -c16 -d10s "$T/" >"$B/wrk.out" 2>&1
 read -r wall user sys rss <"$B/time.out"
@@ -14,9 +17,19 @@ reqs=$(awk '/requests in/ {print $1}' "$B/wrk.out")
 echo "wrk -t1 -c16 -d10s: wall $wall s, cpu $LAST_CPU s, rss $rss KB"
 echo "  wrk: $reqs requests; cpu per 1000 requests: $(echo "scale=4; $LAST_CPU * 1000 / $reqs" | bc) s"
 "$GEN" trace 300000 "$B/r.tide" >/dev/null
-# Both HTTP clients at each rate: tide's own HTTP/1.1 client (the default for
-# http://) and libcurl (--client curl, what https:// and --http2 use).
-for speed in ${SPEEDS:-5 10 20 40 80}; do
+# Saturated, as wrk is: one thread, 16 connections, a schedule far faster than
+# the target answers (--speed 1000), so every wakeup finds work. This is the
+# like-for-like CPU per request.
+for client in native curl; do
+  measure "tide replay saturated (1 thread, 16 conns) --client $client" "$TIDE" replay "$B/r.tide" --target "$T" \
+    --speed 1000 --threads 1 --connections 16 --client "$client" --methods all --allow-capture-host --to +10m \
+    --no-progress --report-json "$B/rep.json"
+  sent=$(jq .overall.sent "$B/rep.json")
+  echo "  sent $sent in $(jq .elapsed_seconds "$B/rep.json") s = $(echo "scale=0; $sent / $(jq .elapsed_seconds "$B/rep.json")" | bc) req/s; cpu per 1000: $(echo "scale=4; $LAST_CPU * 1000 / $sent" | bc) s; errors $(jq .overall.errors "$B/rep.json")"
+done
+# Paced (the open loop as used): both HTTP clients at each rate, 2 threads,
+# connections as needed. Each send is a timer wakeup and each answer another.
+for speed in ${SPEEDS:-10 20 40 50 60}; do
   for client in native curl; do
     measure "tide replay --speed $speed --client $client" "$TIDE" replay "$B/r.tide" --target "$T" --speed "$speed" \
       --client "$client" --methods all --allow-capture-host --to +10m --no-progress --report-json "$B/rep.json"

@@ -486,7 +486,16 @@ static int decode_block(struct tide_trace_reader *r, const char *wb, struct tide
             line = (int64_t)((uint64_t)line + (uint64_t)d);
             if (line > 0) {
                 char num[24], *p2;
-                int nl = snprintf(num, sizeof(num), ":%llu", (unsigned long long)(line - 1));
+                int nl = 0;
+                uint64_t lv = (uint64_t)(line - 1);
+                char dg[20];
+                int nd = 0;
+                do /* ":LINE" without printf: this runs for every record read */
+                    dg[nd++] = (char)('0' + lv % 10);
+                while ((lv /= 10));
+                num[nl++] = ':';
+                while (nd)
+                    num[nl++] = dg[--nd];
                 p2 = tide_arena_alloc(&r->src_arena, rec->source.len + (size_t)nl);
                 if (!p2)
                     goto out_bad;

@@ -89,7 +89,9 @@ struct shared {
     bool native;              /* the native HTTP/1.1 client (h1.c), not libcurl */
     struct sockaddr_storage addr; /* the target's address (native) */
     size_t origin_len;        /* "http://host:port" in base; the rest is a path prefix */
-    char authority[300];      /* host[:port], for a Host header */
+    char host_line[320];      /* "Host: host[:port]\r\n", when the record has none */
+    size_t host_line_len;
+    size_t run_id_len;
     char host_value[256];
     int host_mode; /* 0 keep, 1 target, 2 value */
     char **auth;
@@ -139,6 +141,11 @@ struct worker {
     regex_t inc, exc;
     bool has_inc, has_exc;
     struct tide_strmap fam;
+    struct kcache {
+        uint64_t h;
+        uint32_t len;
+        int klass; /* -1: empty */
+    } kc[256]; /* user agent -> traffic class, by hash */
     struct tide_replay_result *res;
     struct tide_buf tmp;
     bool stopping, finished;
@@ -249,22 +256,43 @@ static int family_of(struct worker *w, const struct tide_record *r)
 
 static bool skip_header(struct tide_str n)
 {
-    static const char *H[] = {"Host", "Content-Length", "Transfer-Encoding", "Connection",
-                              "Keep-Alive", "Expect", "Upgrade", "TE", "Proxy-Connection",
-                              "X-Request-Id", "X-Tide-Run"};
+    static const struct {
+        const char *s;
+        size_t len;
+    } H[] = {{"Host", 4},          {"Content-Length", 14},  {"Transfer-Encoding", 17}, {"Connection", 10},
+             {"Keep-Alive", 10},   {"Expect", 6},           {"Upgrade", 7},            {"TE", 2},
+             {"Proxy-Connection", 16}, {"X-Request-Id", 12}, {"X-Tide-Run", 10}};
     size_t i;
-    for (i = 0; i < sizeof(H) / sizeof(H[0]); i++)
-        if (tide_str_is_eq_nocase_c(n, H[i]))
+    for (i = 0; i < sizeof(H) / sizeof(H[0]); i++) /* lengths first: this runs for every header sent */
+        if (n.len == H[i].len && strncasecmp(n.p, H[i].s, n.len) == 0)
             return true;
     return false;
 }
 
-static void add_hdr(struct tide_buf *b, const char *name, size_t nl, const char *v, size_t vl)
+/* v in decimal onto b (printf's machinery cost a visible share of a request). */
+static void put_dec(struct tide_buf *b, uint64_t v)
 {
-    tide_buf_append(b, name, nl);
-    tide_buf_append(b, ": ", 2);
-    tide_buf_append(b, v, vl);
-    tide_buf_putc(b, 0);
+    char d[20];
+    int n = 0;
+    do
+        d[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (n)
+        tide_buf_putc(b, d[--n]);
+}
+
+/* The traffic class of a user agent, remembered by its hash: a trace holds few
+ * distinct user agents, and matching a dozen names in each cost more than hashing. */
+static int class_of(struct worker *w, struct tide_str ua)
+{
+    uint64_t hv = tide_hash_bytes(ua.p, ua.len, 0x75612d636c617373ull);
+    struct kcache *e = &w->kc[hv & 255];
+    if (e->klass < 0 || e->h != hv || e->len != ua.len) {
+        e->h = hv;
+        e->len = (uint32_t)ua.len;
+        e->klass = tide_traffic_class(ua);
+    }
+    return e->klass;
 }
 
 /* Fills job j for clone c of record r. */
@@ -274,71 +302,199 @@ static struct tide__tlpt *tl_at(struct worker *w, int64_t t)
     return &w->res->tl[i < 0 ? 0 : i >= TIDE__TL_POINTS ? TIDE__TL_POINTS - 1 : i];
 }
 
+/* Header lines as the job's client wants them: NUL-terminated lines for
+ * libcurl's list, or HTTP/1.1 bytes (CRLF) for the native client, which also
+ * leaves out what libcurl would (a line without a value) and what would break
+ * the message (CR or LF in a value), and notes Host and Accept. */
+struct emit {
+    struct tide_buf *b;
+    bool native, host, accept;
+    size_t line; /* where the current line starts */
+};
+
+static void hdr_begin(struct emit *e, const char *name, size_t nl)
+{
+    e->line = e->b->len;
+    tide_buf_append(e->b, name, nl);
+    tide_buf_append(e->b, ": ", 2);
+}
+
+static void hdr_end(struct emit *e)
+{
+    struct tide_buf *b = e->b;
+    const char *ln = b->p + e->line, *colon;
+    size_t n = b->len - e->line;
+    if (!e->native) {
+        tide_buf_putc(b, 0);
+        return;
+    }
+    colon = memchr(ln, ':', n);
+    if (colon) {
+        const char *v = colon + 1;
+        while (v < ln + n && (*v == ' ' || *v == '\t'))
+            v++;
+        if (v == ln + n)
+            colon = NULL; /* no value */
+    }
+    if (!colon || memchr(ln, '\r', n) || memchr(ln, '\n', n)) {
+        b->len = e->line;
+        return;
+    }
+    e->host |= colon - ln == 4 && strncasecmp(ln, "Host", 4) == 0;
+    e->accept |= colon - ln == 6 && strncasecmp(ln, "Accept", 6) == 0;
+    tide_buf_append(b, "\r\n", 2);
+}
+
+/* A whole "Name: value" line. */
+static void hdr_line(struct emit *e, const char *line, size_t n)
+{
+    e->line = e->b->len;
+    tide_buf_append(e->b, line, n);
+    hdr_end(e);
+}
+
+/* Percent-encodes, in place, bytes a request line cannot hold in b[from..). */
+static void encode_target(struct worker *w, struct tide_buf *b, size_t from)
+{
+    size_t i, n = b->len - from;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)b->p[from + i] <= 0x20 || (unsigned char)b->p[from + i] >= 0x7f)
+            break;
+    if (i == n)
+        return; /* the usual case */
+    tide_buf_reset(&w->tmp);
+    tide_buf_append(&w->tmp, b->p + from, n);
+    b->len = from;
+    for (i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)w->tmp.p[i];
+        if (ch <= 0x20 || ch >= 0x7f)
+            tide_buf_printf(b, "%%%02X", ch);
+        else
+            tide_buf_putc(b, (char)ch);
+    }
+}
+
+/* Fills job j for clone c of record r: a URL and header lines for libcurl, or
+ * the request's bytes (all but the body) for the native client. */
 static void build_job(struct worker *w, struct job *j, const struct tide_record *r, int c,
                       uint64_t sh, int family, int klass)
 {
     struct shared *s = w->sh;
     const struct tide_replay_opts *o = s->o;
-    char idbuf[160];
     uint32_t i;
     const char *auth_line = NULL;
     size_t auth_nl = 0;
+    struct emit e = {w->h1 ? &j->wire : &j->hdrs, w->h1 != NULL, false, false, 0};
+    struct tide_buf *b = e.b;
     if (s->n_auth) {
         auth_line = s->auth[(sh + (uint64_t)c * 7919) % s->n_auth];
         auth_nl = (size_t)(strchr(auth_line, ':') - auth_line);
     }
-    snprintf(j->method, sizeof(j->method), "%.*s", (int)(r->method.len > 15 ? 15 : r->method.len),
-             r->method.p);
-    tide_buf_reset(&j->url);
-    tide_buf_append(&j->url, s->base, strlen(s->base));
-    if (!r->path.len || r->path.p[0] != '/')
-        tide_buf_putc(&j->url, '/');
-    tide_clone_rewrite(r->path, c, &j->url);
-    if (r->query.len) {
-        tide_buf_putc(&j->url, '?');
-        tide_clone_rewrite(r->query, c, &j->url);
+    {
+        size_t ml = r->method.len > 15 ? 15 : r->method.len;
+        memcpy(j->method, r->method.p, ml);
+        j->method[ml] = 0;
     }
-    tide_buf_putc(&j->url, 0);
-    tide_buf_reset(&j->hdrs);
+    /* the URL (libcurl) or the request line (native) */
+    {
+        struct tide_buf *u = e.native ? b : &j->url;
+        size_t from;
+        tide_buf_reset(u);
+        if (e.native) {
+            tide_buf_append(u, j->method, strlen(j->method));
+            tide_buf_putc(u, ' ');
+            from = u->len;
+            tide_buf_append(u, s->base + s->origin_len, strlen(s->base + s->origin_len));
+        } else {
+            from = 0;
+            tide_buf_append(u, s->base, strlen(s->base));
+        }
+        if (!r->path.len || r->path.p[0] != '/')
+            tide_buf_putc(u, '/');
+        tide_clone_rewrite(r->path, c, u);
+        if (r->query.len) {
+            tide_buf_putc(u, '?');
+            tide_clone_rewrite(r->query, c, u);
+        }
+        if (e.native) {
+            encode_target(w, u, from);
+            tide_buf_append(u, " HTTP/1.1\r\n", 11);
+        } else {
+            tide_buf_putc(u, 0);
+            tide_buf_reset(b);
+        }
+    }
     for (i = 0; i < r->n_headers; i++) {
         const struct tide_header *h = &r->headers[i];
-        struct tide_buf *b = &j->hdrs;
         if (skip_header(h->name))
             continue;
         if (auth_line && h->name.len == auth_nl && strncasecmp(h->name.p, auth_line, auth_nl) == 0)
             continue; /* replaced by the auth map's credential */
-        tide_buf_append(b, h->name.p, h->name.len);
-        tide_buf_append(b, ": ", 2);
+        hdr_begin(&e, h->name.p, h->name.len);
         tide_clone_rewrite(h->value, c, b);
-        tide_buf_putc(b, 0);
+        hdr_end(&e);
     }
-    if (auth_line) {
-        tide_buf_append(&j->hdrs, auth_line, strlen(auth_line));
-        tide_buf_putc(&j->hdrs, 0);
-    }
+    if (auth_line)
+        hdr_line(&e, auth_line, strlen(auth_line));
     if (s->host_mode == 0) {
         struct tide_str hv = tide_record_header(r, "Host");
         if (!hv.p)
             hv = r->host;
-        if (hv.len)
-            add_hdr(&j->hdrs, "Host", 4, hv.p, hv.len);
+        if (hv.len) {
+            hdr_begin(&e, "Host", 4);
+            tide_buf_append(b, hv.p, hv.len);
+            hdr_end(&e);
+        }
     } else if (s->host_mode == 2) {
-        add_hdr(&j->hdrs, "Host", 4, s->host_value, strlen(s->host_value));
+        hdr_begin(&e, "Host", 4);
+        tide_buf_append(b, s->host_value, strlen(s->host_value));
+        hdr_end(&e);
     }
-    snprintf(idbuf, sizeof(idbuf), "%s-%llu-%d", o->run_id, (unsigned long long)w->rec_no, c);
-    add_hdr(&j->hdrs, "X-Request-Id", 12, idbuf, strlen(idbuf));
-    add_hdr(&j->hdrs, "X-Tide-Run", 10, o->run_id, strlen(o->run_id));
-    if (o->n_stages > 0 && j->stage < o->n_stages)
-        add_hdr(&j->hdrs, "X-Tide-Stage", 12, o->stages[j->stage].name, strlen(o->stages[j->stage].name));
-    for (i = 0; i < (uint32_t)o->n_headers; i++) {
-        tide_buf_append(&j->hdrs, o->headers[i], strlen(o->headers[i]));
-        tide_buf_putc(&j->hdrs, 0);
+    hdr_begin(&e, "X-Request-Id", 12); /* <run>-<record>-<clone> */
+    tide_buf_append(b, o->run_id, s->run_id_len);
+    tide_buf_putc(b, '-');
+    put_dec(b, w->rec_no);
+    tide_buf_putc(b, '-');
+    put_dec(b, (uint64_t)c);
+    hdr_end(&e);
+    hdr_begin(&e, "X-Tide-Run", 10);
+    tide_buf_append(b, o->run_id, s->run_id_len);
+    hdr_end(&e);
+    if (o->n_stages > 0 && j->stage < o->n_stages) {
+        hdr_begin(&e, "X-Tide-Stage", 12);
+        tide_buf_append(b, o->stages[j->stage].name, strlen(o->stages[j->stage].name));
+        hdr_end(&e);
     }
-    tide_buf_append(&j->hdrs, "Expect:", 8); /* no 100-continue round trip */
+    for (i = 0; i < (uint32_t)o->n_headers; i++)
+        hdr_line(&e, o->headers[i], strlen(o->headers[i]));
     tide_buf_reset(&j->body);
     j->has_body = (r->flags & TIDE_REC_HAS_BODY) != 0 || r->body.len > 0;
     if (j->has_body)
         tide_clone_rewrite(r->body, c, &j->body);
+    if (!e.native) {
+        tide_buf_append(b, "Expect:", 8); /* no 100-continue round trip */
+    } else {
+        /* libcurl's defaults, and the body's length; the body goes apart */
+        bool body = strcmp(j->method, "GET") != 0 && strcmp(j->method, "HEAD") != 0 &&
+                    (j->has_body || strcmp(j->method, "POST") == 0 || strcmp(j->method, "PUT") == 0);
+        if (!e.host)
+            tide_buf_append(b, s->host_line, s->host_line_len);
+        if (!e.accept)
+            tide_buf_append(b, "Accept: */*\r\n", 13);
+        if (body) {
+            tide_buf_append(b, "Content-Length: ", 16);
+            put_dec(b, j->body.len);
+            tide_buf_append(b, "\r\n", 2);
+        }
+        tide_buf_append(b, "\r\n", 2);
+        j->h1.wire = b->p;
+        j->h1.len = b->len;
+        j->h1.body = body ? j->body.p : NULL;
+        j->h1.body_len = body ? j->body.len : 0;
+        j->h1.no_body = strcmp(j->method, "HEAD") == 0;
+        j->h1.tries = 0;
+        j->h1.queued_ms = 0;
+    }
     j->family = family;
     j->klass = klass;
     j->rec_status = r->status;
@@ -432,7 +588,7 @@ static void fill(struct worker *w)
             if (copies == 0)
                 continue;
             family = family_of(w, r);
-            klass = tide_traffic_class(tide_record_header(r, "User-Agent"));
+            klass = class_of(w, tide_record_header(r, "User-Agent"));
             for (c = 0; c < copies; c++) {
                 struct job *j = w->free_jobs;
                 int64_t rel;
@@ -491,62 +647,6 @@ static CURL *easy_new(struct worker *w)
     return e;
 }
 
-/* True if n bytes at p are "name" in any case. */
-static bool name_eq(const char *p, size_t n, const char *name)
-{
-    return n == strlen(name) && strncasecmp(p, name, n) == 0;
-}
-
-/* Lays out j as HTTP/1.1 bytes for the native client: what libcurl would send
- * for the same job (its Host and Accept defaults, Content-Length for a body),
- * with bytes a request line cannot hold percent-encoded, and header lines
- * with CR or LF in them left out. */
-static void wire_build(struct worker *w, struct job *j)
-{
-    struct shared *s = w->sh;
-    struct tide_buf *b = &j->wire;
-    const char *t = j->url.p + s->origin_len, *p, *end;
-    size_t tl = j->url.len - 1 - s->origin_len, i;
-    bool host = false, accept = false, body;
-    tide_buf_reset(b);
-    tide_buf_append(b, j->method, strlen(j->method));
-    tide_buf_putc(b, ' ');
-    for (i = 0; i < tl; i++) {
-        unsigned char c = (unsigned char)t[i];
-        if (c <= 0x20 || c >= 0x7f)
-            tide_buf_printf(b, "%%%02X", c);
-        else
-            tide_buf_putc(b, (char)c);
-    }
-    tide_buf_append(b, " HTTP/1.1\r\n", 11);
-    for (p = j->hdrs.p, end = j->hdrs.p + j->hdrs.len; p && p < end; p += strlen(p) + 1) {
-        size_t n = strlen(p);
-        const char *colon = memchr(p, ':', n);
-        if (!colon || colon == p + n - 1 || memchr(p, '\r', n) || memchr(p, '\n', n))
-            continue; /* "Name:" with nothing after: libcurl's way of leaving a header out */
-        host |= name_eq(p, (size_t)(colon - p), "Host");
-        accept |= name_eq(p, (size_t)(colon - p), "Accept");
-        tide_buf_append(b, p, n);
-        tide_buf_append(b, "\r\n", 2);
-    }
-    if (!host)
-        tide_buf_printf(b, "Host: %s\r\n", s->authority);
-    if (!accept)
-        tide_buf_append(b, "Accept: */*\r\n", 13);
-    body = strcmp(j->method, "GET") != 0 && strcmp(j->method, "HEAD") != 0 &&
-           (j->has_body || strcmp(j->method, "POST") == 0 || strcmp(j->method, "PUT") == 0);
-    if (body)
-        tide_buf_printf(b, "Content-Length: %zu\r\n", j->body.len);
-    tide_buf_append(b, "\r\n", 2);
-    if (body)
-        tide_buf_append(b, j->body.p, j->body.len);
-    j->h1.wire = b->p;
-    j->h1.len = b->len;
-    j->h1.no_body = strcmp(j->method, "HEAD") == 0;
-    j->h1.tries = 0;
-    j->h1.queued_ms = 0;
-}
-
 /* Hands j to libcurl; false if no handle could be had. */
 static bool curl_send(struct worker *w, struct job *j)
 {
@@ -599,9 +699,7 @@ static void send_job(struct worker *w, struct job *j, int64_t now)
     j->w = w;
     j->bytes = 0;
     j->sent = now;
-    if (w->h1) {
-        wire_build(w, j);
-    } else if (!curl_send(w, j)) {
+    if (!w->h1 && !curl_send(w, j)) {
         w->res->err[ERR_OTHER]++;
         j->next_free = w->free_jobs;
         w->free_jobs = j;
@@ -1047,6 +1145,8 @@ static int worker_init(struct worker *w, struct shared *s, int id, struct tide_e
         w->free_jobs = &w->jobs[i];
     }
     tide_strmap_init(&w->fam, TIDE__MAX_FAMILIES - 1);
+    for (i = 0; i < 256; i++)
+        w->kc[i].klass = -1;
     tide_buf_init(&w->tmp, 0);
     if (o->include_re && regcomp(&w->inc, o->include_re, REG_EXTENDED | REG_NOSUB) == 0)
         w->has_inc = true;
@@ -1534,7 +1634,7 @@ static bool pick_native(struct shared *s)
     if ((o->client && strcmp(o->client, "curl") == 0) || o->http2 || strncasecmp(s->base, "http://", 7) != 0)
         return false;
     e = a + strcspn(a, "/?#");
-    if (e == a || (size_t)(e - a) >= sizeof(s->authority) || memchr(a, '@', (size_t)(e - a)))
+    if (e == a || (size_t)(e - a) >= sizeof(s->host_line) - 10 || memchr(a, '@', (size_t)(e - a)))
         return false; /* empty, too long, or with credentials: libcurl's job */
     if (*a == '[') {
         const char *rb = memchr(a, ']', (size_t)(e - a));
@@ -1569,9 +1669,13 @@ static bool pick_native(struct shared *s)
     }
     s->origin_len = (size_t)(e - s->base);
     /* libcurl's Host: the authority, without the default port */
-    snprintf(s->authority, sizeof(s->authority), "%.*s", (int)(e - a), a);
-    if (port && strncmp(port, "80", 2) == 0 && port + 2 == e)
-        s->authority[port - 1 - a] = 0;
+    {
+        int al = (int)(e - a);
+        if (port && strncmp(port, "80", 2) == 0 && port + 2 == e)
+            al = (int)(port - 1 - a);
+        snprintf(s->host_line, sizeof(s->host_line), "Host: %.*s\r\n", al, a);
+        s->host_line_len = strlen(s->host_line);
+    }
     return true;
 }
 
@@ -1594,6 +1698,7 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     while (strlen(s.base) && s.base[strlen(s.base) - 1] == '/')
         s.base[strlen(s.base) - 1] = 0;
     s.native = pick_native(&s);
+    s.run_id_len = strlen(o->run_id);
     if (!o->host_header || strcmp(o->host_header, "keep") == 0)
         s.host_mode = 0;
     else if (strcmp(o->host_header, "target") == 0)

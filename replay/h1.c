@@ -315,24 +315,35 @@ static void on_written(uv_write_t *wr, int status)
     c->h->leave(c->h->arg);
 }
 
+/* Writes the head and the body (kept apart: the body is not copied), what the
+ * socket does not take at once through uv_write. */
 static void conn_write(struct conn *c)
 {
     struct tide__h1_req *r = c->req;
-    uv_buf_t b = uv_buf_init((char *)r->wire, (unsigned)r->len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
-    if (n == (int)r->len)
+    uv_buf_t b[2];
+    size_t total = r->len + r->body_len, done;
+    int n;
+    unsigned nb = r->body_len ? 2 : 1;
+    b[0] = uv_buf_init((char *)r->wire, (unsigned)r->len);
+    b[1] = uv_buf_init((char *)r->body, (unsigned)r->body_len);
+    n = uv_try_write((uv_stream_t *)&c->tcp, b, nb);
+    if (n >= 0 && (size_t)n == total)
         return;
     if (n < 0 && n != UV_EAGAIN) {
         if (!retry(c))
             conn_end(c, 0, ERR_RESET, false);
         return;
     }
-    if (n < 0)
-        n = 0;
-    b = uv_buf_init((char *)r->wire + n, (unsigned)(r->len - (size_t)n));
+    done = n < 0 ? 0 : (size_t)n;
+    if (done >= r->len) { /* into the body: only its rest is left */
+        b[0] = uv_buf_init((char *)r->body + (done - r->len), (unsigned)(total - done));
+        nb = 1;
+    } else {
+        b[0] = uv_buf_init((char *)r->wire + done, (unsigned)(r->len - done));
+    }
     c->writing = true;
     c->wr.data = c;
-    if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, &b, 1, on_written) != 0) {
+    if (uv_write(&c->wr, (uv_stream_t *)&c->tcp, b, nb, on_written) != 0) {
         c->writing = false;
         conn_end(c, 0, ERR_RESET, false);
     }

@@ -100,10 +100,10 @@ void tide__h1_rx_free(struct tide__h1_rx *rx);
 /* Frames n more bytes (no_body: the request was HEAD). 0, or -1: not an HTTP/1.x answer. */
 int tide__h1_rx_feed(struct tide__h1_rx *rx, const char *p, size_t n, bool no_body);
 
-/* A request, laid out by the caller (head and body), owned by it until done. */
+/* A request, laid out by the caller (head, and body apart), owned by it until done. */
 struct tide__h1_req {
-    const char *wire;
-    size_t len;
+    const char *wire, *body;
+    size_t len, body_len;
     bool no_body;
     uint8_t tries;
     uint64_t queued_ms;

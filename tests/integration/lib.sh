@@ -27,7 +27,7 @@ daemon off;
 worker_processes 1;
 pid $dir/nginx.pid;
 error_log $dir/logs/error.log;
-events { worker_connections 256; }
+events { worker_connections ${NGINX_WORKER_CONNECTIONS:-256}; }
 http {
   access_log off;
   log_format t '$fmt';
