@@ -578,6 +578,12 @@ int cmd_replay(int argc, char **argv)
         ex = EXIT_USAGE;
         goto out;
     }
+    if (o.client && strcmp(o.client, "native") == 0 && (o.http2 || (o.target && strncmp(o.target, "https://", 8) == 0))) {
+        cli_errorf("replay: --client native speaks HTTP/1.1 over plain http:// only; HTTPS and --http2 use libcurl "
+                   "(drop --client, or --client curl)");
+        ex = EXIT_USAGE;
+        goto out;
+    }
     if (o.speed <= 0 || !isfinite(o.speed) || o.multiplier <= 0 || o.multiplier > 1000 || o.threads < 1 ||
         o.threads > 256 || o.loops < 1 || o.connections < 0) {
         cli_errorf("replay: --speed and --multiplier must be > 0 (multiplier <= 1000), --threads 1..256, --loop >= 1, "
