@@ -173,7 +173,7 @@ struct tide__h1 {
 };
 
 static void conn_take(struct tide__h1 *h, struct conn *c, struct tide__h1_req *r, int64_t ms);
-static struct conn *conn_new(struct tide__h1 *h);
+static struct conn *conn_new(struct tide__h1 *h, int *errk);
 static void report(struct tide__h1 *h, struct tide__h1_req *r, int status, int errk, uint64_t bytes);
 
 /* The first waiting request and what is left of its timeout (<= 0: none), or NULL. */
@@ -199,11 +199,12 @@ static void pend_kick(struct tide__h1 *h)
         return;
     h->kicking = true;
     while (h->pend && h->n_conns < h->max_conns && (r = pend_pop(h, &ms))) {
-        struct conn *c = ms > 0 ? conn_new(h) : NULL;
+        int errk = ERR_TIMEOUT;
+        struct conn *c = ms > 0 ? conn_new(h, &errk) : NULL;
         if (c)
             conn_take(h, c, r, ms);
         else
-            report(h, r, 0, ms > 0 ? ERR_REFUSED : ERR_TIMEOUT, 0);
+            report(h, r, 0, errk, 0);
     }
     h->kicking = false;
 }
@@ -416,10 +417,14 @@ static void on_connect(uv_connect_t *cr, int status)
     c->h->leave(c->h->arg);
 }
 
-static struct conn *conn_new(struct tide__h1 *h)
+/* A new connection, connecting; NULL with *errk set if it could not even
+ * start (refused at once, or out of descriptors or memory: ERR_OTHER). */
+static struct conn *conn_new(struct tide__h1 *h, int *errk)
 {
     struct conn *c = calloc(1, sizeof(*c));
     uv_connect_t *cr = malloc(sizeof(*cr));
+    int rc;
+    *errk = ERR_OTHER;
     if (!c || !cr || uv_tcp_init(h->loop, &c->tcp) != 0) {
         free(c);
         free(cr);
@@ -436,9 +441,11 @@ static struct conn *conn_new(struct tide__h1 *h)
         h->all->prev = c;
     h->all = c;
     cr->data = c;
-    if (uv_tcp_connect(cr, &c->tcp, (const struct sockaddr *)&h->addr, on_connect) != 0) {
+    if ((rc = uv_tcp_connect(cr, &c->tcp, (const struct sockaddr *)&h->addr, on_connect)) != 0) {
         free(cr);
         conn_close(c);
+        if (rc == UV_ECONNREFUSED)
+            *errk = ERR_REFUSED;
         return NULL;
     }
     return c;
@@ -456,7 +463,8 @@ static void conn_take(struct tide__h1 *h, struct conn *c, struct tide__h1_req *r
 
 void tide__h1_send(struct tide__h1 *h, struct tide__h1_req *r)
 {
-    struct conn *c = h->idle;
+    struct conn *c = r->tries ? NULL : h->idle; /* a retry goes on a new connection */
+    int errk;
     r->next = NULL;
     if (c) {
         h->idle = c->next_idle;
@@ -474,9 +482,9 @@ void tide__h1_send(struct tide__h1 *h, struct tide__h1_req *r)
         h->pend_tail = r;
         return;
     }
-    c = conn_new(h);
+    c = conn_new(h, &errk);
     if (!c) {
-        report(h, r, 0, ERR_REFUSED, 0);
+        report(h, r, 0, errk, 0);
         return;
     }
     conn_take(h, c, r, h->timeout_ms);
