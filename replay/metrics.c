@@ -2,7 +2,7 @@
  * metrics.c - a running replay as Prometheus text exposition (version 0.0.4).
  *
  * Rendered from a snapshot of the workers' results merged under their locks
- * (engine_curl.c serves it). Counters are totals since the run began;
+ * (engine.c serves it). Counters are totals since the run began;
  * latency histograms are cumulative over fixed buckets in seconds, so
  * Grafana's histogram_quantile() and rate() apply.
  */

@@ -1,5 +1,5 @@
 /*
- * engine_curl.c - the open-loop replay engine: worker threads, each with one
+ * engine.c - the open-loop replay engine: worker threads, each with one
  * libuv loop driving either tide's own HTTP/1.1 client (h1.c, the default for
  * http://) or one libcurl multi handle through its socket interface (HTTPS,
  * HTTP/2, --client curl).
@@ -765,51 +765,49 @@ static void complete(struct worker *w, struct job *j, long code, int errk)
 {
     bool exp, is_err;
     int64_t done = now_ns();
+    if (errk >= 0)
+        w->res->err[errk]++;
+    exp = errk < 0 && expected(w->sh, code);
+    /* an error: no answer, a 5xx, or a 4xx that production did not answer with */
+    is_err = errk < 0 && !exp &&
+             (code >= 500 || (code >= 400 && !(j->rec_status >= 400 && j->rec_status < 500)));
+    account(&w->res->all, j, code, errk, exp, is_err, done);
+    account(&w->res->families[j->family], j, code, errk, exp, is_err, done);
+    account(&w->res->classes[j->klass], j, code, errk, exp, is_err, done);
+    if (w->sh->o->n_stages)
+        account(&w->res->stages[j->stage], j, code, errk, exp, is_err, done);
     {
-        if (errk >= 0)
-            w->res->err[errk]++;
-        exp = errk < 0 && expected(w->sh, code);
-        /* an error: no answer, a 5xx, or a 4xx that production did not answer with */
-        is_err = errk < 0 && !exp &&
-                 (code >= 500 || (code >= 400 && !(j->rec_status >= 400 && j->rec_status < 500)));
-        account(&w->res->all, j, code, errk, exp, is_err, done);
-        account(&w->res->families[j->family], j, code, errk, exp, is_err, done);
-        account(&w->res->classes[j->klass], j, code, errk, exp, is_err, done);
-        if (w->sh->o->n_stages)
-            account(&w->res->stages[j->stage], j, code, errk, exp, is_err, done);
-        {
-            struct tide__tlpt *pt = tl_at(w, j->due);
-            int64_t fd = done - j->due;
-            pt->completed++;
-            pt->errors += errk >= 0 || is_err;
-            pt->lat[tide__tl_bucket(fd > 0 ? (uint64_t)(fd / 1000) : 0)]++;
-        }
-        if (w->sh->ring && done >= w->sh->start_at) {
-            struct abort_sec *a = &w->sh->ring[((done - w->sh->start_at) / TIDE_NS_PER_SEC) % w->sh->ring_n];
-            int64_t fd = done - j->due;
-            uint64_t us = fd > 0 ? (uint64_t)(fd / 1000) : 0, mx;
-            __atomic_add_fetch(&a->completed, 1, __ATOMIC_RELAXED);
-            if (errk >= 0 || is_err)
-                __atomic_add_fetch(&a->errors, 1, __ATOMIC_RELAXED);
-            if (errk >= 0)
-                __atomic_add_fetch(&a->no_answer, 1, __ATOMIC_RELAXED);
-            else if (code >= 500)
-                __atomic_add_fetch(&a->s5xx, 1, __ATOMIC_RELAXED);
-            __atomic_add_fetch(&a->h.b[tide_hist_bucket(us)], 1, __ATOMIC_RELAXED);
-            __atomic_add_fetch(&a->h.count, 1, __ATOMIC_RELAXED);
-            __atomic_add_fetch(&a->h.sum, us, __ATOMIC_RELAXED);
-            mx = __atomic_load_n(&a->h.max, __ATOMIC_RELAXED);
-            while (us > mx && !__atomic_compare_exchange_n(&a->h.max, &mx, us, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-                ;
-        }
-        __atomic_add_fetch(&w->sh->progress_done, 1, __ATOMIC_RELAXED);
-        if (errk >= 0 || is_err)
-            __atomic_add_fetch(&w->sh->progress_err, 1, __ATOMIC_RELAXED);
-        j->flying = false;
-        w->in_flight--;
-        j->next_free = w->free_jobs;
-        w->free_jobs = j;
+        struct tide__tlpt *pt = tl_at(w, j->due);
+        int64_t fd = done - j->due;
+        pt->completed++;
+        pt->errors += errk >= 0 || is_err;
+        pt->lat[tide__tl_bucket(fd > 0 ? (uint64_t)(fd / 1000) : 0)]++;
     }
+    if (w->sh->ring && done >= w->sh->start_at) {
+        struct abort_sec *a = &w->sh->ring[((done - w->sh->start_at) / TIDE_NS_PER_SEC) % w->sh->ring_n];
+        int64_t fd = done - j->due;
+        uint64_t us = fd > 0 ? (uint64_t)(fd / 1000) : 0, mx;
+        __atomic_add_fetch(&a->completed, 1, __ATOMIC_RELAXED);
+        if (errk >= 0 || is_err)
+            __atomic_add_fetch(&a->errors, 1, __ATOMIC_RELAXED);
+        if (errk >= 0)
+            __atomic_add_fetch(&a->no_answer, 1, __ATOMIC_RELAXED);
+        else if (code >= 500)
+            __atomic_add_fetch(&a->s5xx, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&a->h.b[tide_hist_bucket(us)], 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&a->h.count, 1, __ATOMIC_RELAXED);
+        __atomic_add_fetch(&a->h.sum, us, __ATOMIC_RELAXED);
+        mx = __atomic_load_n(&a->h.max, __ATOMIC_RELAXED);
+        while (us > mx && !__atomic_compare_exchange_n(&a->h.max, &mx, us, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+            ;
+    }
+    __atomic_add_fetch(&w->sh->progress_done, 1, __ATOMIC_RELAXED);
+    if (errk >= 0 || is_err)
+        __atomic_add_fetch(&w->sh->progress_err, 1, __ATOMIC_RELAXED);
+    j->flying = false;
+    w->in_flight--;
+    j->next_free = w->free_jobs;
+    w->free_jobs = j;
 }
 
 static void check_done(struct worker *w)
