@@ -46,7 +46,8 @@ int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
 /*
  * Guesses the format of a log from its first lines (buf holds the start of
  * the file). Writes the spec of the best match to out and returns 0, or
- * TIDE_E_NOTFOUND when nothing matches most lines.
+ * TIDE_E_NOTFOUND when nothing matches most lines, TIDE_E_LIMIT when out
+ * cannot hold the spec (give it 512 bytes: a guess may be an nginx: spec).
  */
 int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap);
 

@@ -871,10 +871,19 @@ int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
 
 /* ---- sniffing ------------------------------------------------------------------- */
 
+/* nginx's combined format with the request time after it, the most common
+ * addition (alone, or after "$http_x_forwarded_for"): without it a guess of
+ * "combined" would read the lines but lose every request's duration, and so
+ * its true start. Tried before "combined", which they tie with otherwise. */
+#define NGX_COMBINED "nginx:$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent " \
+                     "\"$http_referer\" \"$http_user_agent\""
+static const char SNIFF_XFF_RT[] = NGX_COMBINED " \"$http_x_forwarded_for\" $request_time";
+static const char SNIFF_RT[] = NGX_COMBINED " $request_time";
+
 int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap)
 {
-    static const char *CANDIDATES[] = {"cloudfront", "alb", "json", "vhost_combined",
-                                       "vhost_common", "combined", "common"};
+    static const char *CANDIDATES[] = {"cloudfront",   "alb",    "json",     "vhost_combined", "vhost_common",
+                                       SNIFF_XFF_RT,   SNIFF_RT, "combined", "common"};
     size_t c;
     int best_ok = 0;
     const char *best = NULL;
@@ -900,6 +909,12 @@ int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap)
             tide_arena_reset(&a);
             reason = NULL;
             rc = tide_logfmt_parse(f, p, ll, &r, &a, &reason);
+            /* nginx writes $request_time with a fraction ("0.163"); a whole
+             * number of seconds there is more likely Apache's %D (microseconds)
+             * and must not be read as seconds */
+            if (rc == 1 && (CANDIDATES[c] == SNIFF_RT || CANDIDATES[c] == SNIFF_XFF_RT) && r.duration_ns > 0 &&
+                r.duration_ns % 1000000000 == 0)
+                rc = TIDE_E_FORMAT;
             if (rc == 1 || (rc == 0 && reason && strncmp(reason, "no request", 10) == 0)) {
                 tried++;
                 ok++;
@@ -922,6 +937,8 @@ int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap)
     }
     if (!best)
         return TIDE_E_NOTFOUND;
+    if (strlen(best) >= cap)
+        return TIDE_E_LIMIT; /* a cut spec would compile into another format */
     snprintf(out, cap, "%s", best);
     return 0;
 }

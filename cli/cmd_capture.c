@@ -242,7 +242,7 @@ static int capture_log(int argc, char **argv)
         goto out_free;
     }
     for (i = 0; i < n; i++) {
-        char guessed[64];
+        char guessed[512];
         const char *spec = format;
         if (!spec) {
             if (strcmp(argv[optind + i], "-") == 0) {

@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p += n + 1;
     }
     {
-        char out[64];
+        char out[512];
         tide_logfmt_sniff((const char *)data, size, out, sizeof(out));
     }
     tide_buf_free(&b);

@@ -163,7 +163,7 @@ static void json_format_with_map_and_nested_headers(void **state)
 
 static void sniff_picks_the_matching_format(void **state)
 {
-    char out[64];
+    char out[512];
     const char *comb = "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n"
                        "1.2.3.5 - - [10/Oct/2000:13:55:37 -0700] \"GET /a HTTP/1.1\" 200 1 \"-\" \"x\"\n";
     const char *json = "{\"time\":\"2020-01-01T00:00:00Z\",\"uri\":\"/a\",\"status\":200}\n";
@@ -172,6 +172,44 @@ static void sniff_picks_the_matching_format(void **state)
     assert_int_equal(tide_logfmt_sniff(json, strlen(json), out, sizeof(out)), 0);
     assert_string_equal(out, "json");
     assert_int_equal(tide_logfmt_sniff("hello\nworld\n", 12, out, sizeof(out)), TIDE_E_NOTFOUND);
+    (void)state;
+}
+
+/* combined with the request time after it (nginx's most common addition) is
+ * guessed as such, so durations and true starts are not lost; a whole number
+ * there (Apache's %D, microseconds) is not taken for seconds */
+static void sniff_keeps_the_request_time(void **state)
+{
+    char out[512], small[64];
+    const char *rt = "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\" 0.163\n"
+                     "1.2.3.5 - - [10/Oct/2000:13:55:37 -0700] \"GET /a HTTP/1.1\" 200 1 \"-\" \"x\" 1.020 0.9\n";
+    const char *xff = "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\" \"9.9.9.9\" 0.163\n"
+                      "1.2.3.5 - - [10/Oct/2000:13:55:37 -0700] \"GET /a HTTP/1.1\" 200 1 \"-\" \"x\" \"-\" 0.001\n";
+    const char *usec = "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\" 163000\n"
+                       "1.2.3.5 - - [10/Oct/2000:13:55:37 -0700] \"GET /a HTTP/1.1\" 200 1 \"-\" \"x\" 2500\n";
+    struct tide_logfmt *f;
+    struct tide_record r;
+    struct tide_arena a;
+    const char *reason = NULL;
+    (void)state;
+    assert_int_equal(tide_logfmt_sniff(rt, strlen(rt), out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "\"$http_user_agent\" $request_time"));
+    assert_null(strstr(out, "x_forwarded_for"));
+    /* and the guess reads the duration, so the start is the log time minus it */
+    assert_int_equal(tide_logfmt_compile(&f, out, NULL, NULL), 0);
+    tide_arena_init(&a, 0);
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(tide_logfmt_parse(f, rt, strcspn(rt, "\n"), &r, &a, &reason), 1);
+    assert_int_equal(r.duration_ns, 163000000);
+    assert_int_equal(r.status, 200);
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+    assert_int_equal(tide_logfmt_sniff(xff, strlen(xff), out, sizeof(out)), 0);
+    assert_non_null(strstr(out, "\"$http_x_forwarded_for\" $request_time"));
+    assert_int_equal(tide_logfmt_sniff(usec, strlen(usec), out, sizeof(out)), 0);
+    assert_string_equal(out, "combined");
+    /* a buffer too small for the guess is an error, never a cut spec */
+    assert_int_equal(tide_logfmt_sniff(rt, strlen(rt), small, sizeof(small)), TIDE_E_LIMIT);
 }
 
 /* ---- the re-ordering merge ------------------------------------------------------- */
@@ -410,6 +448,7 @@ int main(void)
         cmocka_unit_test(apache_format_with_microseconds_and_escapes),
         cmocka_unit_test(json_format_with_map_and_nested_headers),
         cmocka_unit_test(sniff_picks_the_matching_format),
+        cmocka_unit_test(sniff_keeps_the_request_time),
         cmocka_unit_test(logcap_orders_by_start_and_flags_late_lines),
         cmocka_unit_test(logcap_strict_stops_at_first_bad_line),
         cmocka_unit_test(http_heads_frame_messages_in_any_case),
