@@ -1270,6 +1270,8 @@ void tide_replay_result_merge(struct tide_replay_result *d, const struct tide_re
         if (s->n_tl > d->n_tl)
             d->n_tl = s->n_tl;
     }
+    if (!d->client[0] && s->client[0])
+        snprintf(d->client, sizeof(d->client), "%s", s->client);
     if (!d->aborted[0] && s->aborted[0])
         snprintf(d->aborted, sizeof(d->aborted), "%s", s->aborted);
     for (i = 0; i < ERR_KINDS; i++)
@@ -1812,6 +1814,7 @@ int tide_replay_run(const struct tide_replay_opts *o, struct tide_replay_result 
     }
     snprintf(res->run_id, sizeof(res->run_id), "%s", o->run_id);
     snprintf(res->target, sizeof(res->target), "%s", o->target);
+    snprintf(res->client, sizeof(res->client), "%s", s.native ? "native" : "curl");
     res->speed = o->speed;
     res->multiplier = o->multiplier;
     res->threads = n;

@@ -43,6 +43,7 @@ uint64_t tide__tl_quantile(const uint32_t *lat, double q); /* us */
 struct tide_replay_result {
     char run_id[64];
     char target[256];
+    char client[8];          /* "native" or "curl": the HTTP client that sent */
     double speed, multiplier;
     int threads;
     int64_t started_ns, ended_ns, window_start_ns, window_end_ns;

@@ -80,6 +80,7 @@ char *tide_replay_report_json(const struct tide_replay_result *r)
     cJSON_AddNumberToObject(o, "speed", r->speed);
     cJSON_AddNumberToObject(o, "multiplier", r->multiplier);
     cJSON_AddNumberToObject(o, "threads", r->threads);
+    cJSON_AddStringToObject(o, "client", r->client[0] ? r->client : "curl");
     tide_time_format_rfc3339(r->window_start_ns, t);
     cJSON_AddStringToObject(o, "window_start", t);
     tide_time_format_rfc3339(r->window_end_ns, t);
@@ -191,8 +192,9 @@ char *tide_replay_report_text(const struct tide_replay_result *r)
     struct tide_buf b;
     int i, k;
     tide_buf_init(&b, 0);
-    tide_buf_printf(&b, "tide replay %s -> %s  speed %gx  multiplier %gx  %d thread(s)%s\n", r->run_id,
-                    r->target, r->speed, r->multiplier, r->threads, r->stopped ? "  STOPPED EARLY" : "");
+    tide_buf_printf(&b, "tide replay %s -> %s  speed %gx  multiplier %gx  %d thread(s), %s client%s\n",
+                    r->run_id, r->target, r->speed, r->multiplier, r->threads, r->client[0] ? r->client : "curl",
+                    r->stopped ? "  STOPPED EARLY" : "");
     if (r->aborted[0])
         tide_buf_printf(&b, "  ABORTED: %s\n", r->aborted);
     tide_buf_printf(&b, "  scheduled %llu, sent %llu, completed %llu in %.1fs (schedule %.1fs); skipped: %llu by "

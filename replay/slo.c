@@ -276,6 +276,8 @@ int tide_replay_result_from_json(const char *json, size_t len, struct tide_repla
     x = cJSON_GetObjectItemCaseSensitive(o, "multiplier");
     r->multiplier = cJSON_IsNumber(x) ? x->valuedouble : 1;
     r->threads = (int)num(o, "threads");
+    x = cJSON_GetObjectItemCaseSensitive(o, "client");
+    snprintf(r->client, sizeof(r->client), "%s", cJSON_IsString(x) ? x->valuestring : "");
     r->schedule_ns = ns_of(cJSON_GetObjectItemCaseSensitive(o, "schedule_seconds"));
     r->ended_ns = ns_of(cJSON_GetObjectItemCaseSensitive(o, "elapsed_seconds"));
     r->ended_ns += r->started_ns;

@@ -68,6 +68,7 @@ for client in native curl; do
   sleep 0.3
   cp "$LOG" "$W/$client.log"
   [ "$(wc -l <"$LOG")" -eq 72 ] || fail "$client: nginx saw $(wc -l <"$LOG") requests, want 72"
+  [ "$(jq -r .client "$W/$client.json")" = "$client" ] || fail "$client: the report says client $(jq -r .client "$W/$client.json")"
   [ "$(jq .overall.completed "$W/$client.json")" -eq 72 ] && [ "$(jq .overall.errors "$W/$client.json")" -eq 0 ] ||
     fail "$client: completed $(jq .overall.completed "$W/$client.json"), errors $(jq -c .errors_by_reason "$W/$client.json")"
   [ "$(jq '.overall.status["2xx"]' "$W/$client.json")" -eq 60 ] && [ "$(jq '.overall.status["4xx"]' "$W/$client.json")" -eq 12 ] ||
