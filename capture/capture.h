@@ -48,8 +48,10 @@ int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
  * the file). Writes the spec of the best match to out and returns 0, or
  * TIDE_E_NOTFOUND when nothing matches most lines, TIDE_E_LIMIT when out
  * cannot hold the spec (give it 512 bytes: a guess may be an nginx: spec).
+ * *tailed (may be NULL): how many of the lines read carry text after what
+ * the guess reads, which it would ignore.
  */
-int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap);
+int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap, int *tailed);
 
 /* ---- inputs ----------------------------------------------------------------- */
 

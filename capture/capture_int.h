@@ -69,6 +69,7 @@ struct tide_logfmt {
     /* per-line scratch */
     struct tide_header hdrs[TIDE__LOG_MAX_HEADERS];
     char reason[160];
+    size_t tail; /* bytes after what the last line's format read (spaces aside) */
 };
 
 /* Shared helpers (logfmt.c). */

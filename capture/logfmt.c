@@ -770,11 +770,15 @@ static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, str
         const char *fe;
         if (it->lit) {
             if ((size_t)(end - p) < it->len || memcmp(p, it->s, it->len) != 0) {
-                /* a line that ends here, where only optional fields (headers,
-                 * ignored ones) remain, is whole: a "common" line in a log whose
-                 * format is "combined" */
-                if (p == end && k > 0 && rest_optional(f, k + 1))
+                /* a line that ends here (or within this literal: the closing
+                 * quote of the field before), where only optional fields
+                 * (headers, ignored ones) remain, is whole: a "common" line in a
+                 * log whose format is "combined" */
+                if ((size_t)(end - p) < it->len && memcmp(p, it->s, (size_t)(end - p)) == 0 && k > 0 &&
+                    rest_optional(f, k + 1)) {
+                    p = end;
                     break;
+                }
                 snprintf(f->reason, sizeof(f->reason),
                          "line does not match the format (at part %d of %d)", k + 1, f->n_items);
                 *reason = f->reason;
@@ -796,8 +800,14 @@ static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, str
             } else {
                 fe = memmem(p, (size_t)(end - p), nx->s, nx->len);
             }
-            if (!fe && rest_optional(f, k + 1))
-                fe = end; /* the line stops after this field; the rest is optional */
+            if (!fe && rest_optional(f, k + 1)) {
+                /* the line stops after this field; the rest is optional. A
+                 * quoted value still ends at its closing quote, which must not
+                 * become part of it */
+                fe = quoted ? quoted_end(p, end) : NULL;
+                if (!fe)
+                    fe = end;
+            }
             if (!fe) {
                 snprintf(f->reason, sizeof(f->reason),
                          "line does not match the format (at part %d of %d)", k + 1, f->n_items);
@@ -821,6 +831,9 @@ static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, str
             have_req = rc;
         p = fe;
     }
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    f->tail = (size_t)(end - p);
     if (have_req == 0)
         return 0; /* "-" request: counted as no request */
     if (end_ns == TIDE_TIME_UNKNOWN && start_ns == TIDE_TIME_UNKNOWN) {
@@ -879,20 +892,21 @@ int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
                      "\"$http_referer\" \"$http_user_agent\""
 static const char SNIFF_XFF_RT[] = NGX_COMBINED " \"$http_x_forwarded_for\" $request_time";
 static const char SNIFF_RT[] = NGX_COMBINED " $request_time";
+static const char SNIFF_XFF[] = NGX_COMBINED " \"$http_x_forwarded_for\""; /* nginx's "main" */
 
-int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap)
+int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap, int *tailed)
 {
     static const char *CANDIDATES[] = {"cloudfront",   "alb",    "json",     "vhost_combined", "vhost_common",
-                                       SNIFF_XFF_RT,   SNIFF_RT, "combined", "common"};
+                                       SNIFF_XFF_RT,   SNIFF_RT, "combined", SNIFF_XFF,        "common"};
     size_t c;
-    int best_ok = 0;
+    int best_ok = 0, best_tailed = 0;
     const char *best = NULL;
     for (c = 0; c < sizeof(CANDIDATES) / sizeof(CANDIDATES[0]); c++) {
         struct tide_logfmt *f;
         struct tide_arena a;
         struct tide_record r;
         const char *p = buf, *end = buf + len, *reason;
-        int ok = 0, tried = 0;
+        int ok = 0, tried = 0, tail = 0;
         if (tide_logfmt_compile(&f, CANDIDATES[c], NULL, NULL))
             continue;
         tide_arena_init(&a, 0);
@@ -918,6 +932,7 @@ int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap)
             if (rc == 1 || (rc == 0 && reason && strncmp(reason, "no request", 10) == 0)) {
                 tried++;
                 ok++;
+                tail += rc == 1 && f->kind == FMT_TOKENS && f->tail > 0;
             } else if (rc < 0) {
                 tried++;
             } /* blank, comment and header lines say nothing */
@@ -930,8 +945,12 @@ int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap)
         }
         tide_arena_free(&a);
         tide_logfmt_free(f);
-        if (tried && ok * 10 >= tried * 6 && ok > best_ok) {
+        /* the most lines read; on a tie, the format that leaves the least unread
+         * (so nginx's "main", combined with X-Forwarded-For after it, is told
+         * from combined), else the earlier */
+        if (tried && ok * 10 >= tried * 6 && (ok > best_ok || (ok == best_ok && tail < best_tailed))) {
             best_ok = ok;
+            best_tailed = tail;
             best = CANDIDATES[c];
         }
     }
@@ -939,6 +958,8 @@ int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap)
         return TIDE_E_NOTFOUND;
     if (strlen(best) >= cap)
         return TIDE_E_LIMIT; /* a cut spec would compile into another format */
+    if (tailed)
+        *tailed = best_tailed;
     snprintf(out, cap, "%s", best);
     return 0;
 }

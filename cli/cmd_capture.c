@@ -89,8 +89,8 @@ static void on_bad(void *userp, const char *file, uint64_t line, const char *rea
         fprintf(stderr, "tide: (more bad lines: counted in the summary)\n");
 }
 
-/* Reads the start of a log to guess its format. */
-static int sniff(const char *path, char *out, size_t cap, struct tide_err *err)
+/* Reads the start of a log to guess its format; *tailed: lines with fields the guess ignores. */
+static int sniff(const char *path, char *out, size_t cap, int *tailed, struct tide_err *err)
 {
     struct tide_input *in;
     char *buf = malloc(65536);
@@ -110,7 +110,7 @@ static int sniff(const char *path, char *out, size_t cap, struct tide_err *err)
         len += (size_t)k;
     }
     tide_input_close(in);
-    rc = tide_logfmt_sniff(buf, len, out, cap);
+    rc = tide_logfmt_sniff(buf, len, out, cap, tailed);
     free(buf);
     if (rc)
         tide_err_set(err, rc, path, "cannot tell the log format from the first lines; give --format");
@@ -243,6 +243,7 @@ static int capture_log(int argc, char **argv)
     }
     for (i = 0; i < n; i++) {
         char guessed[512];
+        int tailed = 0;
         const char *spec = format;
         if (!spec) {
             if (strcmp(argv[optind + i], "-") == 0) {
@@ -250,13 +251,17 @@ static int capture_log(int argc, char **argv)
                 ex = EXIT_USAGE;
                 goto out_free;
             }
-            if (sniff(argv[optind + i], guessed, sizeof(guessed), &err)) {
+            if (sniff(argv[optind + i], guessed, sizeof(guessed), &tailed, &err)) {
                 cli_error(&err);
                 ex = EXIT_USAGE;
                 goto out_free;
             }
             fprintf(stderr, "tide: %s: format %s (guessed; --format sets it)\n", argv[optind + i],
                     guessed);
+            if (tailed)
+                fprintf(stderr, "tide: %s: %d of the lines read to guess it carry fields after what that format "
+                        "reads; they are not stored (--format with the log's own format string reads them)\n",
+                        argv[optind + i], tailed);
             spec = guessed;
         }
         if (tide_logfmt_compile(&fmts[i], spec, map, &err)) {
@@ -375,7 +380,7 @@ static int reconcile(const char *log, struct per_minute *cap, struct tide_err *e
     struct tide_logfmt *fmt = NULL;
     struct tide_logcap_opts lo = {0};
     struct tide_logcap_stats st;
-    char spec[64];
+    char spec[512];
     const char *paths[1] = {log};
     size_t i, diffs = 0;
     uint64_t tc = 0, ts = 0;
@@ -383,7 +388,7 @@ static int reconcile(const char *log, struct per_minute *cap, struct tide_err *e
     srv.n = calloc(srv.cap, sizeof(uint64_t));
     if (!srv.n)
         return TIDE_E_NOMEM;
-    rc = sniff(log, spec, sizeof(spec), err);
+    rc = sniff(log, spec, sizeof(spec), NULL, err);
     if (!rc)
         rc = tide_logfmt_compile(&fmt, spec, NULL, err);
     if (!rc)

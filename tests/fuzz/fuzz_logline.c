@@ -45,7 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     {
         char out[512];
-        tide_logfmt_sniff((const char *)data, size, out, sizeof(out));
+        int tailed;
+        tide_logfmt_sniff((const char *)data, size, out, sizeof(out), &tailed);
     }
     tide_buf_free(&b);
     tide_arena_free(&a);

@@ -13,6 +13,8 @@ W=$(mktemp -d)
 trap 'rm -rf "$W"' EXIT
 
 # file | --format (empty: guessed) | format tide must guess | lines records late no-request bad
+# ("main": nginx's combined with "$http_x_forwarded_for" after it, as below)
+MAIN='nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"'
 # Notes: rtmp logs hold streaming events, not HTTP requests: every event line
 # is bad by design. vhost_combined.log line 5, logfile_bad_access_log.0 line 2
 # and mapreduce-access_log.gz line 2 are junk lines in the upstream files.
@@ -23,7 +25,8 @@ while IFS='|' read -r f fmt guess nums; do
   got=$(echo "$out" | sed -nE 's/.*capture: ([0-9]+) lines read, ([0-9]+) records written, ([0-9]+) late, ([0-9]+) without a request, ([0-9]+) bad/\1 \2 \3 \4 \5/p')
   [ "$got" = "$nums" ] || fail "$f: got '$got' (lines records late no-request bad), want '$nums'"
   if [ "$guess" != - ]; then
-    echo "$out" | grep -q "format $guess (guessed" || fail "$f: guessed $(echo "$out" | grep -o 'format [a-z_]* (guessed')"
+    [ "$guess" = main ] && guess=$MAIN
+    echo "$out" | grep -qF "format $guess (guessed" || fail "$f: guessed $(echo "$out" | grep -o 'format .* (guessed')"
   fi
   n=$("$TIDE" cat --allow-raw "$W/t.tide" | wc -l)
   [ "$n" -eq "$(echo "$nums" | cut -d' ' -f2)" ] || fail "$f: trace holds $n records"
@@ -34,9 +37,9 @@ apachelogs/joomla_exploit_escaped_ua.log||vhost_combined|1 1 0 0 0
 apachelogs/vhost_combined.log||vhost_combined|7 6 0 0 1
 beats-filebeat/apache_access_darwin-2.4.23.log||combined|6 5 0 1 0
 beats-filebeat/apache_access_ssl-request.log|apache:%t %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x "%r" %b|-|2 2 0 0 0
-beats-filebeat/apache_access_test.log||combined|7 5 0 2 0
+beats-filebeat/apache_access_test.log||main|7 5 0 2 0
 beats-filebeat/nginx_access_access.log||combined|13 13 0 0 0
-beats-filebeat/nginx_access_test.log||combined|7 6 1 1 0
+beats-filebeat/nginx_access_test.log||main|7 6 1 1 0
 cloudfront-log-parser/kinesis-1-0.txt|cloudfront|-|3 1 0 0 0
 cloudfront-log-parser/rtmp-1-0.txt|cloudfront|-|8 0 0 0 6
 cloudfront-log-parser/web-1-0.txt||cloudfront|4 2 0 0 0
@@ -44,7 +47,7 @@ lnav/logfile_access_log.0||combined|3 3 0 0 0
 lnav/logfile_access_log.1||combined|1 0 0 1 0
 lnav/logfile_bad_access_log.0||combined|3 2 0 0 1
 lnav/logfile_regexp_access_log.0||vhost_combined|2 2 0 0 0
-lnav/logfile_shop_access_log.0||combined|1000 1000 0 0 0
+lnav/logfile_shop_access_log.0||main|1000 1000 0 0 0
 matomo/alb.log||alb|1 1 0 0 0
 matomo/amazon_cloudfront_rtmp.log|cloudfront|-|4 0 0 0 2
 matomo/amazon_cloudfront_web.log||cloudfront|3 1 0 0 0
@@ -72,6 +75,15 @@ case "$ua" in *'"JDatabaseDriverMysqli"'*'𝌆') pass "Apache escapes (\\\", \\x
 "$TIDE" capture log --raw "$C/beats-filebeat/nginx_access_test.log" -o "$W/x.tide" 2>/dev/null
 [ "$("$TIDE" cat --allow-raw "$W/x.tide" | jq -r 'select(.headers | map(.[0]) | index("X-Forwarded-For")) | .client' | head -1)" = 10.0.0.2 ] || fail "XFF list client"
 pass "an X-Forwarded-For list in the client field keeps the first hop as client"
+# nginx's "main" format guessed: the X-Forwarded-For after the user agent is
+# kept (13 lines of the shop log carry one), and no user agent keeps its
+# closing quote (lines without the field end after it)
+"$TIDE" capture log --raw "$C/lnav/logfile_shop_access_log.0" -o "$W/m.tide" 2>/dev/null
+[ "$("$TIDE" cat --allow-raw "$W/m.tide" | jq -r '.headers[] | select(.[0] == "X-Forwarded-For") | .[1]' | grep -c .)" -eq 13 ] ||
+  fail "X-Forwarded-For after the user agent not kept"
+[ "$("$TIDE" cat --allow-raw "$W/m.tide" | jq -r '.headers[] | select(.[0] == "User-Agent") | .[1]' | grep -c '"$')" -eq 0 ] ||
+  fail "a user agent kept its closing quote"
+pass "nginx's main format (combined + X-Forwarded-For) is guessed and its X-Forwarded-For kept (13 of 1000 lines)"
 "$TIDE" capture log --raw "$C/matomo/alb.log" -o "$W/a.tide" 2>/dev/null
 [ "$("$TIDE" cat --allow-raw "$W/a.tide" | jq -r '[.ts,.scheme,.host,.path,.status,.duration_ms,.client] | join(" ")')" = \
   "2020-01-01T00:55:04.023000000Z https www.example.com:443 /path/index.html 200 103 1.2.3.4" ] || fail "ALB fields: $("$TIDE" cat --allow-raw "$W/a.tide")"

@@ -167,11 +167,24 @@ static void sniff_picks_the_matching_format(void **state)
     const char *comb = "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n"
                        "1.2.3.5 - - [10/Oct/2000:13:55:37 -0700] \"GET /a HTTP/1.1\" 200 1 \"-\" \"x\"\n";
     const char *json = "{\"time\":\"2020-01-01T00:00:00Z\",\"uri\":\"/a\",\"status\":200}\n";
-    assert_int_equal(tide_logfmt_sniff(comb, strlen(comb), out, sizeof(out)), 0);
+    int tailed = -1;
+    const char *more = "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\" \"9.9.9.9\"\n"
+                       "1.2.3.5 - - [10/Oct/2000:13:55:37 -0700] \"GET /a HTTP/1.1\" 200 1 \"-\" \"x\"\n";
+    assert_int_equal(tide_logfmt_sniff(comb, strlen(comb), out, sizeof(out), &tailed), 0);
     assert_string_equal(out, "combined");
-    assert_int_equal(tide_logfmt_sniff(json, strlen(json), out, sizeof(out)), 0);
+    assert_int_equal(tailed, 0);
+    /* fields after what the guess reads are counted, so the caller can say they are not stored */
+    assert_int_equal(tide_logfmt_sniff(more, strlen(more), out, sizeof(out), &tailed), 0);
+    assert_non_null(strstr(out, "\"$http_user_agent\" \"$http_x_forwarded_for\""));
+    assert_int_equal(tailed, 0);
+    /* an unquoted field there is not X-Forwarded-For: combined, and the field counted as unread */
+    more = "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\" 116075\n";
+    assert_int_equal(tide_logfmt_sniff(more, strlen(more), out, sizeof(out), &tailed), 0);
+    assert_string_equal(out, "combined");
+    assert_int_equal(tailed, 1);
+    assert_int_equal(tide_logfmt_sniff(json, strlen(json), out, sizeof(out), NULL), 0);
     assert_string_equal(out, "json");
-    assert_int_equal(tide_logfmt_sniff("hello\nworld\n", 12, out, sizeof(out)), TIDE_E_NOTFOUND);
+    assert_int_equal(tide_logfmt_sniff("hello\nworld\n", 12, out, sizeof(out), NULL), TIDE_E_NOTFOUND);
     (void)state;
 }
 
@@ -192,7 +205,7 @@ static void sniff_keeps_the_request_time(void **state)
     struct tide_arena a;
     const char *reason = NULL;
     (void)state;
-    assert_int_equal(tide_logfmt_sniff(rt, strlen(rt), out, sizeof(out)), 0);
+    assert_int_equal(tide_logfmt_sniff(rt, strlen(rt), out, sizeof(out), NULL), 0);
     assert_non_null(strstr(out, "\"$http_user_agent\" $request_time"));
     assert_null(strstr(out, "x_forwarded_for"));
     /* and the guess reads the duration, so the start is the log time minus it */
@@ -204,12 +217,12 @@ static void sniff_keeps_the_request_time(void **state)
     assert_int_equal(r.status, 200);
     tide_logfmt_free(f);
     tide_arena_free(&a);
-    assert_int_equal(tide_logfmt_sniff(xff, strlen(xff), out, sizeof(out)), 0);
+    assert_int_equal(tide_logfmt_sniff(xff, strlen(xff), out, sizeof(out), NULL), 0);
     assert_non_null(strstr(out, "\"$http_x_forwarded_for\" $request_time"));
-    assert_int_equal(tide_logfmt_sniff(usec, strlen(usec), out, sizeof(out)), 0);
+    assert_int_equal(tide_logfmt_sniff(usec, strlen(usec), out, sizeof(out), NULL), 0);
     assert_string_equal(out, "combined");
     /* a buffer too small for the guess is an error, never a cut spec */
-    assert_int_equal(tide_logfmt_sniff(rt, strlen(rt), small, sizeof(small)), TIDE_E_LIMIT);
+    assert_int_equal(tide_logfmt_sniff(rt, strlen(rt), small, sizeof(small), NULL), TIDE_E_LIMIT);
 }
 
 /* ---- the re-ordering merge ------------------------------------------------------- */
