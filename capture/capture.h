@@ -101,6 +101,7 @@ struct tide_logcap_stats {
     uint64_t bytes_in;
     int64_t first_ts, last_ts;
     uint64_t inputs_failed;    /* inputs that ended in an error (truncated .gz, ...) */
+    uint64_t unread_tail;      /* records whose line went on past what the format reads (not stored) */
     struct {
         char reason[96];
         uint64_t count;

@@ -97,7 +97,9 @@ static int advance(struct cap *c, struct src *s, struct tide_err *err)
         reason = NULL;
         rc = tide_logfmt_parse(s->fmt, line.p, line.len, &c->tmp, &c->scratch, &reason);
         if (rc == 1) {
-            struct tide__entry *e = tide__reorder_pack(c->ro, &c->tmp, s->path, s->lines.lineno);
+            struct tide__entry *e;
+            c->st->unread_tail += s->fmt->tail > 0;
+            e = tide__reorder_pack(c->ro, &c->tmp, s->path, s->lines.lineno);
             if (!e)
                 return tide_err_set(err, TIDE_E_NOMEM, s->path, "out of memory");
             s->pending = e;

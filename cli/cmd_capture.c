@@ -123,10 +123,12 @@ static char *final_json(const struct tide_logcap_stats *st, const char *const *f
     int i;
     tide_buf_init(&b, 0);
     tide_buf_printf(&b, "{\"capture\":{\"kind\":\"log\",\"lines\":%llu,\"records\":%llu,\"late\":%llu,"
-                        "\"no_request\":%llu,\"bad\":%llu,\"inputs_failed\":%llu,\"skipped\":{",
+                        "\"no_request\":%llu,\"bad\":%llu,\"inputs_failed\":%llu,\"unread_tail\":%llu,"
+                        "\"skipped\":{",
                     (unsigned long long)st->lines, (unsigned long long)st->records,
                     (unsigned long long)st->late, (unsigned long long)st->no_request,
-                    (unsigned long long)st->bad, (unsigned long long)st->inputs_failed);
+                    (unsigned long long)st->bad, (unsigned long long)st->inputs_failed,
+                    (unsigned long long)st->unread_tail);
     for (i = 0; i < st->n_skipped; i++) {
         tide_buf_printf(&b, "%s\"", i ? "," : "");
         tide_json_escape(&b, st->skipped[i].reason, strlen(st->skipped[i].reason));
@@ -323,6 +325,10 @@ static int capture_log(int argc, char **argv)
         if (st.inputs_failed)
             fprintf(stderr, "tide:   %llu input(s) ended in an error; records before it were kept\n",
                     (unsigned long long)st.inputs_failed);
+        if (st.unread_tail)
+            fprintf(stderr, "tide:   %llu record(s) from lines that go on past what the format reads; the rest "
+                            "of those lines is not stored (--format with the log's own format string reads it)\n",
+                    (unsigned long long)st.unread_tail);
         if (st.records) {
             tide_time_format_rfc3339(st.first_ts, a);
             tide_time_format_rfc3339(st.last_ts, b);

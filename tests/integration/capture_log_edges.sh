@@ -67,4 +67,16 @@ for bad in "--max-bad -3" "--max-bad 200%" "--max-bad x" "--level 0" "--level 99
 done
 "$TIDE" capture log --raw --format combined --max-bad 1.5% --level 19 "$W/crlf.log" -o "$W/ok.tide" 2>/dev/null || fail "--max-bad 1.5% --level 19"
 pass "out-of-range --max-bad, --level, --reorder-window are refused (exit 2, no file); in-range ones work"
+
+# lines that go on past what the format reads are counted and said (their
+# rest is not stored); the same lines under the format they are leave none
+printf '%s\n' '1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 1 "-" "x" 0.163' \
+  '1.2.3.5 - - [10/Oct/2000:13:55:37 -0700] "GET /a HTTP/1.1" 200 1 "-" "x" 0.2' \
+  '1.2.3.6 - - [10/Oct/2000:13:55:38 -0700] "GET /b HTTP/1.1" 200 1 "-" "x" 0.001' >"$W/tail.log"
+"$TIDE" capture log --raw --format combined "$W/tail.log" -o "$W/tail.tide" 2>"$W/err" || fail "tail capture"
+grep -q "3 record(s) from lines that go on past what the format reads" "$W/err" || fail "unread tails not said: $(cat "$W/err")"
+"$TIDE" capture log --raw "$W/tail.log" -o "$W/tail2.tide" 2>"$W/err" || fail "tail capture, guessed"
+grep -q "go on past" "$W/err" && fail "guessed combined + \$request_time still leaves something unread: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/tail2.tide" | jq -s 'map(.duration_ms) | add')" = 364 ] || fail "request times not read"
+pass "lines that go on past the format are counted and said; the guessed format reads them (durations 163+200+1 ms)"
 finish
