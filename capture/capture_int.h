@@ -69,7 +69,8 @@ struct tide_logfmt {
     /* per-line scratch */
     struct tide_header hdrs[TIDE__LOG_MAX_HEADERS];
     char reason[160];
-    size_t tail; /* bytes after what the last line's format read (spaces aside) */
+    size_t tail; /* bytes after what the last line's format read (spaces aside); token formats
+                  * set it, the others leave it 0 */
 };
 
 /* Shared helpers (logfmt.c). */

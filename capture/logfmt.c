@@ -932,7 +932,7 @@ int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap, int *t
             if (rc == 1 || (rc == 0 && reason && strncmp(reason, "no request", 10) == 0)) {
                 tried++;
                 ok++;
-                tail += rc == 1 && f->kind == FMT_TOKENS && f->tail > 0;
+                tail += rc == 1 && f->tail > 0;
             } else if (rc < 0) {
                 tried++;
             } /* blank, comment and header lines say nothing */

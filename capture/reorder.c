@@ -157,19 +157,12 @@ void tide__reorder_put(struct tide__reorder *ro, struct tide__entry *e)
 /* Writes "name:no" without printf (this runs once per record). */
 static size_t source_text(char *out, size_t cap, const char *name, uint64_t no)
 {
-    size_t n = strlen(name), k = 0;
-    char digits[24];
+    size_t n = strlen(name);
     if (n > cap - 22)
         n = cap - 22;
     memcpy(out, name, n);
     out[n++] = ':';
-    do {
-        digits[k++] = (char)('0' + no % 10);
-        no /= 10;
-    } while (no);
-    while (k)
-        out[n++] = digits[--k];
-    return n;
+    return n + tide_u64_dec(out + n, no);
 }
 
 struct tide__entry *tide__reorder_pack(struct tide__reorder *ro, const struct tide_record *r,

@@ -165,6 +165,18 @@ int tide_buf_printf(struct tide_buf *b, const char *fmt, ...)
     return 0;
 }
 
+size_t tide_u64_dec(char out[20], uint64_t v)
+{
+    char d[20];
+    size_t n = 0, k = 0;
+    do
+        d[n++] = (char)('0' + v % 10);
+    while ((v /= 10));
+    while (n)
+        out[k++] = d[--n];
+    return k;
+}
+
 int tide_buf_put_uvar(struct tide_buf *b, uint64_t v)
 {
     uint8_t tmp[10];

@@ -92,6 +92,9 @@ int tide_buf_reserve(struct tide_buf *b, size_t extra);
 int tide_buf_append(struct tide_buf *b, const void *p, size_t n);
 int tide_buf_putc(struct tide_buf *b, char c);
 int tide_buf_printf(struct tide_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* v in decimal into out (at most 20 bytes, no NUL); returns the length. For
+ * per-record and per-request paths, where printf's machinery shows. */
+size_t tide_u64_dec(char out[20], uint64_t v);
 /* LEB128 unsigned varint and zigzag signed varint. */
 int tide_buf_put_uvar(struct tide_buf *b, uint64_t v);
 int tide_buf_put_svar(struct tide_buf *b, int64_t v);

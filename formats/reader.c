@@ -486,23 +486,16 @@ static int decode_block(struct tide_trace_reader *r, const char *wb, struct tide
             line = (int64_t)((uint64_t)line + (uint64_t)d);
             if (line > 0) {
                 char num[24], *p2;
-                int nl = 0;
-                uint64_t lv = (uint64_t)(line - 1);
-                char dg[20];
-                int nd = 0;
-                do /* ":LINE" without printf: this runs for every record read */
-                    dg[nd++] = (char)('0' + lv % 10);
-                while ((lv /= 10));
-                num[nl++] = ':';
-                while (nd)
-                    num[nl++] = dg[--nd];
-                p2 = tide_arena_alloc(&r->src_arena, rec->source.len + (size_t)nl);
+                /* ":LINE" without printf: this runs for every record read */
+                size_t nl = 1 + tide_u64_dec(num + 1, (uint64_t)(line - 1));
+                num[0] = ':';
+                p2 = tide_arena_alloc(&r->src_arena, rec->source.len + nl);
                 if (!p2)
                     goto out_bad;
                 if (rec->source.len)
                     memcpy(p2, rec->source.p, rec->source.len);
-                memcpy(p2 + rec->source.len, num, (size_t)nl);
-                rec->source = tide_str_make(p2, rec->source.len + (size_t)nl);
+                memcpy(p2 + rec->source.len, num, nl);
+                rec->source = tide_str_make(p2, rec->source.len + nl);
             } else if (line < 0) {
                 goto out_bad;
             }

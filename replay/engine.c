@@ -47,6 +47,7 @@ struct job {
     char method[16];
     int family, klass, rec_status, clone, stage;
     bool has_body;
+    bool send_body; /* the request carries j->body: neither GET nor HEAD, and a body recorded or POST/PUT */
     struct curl_slist *hl; /* the request's header list, over hdrs (grown, never shrunk) */
     size_t cap_hl;
     bool flying; /* sent, not yet done */
@@ -273,12 +274,7 @@ static bool skip_header(struct tide_str n)
 static void put_dec(struct tide_buf *b, uint64_t v)
 {
     char d[20];
-    int n = 0;
-    do
-        d[n++] = (char)('0' + v % 10);
-    while ((v /= 10));
-    while (n)
-        tide_buf_putc(b, d[--n]);
+    tide_buf_append(b, d, tide_u64_dec(d, v));
 }
 
 /* The traffic class of a user agent, remembered by its hash: a trace holds few
@@ -471,17 +467,17 @@ static void build_job(struct worker *w, struct job *j, const struct tide_record 
     j->has_body = (r->flags & TIDE_REC_HAS_BODY) != 0 || r->body.len > 0;
     if (j->has_body)
         tide_clone_rewrite(r->body, c, &j->body);
+    j->send_body = strcmp(j->method, "GET") != 0 && strcmp(j->method, "HEAD") != 0 &&
+                   (j->has_body || strcmp(j->method, "POST") == 0 || strcmp(j->method, "PUT") == 0);
     if (!e.native) {
         tide_buf_append(b, "Expect:", 8); /* no 100-continue round trip */
     } else {
         /* libcurl's defaults, and the body's length; the body goes apart */
-        bool body = strcmp(j->method, "GET") != 0 && strcmp(j->method, "HEAD") != 0 &&
-                    (j->has_body || strcmp(j->method, "POST") == 0 || strcmp(j->method, "PUT") == 0);
         if (!e.host)
             tide_buf_append(b, s->host_line, s->host_line_len);
         if (!e.accept)
             tide_buf_append(b, "Accept: */*\r\n", 13);
-        if (body) {
+        if (j->send_body) {
             tide_buf_append(b, "Content-Length: ", 16);
             put_dec(b, j->body.len);
             tide_buf_append(b, "\r\n", 2);
@@ -489,8 +485,8 @@ static void build_job(struct worker *w, struct job *j, const struct tide_record 
         tide_buf_append(b, "\r\n", 2);
         j->h1.wire = b->p;
         j->h1.len = b->len;
-        j->h1.body = body ? j->body.p : NULL;
-        j->h1.body_len = body ? j->body.len : 0;
+        j->h1.body = j->send_body ? j->body.p : NULL;
+        j->h1.body_len = j->send_body ? j->body.len : 0;
         j->h1.no_body = strcmp(j->method, "HEAD") == 0;
         j->h1.tries = 0;
         j->h1.queued_ms = 0;
@@ -683,7 +679,7 @@ static bool curl_send(struct worker *w, struct job *j)
         curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
     } else if (strcmp(j->method, "GET") != 0) {
         curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, j->method);
-        if (j->has_body || strcmp(j->method, "POST") == 0 || strcmp(j->method, "PUT") == 0) {
+        if (j->send_body) {
             curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body.p ? j->body.p : "");
             curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)j->body.len);
         }
@@ -1170,20 +1166,18 @@ static int worker_init(struct worker *w, struct shared *s, int id, struct tide_e
                              on_h1_leave, w);
         if (!w->h1)
             return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
-        uv_timer_start(&w->stop_timer, on_stop_check, 20, 20);
-        uv_timer_start(&w->sched_timer, on_sched, 0, 0);
-        return 0;
+    } else {
+        w->multi = curl_multi_init();
+        curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+        curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
+        curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer);
+        curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
+        if (o->connections > 0)
+            curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o->connections);
+        curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)(o->connections > 0 ? o->connections : 256));
+        if (o->http2)
+            curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     }
-    w->multi = curl_multi_init();
-    curl_multi_setopt(w->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(w->multi, CURLMOPT_SOCKETDATA, w);
-    curl_multi_setopt(w->multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(w->multi, CURLMOPT_TIMERDATA, w);
-    if (o->connections > 0)
-        curl_multi_setopt(w->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o->connections);
-    curl_multi_setopt(w->multi, CURLMOPT_MAXCONNECTS, (long)(o->connections > 0 ? o->connections : 256));
-    if (o->http2)
-        curl_multi_setopt(w->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     uv_timer_start(&w->stop_timer, on_stop_check, 20, 20);
     uv_timer_start(&w->sched_timer, on_sched, 0, 0);
     return 0;

@@ -39,6 +39,22 @@ static void varint_roundtrip_extremes(void **state)
     tide_buf_free(&b);
 }
 
+/* decimal without printf: the extremes and every length, against snprintf */
+static void u64_dec_matches_printf(void **state)
+{
+    uint64_t v[] = {0, 7, 9, 10, 99, 100, 123456789, 1000000000000ull, UINT64_MAX - 1, UINT64_MAX};
+    char out[21], want[32];
+    size_t i, n;
+    (void)state;
+    for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+        n = tide_u64_dec(out, v[i]);
+        out[n] = 0;
+        snprintf(want, sizeof(want), "%llu", (unsigned long long)v[i]);
+        assert_int_equal(n, strlen(want));
+        assert_string_equal(out, want);
+    }
+}
+
 static void varint_truncated_is_error(void **state)
 {
     uint8_t x[] = {0x80, 0x80};
@@ -270,6 +286,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(varint_roundtrip_extremes),
+        cmocka_unit_test(u64_dec_matches_printf),
         cmocka_unit_test(varint_truncated_is_error),
         cmocka_unit_test(base64_roundtrip_all_lengths),
         cmocka_unit_test(base64_rejects_garbage),
