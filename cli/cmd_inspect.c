@@ -239,7 +239,7 @@ static cJSON *json_report(const char *name, struct tide_trace_reader *r, struct 
     size_t lo, hi, i;
     char tb[31];
     cJSON_AddStringToObject(o, "trace", name);
-    cJSON_AddNumberToObject(o, "format_version", TIDE_FORMAT_VERSION_MAJOR);
+    cJSON_AddNumberToObject(o, "format_version", tide_trace_reader_format_major(r));
     cJSON_AddBoolToObject(o, "raw", tide_trace_reader_is_raw(r));
     cJSON_AddItemToObject(o, "metadata", cJSON_Parse(tide_trace_reader_meta(r)));
     if (fm)
@@ -305,7 +305,7 @@ static void text_report(const char *name, struct tide_trace_reader *r, struct ta
     size_t i;
 
     printf("trace         %s\n", name);
-    printf("format        tide trace %d.x, %s\n", TIDE_FORMAT_VERSION_MAJOR,
+    printf("format        tide trace %u.x, %s\n", tide_trace_reader_format_major(r),
            tide_trace_reader_is_raw(r) ? "RAW: not anonymized, may hold personal data"
                                        : "anonymized");
     if (meta) {

@@ -50,8 +50,13 @@ struct tide_trace_reader {
     uint64_t block_no; /* number of the next block */
     struct tide_buf sec, dec;
     ZSTD_DCtx *dctx;
+    unsigned major; /* the file's format version */
     struct tide_record *recs;
     size_t cap_recs;
+    /* a 2.x block stores records in its own order: order by start, when
+     * that is not the stored one */
+    struct tide__sort_key *order, *order_tmp;
+    bool reorder;
     struct tide_header *hdrs;
     size_t cap_hdrs;
     struct tide_arena src_arena; /* rebuilt "file:line" sources of the current block */
@@ -287,13 +292,14 @@ int tide_trace_reader_open(struct tide_trace_reader **out, int fd, const char *n
         rc = tide_err_set(err, TIDE_E_TRUNCATED, name, "truncated inside the file header");
         goto out_free_r;
     }
-    if (fh[8] != TIDE_FORMAT_VERSION_MAJOR || fh[9] != 0) {
+    if (fh[8] < 1 || fh[8] > TIDE_FORMAT_VERSION_MAJOR || fh[9] != 0) {
         rc = tide_err_set(err, TIDE_E_VERSION, name,
-                          "trace format version %u.%u is not supported by this tide (reads %d.x);"
-                          " use a newer tide",
+                          "trace format version %u.%u is not supported by this tide (reads 1.x"
+                          " to %d.x); use a newer tide",
                           fh[8] | fh[9] << 8, fh[10] | fh[11] << 8, TIDE_FORMAT_VERSION_MAJOR);
         goto out_free_r;
     }
+    r->major = fh[8];
     r->pos = TIDE__FILE_HDR_LEN;
     if (r->seekable)
         r->pos = TIDE__FILE_HDR_LEN;
@@ -373,6 +379,45 @@ static int get_scale(const uint8_t **col, const uint8_t **end, int c, int64_t *m
     return 0;
 }
 
+/* A numeric column of a block: varints read in turn, or (2.x encoding 1)
+ * byte planes: k planes of count bytes, byte j of every value in plane j. */
+struct numcol {
+    const uint8_t *planes;
+    unsigned k;
+};
+
+/* Reads the encoding of numeric column c (2.x) and sets n up for it. */
+static int get_encoding(const uint8_t **col, const uint8_t **end, int c, uint32_t count,
+                        struct numcol *n)
+{
+    uint64_t enc, k;
+    n->planes = NULL;
+    if (tide_get_uvar(&col[c], end[c], &enc) || enc > 1)
+        return TIDE_E_FORMAT;
+    if (enc == 0)
+        return 0;
+    if (tide_get_uvar(&col[c], end[c], &k) || k < 1 || k > 8 ||
+        (uint64_t)(end[c] - col[c]) < k * count)
+        return TIDE_E_FORMAT;
+    n->planes = col[c];
+    n->k = (unsigned)k;
+    col[c] += k * count;
+    return 0;
+}
+
+/* Value i of numeric column c. */
+static inline int get_num(const uint8_t **col, const uint8_t **end, int c,
+                          const struct numcol *n, uint32_t count, uint32_t i, uint64_t *v)
+{
+    unsigned j;
+    if (!n->planes)
+        return tide_get_uvar(&col[c], end[c], v);
+    *v = 0;
+    for (j = 0; j < n->k; j++)
+        *v |= (uint64_t)n->planes[(size_t)j * count + i] << (8 * j);
+    return 0;
+}
+
 /* Decodes the block now in r->sec into r->recs. Returns 0 or TIDE_E_CORRUPT. */
 static int decode_block(struct tide_trace_reader *r, const char *wb, struct tide_err *err)
 {
@@ -384,6 +429,9 @@ static int decode_block(struct tide_trace_reader *r, const char *wb, struct tide
     const uint8_t *col[COL_COUNT], *end[COL_COUNT], *q;
     uint64_t total_hdrs = 0, off;
     int64_t mul[5];
+    uint64_t ts_mode = 0;
+    struct numcol nc[4] = {{0}};
+    bool in_order = true;
 
     if (r->sec.len < TIDE__BLOCK_HDR_LEN)
         return tide_err_set(err, TIDE_E_CORRUPT, wb, "block header too short");
@@ -431,9 +479,16 @@ static int decode_block(struct tide_trace_reader *r, const char *wb, struct tide
         return tide_err_set(err, TIDE_E_CORRUPT, wb, "header count exceeds header column");
     if (count > r->cap_recs) {
         struct tide_record *nr = realloc(r->recs, count * sizeof(*nr));
+        struct tide__sort_key *no;
         if (!nr)
             return tide_err_set(err, TIDE_E_NOMEM, wb, "out of memory");
         r->recs = nr;
+        if (!(no = realloc(r->order, count * sizeof(*no))))
+            return tide_err_set(err, TIDE_E_NOMEM, wb, "out of memory");
+        r->order = no;
+        if (!(no = realloc(r->order_tmp, count * sizeof(*no))))
+            return tide_err_set(err, TIDE_E_NOMEM, wb, "out of memory");
+        r->order_tmp = no;
         r->cap_recs = count;
     }
     if (total_hdrs > r->cap_hdrs) {
@@ -446,32 +501,48 @@ static int decode_block(struct tide_trace_reader *r, const char *wb, struct tide
 
     for (c = 0; c < TIDE__N_DICTS; c++)
         r->dict[c].n = 0;
+    /* 2.x: times as deltas of starts (0) or of ends, start + duration (1) */
+    if (r->major >= 2 && (tide_get_uvar(&col[COL_TS], end[COL_TS], &ts_mode) || ts_mode > 1)) {
+        i = 0;
+        goto out_bad;
+    }
     if (get_scale(col, end, COL_TS, &mul[0]) || get_scale(col, end, COL_DURATION, &mul[1]) ||
         get_scale(col, end, COL_RESP_BYTES, &mul[2]) || get_scale(col, end, COL_STATUS, &mul[3]) ||
         get_scale(col, end, COL_FLAGS, &mul[4])) {
         i = 0;
         goto out_bad;
     }
+    for (c = 0; r->major >= 2 && c < 4; c++)
+        if (get_encoding(col, end, COL_TS + (int)c, count, &nc[c])) {
+            i = 0;
+            goto out_bad;
+        }
     tide_arena_reset(&r->src_arena);
     {
-        int64_t ts = min_ts, line = 0;
+        int64_t ts = min_ts, prev_start = INT64_MIN, line = 0;
         struct tide_header *hp = r->hdrs;
         for (i = 0; i < count; i++) {
             struct tide_record *rec = &r->recs[i];
             int64_t d;
             uint64_t v, nh;
             int f;
-            if (tide_get_svar(&col[COL_TS], end[COL_TS], &d))
-                goto out_bad;
-            ts = (int64_t)((uint64_t)ts + (uint64_t)d * (uint64_t)mul[0]);
-            rec->ts_ns = ts;
-            if (tide_get_uvar(&col[COL_DURATION], end[COL_DURATION], &v))
+            if (get_num(col, end, COL_DURATION, &nc[1], count, i, &v))
                 goto out_bad;
             rec->duration_ns = v == 0 || v - 1 > (uint64_t)(INT64_MAX / mul[1]) ? -1 : (int64_t)(v - 1) * mul[1];
-            if (tide_get_uvar(&col[COL_RESP_BYTES], end[COL_RESP_BYTES], &v))
+            if (get_num(col, end, COL_TS, &nc[0], count, i, &v))
+                goto out_bad;
+            d = (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+            ts = (int64_t)((uint64_t)ts + (uint64_t)d * (uint64_t)mul[0]);
+            rec->ts_ns = ts_mode && rec->duration_ns > 0
+                             ? (int64_t)((uint64_t)ts - (uint64_t)rec->duration_ns)
+                             : ts;
+            if (rec->ts_ns < prev_start)
+                in_order = false;
+            prev_start = rec->ts_ns;
+            if (get_num(col, end, COL_RESP_BYTES, &nc[2], count, i, &v))
                 goto out_bad;
             rec->resp_bytes = v == 0 || v - 1 > (uint64_t)(INT64_MAX / mul[2]) ? -1 : (int64_t)(v - 1) * mul[2];
-            if (tide_get_uvar(&col[COL_STATUS], end[COL_STATUS], &v))
+            if (get_num(col, end, COL_STATUS, &nc[3], count, i, &v))
                 goto out_bad;
             rec->status = v == 0 || v - 1 > (uint64_t)(1000 / mul[3]) ? -1 : (int32_t)((int64_t)(v - 1) * mul[3]);
             if (tide_get_uvar(&col[COL_FLAGS], end[COL_FLAGS], &v))
@@ -517,6 +588,16 @@ static int decode_block(struct tide_trace_reader *r, const char *wb, struct tide
     r->n_recs = count;
     r->cur = 0;
     r->st.records_read += count;
+    /* 2.x hands records out by start (ties in stored order); a 1.x block's
+     * order is the one it was written in */
+    r->reorder = r->major >= 2 && !in_order;
+    if (r->reorder) {
+        for (i = 0; i < count; i++) {
+            r->order[i].k = (uint64_t)r->recs[i].ts_ns ^ (UINT64_C(1) << 63);
+            r->order[i].i = i;
+        }
+        tide__sort_keys(r->order, r->order_tmp, count);
+    }
     return 0;
 
 out_bad:
@@ -707,7 +788,9 @@ int tide_trace_reader_next(struct tide_trace_reader *r, const struct tide_record
 {
     for (;;) {
         while (r->cur < r->n_recs) {
-            const struct tide_record *x = &r->recs[r->cur++];
+            const struct tide_record *x =
+                &r->recs[r->reorder ? r->order[r->cur].i : r->cur];
+            r->cur++;
             if (r->o.from_ns != TIDE_TIME_UNKNOWN && x->ts_ns < r->o.from_ns)
                 continue;
             if (r->o.to_ns != TIDE_TIME_UNKNOWN && x->ts_ns >= r->o.to_ns)
@@ -733,6 +816,7 @@ const struct tide_trace_stats *tide_trace_reader_stats(const struct tide_trace_r
     return &r->st;
 }
 bool tide_trace_reader_is_raw(const struct tide_trace_reader *r) { return r->raw; }
+unsigned tide_trace_reader_format_major(const struct tide_trace_reader *r) { return r->major; }
 uint64_t tide_trace_reader_index_blocks(const struct tide_trace_reader *r) { return r->n_idx; }
 uint64_t tide_trace_reader_index_records(const struct tide_trace_reader *r)
 {
@@ -750,6 +834,8 @@ void tide_trace_reader_free(struct tide_trace_reader *r)
     tide_buf_free(&r->dec);
     ZSTD_freeDCtx(r->dctx);
     free(r->recs);
+    free(r->order);
+    free(r->order_tmp);
     free(r->hdrs);
     tide_arena_free(&r->src_arena);
     for (int k = 0; k < TIDE__N_DICTS; k++)

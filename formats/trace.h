@@ -14,7 +14,7 @@
 
 #include "common/common.h"
 
-#define TIDE_FORMAT_VERSION_MAJOR 1
+#define TIDE_FORMAT_VERSION_MAJOR 2
 #define TIDE_FORMAT_VERSION_MINOR 0
 
 /* Caps applied by writer and reader alike; a record beyond them is refused. */
@@ -200,6 +200,8 @@ const char *tide_trace_reader_final_meta(const struct tide_trace_reader *r);
 const struct tide_trace_stats *tide_trace_reader_stats(const struct tide_trace_reader *r);
 /* True if the start metadata marks the trace raw (not anonymized). */
 bool tide_trace_reader_is_raw(const struct tide_trace_reader *r);
+/* The major format version the trace was written in (1 or 2). */
+unsigned tide_trace_reader_format_major(const struct tide_trace_reader *r);
 /* Number of blocks the index lists (0 without an index). */
 uint64_t tide_trace_reader_index_blocks(const struct tide_trace_reader *r);
 /* Total records per the index (0 without an index). */

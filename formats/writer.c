@@ -1,14 +1,16 @@
 /*
  * writer.c - streams records into a .tide trace.
  *
- * Records are split into columns as they arrive (one growable buffer per
- * column, reused across blocks); a full block is laid out column after column
- * and compressed as one zstd frame, then written as a BLCK section. Columns of
- * like values (all paths, all user agents) compress far better than rows.
- * The writer only appends, so the output can be a pipe; the index and final
- * metadata go at the end. Expected load: millions of records per second per
- * core of capture or import; nothing is allocated per record once the column
- * buffers have grown to a block's size.
+ * Records are staged as they arrive: each string is looked up in its field's
+ * per-block dictionary and kept as a number (bodies and literals too long
+ * for a dictionary are copied apart). A full block is then laid out column
+ * after column in its stored order, by source file and line (a log's own
+ * order: docs/trace-format.md), and compressed as one zstd frame, written as
+ * a BLCK section. Columns of like values (all paths, all user agents)
+ * compress far better than rows. The writer only appends, so the output can
+ * be a pipe; the index and final metadata go at the end. Expected load:
+ * millions of records per second per core of capture or import; nothing is
+ * allocated per record once the block's buffers have grown to its size.
  */
 #include "formats_int.h"
 
@@ -28,8 +30,10 @@ struct index_entry {
     uint64_t first;
 };
 
-/* A per-block dictionary of one string field: literals by hash, by offset
- * into the field's data column (no copies). */
+/* A per-block dictionary of one string field: literals by hash (slots), by
+ * number (id_off/id_len), their bytes in lit. Numbers are given in arrival
+ * order; a block is stored in another order (by source line), so at flush
+ * each is renumbered (remap) by its first use in stored order. */
 struct wdict {
     struct {
         uint64_t h;
@@ -40,7 +44,27 @@ struct wdict {
      * value (method, host, a header), which then costs a compare, not a hash */
     size_t last;
     bool has_last;
+    uint32_t *id_off, *id_len, *remap;
+    size_t cap_ids;
+    struct tide_buf lit;
+    uint32_t n_final; /* entries of the reader's dictionary so far, at flush */
 };
+
+/* A record of the pending block, as staged by add(): its numbers, and where
+ * its strings are (refs[ref0...]: dictionary numbers, or STAGED | index into
+ * xlit for a literal kept apart). */
+struct wrec {
+    int64_t ts, dur, resp;
+    int32_t status;
+    uint32_t flags;
+    uint64_t key; /* stored order: source name's number, then line */
+    uint32_t ref0, n_headers;
+    uint32_t body_off, body_len;
+};
+
+#define STAGED 0x80000000u
+#define REMAP_UNSET UINT32_MAX
+#define REMAP_NONE (UINT32_MAX - 1) /* never joined: written as a literal each time */
 
 struct tide_trace_writer {
     int fd;
@@ -51,8 +75,17 @@ struct tide_trace_writer {
     uint32_t n;       /* records in the pending block */
     size_t pend_raw;  /* bytes in the pending block's columns */
     int64_t min_ts, max_ts;
-    int64_t *num[6]; /* ts, duration, resp_bytes, status, flags, source line of the block */
-    size_t cap_num;
+    struct wrec *rec; /* the pending block */
+    size_t cap_rec;
+    uint32_t *refs;
+    size_t n_refs, cap_refs;
+    struct {
+        uint32_t off, len;
+    } *xlit;
+    size_t n_xlit, cap_xlit;
+    struct tide_buf stage;   /* bodies and literals kept apart */
+    struct tide__sort_key *order, *order_tmp;
+    int64_t *num[6]; /* ts, duration, resp_bytes, status, flags, scratch: in stored order */
     struct wdict dict[TIDE__N_DICTS];
     uint64_t total;
     int64_t first_ts, last_ts;
@@ -133,6 +166,9 @@ int tide_trace_writer_open(struct tide_trace_writer **out, int fd, const char *n
     for (i = 0; i < COL_COUNT; i++)
         tide_buf_init(&w->col[i], TIDE_MAX_BLOCK_RAW);
     tide_buf_init(&w->raw, TIDE_MAX_BLOCK_RAW + 4096);
+    tide_buf_init(&w->stage, TIDE_MAX_BLOCK_RAW);
+    for (i = 0; i < TIDE__N_DICTS; i++)
+        tide_buf_init(&w->dict[i].lit, TIDE_MAX_BLOCK_RAW);
     tide_buf_init(&w->out, 0);
     w->block_records = opts && opts->block_records ? opts->block_records : 65536;
     if (w->block_records > TIDE_MAX_BLOCK_RECORDS)
@@ -176,36 +212,53 @@ static uint64_t hash_str(struct tide_str s)
     return XXH3_64bits(s.p, s.len);
 }
 
-/* Looks s up in dictionary d over data column dc; returns id+1, or 0. Adds
- * it (as the next id) when absent and the dictionary rule allows. */
-static uint64_t dict_ref(struct wdict *d, const struct tide_buf *dc, struct tide_str s,
-                         bool *nomem)
+/* Grows the number-indexed arrays of d to hold one more entry. */
+static int dict_grow_ids(struct wdict *d)
+{
+    size_t nc = d->cap_ids ? d->cap_ids * 2 : 256;
+    uint32_t *a = realloc(d->id_off, nc * sizeof(uint32_t));
+    if (!a)
+        return TIDE_E_NOMEM;
+    d->id_off = a;
+    if (!(a = realloc(d->id_len, nc * sizeof(uint32_t))))
+        return TIDE_E_NOMEM;
+    d->id_len = a;
+    if (!(a = realloc(d->remap, nc * sizeof(uint32_t))))
+        return TIDE_E_NOMEM;
+    d->remap = a;
+    d->cap_ids = nc;
+    return 0;
+}
+
+/* The number of s in dictionary d, added (with its bytes) when absent and
+ * the dictionary rule allows; STAGED when it is not in the dictionary. */
+static uint32_t dict_ref(struct wdict *d, struct tide_str s, bool *nomem)
 {
     uint64_t h;
     size_t i;
     if (s.len > TIDE__DICT_MAX_LEN)
-        return 0;
+        return STAGED;
     if (d->has_last && d->slot[d->last].len == s.len &&
-        (s.len == 0 || memcmp(dc->p + d->slot[d->last].off, s.p, s.len) == 0))
-        return (uint64_t)d->slot[d->last].id + 1;
+        (s.len == 0 || memcmp(d->lit.p + d->slot[d->last].off, s.p, s.len) == 0))
+        return d->slot[d->last].id;
     h = hash_str(s);
     if (d->cap) {
         for (i = h & (d->cap - 1); d->slot[i].len != UINT32_MAX; i = (i + 1) & (d->cap - 1))
             if (d->slot[i].h == h && d->slot[i].len == s.len &&
-                (s.len == 0 || memcmp(dc->p + d->slot[i].off, s.p, s.len) == 0)) {
+                (s.len == 0 || memcmp(d->lit.p + d->slot[i].off, s.p, s.len) == 0)) {
                 d->last = i;
                 d->has_last = true;
-                return (uint64_t)d->slot[i].id + 1;
+                return d->slot[i].id;
             }
     }
     if (d->n >= TIDE__DICT_MAX_ENTRIES)
-        return 0;
+        return STAGED;
     if ((d->n + 1) * 2 > d->cap) {
         size_t nc = d->cap ? d->cap * 2 : 256, j;
         void *ns = malloc(nc * sizeof(*d->slot));
         if (!ns) {
             *nomem = true;
-            return 0;
+            return STAGED;
         }
         memset(ns, 0xff, nc * sizeof(*d->slot)); /* len = UINT32_MAX marks empty */
         for (j = 0; j < d->cap; j++) {
@@ -221,15 +274,26 @@ static uint64_t dict_ref(struct wdict *d, const struct tide_buf *dc, struct tide
         d->slot = ns;
         d->cap = nc;
     }
+    if (d->n == d->cap_ids && dict_grow_ids(d)) {
+        *nomem = true;
+        return STAGED;
+    }
     for (i = h & (d->cap - 1); d->slot[i].len != UINT32_MAX; i = (i + 1) & (d->cap - 1))
         ;
     d->slot[i].h = h;
-    d->slot[i].off = (uint32_t)dc->len; /* the literal is appended right after */
-    d->slot[i].len = s.len;
-    d->slot[i].id = (uint32_t)d->n++;
+    d->slot[i].off = (uint32_t)d->lit.len;
+    d->slot[i].len = (uint32_t)s.len;
+    d->slot[i].id = (uint32_t)d->n;
+    d->id_off[d->n] = (uint32_t)d->lit.len;
+    d->id_len[d->n] = (uint32_t)s.len;
+    d->remap[d->n] = REMAP_UNSET;
+    if (tide_buf_append(&d->lit, s.p, s.len)) {
+        *nomem = true;
+        return STAGED;
+    }
     d->last = i; /* a growth above moved the slots: set after it */
     d->has_last = true;
-    return 0;
+    return (uint32_t)d->n++;
 }
 
 static void dict_reset(struct wdict *d)
@@ -237,22 +301,77 @@ static void dict_reset(struct wdict *d)
     if (d->cap)
         memset(d->slot, 0xff, d->cap * sizeof(*d->slot));
     d->n = 0;
+    d->n_final = 0;
     d->has_last = false;
+    tide_buf_reset(&d->lit);
 }
 
-/* A string into the (refs, lens, data) columns starting at col, dictionary k. */
-static int put_dstr(struct tide_trace_writer *w, int col, int k, struct tide_str s)
+/* Stages string s of dictionary k for the pending record: its number, or
+ * a copy kept apart. Counts the bytes its columns will take. */
+static int stage_str(struct tide_trace_writer *w, int k, struct tide_str s)
 {
     bool nomem = false;
-    uint64_t ref = dict_ref(&w->dict[k], &w->col[col + 2], s, &nomem);
-    int rc = nomem ? TIDE_E_NOMEM : tide_buf_put_uvar(&w->col[col], ref);
-    if (!rc && ref == 0) {
-        rc = tide_buf_put_uvar(&w->col[col + 1], s.len);
-        if (!rc)
-            rc = tide_buf_append(&w->col[col + 2], s.p, s.len);
+    size_t lit0 = w->dict[k].lit.len;
+    uint32_t ref = dict_ref(&w->dict[k], s, &nomem);
+    if (nomem)
+        return TIDE_E_NOMEM;
+    if (ref == STAGED) {
+        if (w->n_xlit == w->cap_xlit) {
+            size_t nc = w->cap_xlit ? w->cap_xlit * 2 : 64;
+            void *nx = realloc(w->xlit, nc * sizeof(*w->xlit));
+            if (!nx)
+                return TIDE_E_NOMEM;
+            w->xlit = nx;
+            w->cap_xlit = nc;
+        }
+        w->xlit[w->n_xlit].off = (uint32_t)w->stage.len;
+        w->xlit[w->n_xlit].len = (uint32_t)s.len;
+        if (tide_buf_append(&w->stage, s.p, s.len))
+            return TIDE_E_LIMIT;
+        ref = STAGED | (uint32_t)w->n_xlit++;
         w->pend_raw += s.len;
+    } else {
+        w->pend_raw += w->dict[k].lit.len - lit0; /* a new literal */
     }
+    if (w->n_refs == w->cap_refs) {
+        size_t nc = w->cap_refs ? w->cap_refs * 2 : 4096;
+        uint32_t *nr = realloc(w->refs, nc * sizeof(uint32_t));
+        if (!nr)
+            return TIDE_E_NOMEM;
+        w->refs = nr;
+        w->cap_refs = nc;
+    }
+    w->refs[w->n_refs++] = ref;
     w->pend_raw += 2;
+    return 0;
+}
+
+/* Writes one staged string into the (refs, lens, data) columns at col, in
+ * stored order: a reference to an earlier literal, or the literal itself
+ * (which then joins the reader's dictionary by the rule). */
+static int put_ref(struct tide_trace_writer *w, int col, int k, uint32_t ref)
+{
+    struct wdict *d = &w->dict[k];
+    const char *p;
+    uint32_t len;
+    int rc;
+    if (!(ref & STAGED)) {
+        uint32_t f = d->remap[ref];
+        if (f < REMAP_NONE)
+            return tide_buf_put_uvar(&w->col[col], (uint64_t)f + 1);
+        p = d->lit.p + d->id_off[ref];
+        len = d->id_len[ref];
+        if (f == REMAP_UNSET)
+            d->remap[ref] = d->n_final < TIDE__DICT_MAX_ENTRIES ? d->n_final : REMAP_NONE;
+    } else {
+        p = w->stage.p + w->xlit[ref & ~STAGED].off;
+        len = w->xlit[ref & ~STAGED].len;
+    }
+    if (len <= TIDE__DICT_MAX_LEN && d->n_final < TIDE__DICT_MAX_ENTRIES)
+        d->n_final++; /* the reader adds every such literal */
+    rc = tide_buf_put_uvar(&w->col[col], 0);
+    rc |= tide_buf_put_uvar(&w->col[col + 1], len);
+    rc |= tide_buf_append(&w->col[col + 2], p, len);
     return rc;
 }
 
@@ -272,43 +391,157 @@ static unsigned scale_of(const int64_t *v, size_t n, bool skip_negative)
     return e;
 }
 
-/* Encodes the block's numeric arrays into their columns. */
+static unsigned svar_len(int64_t v)
+{
+    uint64_t u = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    unsigned n = 1;
+    while (u >= 0x80)
+        u >>= 7, n++;
+    return n;
+}
+
+/* Times as deltas in place: of starts (mode 0) or of ends, start + duration
+ * (mode 1). Returns the varint bytes they would take at their scale. */
+static size_t time_deltas(const int64_t *ts, const int64_t *dur, int64_t *out, uint32_t n,
+                          int64_t prev, int mode, unsigned *e)
+{
+    static const int64_t P[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
+                                1000000000};
+    size_t bytes = 0;
+    uint32_t i;
+    for (i = 0; i < n; i++) {
+        int64_t t = mode && dur[i] > 0 ? (int64_t)((uint64_t)ts[i] + (uint64_t)dur[i]) : ts[i];
+        out[i] = (int64_t)((uint64_t)t - (uint64_t)prev);
+        prev = t;
+    }
+    *e = scale_of(out, n, false);
+    for (i = 0; i < n; i++)
+        bytes += svar_len(out[i] / P[*e]);
+    return bytes;
+}
+
+static int put_varints(struct tide_buf *b, const uint64_t *u, uint32_t n)
+{
+    int rc = 0;
+    uint32_t i;
+    for (i = 0; i < n; i++)
+        rc |= tide_buf_put_uvar(b, u[i]);
+    return rc;
+}
+
+/*
+ * A numeric column's values, after its scale: as varints (encoding 0), or
+ * as byte planes (1): k, then byte 0 of every value, byte 1 of every value,
+ * ... byte k-1. Planes suit wide values spread over their range (response
+ * sizes, durations): zstd's entropy stage then sees one byte position at a
+ * time, where varints mix them; varints suit small and repetitive ones
+ * (statuses, time deltas).
+ */
+static int put_numbers(struct tide_buf *b, const uint64_t *u, uint32_t n, bool planes)
+{
+    uint64_t all = 0;
+    unsigned k = 1, j;
+    uint32_t i;
+    int rc;
+    if (!planes)
+        return tide_buf_put_uvar(b, 0) | put_varints(b, u, n);
+    for (i = 0; i < n; i++)
+        all |= u[i];
+    while (k < 8 && all >> (8 * k))
+        k++;
+    rc = tide_buf_put_uvar(b, 1);
+    rc |= tide_buf_put_uvar(b, k);
+    if (rc || tide_buf_reserve(b, (size_t)k * n))
+        return TIDE_E_NOMEM;
+    for (j = 0; j < k; j++) {
+        uint8_t *o = (uint8_t *)b->p + b->len;
+        for (i = 0; i < n; i++)
+            o[i] = (uint8_t)(u[i] >> (8 * j));
+        b->len += n;
+    }
+    return 0;
+}
+
+/* Encodes the block's numeric arrays (in stored order) into their columns.
+ * Times go as deltas of starts or of ends, whichever is smaller: a log
+ * stored in line order has its ends in order, its starts not. */
 static int encode_numbers(struct tide_trace_writer *w)
 {
     static const int64_t P[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
                                 1000000000};
-    int64_t *ts = w->num[0], prev = w->min_ts;
-    unsigned e;
+    int64_t *d0 = w->num[5];
+    unsigned e, e1;
     uint32_t i;
-    int c, rc = 0;
-    /* ts: deltas in place (restored below is not needed: the block is done) */
-    for (i = 0; i < w->n; i++) {
-        int64_t t = ts[i];
-        ts[i] = (int64_t)((uint64_t)t - (uint64_t)prev);
-        prev = t;
-    }
-    e = scale_of(ts, w->n, false);
+    int c, rc = 0, mode = 0;
+    size_t b0, b1;
+    /* ends are only worth trying when durations are known */
+    b0 = time_deltas(w->num[0], w->num[1], d0, w->n, w->min_ts, 0, &e);
+    b1 = time_deltas(w->num[0], w->num[1], d0, w->n, w->min_ts, 1, &e1);
+    if (b1 < b0)
+        mode = 1, e = e1;
+    else
+        time_deltas(w->num[0], w->num[1], d0, w->n, w->min_ts, 0, &e);
+    rc |= tide_buf_put_uvar(&w->col[COL_TS], (uint64_t)mode);
     rc |= tide_buf_put_uvar(&w->col[COL_TS], e);
+    rc |= tide_buf_put_uvar(&w->col[COL_TS], 0); /* varints */
     for (i = 0; i < w->n; i++)
-        rc |= tide_buf_put_svar(&w->col[COL_TS], ts[i] / P[e]);
+        rc |= tide_buf_put_svar(&w->col[COL_TS], d0[i] / P[e]);
     for (c = 1; c < 5; c++) {
         const int64_t *v = w->num[c];
+        uint64_t *u = (uint64_t *)w->num[5];
         e = c == 4 ? 0 : scale_of(v, w->n, true);
         rc |= tide_buf_put_uvar(&w->col[COL_TS + c], e);
         for (i = 0; i < w->n; i++)
-            rc |= tide_buf_put_uvar(&w->col[COL_TS + c],
-                                    c == 4 ? (uint64_t)v[i]
-                                    : v[i] < 0 ? 0
-                                               : (uint64_t)(v[i] / P[e]) + 1);
-    }
-    {
-        int64_t prev_line = 0; /* line numbers of "file:line" sources, as deltas */
-        for (i = 0; i < w->n; i++) {
-            rc |= tide_buf_put_svar(&w->col[COL_SRC_LINE], (int64_t)((uint64_t)w->num[5][i] - (uint64_t)prev_line));
-            prev_line = w->num[5][i];
-        }
+            u[i] = c == 4 ? (uint64_t)v[i] : v[i] < 0 ? 0 : (uint64_t)(v[i] / P[e]) + 1;
+        if (c == 4)
+            rc |= put_varints(&w->col[COL_TS + c], u, w->n);
+        else
+            rc |= put_numbers(&w->col[COL_TS + c], u, w->n, c != COL_STATUS);
     }
     return rc ? TIDE_E_NOMEM : 0;
+}
+
+/* Lays the staged block out in columns, records in stored order: by source
+ * name (in order of first appearance), then line, then arrival. A log's
+ * lines then cost a constant delta, and its times, written when requests
+ * end, go in order; readers hand records out by start again. */
+static int encode_block(struct tide_trace_writer *w)
+{
+    uint32_t i, j;
+    int rc = 0, k;
+    int64_t prev_line = 0;
+    for (i = 0; i < w->n; i++) {
+        w->order[i].k = w->rec[i].key;
+        w->order[i].i = i;
+    }
+    tide__sort_keys(w->order, w->order_tmp, w->n);
+    for (k = 0; k < TIDE__N_DICTS; k++)
+        for (j = 0; j < w->dict[k].n; j++)
+            w->dict[k].remap[j] = REMAP_UNSET;
+    for (i = 0; i < w->n; i++) {
+        const struct wrec *r = &w->rec[w->order[i].i];
+        const uint32_t *ref = w->refs + r->ref0;
+        int64_t line = (int64_t)(r->key & TIDE__LINE_KEY_MASK);
+        w->num[0][i] = r->ts;
+        w->num[1][i] = r->dur;
+        w->num[2][i] = r->resp;
+        w->num[3][i] = r->status;
+        w->num[4][i] = r->flags;
+        for (k = 0; k < TIDE__N_PLAIN_STR; k++)
+            rc |= put_ref(w, COL_STR_FIRST + 3 * k, k, *ref++);
+        rc |= put_ref(w, COL_SRC, TIDE__N_PLAIN_STR, *ref++);
+        rc |= tide_buf_put_svar(&w->col[COL_SRC_LINE],
+                                (int64_t)((uint64_t)line - (uint64_t)prev_line));
+        prev_line = line;
+        rc |= tide_buf_put_uvar(&w->col[COL_HDR_COUNT], r->n_headers);
+        for (j = 0; j < r->n_headers; j++) {
+            rc |= put_ref(w, COL_HNAME, TIDE__N_STR_FIELDS, *ref++);
+            rc |= put_ref(w, COL_HVAL, TIDE__N_STR_FIELDS + 1, *ref++);
+        }
+        rc |= tide_buf_put_uvar(&w->col[COL_BODY_LEN], r->body_len);
+        rc |= tide_buf_append(&w->col[COL_BODY], w->stage.p + r->body_off, r->body_len);
+    }
+    return rc || encode_numbers(w) ? TIDE_E_NOMEM : 0;
 }
 
 int tide_trace_writer_flush(struct tide_trace_writer *w, struct tide_err *err)
@@ -322,7 +555,7 @@ int tide_trace_writer_flush(struct tide_trace_writer *w, struct tide_err *err)
         return tide_err_set(err, TIDE_E_IO, w->name, "writer failed earlier");
     if (w->n == 0)
         return 0;
-    if (encode_numbers(w))
+    if (encode_block(w))
         return tide_err_set(err, TIDE_E_NOMEM, w->name, "out of memory");
     tide_buf_reset(&w->raw);
     rc = tide_buf_put_u32le(&w->raw, COL_COUNT);
@@ -373,8 +606,34 @@ int tide_trace_writer_flush(struct tide_trace_writer *w, struct tide_err *err)
         tide_buf_reset(&w->col[i]);
     for (i = 0; i < TIDE__N_DICTS; i++)
         dict_reset(&w->dict[i]);
+    tide_buf_reset(&w->stage);
     w->n = 0;
+    w->n_refs = w->n_xlit = 0;
     w->pend_raw = 0;
+    return 0;
+}
+
+/* Room for one more record in the pending block's arrays. */
+static int grow_block(struct tide_trace_writer *w)
+{
+    size_t nc = w->cap_rec ? w->cap_rec * 2 : 1024;
+    void *p;
+    int i;
+    if (!(p = realloc(w->rec, nc * sizeof(*w->rec))))
+        return TIDE_E_NOMEM;
+    w->rec = p;
+    if (!(p = realloc(w->order, nc * sizeof(*w->order))))
+        return TIDE_E_NOMEM;
+    w->order = p;
+    if (!(p = realloc(w->order_tmp, nc * sizeof(*w->order_tmp))))
+        return TIDE_E_NOMEM;
+    w->order_tmp = p;
+    for (i = 0; i < 6; i++) {
+        if (!(p = realloc(w->num[i], nc * sizeof(int64_t))))
+            return TIDE_E_NOMEM;
+        w->num[i] = p;
+    }
+    w->cap_rec = nc;
     return 0;
 }
 
@@ -384,6 +643,7 @@ int tide_trace_writer_add(struct tide_trace_writer *w, const struct tide_record 
     int rc = 0, i;
     uint32_t h;
     struct tide_record *mr = (struct tide_record *)r; /* read-only use via tide__rec_str */
+    struct wrec *s;
 
     if (r->n_headers > TIDE_MAX_HEADERS)
         return tide_err_set(err, TIDE_E_LIMIT, w->name, "record %llu: %u headers (cap %u)",
@@ -398,35 +658,37 @@ int tide_trace_writer_add(struct tide_trace_writer *w, const struct tide_record 
                                 (unsigned long long)w->total, i, TIDE_MAX_FIELD);
     if (w->n == 0)
         w->min_ts = w->max_ts = r->ts_ns;
-    if (w->n == w->cap_num) {
-        size_t nc = w->cap_num ? w->cap_num * 2 : 1024;
-        for (i = 0; i < 6; i++) {
-            int64_t *nv = realloc(w->num[i], nc * sizeof(int64_t));
-            if (!nv)
-                return tide_err_set(err, TIDE_E_NOMEM, w->name, "out of memory");
-            w->num[i] = nv;
-        }
-        w->cap_num = nc;
-    }
-    w->num[0][w->n] = r->ts_ns;
-    w->num[1][w->n] = r->duration_ns < 0 ? -1 : r->duration_ns;
-    w->num[2][w->n] = r->resp_bytes < 0 ? -1 : r->resp_bytes;
-    w->num[3][w->n] = r->status < 0 ? -1 : r->status;
-    w->num[4][w->n] = r->flags;
+    if (w->n == w->cap_rec && grow_block(w))
+        return tide_err_set(err, TIDE_E_NOMEM, w->name, "out of memory");
+    s = &w->rec[w->n];
+    s->ts = r->ts_ns;
+    s->dur = r->duration_ns < 0 ? -1 : r->duration_ns;
+    s->resp = r->resp_bytes < 0 ? -1 : r->resp_bytes;
+    s->status = r->status < 0 ? -1 : r->status;
+    s->flags = r->flags;
+    s->ref0 = (uint32_t)w->n_refs;
+    s->n_headers = r->n_headers;
     for (i = 0; i < TIDE__N_PLAIN_STR; i++)
-        rc |= put_dstr(w, COL_STR_FIRST + 3 * i, i, *tide__rec_str(mr, i));
+        rc |= stage_str(w, i, *tide__rec_str(mr, i));
     {
         struct tide_str name;
-        w->num[5][w->n] = (int64_t)tide__src_split(r->source, &name);
-        rc |= put_dstr(w, COL_SRC, TIDE__N_PLAIN_STR, name);
+        uint64_t line = tide__src_split(r->source, &name), group;
+        rc |= stage_str(w, TIDE__N_PLAIN_STR, name);
+        group = w->n_refs ? w->refs[w->n_refs - 1] : STAGED;
+        /* the stored order's key: a name past the first 65,534 (or kept
+         * apart) shares the last group; a line past 2^48 is clamped. Either
+         * only costs compression: the key never changes what is stored. */
+        if (group >= 0xffff)
+            group = 0xffff;
+        s->key = group << 48 | (line > TIDE__LINE_KEY_MASK ? TIDE__LINE_KEY_MASK : line);
     }
-    rc |= tide_buf_put_uvar(&w->col[COL_HDR_COUNT], r->n_headers);
     for (h = 0; h < r->n_headers; h++) {
-        rc |= put_dstr(w, COL_HNAME, TIDE__N_STR_FIELDS, r->headers[h].name);
-        rc |= put_dstr(w, COL_HVAL, TIDE__N_STR_FIELDS + 1, r->headers[h].value);
+        rc |= stage_str(w, TIDE__N_STR_FIELDS, r->headers[h].name);
+        rc |= stage_str(w, TIDE__N_STR_FIELDS + 1, r->headers[h].value);
     }
-    rc |= tide_buf_put_uvar(&w->col[COL_BODY_LEN], r->body.len);
-    rc |= tide_buf_append(&w->col[COL_BODY], r->body.p, r->body.len);
+    s->body_off = (uint32_t)w->stage.len;
+    s->body_len = (uint32_t)r->body.len;
+    rc |= tide_buf_append(&w->stage, r->body.p, r->body.len);
     w->pend_raw += r->body.len;
     if (rc)
         return tide_err_set(err, TIDE_E_NOMEM, w->name, "record %llu: out of memory",
@@ -531,11 +793,22 @@ void tide_trace_writer_free(struct tide_trace_writer *w)
         tide_buf_free(&w->col[i]);
     tide_buf_free(&w->raw);
     tide_buf_free(&w->out);
+    tide_buf_free(&w->stage);
     ZSTD_freeCCtx(w->cctx);
     free(w->idx);
+    free(w->rec);
+    free(w->refs);
+    free(w->xlit);
+    free(w->order);
+    free(w->order_tmp);
     for (i = 0; i < 6; i++)
         free(w->num[i]);
-    for (i = 0; i < TIDE__N_DICTS; i++)
+    for (i = 0; i < TIDE__N_DICTS; i++) {
         free(w->dict[i].slot);
+        free(w->dict[i].id_off);
+        free(w->dict[i].id_len);
+        free(w->dict[i].remap);
+        tide_buf_free(&w->dict[i].lit);
+    }
     free(w);
 }

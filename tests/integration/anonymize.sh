@@ -94,6 +94,9 @@ rec(10, "POST", "/api/ai/feedback", "", H(["Content-Type", "text/plain"]),
 # names are known from personal fields of the same or an earlier record: the
 # records that carry them (5, 8, 9) come before the free text that mentions them
 recs = [recs[i] for i in (0, 1, 5, 8, 9, 2, 3, 4, 6, 7, 11, 10)]
+# and start in that order too: a trace hands records out by start time
+for j, r in enumerate(recs):
+    r["ts"] = "2026-11-20T10:00:%02d.123000000Z" % j
 with open(W + "/a.jsonl", "w") as f:
     for r in recs[:6]:
         f.write(json.dumps(r) + "\n")
@@ -148,8 +151,9 @@ PY
 pass "no planted value appears in the output, in any encoding"
 
 # structure is kept: methods, statuses, timings, sizes, query key names, route shape
-jq -c '[.method, .status, .duration_ms, .resp_bytes, .host, (.query | split("&") | map(split("=")[0]))]' "$W/all.jsonl" >"$W/s1"
-jq -c '[.method, .status, .duration_ms, .resp_bytes, .host, (.query | split("&") | map(split("=")[0]))]' "$W/anon.jsonl" >"$W/s2"
+# (record by record: a trace hands records out by start time, the file has them in another order)
+jq -sc 'sort_by(.source)[] | [.source, .method, .status, .duration_ms, .resp_bytes, .host, (.query | split("&") | map(split("=")[0]))]' "$W/all.jsonl" >"$W/s1"
+jq -sc 'sort_by(.source)[] | [.source, .method, .status, .duration_ms, .resp_bytes, .host, (.query | split("&") | map(split("=")[0]))]' "$W/anon.jsonl" >"$W/s2"
 cmp -s "$W/s1" "$W/s2" || fail "structure changed: $(diff "$W/s1" "$W/s2" | head -5)"
 [ "$(jq -r 'select(.source == "gen:0") | .path' "$W/anon.jsonl" | sed -E 's#/[0-9]{8}/#/{id}/#')" = "/api/students/{id}/essays" ] || fail "route shape"
 [ "$(jq -r 'select(.source == "gen:0") | .path' "$W/anon.jsonl" | cut -d/ -f4 | tr -d '0-9' | wc -c)" -eq 1 ] || fail "student id not digits"

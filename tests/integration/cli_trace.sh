@@ -57,6 +57,15 @@ pass "traces are readable from and writable to pipes"
 "$TIDE" cat --allow-raw tests/data/v1/golden-40-records.tide >"$W/g.jsonl" || fail "golden unreadable"
 cmp -s "$W/g.jsonl" tests/data/v1/golden-40-records.jsonl || fail "golden v1 decodes differently"
 pass "golden v1 trace decodes to its recorded JSON"
+# 2.x: a capture of tests/data/v2/golden.log (nginx, $request_time), stored
+# in line order with times as ends and sizes as byte planes, read by start
+"$TIDE" cat --allow-raw tests/data/v2/golden-60-records.tide >"$W/g2.jsonl" || fail "golden v2 unreadable"
+cmp -s "$W/g2.jsonl" tests/data/v2/golden-60-records.jsonl || fail "golden v2 decodes differently"
+jq -r .ts "$W/g2.jsonl" | sort -c 2>/dev/null || fail "golden v2 not handed out by start"
+[ "$(jq -r .source "$W/g2.jsonl" | head -3 | tr '\n' ' ')" != "golden.log:1 golden.log:2 golden.log:3 " ] || fail "golden v2 is in line order: it tests nothing"
+[ "$("$TIDE" inspect --json tests/data/v1/golden-40-records.tide | jq .format_version)" = 1 ] &&
+  [ "$("$TIDE" inspect --json tests/data/v2/golden-60-records.tide | jq .format_version)" = 2 ] || fail "inspect names the wrong format version"
+pass "golden v2 trace decodes to its recorded JSON, by start"
 
 # --- inspect -----------------------------------------------------------------
 "$TIDE" inspect "$W/a.tide" >"$W/i.txt" || fail "inspect failed"
