@@ -93,6 +93,8 @@ struct tide_trace_writer {
     struct index_entry *idx;
     size_t n_idx, cap_idx;
     ZSTD_CCtx *cctx;
+    ZSTD_CCtx *probe_cctx;      /* level 1, to choose a numeric column's encoding */
+    struct tide_buf probe[3];   /* the two encodings, and the compressed probe */
     uint32_t block_records, block_bytes;
     bool failed;
 };
@@ -178,8 +180,11 @@ int tide_trace_writer_open(struct tide_trace_writer **out, int fd, const char *n
         w->block_bytes = TIDE_MAX_BLOCK_RAW / 2;
     level = opts && opts->level ? opts->level : 9;
     w->first_ts = w->last_ts = TIDE_TIME_UNKNOWN;
+    for (i = 0; i < 3; i++)
+        tide_buf_init(&w->probe[i], TIDE_MAX_BLOCK_RAW);
     w->cctx = ZSTD_createCCtx();
-    if (!w->cctx) {
+    w->probe_cctx = ZSTD_createCCtx();
+    if (!w->cctx || !w->probe_cctx) {
         rc = tide_err_set(err, TIDE_E_NOMEM, name, "out of memory");
         goto out_free_w;
     }
@@ -435,7 +440,7 @@ static int put_varints(struct tide_buf *b, const uint64_t *u, uint32_t n)
  * ... byte k-1. Planes suit wide values spread over their range (response
  * sizes, durations): zstd's entropy stage then sees one byte position at a
  * time, where varints mix them; varints suit small and repetitive ones
- * (statuses, time deltas).
+ * (statuses, time deltas, a real site's few response sizes).
  */
 static int put_numbers(struct tide_buf *b, const uint64_t *u, uint32_t n, bool planes)
 {
@@ -460,6 +465,33 @@ static int put_numbers(struct tide_buf *b, const uint64_t *u, uint32_t n, bool p
         b->len += n;
     }
     return 0;
+}
+
+/*
+ * Writes a numeric column in whichever encoding zstd makes smaller, judged
+ * by compressing each alone at level 1: planes win on values spread over
+ * their range (the generated log's response sizes: 2.33 to 2.00 bytes a
+ * record), varints on repetitive ones (a real log's few static files: 0.44
+ * against 0.65). The probe costs about 1% of a capture's CPU.
+ */
+static int put_numbers_best(struct tide_trace_writer *w, struct tide_buf *col, const uint64_t *u,
+                            uint32_t n)
+{
+    struct tide_buf *v = &w->probe[0], *pl = &w->probe[1], *z = &w->probe[2];
+    size_t zv, zp, bound;
+    tide_buf_reset(v);
+    tide_buf_reset(pl);
+    tide_buf_reset(z);
+    if (put_numbers(v, u, n, false) || put_numbers(pl, u, n, true))
+        return TIDE_E_NOMEM;
+    bound = ZSTD_compressBound(v->len > pl->len ? v->len : pl->len);
+    if (tide_buf_reserve(z, bound))
+        return TIDE_E_NOMEM;
+    zv = ZSTD_compressCCtx(w->probe_cctx, z->p, bound, v->p, v->len, 1);
+    zp = ZSTD_compressCCtx(w->probe_cctx, z->p, bound, pl->p, pl->len, 1);
+    if (!ZSTD_isError(zv) && !ZSTD_isError(zp) && zp < zv)
+        return tide_buf_append(col, pl->p, pl->len);
+    return tide_buf_append(col, v->p, v->len);
 }
 
 /* Encodes the block's numeric arrays (in stored order) into their columns.
@@ -496,7 +528,7 @@ static int encode_numbers(struct tide_trace_writer *w)
         if (c == 4)
             rc |= put_varints(&w->col[COL_TS + c], u, w->n);
         else
-            rc |= put_numbers(&w->col[COL_TS + c], u, w->n, c != COL_STATUS);
+            rc |= put_numbers_best(w, &w->col[COL_TS + c], u, w->n);
     }
     return rc ? TIDE_E_NOMEM : 0;
 }
@@ -795,6 +827,9 @@ void tide_trace_writer_free(struct tide_trace_writer *w)
     tide_buf_free(&w->out);
     tide_buf_free(&w->stage);
     ZSTD_freeCCtx(w->cctx);
+    ZSTD_freeCCtx(w->probe_cctx);
+    for (i = 0; i < 3; i++)
+        tide_buf_free(&w->probe[i]);
     free(w->idx);
     free(w->rec);
     free(w->refs);
