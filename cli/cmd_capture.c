@@ -1,7 +1,7 @@
 /*
- * cmd_capture.c - `tide capture log`: access logs into a trace, in one pass
- * (capture -> write; the anonymizer joins this pipeline when it lands), with
- * a summary that accounts for every line.
+ * cmd_capture.c - `tide capture log` and `tide capture pcap`: access logs or
+ * packets into a trace, in one pass (capture -> anonymize -> write), with a
+ * summary that accounts for every line or packet.
  */
 #include "cli_int.h"
 
@@ -17,9 +17,25 @@
 void help_capture(FILE *f)
 {
     fprintf(f,
-            "usage: tide capture pcap [options] FILE... -o OUT.tide\n"
+            "usage: tide capture log [options] FILE... -o OUT.tide\n"
+            "       tide capture pcap [options] FILE... -o OUT.tide\n"
             "       tide capture pcap --interface IF [--filter BPF] [--duration D] -o OUT.tide\n"
-            "Reassembles TCP, pairs HTTP/1.x requests with responses (docs/capture.md).\n"
+            "Records requests into a trace, anonymized unless --raw (docs/capture.md).\n\n"
+            "tide capture log: access logs (plain, .gz, .zst, or '-' for stdin), several\n"
+            "at once (rotated files, several servers), merged by request start time.\n"
+            "  -f, --format F           combined | common | vhost_combined | alb | cloudfront |\n"
+            "                           json | nginx:'<log_format>' | apache:'<LogFormat>'\n"
+            "                           (default: guessed from the first lines, and said)\n"
+            "      --map FIELD=PATH,... where json fields are (docs/capture.md)\n"
+            "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
+            "      --max-bad N|P%%       fail above N bad lines or P%% of lines (default 1%%)\n"
+            "      --strict             stop at the first bad line\n"
+            "      --follow             follow one live log like tail -F (rotation and\n"
+            "                           truncation handled) until SIGINT/SIGTERM\n"
+            "      --flush D            with --follow: write a whole block at least every D\n"
+            "                           (default 10s), so a crash loses at most that\n\n"
+            "tide capture pcap: pcap/pcapng files (or a live interface); reassembles TCP\n"
+            "and pairs HTTP/1.x requests with responses.\n"
             "  -i, --interface IF       live capture ('any' for all); SIGINT ends it\n"
             "  -f, --filter BPF         a capture filter (tcp port 80)\n"
             "      --duration D, -c, --count N   stop after D or N packets\n"
@@ -29,22 +45,9 @@ void help_capture(FILE *f)
             "      --max-body N         request bodies kept up to N bytes (default 65536; longer: truncated, flagged)\n"
             "      --max-memory N       buffered stream bytes in all (default 256 MiB; past it: evictions, counted)\n"
             "      --reconcile LOG      compare requests per minute with the server's access log\n\n"
-            "usage: tide capture log [options] FILE... -o OUT.tide\n"
-            "Reads access logs (plain, .gz, .zst, or '-' for stdin), several at once\n"
-            "(rotated files, several servers), merged by request start time.\n\n"
+            "Both:\n"
             "  -o, --output FILE        the trace to write ('-' = stdout)\n"
-            "  -f, --format F           combined | common | vhost_combined | alb | cloudfront |\n"
-            "                           json | nginx:'<log_format>' | apache:'<LogFormat>'\n"
-            "                           (default: guessed from the first lines, and said)\n"
-            "      --map FIELD=PATH,... where json fields are (docs/capture.md)\n"
             CLI_ANON_HELP
-            "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
-            "      --max-bad N|P%%       fail above N bad lines or P%% of lines (default 1%%)\n"
-            "      --strict             stop at the first bad line\n"
-            "      --follow             follow one live log like tail -F (rotation and\n"
-            "                           truncation handled) until SIGINT/SIGTERM\n"
-            "      --flush D            with --follow: write a whole block at least every D\n"
-            "                           (default 10s), so a crash loses at most that\n"
             "      --level N            zstd level 1-22 (default 9)\n");
 }
 

@@ -162,9 +162,12 @@ jq -r .source "$W/a.jsonl" | cmp -s - "$W/msrc" || fail "merge did not restore t
 pass "merge orders by start time and lists every source"
 
 # --- help ---------------------------------------------------------------------
-for c in import cat inspect merge; do
-  "$TIDE" "$c" --help | grep -q "usage: tide $c" || fail "$c --help"
+for c in import cat inspect merge capture replay plan report mock anonymize audit keygen; do
+  "$TIDE" "$c" --help 2>&1 | grep -q "usage: tide $c" || fail "$c --help"
 done
+# capture's help shows each mode's options under its own heading
+"$TIDE" capture --help 2>&1 | sed -n '/^tide capture log:/,/^$/p' | grep -q -- "--follow" || fail "capture log options"
+"$TIDE" capture --help 2>&1 | sed -n '/^tide capture pcap:/,/^$/p' | grep -q -- "--interface" || fail "capture pcap options"
 "$TIDE" --help | grep -q "inspect" || fail "tide --help"
 pass "help for every command"
 
