@@ -393,7 +393,9 @@ int cmd_inspect(int argc, char **argv)
                                              {"top", required_argument, 0, 'T'},
                                              {"skip-corrupt", no_argument, 0, 'S'},
                                              {0, 0, 0, 0}};
-    struct tide_trace_reader_opts ro = {TIDE_TIME_UNKNOWN, TIDE_TIME_UNKNOWN, 0, 0, 0, 0};
+    /* counts only: a block's records need not be sorted by start */
+    struct tide_trace_reader_opts ro = {.from_ns = TIDE_TIME_UNKNOWN, .to_ns = TIDE_TIME_UNKNOWN,
+                                        .any_order = true};
     struct tide_trace_reader *r = NULL;
     struct tide_err err = {0};
     const struct tide_record *rec;

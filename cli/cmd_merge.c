@@ -75,7 +75,7 @@ int cmd_merge(int argc, char **argv)
                                              {"level", required_argument, 0, 'l'},
                                              {0, 0, 0, 0}};
     const char *outpath = NULL;
-    struct tide_trace_reader_opts ro = {TIDE_TIME_UNKNOWN, TIDE_TIME_UNKNOWN, 0, 0, 0, 0};
+    struct tide_trace_reader_opts ro = {.from_ns = TIDE_TIME_UNKNOWN, .to_ns = TIDE_TIME_UNKNOWN};
     struct tide_trace_writer_opts wo = {0};
     struct tide_err err = {0};
     struct input *in;

@@ -215,7 +215,9 @@ struct prescan {
 static int prescan(const char *path, const struct tide_replay_opts *o, struct prescan *ps,
                    bool full, struct tide_err *err)
 {
-    struct tide_trace_reader_opts ro = {o->from_ns, o->to_ns, o->from_is_offset, o->to_is_offset, 0, 0};
+    struct tide_trace_reader_opts ro = {.from_ns = o->from_ns, .to_ns = o->to_ns,
+                                        .from_is_offset = o->from_is_offset,
+                                        .to_is_offset = o->to_is_offset};
     struct tide_trace_reader *r;
     const struct tide_record *rec;
     struct tide_buf tb;

@@ -590,7 +590,7 @@ static int decode_block(struct tide_trace_reader *r, const char *wb, struct tide
     r->st.records_read += count;
     /* 2.x hands records out by start (ties in stored order); a 1.x block's
      * order is the one it was written in */
-    r->reorder = r->major >= 2 && !in_order;
+    r->reorder = r->major >= 2 && !in_order && !r->o.any_order;
     if (r->reorder) {
         for (i = 0; i < count; i++) {
             r->order[i].k = (uint64_t)r->recs[i].ts_ns ^ (UINT64_C(1) << 63);

@@ -159,6 +159,8 @@ struct tide_trace_reader_opts {
     bool to_is_offset;   /* to_ns is an offset from the trace's first record */
     bool skip_corrupt;   /* report corrupt blocks in stats and go on */
     bool verify_only;  /* decode blocks but hand out no records (inspect) */
+    bool any_order;    /* a block's records may come as stored, not by start
+                        * (for counts, where order does not matter: inspect) */
 };
 
 /* What the reader met, for reports; counters grow as it reads. */
@@ -188,7 +190,9 @@ int tide_trace_reader_open(struct tide_trace_reader **out, int fd, const char *n
 /*
  * Iterator: 1 and *rec (valid until the next call) for a record; 0 at the end;
  * negative on error (TIDE_E_CORRUPT names block and offset; TIDE_E_TRUNCATED
- * says what was lost). Records are handed out in file order.
+ * says what was lost). Records are handed out by start: blocks in file
+ * order, each block's records sorted by start, ties in stored order (2.x;
+ * a 1.x block's records come as stored).
  */
 int tide_trace_reader_next(struct tide_trace_reader *r, const struct tide_record **rec,
                            struct tide_err *err);

@@ -521,7 +521,8 @@ static void fill(struct worker *w)
             if (rc < 0 && w->id == 0)
                 snprintf(w->errmsg, sizeof(w->errmsg), "%s: %s", err.where, err.msg);
             if (rc == 0 && (int64_t)(w->loop_no + 1) * s->loop_len < s->trace_total) {
-                struct tide_trace_reader_opts ro = {s->window_start, s->window_end + 1, 0, 0, 0, 0};
+                struct tide_trace_reader_opts ro = {.from_ns = s->window_start,
+                                                    .to_ns = s->window_end + 1};
                 tide_trace_reader_free(w->r);
                 w->r = NULL;
                 w->loop_no++;
@@ -1119,7 +1120,7 @@ static struct tide_replay_result *run_result(const struct shared *s)
 static int worker_init(struct worker *w, struct shared *s, int id, struct tide_err *err)
 {
     const struct tide_replay_opts *o = s->o;
-    struct tide_trace_reader_opts ro = {s->window_start, s->window_end + 1, 0, 0, 0, 0};
+    struct tide_trace_reader_opts ro = {.from_ns = s->window_start, .to_ns = s->window_end + 1};
     size_t i;
     w->id = id;
     w->sh = s;
@@ -1334,7 +1335,9 @@ void tide_replay_result_free(struct tide_replay_result *r)
 static int resolve_window(struct shared *s, struct tide_err *err)
 {
     const struct tide_replay_opts *o = s->o;
-    struct tide_trace_reader_opts ro = {o->from_ns, o->to_ns, o->from_is_offset, o->to_is_offset, 0, 0};
+    struct tide_trace_reader_opts ro = {.from_ns = o->from_ns, .to_ns = o->to_ns,
+                                        .from_is_offset = o->from_is_offset,
+                                        .to_is_offset = o->to_is_offset};
     struct tide_trace_reader *r;
     const struct tide_record *rec;
     int fd = open(o->trace_path, O_RDONLY | O_CLOEXEC), rc;

@@ -104,7 +104,7 @@ static void read_all(int fd, const struct tide_trace_reader_opts *o)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct tide_trace_reader_opts o = {TIDE_TIME_UNKNOWN, TIDE_TIME_UNKNOWN, 0, 0, 0, 0};
+    struct tide_trace_reader_opts o = {.from_ns = TIDE_TIME_UNKNOWN, .to_ns = TIDE_TIME_UNKNOWN};
     int fd = memfd_create("fuzz", 0);
     if (fd < 0)
         return 0;

@@ -337,6 +337,26 @@ static void trace_stored_order_by_line_reads_back_by_start(void **state)
         assert_record_equal(&out[i], &in[j]);
     }
     tide_trace_reader_free(r);
+    /* any_order (inspect's counts) hands them out as stored: by file (in
+     * order of first arrival), then line */
+    {
+        char first = 0;
+        struct tide_trace_reader_opts ao = {.from_ns = TIDE_TIME_UNKNOWN,
+                                            .to_ns = TIDE_TIME_UNKNOWN, .any_order = true};
+        unsigned long prev = 0;
+        assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+        assert_int_equal(tide_trace_reader_open(&r, fd, path, &ao, &err), 0);
+        for (k = 0; (rc = tide_trace_reader_next(r, &rec, &err)) == 1; k++) {
+            unsigned long line = strtoul(rec->source.p + 6, NULL, 10);
+            if (k == 0)
+                first = rec->source.p[0];
+            assert_true((rec->source.p[0] == first) == (k < N / 2));
+            assert_true(k == N / 2 || line > prev);
+            prev = line;
+        }
+        assert_int_equal(k, N);
+        tide_trace_reader_free(r);
+    }
     close(fd);
     unlink(path);
     tide_arena_free(&a);
@@ -465,7 +485,7 @@ static void trace_reader_corrupt_byte_never_yields_wrong_records(void **state)
     close(fd);
     for (at = 0; at < size; at += 3) {
         char p2[] = "/tmp/tide-flip-XXXXXX";
-        struct tide_trace_reader_opts o = {TIDE_TIME_UNKNOWN, TIDE_TIME_UNKNOWN, 0, 0, 0, 0};
+        struct tide_trace_reader_opts o = {.from_ns = TIDE_TIME_UNKNOWN, .to_ns = TIDE_TIME_UNKNOWN};
         int tfd = mkstemp(p2);
         data[at] ^= 0x41;
         assert_int_equal(write(tfd, data, size), (ssize_t)size);
@@ -485,7 +505,8 @@ static void trace_reader_skip_corrupt_continues_and_counts(void **state)
 {
     struct fixture f;
     struct tide_trace_reader *r;
-    struct tide_trace_reader_opts o = {TIDE_TIME_UNKNOWN, TIDE_TIME_UNKNOWN, 0, 0, true, 0};
+    struct tide_trace_reader_opts o = {.from_ns = TIDE_TIME_UNKNOWN, .to_ns = TIDE_TIME_UNKNOWN,
+                                       .skip_corrupt = true};
     struct tide_err err;
     const struct tide_record *rec;
     uint8_t hdr[TIDE__SEC_HDR_LEN];
