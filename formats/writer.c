@@ -283,19 +283,19 @@ static uint32_t dict_ref(struct wdict *d, struct tide_str s, bool *nomem)
         *nomem = true;
         return STAGED;
     }
-    for (i = h & (d->cap - 1); d->slot[i].len != UINT32_MAX; i = (i + 1) & (d->cap - 1))
-        ;
-    d->slot[i].h = h;
-    d->slot[i].off = (uint32_t)d->lit.len;
-    d->slot[i].len = (uint32_t)s.len;
-    d->slot[i].id = (uint32_t)d->n;
-    d->id_off[d->n] = (uint32_t)d->lit.len;
-    d->id_len[d->n] = (uint32_t)s.len;
-    d->remap[d->n] = REMAP_UNSET;
     if (tide_buf_append(&d->lit, s.p, s.len)) {
         *nomem = true;
         return STAGED;
     }
+    for (i = h & (d->cap - 1); d->slot[i].len != UINT32_MAX; i = (i + 1) & (d->cap - 1))
+        ;
+    d->slot[i].h = h;
+    d->slot[i].off = (uint32_t)(d->lit.len - s.len);
+    d->slot[i].len = (uint32_t)s.len;
+    d->slot[i].id = (uint32_t)d->n;
+    d->id_off[d->n] = d->slot[i].off;
+    d->id_len[d->n] = (uint32_t)s.len;
+    d->remap[d->n] = REMAP_UNSET;
     d->last = i; /* a growth above moved the slots: set after it */
     d->has_last = true;
     return (uint32_t)d->n++;
