@@ -57,7 +57,8 @@ struct wrec {
     int64_t ts, dur, resp;
     int32_t status;
     uint32_t flags;
-    uint64_t key; /* stored order: source name's number, then line */
+    uint64_t key;  /* stored order: source name's number, then line */
+    uint64_t line; /* line + 1 of a "file:line" source, else 0 */
     uint32_t ref0, n_headers;
     uint32_t body_off, body_len;
 };
@@ -506,7 +507,6 @@ static int encode_numbers(struct tide_trace_writer *w)
     uint32_t i;
     int c, rc = 0, mode = 0;
     size_t b0, b1;
-    /* ends are only worth trying when durations are known */
     b0 = time_deltas(w->num[0], w->num[1], d0, w->n, w->min_ts, 0, &e);
     b1 = time_deltas(w->num[0], w->num[1], d0, w->n, w->min_ts, 1, &e1);
     if (b1 < b0)
@@ -553,7 +553,7 @@ static int encode_block(struct tide_trace_writer *w)
     for (i = 0; i < w->n; i++) {
         const struct wrec *r = &w->rec[w->order[i].i];
         const uint32_t *ref = w->refs + r->ref0;
-        int64_t line = (int64_t)(r->key & TIDE__LINE_KEY_MASK);
+        int64_t line = (int64_t)r->line;
         w->num[0][i] = r->ts;
         w->num[1][i] = r->dur;
         w->num[2][i] = r->resp;
@@ -713,6 +713,7 @@ int tide_trace_writer_add(struct tide_trace_writer *w, const struct tide_record 
         if (group >= 0xffff)
             group = 0xffff;
         s->key = group << 48 | (line > TIDE__LINE_KEY_MASK ? TIDE__LINE_KEY_MASK : line);
+        s->line = line;
     }
     for (h = 0; h < r->n_headers; h++) {
         rc |= stage_str(w, TIDE__N_STR_FIELDS, r->headers[h].name);

@@ -60,10 +60,13 @@ static void rand_record(struct tide_record *r, struct tide_arena *a, int64_t ts)
     r->session = rstr(a, 32, false);
     r->source = rstr(a, 20, false);
     if (rnd() % 2) { /* "file:line" sources take the split encoding; odd forms must survive too */
-        static const char *forms[] = {"access.log:%llu", "a:0", "x:007", ":%llu", "f:%llu:9", "s3:%llu"};
+        static const char *forms[] = {"access.log:%llu", "a:0", "x:007", ":%llu", "f:%llu:9", "s3:%llu",
+                                      "huge:%llu"};
         char *p = tide_arena_alloc(a, 64);
-        int k = (int)(rnd() % 6);
-        snprintf(p, 64, forms[k], (unsigned long long)(rnd() % 1000000));
+        int k = (int)(rnd() % 7);
+        /* lines up to 18 digits: past the writer's 48-bit ordering key */
+        snprintf(p, 64, forms[k], (unsigned long long)(k == 6 ? 999999999999999999ull - rnd() % 1000
+                                                              : rnd() % 1000000));
         r->source = tide_str_c(p);
     }
     r->n_headers = (uint32_t)(rnd() % 12);
