@@ -89,12 +89,13 @@ static inline struct tide_str *tide__rec_str(struct tide_record *r, int i)
 }
 
 /* Stored order of a block's records (writer) and their order by start
- * (reader): keys sorted stably, in O(n log n) whatever their order. */
+ * (reader): keys sorted stably, in O(n log n) whatever their order. True if
+ * they were in order already (then untouched). */
 struct tide__sort_key {
     uint64_t k;
     uint32_t i;
 };
-void tide__sort_keys(struct tide__sort_key *k, struct tide__sort_key *tmp, size_t n);
+bool tide__sort_keys(struct tide__sort_key *k, struct tide__sort_key *tmp, size_t n);
 /* The writer's key: source name's group above bit 48, line below. */
 #define TIDE__LINE_KEY_MASK ((UINT64_C(1) << 48) - 1)
 

@@ -11,14 +11,14 @@
 
 #define RUN 32
 
-void tide__sort_keys(struct tide__sort_key *k, struct tide__sort_key *tmp, size_t n)
+bool tide__sort_keys(struct tide__sort_key *k, struct tide__sort_key *tmp, size_t n)
 {
     struct tide__sort_key *src = k, *dst = tmp, *sw;
     size_t i, lo, w;
     for (i = 1; i < n && k[i - 1].k <= k[i].k; i++)
         ;
     if (i >= n)
-        return;
+        return true;
     for (lo = 0; lo < n; lo += RUN) {
         size_t hi = lo + RUN < n ? lo + RUN : n;
         for (i = lo + 1; i < hi; i++) {
@@ -50,4 +50,5 @@ void tide__sort_keys(struct tide__sort_key *k, struct tide__sort_key *tmp, size_
     }
     if (src != k)
         memcpy(k, src, n * sizeof(*k));
+    return false;
 }

@@ -84,7 +84,8 @@ struct tide_trace_writer {
         uint32_t off, len;
     } *xlit;
     size_t n_xlit, cap_xlit;
-    struct tide_buf stage;   /* bodies and literals kept apart */
+    struct tide_buf stage;   /* literals kept apart */
+    struct tide_buf body_tmp; /* the body column in stored order, when that differs */
     struct tide__sort_key *order, *order_tmp;
     int64_t *num[6]; /* ts, duration, resp_bytes, status, flags, scratch: in stored order */
     struct wdict dict[TIDE__N_DICTS];
@@ -170,6 +171,7 @@ int tide_trace_writer_open(struct tide_trace_writer **out, int fd, const char *n
         tide_buf_init(&w->col[i], TIDE_MAX_BLOCK_RAW);
     tide_buf_init(&w->raw, TIDE_MAX_BLOCK_RAW + 4096);
     tide_buf_init(&w->stage, TIDE_MAX_BLOCK_RAW);
+    tide_buf_init(&w->body_tmp, TIDE_MAX_BLOCK_RAW);
     for (i = 0; i < TIDE__N_DICTS; i++)
         tide_buf_init(&w->dict[i].lit, TIDE_MAX_BLOCK_RAW);
     tide_buf_init(&w->out, 0);
@@ -542,11 +544,12 @@ static int encode_block(struct tide_trace_writer *w)
     uint32_t i, j;
     int rc = 0, k;
     int64_t prev_line = 0;
+    bool in_order;
     for (i = 0; i < w->n; i++) {
         w->order[i].k = w->rec[i].key;
         w->order[i].i = i;
     }
-    tide__sort_keys(w->order, w->order_tmp, w->n);
+    in_order = tide__sort_keys(w->order, w->order_tmp, w->n);
     for (k = 0; k < TIDE__N_DICTS; k++)
         for (j = 0; j < w->dict[k].n; j++)
             w->dict[k].remap[j] = REMAP_UNSET;
@@ -571,7 +574,14 @@ static int encode_block(struct tide_trace_writer *w)
             rc |= put_ref(w, COL_HVAL, TIDE__N_STR_FIELDS + 1, *ref++);
         }
         rc |= tide_buf_put_uvar(&w->col[COL_BODY_LEN], r->body_len);
-        rc |= tide_buf_append(&w->col[COL_BODY], w->stage.p + r->body_off, r->body_len);
+        if (!in_order)
+            rc |= tide_buf_append(&w->body_tmp, w->col[COL_BODY].p + r->body_off, r->body_len);
+    }
+    if (!in_order) {
+        struct tide_buf t = w->col[COL_BODY];
+        w->col[COL_BODY] = w->body_tmp;
+        w->body_tmp = t;
+        tide_buf_reset(&w->body_tmp);
     }
     return rc || encode_numbers(w) ? TIDE_E_NOMEM : 0;
 }
@@ -719,9 +729,11 @@ int tide_trace_writer_add(struct tide_trace_writer *w, const struct tide_record 
         rc |= stage_str(w, TIDE__N_STR_FIELDS, r->headers[h].name);
         rc |= stage_str(w, TIDE__N_STR_FIELDS + 1, r->headers[h].value);
     }
-    s->body_off = (uint32_t)w->stage.len;
+    /* bodies go to their column at once, in arrival order: copied again at
+     * flush only if the stored order differs (pcap's order seldom does) */
+    s->body_off = (uint32_t)w->col[COL_BODY].len;
     s->body_len = (uint32_t)r->body.len;
-    rc |= tide_buf_append(&w->stage, r->body.p, r->body.len);
+    rc |= tide_buf_append(&w->col[COL_BODY], r->body.p, r->body.len);
     w->pend_raw += r->body.len;
     if (rc)
         return tide_err_set(err, TIDE_E_NOMEM, w->name, "record %llu: out of memory",
@@ -827,6 +839,7 @@ void tide_trace_writer_free(struct tide_trace_writer *w)
     tide_buf_free(&w->raw);
     tide_buf_free(&w->out);
     tide_buf_free(&w->stage);
+    tide_buf_free(&w->body_tmp);
     ZSTD_freeCCtx(w->cctx);
     ZSTD_freeCCtx(w->probe_cctx);
     for (i = 0; i < 3; i++)
