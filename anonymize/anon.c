@@ -1281,7 +1281,9 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
                      struct tide_err *err)
 {
     uint32_t i;
-    struct tide_str ctype = tide_record_header(in, "Content-Type");
+    /* the body's type decides how it is read: only looked up if there is one */
+    struct tide_str ctype = in->body.len ? tide_record_header(in, "Content-Type")
+                                         : tide_str_make(NULL, 0);
     bool json_body = false, form_body = false;
     tide_arena_reset(&a->arena);
     if (in->n_headers > a->cap_hdrs) {
