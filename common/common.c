@@ -177,7 +177,7 @@ size_t tide_u64_dec(char out[20], uint64_t v)
     return k;
 }
 
-int tide_buf_put_uvar(struct tide_buf *b, uint64_t v)
+int tide__buf_put_uvar_slow(struct tide_buf *b, uint64_t v)
 {
     uint8_t tmp[10];
     size_t n = 0;
@@ -187,11 +187,6 @@ int tide_buf_put_uvar(struct tide_buf *b, uint64_t v)
     }
     tmp[n++] = (uint8_t)v;
     return tide_buf_append(b, tmp, n);
-}
-
-int tide_buf_put_svar(struct tide_buf *b, int64_t v)
-{
-    return tide_buf_put_uvar(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
 }
 
 int tide_buf_put_u32le(struct tide_buf *b, uint32_t v)

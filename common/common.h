@@ -95,9 +95,27 @@ int tide_buf_printf(struct tide_buf *b, const char *fmt, ...) __attribute__((for
 /* v in decimal into out (at most 20 bytes, no NUL); returns the length. For
  * per-record and per-request paths, where printf's machinery shows. */
 size_t tide_u64_dec(char out[20], uint64_t v);
-/* LEB128 unsigned varint and zigzag signed varint. */
-int tide_buf_put_uvar(struct tide_buf *b, uint64_t v);
-int tide_buf_put_svar(struct tide_buf *b, int64_t v);
+/* LEB128 unsigned varint and zigzag signed varint. Inline: the trace
+ * writer puts a dozen per record; with room for ten bytes there is no call. */
+int tide__buf_put_uvar_slow(struct tide_buf *b, uint64_t v);
+static inline int tide_buf_put_uvar(struct tide_buf *b, uint64_t v)
+{
+    uint8_t *p;
+    if (b->cap - b->len < 10)
+        return tide__buf_put_uvar_slow(b, v);
+    p = (uint8_t *)b->p + b->len;
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    b->len = (size_t)((char *)p - b->p);
+    return 0;
+}
+static inline int tide_buf_put_svar(struct tide_buf *b, int64_t v)
+{
+    return tide_buf_put_uvar(b, ((uint64_t)v << 1) ^ (uint64_t)(v >> 63));
+}
 int tide_buf_put_u32le(struct tide_buf *b, uint32_t v);
 int tide_buf_put_u64le(struct tide_buf *b, uint64_t v);
 
