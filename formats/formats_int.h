@@ -7,6 +7,8 @@
 
 #include "formats/trace.h"
 
+#include <stddef.h>
+
 #define TIDE__MAGIC "\x89TIDE\r\n\x1a"
 #define TIDE__MAGIC_LEN 8
 #define TIDE__FILE_HDR_LEN 16
@@ -79,13 +81,17 @@ static inline uint64_t tide__src_split(struct tide_str s, struct tide_str *name)
 
 #define TIDE__N_STR_FIELDS 9
 
-/* Pointers to the 9 string fields of a record, in column order. */
+/* Pointers to the 9 string fields of a record, in column order (a table of
+ * offsets: this runs for every field of every record written or read). */
 static inline struct tide_str *tide__rec_str(struct tide_record *r, int i)
 {
-    struct tide_str *f[TIDE__N_STR_FIELDS] = {&r->method, &r->scheme, &r->host,
-                                              &r->path,   &r->query,  &r->version,
-                                              &r->client, &r->session, &r->source};
-    return f[i];
+    static const size_t off[TIDE__N_STR_FIELDS] = {
+        offsetof(struct tide_record, method),  offsetof(struct tide_record, scheme),
+        offsetof(struct tide_record, host),    offsetof(struct tide_record, path),
+        offsetof(struct tide_record, query),   offsetof(struct tide_record, version),
+        offsetof(struct tide_record, client),  offsetof(struct tide_record, session),
+        offsetof(struct tide_record, source)};
+    return (struct tide_str *)((char *)r + off[i]);
 }
 
 /* Stored order of a block's records (writer) and their order by start
