@@ -77,6 +77,10 @@ static inline uint64_t tide__src_split(struct tide_str s, struct tide_str *name)
  * than DICT_MAX_ENTRIES entries. */
 #define TIDE__DICT_MAX_LEN 4096
 #define TIDE__DICT_MAX_ENTRIES 65536
+static inline bool tide__dict_joins(size_t len, size_t entries)
+{
+    return len <= TIDE__DICT_MAX_LEN && entries < TIDE__DICT_MAX_ENTRIES;
+}
 #define TIDE__N_DICTS (TIDE__N_STR_FIELDS + 2)
 
 #define TIDE__N_STR_FIELDS 9
@@ -102,8 +106,10 @@ struct tide__sort_key {
     uint32_t i;
 };
 bool tide__sort_keys(struct tide__sort_key *k, struct tide__sort_key *tmp, size_t n);
-/* The writer's key: source name's group above bit 48, line below. */
-#define TIDE__LINE_KEY_MASK ((UINT64_C(1) << 48) - 1)
+
+/* 10^e for a numeric column's scale exponent e (0..9). */
+static const int64_t TIDE__POW10[10] = {1,      10,      100,      1000,      10000,
+                                        100000, 1000000, 10000000, 100000000, 1000000000};
 
 uint64_t tide__sec_checksum(const uint8_t hdr[16], const void *payload, size_t len);
 

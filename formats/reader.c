@@ -352,7 +352,7 @@ static int get_dstr(const uint8_t **col, const uint8_t **end, int c, struct rdic
         return TIDE_E_FORMAT;
     *out = tide_str_make((const char *)col[c + 2], (size_t)l);
     col[c + 2] += l;
-    if (l <= TIDE__DICT_MAX_LEN && d->n < TIDE__DICT_MAX_ENTRIES) {
+    if (tide__dict_joins(l, d->n)) {
         if (d->n == d->cap) {
             size_t nc = d->cap ? d->cap * 2 : 256;
             struct tide_str *nv = realloc(d->v, nc * sizeof(*nv));
@@ -366,8 +366,6 @@ static int get_dstr(const uint8_t **col, const uint8_t **end, int c, struct rdic
     return 0;
 }
 
-static const int64_t POW10[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
-                                1000000000};
 
 /* Reads a numeric column's scale exponent. */
 static int get_scale(const uint8_t **col, const uint8_t **end, int c, int64_t *mul)
@@ -375,7 +373,7 @@ static int get_scale(const uint8_t **col, const uint8_t **end, int c, int64_t *m
     uint64_t e;
     if (tide_get_uvar(&col[c], end[c], &e) || e > 9)
         return TIDE_E_FORMAT;
-    *mul = POW10[e];
+    *mul = TIDE__POW10[e];
     return 0;
 }
 

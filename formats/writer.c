@@ -63,6 +63,9 @@ struct wrec {
     uint32_t body_off, body_len;
 };
 
+/* The stored order's key: source name's group above bit 48, line below. */
+#define LINE_KEY_MASK ((UINT64_C(1) << 48) - 1)
+
 #define STAGED 0x80000000u
 #define REMAP_UNSET UINT32_MAX
 #define REMAP_NONE (UINT32_MAX - 1) /* never joined: written as a literal each time */
@@ -375,7 +378,7 @@ static int put_ref(struct tide_trace_writer *w, int col, int k, uint32_t ref)
         p = w->stage.p + w->xlit[ref & ~STAGED].off;
         len = w->xlit[ref & ~STAGED].len;
     }
-    if (len <= TIDE__DICT_MAX_LEN && d->n_final < TIDE__DICT_MAX_ENTRIES)
+    if (tide__dict_joins(len, d->n_final))
         d->n_final++; /* the reader adds every such literal */
     rc = tide_buf_put_uvar(&w->col[col], 0);
     rc |= tide_buf_put_uvar(&w->col[col + 1], len);
@@ -386,14 +389,12 @@ static int put_ref(struct tide_trace_writer *w, int col, int k, uint32_t ref)
 /* Largest e <= 9 with every value a multiple of 10^e (unknown values skipped). */
 static unsigned scale_of(const int64_t *v, size_t n, bool skip_negative)
 {
-    static const int64_t P[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
-                                1000000000};
     unsigned e = 9;
     size_t i;
     for (i = 0; i < n && e > 0; i++) {
         if (skip_negative && v[i] < 0)
             continue;
-        while (e > 0 && v[i] % P[e] != 0)
+        while (e > 0 && v[i] % TIDE__POW10[e] != 0)
             e--;
     }
     return e;
@@ -413,8 +414,6 @@ static unsigned svar_len(int64_t v)
 static size_t time_deltas(const int64_t *ts, const int64_t *dur, int64_t *out, uint32_t n,
                           int64_t prev, int mode, unsigned *e)
 {
-    static const int64_t P[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
-                                1000000000};
     size_t bytes = 0;
     uint32_t i;
     for (i = 0; i < n; i++) {
@@ -424,7 +423,7 @@ static size_t time_deltas(const int64_t *ts, const int64_t *dur, int64_t *out, u
     }
     *e = scale_of(out, n, false);
     for (i = 0; i < n; i++)
-        bytes += svar_len(out[i] / P[*e]);
+        bytes += svar_len(out[i] / TIDE__POW10[*e]);
     return bytes;
 }
 
@@ -502,8 +501,6 @@ static int put_numbers_best(struct tide_trace_writer *w, struct tide_buf *col, c
  * stored in line order has its ends in order, its starts not. */
 static int encode_numbers(struct tide_trace_writer *w)
 {
-    static const int64_t P[] = {1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000,
-                                1000000000};
     int64_t *d0 = w->num[5];
     unsigned e, e1;
     uint32_t i;
@@ -517,16 +514,18 @@ static int encode_numbers(struct tide_trace_writer *w)
         time_deltas(w->num[0], w->num[1], d0, w->n, w->min_ts, 0, &e);
     rc |= tide_buf_put_uvar(&w->col[COL_TS], (uint64_t)mode);
     rc |= tide_buf_put_uvar(&w->col[COL_TS], e);
-    rc |= tide_buf_put_uvar(&w->col[COL_TS], 0); /* varints */
-    for (i = 0; i < w->n; i++)
-        rc |= tide_buf_put_svar(&w->col[COL_TS], d0[i] / P[e]);
+    for (i = 0; i < w->n; i++) { /* zigzag, in place */
+        int64_t v = d0[i] / TIDE__POW10[e];
+        ((uint64_t *)d0)[i] = ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+    }
+    rc |= put_numbers(&w->col[COL_TS], (const uint64_t *)d0, w->n, false);
     for (c = 1; c < 5; c++) {
         const int64_t *v = w->num[c];
         uint64_t *u = (uint64_t *)w->num[5];
         e = c == 4 ? 0 : scale_of(v, w->n, true);
         rc |= tide_buf_put_uvar(&w->col[COL_TS + c], e);
         for (i = 0; i < w->n; i++)
-            u[i] = c == 4 ? (uint64_t)v[i] : v[i] < 0 ? 0 : (uint64_t)(v[i] / P[e]) + 1;
+            u[i] = c == 4 ? (uint64_t)v[i] : v[i] < 0 ? 0 : (uint64_t)(v[i] / TIDE__POW10[e]) + 1;
         if (c == 4)
             rc |= put_varints(&w->col[COL_TS + c], u, w->n);
         else
@@ -722,7 +721,7 @@ int tide_trace_writer_add(struct tide_trace_writer *w, const struct tide_record 
          * only costs compression: the key never changes what is stored. */
         if (group >= 0xffff)
             group = 0xffff;
-        s->key = group << 48 | (line > TIDE__LINE_KEY_MASK ? TIDE__LINE_KEY_MASK : line);
+        s->key = group << 48 | (line > LINE_KEY_MASK ? LINE_KEY_MASK : line);
         s->line = line;
     }
     for (h = 0; h < r->n_headers; h++) {

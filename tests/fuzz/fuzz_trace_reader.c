@@ -16,69 +16,51 @@
 #include <unistd.h>
 
 #include <string.h>
-#include <xxhash.h>
 #include <zstd.h>
 
-#include "formats/trace.h"
+#include "formats/formats_int.h" /* the layout the writer uses */
 
-static void put32(uint8_t *p, uint32_t v)
+/* Fills in the section header at sec for a payload of len bytes after it,
+ * checksum included (so the seeds decode in normal builds too). */
+static void section(uint8_t *sec, uint32_t type, size_t len)
 {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-/* A section's checksum: XXH64 of its header's first 16 bytes, then payload
- * (right ones, so the seeds decode in normal builds too). */
-static void seal(uint8_t *sec, size_t payload_len)
-{
-    XXH64_state_t *st = XXH64_createState();
-    XXH64_reset(st, 0);
-    XXH64_update(st, sec, 16);
-    XXH64_update(st, sec + 24, payload_len);
-    put64(sec + 16, XXH64_digest(st));
-    XXH64_freeState(st);
+    tide_put_u32le(sec, type);
+    tide_put_u32le(sec + 4, 0);
+    tide_put_u64le(sec + 8, len);
+    tide_put_u64le(sec + 16, tide__sec_checksum(sec, sec + TIDE__SEC_HDR_LEN, len));
 }
 
 /* Writes a trace holding one block whose content is raw[0..n) to fd. */
 static int wrap_block(int fd, unsigned major, uint32_t count, const uint8_t *raw, size_t n)
 {
     static const char meta[] = "{\"raw\":true}";
+    const size_t ml = sizeof(meta) - 1;
     size_t bound = ZSTD_compressBound(n), z, len;
-    uint8_t *buf = malloc(16 + 24 + sizeof(meta) - 1 + 24 + 24 + bound), *p = buf;
+    uint8_t *buf = malloc(TIDE__FILE_HDR_LEN + 2 * TIDE__SEC_HDR_LEN + ml + TIDE__BLOCK_HDR_LEN +
+                          bound),
+            *p = buf, *blk;
     int ok;
     if (!buf)
         return -1;
-    memcpy(p, "\x89TIDE\r\n\x1a", 8);
+    memcpy(p, TIDE__MAGIC, TIDE__MAGIC_LEN);
     p[8] = (uint8_t)major, p[9] = 0, p[10] = 0, p[11] = 0;
-    put32(p + 12, 0);
-    p += 16;
-    memcpy(p, "META", 4);
-    put32(p + 4, 0);
-    put64(p + 8, sizeof(meta) - 1);
-    memcpy(p + 24, meta, sizeof(meta) - 1);
-    seal(p, sizeof(meta) - 1);
-    p += 24 + sizeof(meta) - 1;
-    z = ZSTD_compress(p + 48, bound, raw, n, 1);
+    tide_put_u32le(p + 12, 0);
+    p += TIDE__FILE_HDR_LEN;
+    memcpy(p + TIDE__SEC_HDR_LEN, meta, ml);
+    section(p, TIDE__SEC_META, ml);
+    p += TIDE__SEC_HDR_LEN + ml;
+    blk = p + TIDE__SEC_HDR_LEN;
+    z = ZSTD_compress(blk + TIDE__BLOCK_HDR_LEN, bound, raw, n, 1);
     if (ZSTD_isError(z)) {
         free(buf);
         return -1;
     }
-    memcpy(p, "BLCK", 4);
-    put32(p + 4, 0);
-    put64(p + 8, 24 + z);
-    put64(p + 16, 0);
-    put32(p + 24, count);
-    put32(p + 28, (uint32_t)n);
-    put64(p + 32, 1700000000000000000ull);
-    put64(p + 40, 1700000000000000000ull);
-    seal(p, 24 + z);
-    len = (size_t)(p + 48 + z - buf);
+    tide_put_u32le(blk, count);
+    tide_put_u32le(blk + 4, (uint32_t)n);
+    tide_put_u64le(blk + 8, 1700000000000000000ull);
+    tide_put_u64le(blk + 16, 1700000000000000000ull);
+    section(p, TIDE__SEC_BLCK, TIDE__BLOCK_HDR_LEN + z);
+    len = (size_t)(blk + TIDE__BLOCK_HDR_LEN + z - buf);
     ok = write(fd, buf, len) == (ssize_t)len;
     free(buf);
     return ok ? 0 : -1;
