@@ -20,7 +20,9 @@ struct tide_logfmt;
  *   "nginx:<log_format string>"              nginx variables ($remote_addr, ...)
  *   "apache:<LogFormat string>"              Apache directives (%h, %t, ...)
  *   "json"                                   JSON lines; map says where fields are
- *   "alb", "cloudfront"                       AWS load balancer and CDN logs
+ *   "alb", "cloudfront", "s3"                AWS load balancer, CDN and S3 logs
+ *   "w3c"                                    W3C extended logs (IIS, NetScaler)
+ *   "haproxy"                                HAProxy's HTTP log (option httplog)
  * map (json only, may be NULL): "ts=time,method=request.method,..." (docs/capture.md).
  * On error returns TIDE_E_USAGE with the reason.
  */

@@ -37,7 +37,7 @@ enum tide__ftype {
 };
 
 /* Kinds of format: one parse function each. */
-enum tide__fmtkind { FMT_TOKENS, FMT_JSON, FMT_ALB, FMT_CLOUDFRONT };
+enum tide__fmtkind { FMT_TOKENS, FMT_JSON, FMT_ALB, FMT_CLOUDFRONT, FMT_W3C, FMT_S3, FMT_HAPROXY };
 
 struct tide__item {
     bool lit;
@@ -62,10 +62,11 @@ struct tide_logfmt {
     int n_items;
     struct tide__jmap jmap[32];
     int n_jmap;
-    /* cloudfront: column meaning by #Fields */
+    /* cloudfront and w3c: column meaning by #Fields (names: a cs(Name) column's header) */
     enum tide__ftype cf_cols[64];
     char cf_names[64][48];
     int n_cf;
+    bool w3c_ms; /* w3c: time-taken in milliseconds (#Software named IIS) */
     /* per-line scratch */
     struct tide_header hdrs[TIDE__LOG_MAX_HEADERS];
     char reason[160];
@@ -126,7 +127,12 @@ int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct
                      struct tide_arena *a, const char **reason);
 int tide__alb_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
                     struct tide_arena *a, const char **reason);
-int tide__cloudfront_parse(struct tide_logfmt *f, const char *line, size_t len,
-                           struct tide_record *r, struct tide_arena *a, const char **reason);
+int tide__s3_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                   struct tide_arena *a, const char **reason);
+/* cloudfront and w3c (by f->kind) */
+int tide__w3c_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                    struct tide_arena *a, const char **reason);
+int tide__haproxy_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                        struct tide_arena *a, const char **reason);
 
 #endif

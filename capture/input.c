@@ -1,5 +1,5 @@
 /*
- * input.c - log inputs: plain files, stdin, gzip and zstd, told apart by
+ * input.c - log inputs: plain files, stdin, gzip, zstd and bzip2, told apart by
  * their first bytes rather than their names (rotated logs are often renamed).
  * A truncated compressed file yields what decompressed and then an error
  * that says so.
@@ -18,10 +18,11 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <bzlib.h>
 #include <zlib.h>
 #include <zstd.h>
 
-enum kind { IN_PLAIN, IN_GZIP, IN_ZSTD };
+enum kind { IN_PLAIN, IN_GZIP, IN_ZSTD, IN_BZIP2 };
 
 struct tide_input {
     int fd;
@@ -35,6 +36,8 @@ struct tide_input {
     bool z_init, z_done;
     ZSTD_DStream *zs;
     size_t zs_last; /* last ZSTD_decompressStream result: 0 = frame complete */
+    bz_stream bz;
+    bool bz_init, bz_done;
     volatile int *follow_stop; /* non-NULL: follow the file (tail -F) */
     tide_idle_fn idle;
     void *idle_userp;
@@ -209,10 +212,12 @@ int tide_input_open(struct tide_input **out, const char *path, struct tide_err *
         }
         ZSTD_initDStream(in->zs);
     } else if (k >= 3 && in->ibuf[0] == 'B' && in->ibuf[1] == 'Z' && in->ibuf[2] == 'h') {
-        tide_input_close(in);
-        return tide_err_set(err, TIDE_E_USAGE, path,
-                            "bzip2 input is not supported; decompress it (bzcat FILE | tide "
-                            "capture log -) or recompress with gzip or zstd");
+        in->kind = IN_BZIP2;
+        if (BZ2_bzDecompressInit(&in->bz, 0, 0) != BZ_OK) {
+            tide_input_close(in);
+            return tide_err_set(err, TIDE_E_NOMEM, path, "bzip2 init failed");
+        }
+        in->bz_init = true;
     }
     *out = in;
     return 0;
@@ -275,6 +280,47 @@ static long decode(struct tide_input *in, void *buf, size_t n, struct tide_err *
             }
             if ((size_t)((char *)in->z.next_out - (char *)buf) > 0)
                 return (long)((char *)in->z.next_out - (char *)buf);
+        }
+    }
+    if (in->kind == IN_BZIP2) {
+        for (;;) {
+            int br;
+            if (fill(in, err))
+                return -1;
+            if (in->ipos >= in->ilen && in->eof) {
+                if (!in->bz_done) {
+                    tide_err_set(err, TIDE_E_TRUNCATED, in->name,
+                                 "bzip2 stream is truncated (after %llu compressed bytes)",
+                                 (unsigned long long)in->bytes);
+                    return -1;
+                }
+                return 0;
+            }
+            if (in->bz_done) { /* concatenated streams (pbzip2, cat a.bz2 b.bz2) */
+                BZ2_bzDecompressEnd(&in->bz);
+                in->bz_init = false;
+                if (BZ2_bzDecompressInit(&in->bz, 0, 0) != BZ_OK) {
+                    tide_err_set(err, TIDE_E_NOMEM, in->name, "bzip2 init failed");
+                    return -1;
+                }
+                in->bz_init = true;
+                in->bz_done = false;
+            }
+            in->bz.next_in = (char *)in->ibuf + in->ipos;
+            in->bz.avail_in = (unsigned)(in->ilen - in->ipos);
+            in->bz.next_out = buf;
+            in->bz.avail_out = (unsigned)(n > (1u << 30) ? (1u << 30) : n);
+            br = BZ2_bzDecompress(&in->bz);
+            in->ipos = in->ilen - in->bz.avail_in;
+            if (br == BZ_STREAM_END)
+                in->bz_done = true;
+            else if (br != BZ_OK) {
+                tide_err_set(err, TIDE_E_FORMAT, in->name, "bzip2 data is corrupt near byte %llu",
+                             (unsigned long long)in->bytes);
+                return -1;
+            }
+            if (in->bz.next_out - (char *)buf > 0)
+                return (long)(in->bz.next_out - (char *)buf);
         }
     }
     for (;;) { /* zstd */
@@ -431,6 +477,8 @@ void tide_input_close(struct tide_input *in)
     free(in->chunk);
     if (in->z_init)
         inflateEnd(&in->z);
+    if (in->bz_init)
+        BZ2_bzDecompressEnd(&in->bz);
     ZSTD_freeDStream(in->zs);
     if (in->fd > 0)
         close(in->fd);

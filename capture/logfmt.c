@@ -684,9 +684,15 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
         f->kind = FMT_ALB;
     } else if (strcmp(spec, "cloudfront") == 0) {
         f->kind = FMT_CLOUDFRONT;
+    } else if (strcmp(spec, "w3c") == 0) {
+        f->kind = FMT_W3C;
+    } else if (strcmp(spec, "s3") == 0) {
+        f->kind = FMT_S3;
+    } else if (strcmp(spec, "haproxy") == 0) {
+        f->kind = FMT_HAPROXY;
     } else {
         rc = tide_err_set(err, TIDE_E_USAGE, "", "unknown log format '%.60s' (combined, common, "
-                          "vhost_combined, vhost_common, nginx:'...', apache:'...', json, alb, cloudfront)", spec);
+                          "vhost_combined, vhost_common, nginx:'...', apache:'...', json, alb, cloudfront, w3c, s3, haproxy)", spec);
     }
     if (!rc && body) {
         size_t bl = strlen(body);
@@ -896,7 +902,12 @@ int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
     case FMT_ALB:
         return tide__alb_parse(f, line, len, r, scratch, reason);
     case FMT_CLOUDFRONT:
-        return tide__cloudfront_parse(f, line, len, r, scratch, reason);
+    case FMT_W3C:
+        return tide__w3c_parse(f, line, len, r, scratch, reason);
+    case FMT_S3:
+        return tide__s3_parse(f, line, len, r, scratch, reason);
+    case FMT_HAPROXY:
+        return tide__haproxy_parse(f, line, len, r, scratch, reason);
     }
     return TIDE_E_INTERNAL;
 }
@@ -915,8 +926,9 @@ static const char SNIFF_XFF[] = NGX_COMBINED " \"$http_x_forwarded_for\""; /* ng
 
 int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap, int *tailed)
 {
-    static const char *CANDIDATES[] = {"cloudfront",   "alb",    "json",     "vhost_combined", "vhost_common",
-                                       SNIFF_XFF_RT,   SNIFF_RT, "combined", SNIFF_XFF,        "common"};
+    static const char *CANDIDATES[] = {"cloudfront", "w3c",          "alb",    "s3",       "haproxy",
+                                       "json",       "vhost_combined", "vhost_common", SNIFF_XFF_RT,
+                                       SNIFF_RT,     "combined",     SNIFF_XFF, "common"};
     size_t c;
     int best_ok = 0, best_tailed = 0;
     const char *best = NULL;

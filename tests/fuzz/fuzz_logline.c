@@ -1,7 +1,8 @@
 /*
  * fuzz_logline.c - every access-log line parser on arbitrary bytes. The first
  * byte picks the format; the rest is one or more lines (later lines of a
- * CloudFront log see the #Fields state left by earlier ones).
+ * CloudFront or W3C log see the #Fields and #Software state left by earlier
+ * ones).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@ static const char *FORMATS[] = {
     ("nginx:$remote_addr [$time_iso8601] \"$request_method $request_uri $server_protocol\" $status "
      "$body_bytes_sent $request_time \"$http_x_a\" $cookie_sid $msec"),
     "apache:%h %t \"%r\" %>s %b %D \"%{Cookie}i\" %{sid}C %v %T",
+    "w3c", "haproxy", "s3",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

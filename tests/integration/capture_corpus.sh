@@ -16,7 +16,9 @@ trap 'rm -rf "$W"' EXIT
 # ("main": nginx's combined with "$http_x_forwarded_for" after it, as below)
 MAIN='nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"'
 # Notes: rtmp logs hold streaming events, not HTTP requests: every event line
-# is bad by design. vhost_combined.log line 5, logfile_bad_access_log.0 line 2
+# is bad by design. logfile_syslog_with_access_log.0 is a syslog file in which
+# two of five lines carry an access-log payload without a date of its own:
+# checked below to be refused with a clear message. vhost_combined.log line 5, logfile_bad_access_log.0 line 2
 # and mapreduce-access_log.gz line 2 are junk lines in the upstream files.
 while IFS='|' read -r f fmt guess nums; do
   [ -n "$f" ] || continue
@@ -54,13 +56,18 @@ matomo/amazon_cloudfront_web.log||cloudfront|3 1 0 0 0
 matomo/caddy_json.log||json|3 3 0 0 0
 matomo/common.log||combined|1 1 0 0 0
 matomo/common.log.gz||combined|1 1 0 0 0
+matomo/common.log.bz2||combined|1 1 0 0 0
 matomo/common_complete.log||vhost_common|1 1 0 0 0
 matomo/common_encoding_big5.log||vhost_common|1 1 0 0 0
 matomo/common_vhost.log||vhost_common|1 1 0 0 0
 matomo/elb.log||alb|3 1 0 1 0
+matomo/haproxy.log||haproxy|1 1 0 0 0
+matomo/iis.log||w3c|5 1 0 0 0
 matomo/logs_to_tests.log||combined|6 4 0 0 0
 matomo/ncsa_extended.log||combined|1 1 0 0 0
+matomo/netscaler.log||w3c|5 1 0 0 0
 matomo/nginx_json.log||json|2 2 0 0 0
+matomo/s3.log||s3|1 1 0 0 0
 matomo/static_ignores.log||vhost_common|4 4 0 0 0
 matomo/traefik_json.log||json|1 1 0 0 0
 nielsbasjes-logparser/hackers-access.log||combined|3456 3456 0 0 0
@@ -88,6 +95,33 @@ pass "nginx's main format (combined + X-Forwarded-For) is guessed and its X-Forw
 [ "$("$TIDE" cat --allow-raw "$W/a.tide" | jq -r '[.ts,.scheme,.host,.path,.status,.duration_ms,.client] | join(" ")')" = \
   "2020-01-01T00:55:04.023000000Z https www.example.com:443 /path/index.html 200 103 1.2.3.4" ] || fail "ALB fields: $("$TIDE" cat --allow-raw "$W/a.tide")"
 pass "ALB: start from request_creation_time, duration from processing times"
+q='[.ts,.scheme,.host,.path,.query,.status,.resp_bytes,.duration_ms,.client,(.headers | map(.[0] + "=" + .[1]) | join("|"))] | join(" ")'
+"$TIDE" capture log --raw "$C/matomo/iis.log" -o "$W/i.tide" 2>/dev/null
+got=$("$TIDE" cat --allow-raw "$W/i.tide" | jq -r "$q")
+[ "$got" = "2012-04-01T00:00:11.313000000Z http example.com /foo/bar topCat1=divinity&submit=Search 200 27028 1687 1.2.3.4 User-Agent=Mozilla/5.0 (X11; U; Linux i686; en-US; rv:1.9.2.7) Gecko/20100722 Firefox/3.6.7|Cookie=ASP.NET_SessionId=sldfkjs; __utma=21468.206199.142713.144683.183.1; utmccn=(direct)|utmcsr=(direct)|utmcmd=(none)" ] ||
+  fail "IIS fields: $got"
+pass "IIS (w3c): columns by #Fields, time-taken in ms (start = end - 1.687 s), '+' read as spaces"
+"$TIDE" capture log --raw "$C/matomo/netscaler.log" -o "$W/n.tide" 2>/dev/null
+got=$("$TIDE" cat --allow-raw "$W/n.tide" | jq -r '[.ts,.duration_ms,.status,.resp_bytes] | join(" ")')
+[ "$got" = "2012-08-16T11:55:12.000000000Z 1000 302 355" ] || fail "NetScaler fields: $got"
+pass "NetScaler (w3c): time-taken in seconds"
+"$TIDE" capture log --raw "$C/matomo/haproxy.log" -o "$W/hp.tide" 2>/dev/null
+got=$("$TIDE" cat --allow-raw "$W/hp.tide" | jq -r "$q")
+[ "$got" = "2018-09-25T06:05:27.584000000Z https  /user/  200 7456 72 4.3.2.1 " ] || fail "HAProxy fields: $got"
+pass "HAProxy: syslog header skipped, start from the date (ms), Ta as duration, ~ frontend is https"
+"$TIDE" capture log --raw "$C/matomo/s3.log" -o "$W/s3.tide" 2>/dev/null
+got=$("$TIDE" cat --allow-raw "$W/s3.tide" | jq -r '[.ts,.method,.path,.status,.resp_bytes,.duration_ms,.client] | join(" ")')
+[ "$got" = "2012-02-10T21:42:07.000000000Z GET /index 200 368 10 1.2.3.4" ] || fail "S3 fields: $got"
+pass "S3: start from the received time, total-time as duration"
+"$TIDE" capture log --raw "$C/cloudfront-log-parser/web-1-0.txt" -o "$W/cf.tide" 2>/dev/null
+[ "$("$TIDE" cat --allow-raw "$W/cf.tide" | jq -r '.headers[] | select(.[0] == "User-Agent") | .[1]' | head -1)" = \
+  "Mozilla/5.0 (iPhone; CPU iPhone OS 10_2_1 like Mac OS X) AppleWebKit/602.4.6 (KHTML, like Gecko) Version/10.0 Mobile/14D27 Safari/602.1" ] ||
+  fail "CloudFront user agent not decoded from %2520"
+pass "CloudFront: a user agent's %2520 is read as a space"
+"$TIDE" capture log --raw "$C/lnav/logfile_syslog_with_access_log.0" -o "$W/sys.tide" 2>"$W/err"
+[ $? -ne 0 ] && [ ! -e "$W/sys.tide" ] && grep -q "cannot tell the log format" "$W/err" ||
+  fail "syslog file: $(cat "$W/err")"
+pass "a syslog file with undated access-log payloads is refused, saying the format is unknown"
 "$TIDE" capture log --raw "$C/nielsbasjes-logparser/hackers-access.log" -o "$W/h.tide" 2>/dev/null
 [ "$("$TIDE" cat --allow-raw "$W/h.tide" | jq -r '.client' | grep -c ':')" -gt 0 ] || fail "no IPv6 clients"
 pass "IPv6 clients are kept"

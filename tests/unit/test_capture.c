@@ -1,6 +1,7 @@
 /*
  * Unit tests for capture/: log time and number parsing, request lines, the
- * nginx/Apache format compilers, field escapes, and the re-ordering merge of
+ * nginx/Apache format compilers, field escapes, the W3C, HAProxy and S3
+ * readers, and the re-ordering merge of
  * several inputs by request start time.
  */
 #include <setjmp.h>
@@ -223,6 +224,211 @@ static void sniff_keeps_the_request_time(void **state)
     assert_string_equal(out, "combined");
     /* a buffer too small for the guess is an error, never a cut spec */
     assert_int_equal(tide_logfmt_sniff(rt, strlen(rt), small, sizeof(small), NULL), TIDE_E_LIMIT);
+}
+
+/* ---- W3C (IIS, NetScaler, CloudFront), HAProxy, S3 ------------------------------ */
+
+/* Parses each line of text in order with one compiled format (header lines
+ * set state); returns the last line's result, its record in *r. */
+static int parse_lines(struct tide_logfmt *f, const char *text, struct tide_record *r,
+                       struct tide_arena *a, const char **reason)
+{
+    int rc = TIDE_E_FORMAT;
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        tide_arena_reset(a);
+        memset(r, 0, sizeof(*r));
+        *reason = NULL;
+        rc = tide_logfmt_parse(f, text, n, r, a, reason);
+        text += n + (text[n] == '\n');
+    }
+    return rc;
+}
+
+static void w3c_reads_iis_and_netscaler_logs(void **state)
+{
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    int64_t end;
+    (void)state;
+    tide_arena_init(&a, 0);
+    assert_int_equal(tide_logfmt_compile(&f, "w3c", NULL, NULL), 0);
+    /* no #Fields yet: a clear error */
+    assert_int_equal(parse_lines(f, "2024-01-02 03:04:05 GET / - 80", &r, &a, &reason), TIDE_E_FORMAT);
+    assert_non_null(strstr(reason, "#Fields"));
+    /* IIS: time-taken in ms, '+' for spaces ("++" a space and a plus), cs(Name) headers, port 443 */
+    assert_int_equal(parse_lines(f,
+                                 "#Software: Microsoft Internet Information Services 10.0\n"
+                                 "#Version: 1.0\n"
+                                 "#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port c-ip "
+                                 "cs(User-Agent) cs(Cookie) cs(X-Forwarded-For) sc-status sc-bytes time-taken\n"
+                                 "2024-01-02 03:04:05 10.0.0.1 GET /essays/7 a=1 443 192.0.2.9 "
+                                 "Mozilla/5.0+(compatible;+Googlebot/2.1;++http://www.google.com/bot.html) "
+                                 "sid=a+b;+lang=en 198.51.100.1,10.0.0.2 200 512 1250",
+                                 &r, &a, &reason),
+                     1);
+    assert_int_equal(tide_time_parse_rfc3339("2024-01-02T03:04:05Z", 20, &end), 0);
+    assert_true(r.duration_ns == 1250000000LL);
+    assert_true(r.ts_ns == end - 1250000000LL); /* the time is the end */
+    assert_true(tide_str_is_eq_c(r.method, "GET"));
+    assert_true(tide_str_is_eq_c(r.path, "/essays/7"));
+    assert_true(tide_str_is_eq_c(r.query, "a=1"));
+    assert_true(tide_str_is_eq_c(r.scheme, "https"));
+    assert_true(tide_str_is_eq_c(r.client, "192.0.2.9"));
+    assert_int_equal(r.status, 200);
+    assert_true(r.resp_bytes == 512);
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"),
+                                 "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"));
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "Cookie"), "sid=a+b; lang=en"));
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "X-Forwarded-For"), "198.51.100.1,10.0.0.2"));
+    /* a new header block mid-file (IIS restarted) renames the columns; a quoted value keeps its spaces */
+    assert_int_equal(parse_lines(f,
+                                 "#Fields: date time cs-method cs-uri-stem c-ip cs(Cookie) sc-status time-taken\n"
+                                 "2024-01-02 03:05:00 POST /api/feedback 192.0.2.10 \"a=1; b=2\" 201 40",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(tide_str_is_eq_c(r.method, "POST"));
+    assert_true(tide_str_is_eq_c(r.client, "192.0.2.10"));
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "Cookie"), "a=1; b=2"));
+    assert_true(r.duration_ns == 40000000);
+    tide_logfmt_free(f);
+    /* NetScaler (and the W3C draft): time-taken in seconds */
+    assert_int_equal(tide_logfmt_compile(&f, "w3c", NULL, NULL), 0);
+    assert_int_equal(parse_lines(f,
+                                 "#Version: 1.0\n#Software: Netscaler Web Logging(NSWL)\n"
+                                 "#Fields: date time c-ip cs-method cs-uri-stem sc-status time-taken\n"
+                                 "2014-02-18 11:55:13 172.20.1.0 GET /login.jsp 302 2",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(r.duration_ns == 2000000000LL);
+    assert_int_equal(r.status, 302);
+    tide_logfmt_free(f);
+    /* CloudFront writes a user agent's space as %2520: decoded twice */
+    assert_int_equal(tide_logfmt_compile(&f, "cloudfront", NULL, NULL), 0);
+    assert_int_equal(parse_lines(f,
+                                 "#Fields: date time c-ip cs-method cs-uri-stem sc-status cs(User-Agent) time-taken\n"
+                                 "2014-05-23\t01:13:11\t192.0.2.10\tGET\t/a\t200\tMozilla/5.0%2520(iPhone;%2520x)\t0.001",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "Mozilla/5.0 (iPhone; x)"));
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
+static void haproxy_reads_http_logs(void **state)
+{
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    int64_t start;
+    (void)state;
+    tide_arena_init(&a, 0);
+    assert_int_equal(tide_logfmt_compile(&f, "haproxy", NULL, NULL), 0);
+    /* with a syslog header; a TLS frontend (~); captured headers before the request */
+    assert_int_equal(parse_lines(f,
+                                 "Sep 25 06:05:27 lb1 haproxy[6801]: 4.3.2.1:55008 [25/Sep/2018:06:05:27.584] "
+                                 "ft_https~ bk_app/web1 0/0/1/71/72 200 7456 - - ---- 5/4/0/1/0 0/0 "
+                                 "{example.org|Mozilla} {} \"POST /user/?x=1 HTTP/1.1\"",
+                                 &r, &a, &reason),
+                     1);
+    assert_int_equal(tide__log_time_local(tide_str_c("25/Sep/2018:06:05:27.584"), &start), 0);
+    assert_true(r.ts_ns == start); /* the date is the start */
+    assert_true(r.duration_ns == 72000000);
+    assert_true(tide_str_is_eq_c(r.client, "4.3.2.1"));
+    assert_true(tide_str_is_eq_c(r.scheme, "https"));
+    assert_true(tide_str_is_eq_c(r.method, "POST"));
+    assert_true(tide_str_is_eq_c(r.path, "/user/"));
+    assert_true(tide_str_is_eq_c(r.query, "x=1"));
+    assert_int_equal(r.status, 200);
+    assert_true(r.resp_bytes == 7456);
+    /* bare (stdout), an IPv6 client, a request that never completed (-1), logasap (+) */
+    assert_int_equal(parse_lines(f,
+                                 "2001:db8::7:41000 [25/Sep/2018:06:05:28.000] ft_http be/s1 10/0/-1/-1/-1 503 212 - - "
+                                 "SC-- 1/1/0/0/3 0/0 \"GET / HTTP/1.1\"",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(tide_str_is_eq_c(r.client, "2001:db8::7"));
+    assert_true(tide_str_is_eq_c(r.scheme, "http"));
+    assert_true(r.duration_ns == -1);
+    assert_int_equal(r.status, 503);
+    assert_int_equal(parse_lines(f,
+                                 "10.0.0.1:1 [25/Sep/2018:06:05:29.100] fe be/s 0/0/0/5/+5 200 1 - - ---- 1/1/1/1/0 0/0 "
+                                 "\"GET /late HTTP/1.1\"",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(r.duration_ns == 5000000);
+    /* <BADREQ>: a line without a request, not a bad line */
+    assert_int_equal(parse_lines(f,
+                                 "10.0.0.1:2 [25/Sep/2018:06:05:30.000] fe fe/<NOSRV> -1/-1/-1/-1/0 400 187 - - "
+                                 "PR-- 1/1/0/0/0 0/0 \"<BADREQ>\"",
+                                 &r, &a, &reason),
+                     0);
+    assert_true(strncmp(reason, "no request", 10) == 0);
+    /* a combined line is not an HAProxy line */
+    assert_int_equal(parse_lines(f,
+                                 "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"",
+                                 &r, &a, &reason),
+                     TIDE_E_FORMAT);
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
+static void s3_reads_server_access_logs(void **state)
+{
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    int64_t start;
+    (void)state;
+    tide_arena_init(&a, 0);
+    assert_int_equal(tide_logfmt_compile(&f, "s3", NULL, NULL), 0);
+    assert_int_equal(parse_lines(f,
+                                 "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be amzn-s3-demo-bucket1 "
+                                 "[06/Feb/2019:00:00:38 +0000] 192.0.2.3 "
+                                 "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be 3E57427F3EXAMPLE "
+                                 "REST.GET.VERSIONING - \"GET /amzn-s3-demo-bucket1?versioning HTTP/1.1\" 200 - 113 - 7 - "
+                                 "\"-\" \"S3Console/0.4\" - s9lzHYrFp76ZVxRcpX9+5cjAnEH2ROuNkd2BHfIa6UkFVdtjf5mKR3/eTPFvsiP/XV/VLi31234= "
+                                 "SigV4 ECDHE-RSA-AES128-GCM-SHA256 AuthHeader amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com "
+                                 "TLSV1.2 arn:aws:s3:us-west-1:123456789012:accesspoint/example-AP Yes",
+                                 &r, &a, &reason),
+                     1);
+    assert_int_equal(tide__log_time_local(tide_str_c("[06/Feb/2019:00:00:38 +0000]"), &start), 0);
+    assert_true(r.ts_ns == start); /* S3's time is when it received the request */
+    assert_true(r.duration_ns == 7000000);
+    assert_true(tide_str_is_eq_c(r.client, "192.0.2.3"));
+    assert_true(tide_str_is_eq_c(r.path, "/amzn-s3-demo-bucket1"));
+    assert_true(tide_str_is_eq_c(r.query, "versioning"));
+    assert_true(tide_str_is_eq_c(r.host, "amzn-s3-demo-bucket1.s3.us-west-1.amazonaws.com"));
+    assert_true(tide_str_is_eq_c(r.scheme, "https"));
+    assert_true(r.resp_bytes == 113);
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "S3Console/0.4"));
+    assert_int_equal(parse_lines(f, "owner bucket [06/Feb/2019:00:00:38 +0000] 1.2.3.4 - id OP key", &r, &a, &reason),
+                     TIDE_E_FORMAT);
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
+static void sniff_tells_w3c_haproxy_and_s3(void **state)
+{
+    char out[512];
+    const char *iis = "#Software: Microsoft Internet Information Services 10.0\n#Version: 1.0\n"
+                      "#Fields: date time cs-method cs-uri-stem c-ip sc-status time-taken\n"
+                      "2024-01-02 03:04:05 GET / 192.0.2.9 200 15\n";
+    const char *hap = "Sep 25 06:05:27 lb1 haproxy[6801]: 4.3.2.1:55008 [25/Sep/2018:06:05:27.584] ft bk/abc "
+                      "0/0/0/72/72 200 7456 - - ---- 5/4/0/1/0 0/0 \"POST /user/ HTTP/1.1\"\n";
+    const char *s3 = "abc bucket [10/Feb/2012:16:42:07 -0500] 1.2.3.4 - EB35 WEBSITE.GET.OBJECT index "
+                     "\"GET /index HTTP/1.1\" 200 - 368 368 10 9 \"-\" \"Mozilla/5.0\" -\n";
+    (void)state;
+    assert_int_equal(tide_logfmt_sniff(iis, strlen(iis), out, sizeof(out), NULL), 0);
+    assert_string_equal(out, "w3c");
+    assert_int_equal(tide_logfmt_sniff(hap, strlen(hap), out, sizeof(out), NULL), 0);
+    assert_string_equal(out, "haproxy");
+    assert_int_equal(tide_logfmt_sniff(s3, strlen(s3), out, sizeof(out), NULL), 0);
+    assert_string_equal(out, "s3");
 }
 
 /* ---- the re-ordering merge ------------------------------------------------------- */
@@ -462,6 +668,10 @@ int main(void)
         cmocka_unit_test(json_format_with_map_and_nested_headers),
         cmocka_unit_test(sniff_picks_the_matching_format),
         cmocka_unit_test(sniff_keeps_the_request_time),
+        cmocka_unit_test(w3c_reads_iis_and_netscaler_logs),
+        cmocka_unit_test(haproxy_reads_http_logs),
+        cmocka_unit_test(s3_reads_server_access_logs),
+        cmocka_unit_test(sniff_tells_w3c_haproxy_and_s3),
         cmocka_unit_test(logcap_orders_by_start_and_flags_late_lines),
         cmocka_unit_test(logcap_strict_stops_at_first_bad_line),
         cmocka_unit_test(http_heads_frame_messages_in_any_case),
