@@ -23,6 +23,7 @@ struct tide_logfmt;
  *   "alb", "cloudfront", "s3"                AWS load balancer, CDN and S3 logs
  *   "w3c"                                    W3C extended logs (IIS, NetScaler)
  *   "haproxy"                                HAProxy's HTTP log (option httplog)
+ *   "docker+F", "cri+F", "syslog+F"          format F inside container or syslog lines
  * map (json only, may be NULL): "ts=time,method=request.method,..." (docs/capture.md).
  * On error returns TIDE_E_USAGE with the reason.
  */
@@ -60,7 +61,7 @@ int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap, int *t
 struct tide_input;
 
 /*
- * Opens a log input: a path ("-" = stdin), decompressing .gz and .zst by
+ * Opens a log input: a path ("-" = stdin), decompressing .gz, .zst and .bz2 by
  * their magic bytes (not their names). Returns 0 or TIDE_E_NOTFOUND/IO.
  */
 int tide_input_open(struct tide_input **out, const char *path, struct tide_err *err);

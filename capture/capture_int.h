@@ -54,9 +54,15 @@ struct tide__jmap {
     int field; /* index of the record field in src_jsonlog.c's table */
 };
 
+/* Logs that wrap each access-log line in one of their own (wrap.c). */
+enum { TIDE__WRAP_NONE, TIDE__WRAP_DOCKER, TIDE__WRAP_CRI, TIDE__WRAP_SYSLOG };
+#define TIDE__WRAP_MAX_JOINED ((size_t)1 << 20) /* a line split in pieces, joined */
+
 struct tide_logfmt {
     char name[512];
     enum tide__fmtkind kind;
+    int wrap;              /* TIDE__WRAP_*: what each line is wrapped in */
+    struct tide_buf piece; /* pieces of a line the container runtime split, so far */
     char *spec_copy;
     struct tide__item items[TIDE__LOG_MAX_ITEMS];
     int n_items;
@@ -121,6 +127,15 @@ int tide__reorder_async(struct tide__reorder *ro, struct tide_err *err);
 int tide__reorder_sync(struct tide__reorder *ro, struct tide_err *err);
 const struct tide__reorder_stats *tide__reorder_stats(const struct tide__reorder *ro);
 void tide__reorder_free(struct tide__reorder *ro);
+
+/* "docker+combined" -> TIDE__WRAP_DOCKER, *inner "combined" (no wrapper: NONE, spec). */
+int tide__wrap_kind(const char *spec, const char **inner);
+const char *tide__wrap_name(int kind);
+/* The access-log line inside a wrapped line: 1 with *out set; 0 with *reason
+ * when it holds none (a stderr line, a piece of a split line kept for the
+ * next); TIDE_E_FORMAT when it is not such a line. */
+int tide__unwrap(struct tide_logfmt *f, const char *line, size_t len, struct tide_str *out,
+                 struct tide_arena *a, const char **reason);
 
 int tide__json_compile(struct tide_logfmt *f, const char *map, struct tide_err *err);
 int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,

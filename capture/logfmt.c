@@ -13,6 +13,8 @@
 #define _GNU_SOURCE
 #include "capture_int.h"
 
+#include <arpa/inet.h>
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,6 +256,17 @@ int tide__log_request_line(struct tide_str req, struct tide_record *r, const cha
 
 static bool dash(struct tide_str v) { return v.len == 0 || (v.len == 1 && v.p[0] == '-'); }
 
+static bool is_ip(struct tide_str v)
+{
+    char b[INET6_ADDRSTRLEN];
+    unsigned char a[16];
+    if (v.len == 0 || v.len >= sizeof(b))
+        return false;
+    memcpy(b, v.p, v.len);
+    b[v.len] = 0;
+    return inet_pton(AF_INET, b, a) == 1 || inet_pton(AF_INET6, b, a) == 1;
+}
+
 int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide__ftype t,
                         const char *name, struct tide_str v, struct tide_arena *a,
                         int64_t *end_ns, int64_t *start_ns, int64_t *dur_ns,
@@ -282,6 +295,30 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
                     return 1;
                 }
                 v = tide_str_make(v.p + 1, (size_t)(q - v.p - 1));
+            }
+        }
+        /* an address has no spaces; a list has them only after its commas.
+         * One more space before an address: "list addr" is an X-Forwarded-For
+         * list before the peer address ($http_x_forwarded_for $remote_addr),
+         * "host addr" a virtual host before the client (a vhost-prefixed line
+         * among plain ones). Anything else with a space is not an address (a
+         * syslog header before the line would pass for one). */
+        {
+            size_t sp = 0, at = 0;
+            for (size_t i = 0; i < v.len; i++)
+                if (v.p[i] == ' ' && (i == 0 || (v.p[i - 1] != ',' && v.p[i - 1] != ' ')))
+                    sp++, at = i;
+            if (sp == 1 && is_ip(tide_str_make(v.p + at + 1, v.len - at - 1))) {
+                if (memchr(v.p, ',', at)) {
+                    v = tide_str_make(v.p, at); /* the list: its first hop is the client */
+                } else {
+                    if (r->host.len == 0)
+                        r->host = tide_str_make(v.p, at);
+                    v = tide_str_make(v.p + at + 1, v.len - at - 1);
+                }
+            } else if (sp) {
+                *reason = "client address holds a space";
+                return TIDE_E_FORMAT;
             }
         }
         comma = memchr(v.p, ',', v.len);
@@ -652,14 +689,16 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
                         struct tide_err *err)
 {
     struct tide_logfmt *f;
-    const char *body = NULL;
+    const char *body = NULL, *full = spec;
     int rc = 0;
     bool apache = false;
     *out = NULL;
     f = calloc(1, sizeof(*f));
     if (!f)
         return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
-    snprintf(f->name, sizeof(f->name), "%s", spec);
+    snprintf(f->name, sizeof(f->name), "%s", full);
+    tide_buf_init(&f->piece, 0);
+    f->wrap = tide__wrap_kind(full, &spec); /* docker+, cri+, syslog+: lines inside lines */
     if (strcmp(spec, "combined") == 0)
         body = "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
                "\"$http_referer\" \"$http_user_agent\"";
@@ -692,7 +731,8 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
         f->kind = FMT_HAPROXY;
     } else {
         rc = tide_err_set(err, TIDE_E_USAGE, "", "unknown log format '%.60s' (combined, common, "
-                          "vhost_combined, vhost_common, nginx:'...', apache:'...', json, alb, cloudfront, w3c, s3, haproxy)", spec);
+                          "vhost_combined, vhost_common, nginx:'...', apache:'...', json, alb, cloudfront, w3c, s3, haproxy; any of them "
+                          "after docker+, cri+ or syslog+)", spec);
     }
     if (!rc && body) {
         size_t bl = strlen(body);
@@ -732,6 +772,7 @@ void tide_logfmt_free(struct tide_logfmt *f)
 {
     if (!f)
         return;
+    tide_buf_free(&f->piece);
     free(f->spec_copy);
     free(f);
 }
@@ -890,6 +931,20 @@ int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
         *reason = "blank line";
         return 0;
     }
+    if (f->wrap) {
+        struct tide_str in;
+        int rc = tide__unwrap(f, line, len, &in, scratch, reason);
+        if (rc <= 0)
+            return rc;
+        line = in.p;
+        len = in.len;
+        for (k = 0; k < len && (line[k] == ' ' || line[k] == '\t');)
+            k++;
+        if (k == len) {
+            *reason = "blank line";
+            return 0;
+        }
+    }
     switch (f->kind) {
     case FMT_TOKENS:
         if (line[0] == '#') {
@@ -924,7 +979,7 @@ static const char SNIFF_XFF_RT[] = NGX_COMBINED " \"$http_x_forwarded_for\" $req
 static const char SNIFF_RT[] = NGX_COMBINED " $request_time";
 static const char SNIFF_XFF[] = NGX_COMBINED " \"$http_x_forwarded_for\""; /* nginx's "main" */
 
-int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap, int *tailed)
+static int sniff_plain(const char *buf, size_t len, char *out, size_t cap, int *tailed)
 {
     static const char *CANDIDATES[] = {"cloudfront", "w3c",          "alb",    "s3",       "haproxy",
                                        "json",       "vhost_combined", "vhost_common", SNIFF_XFF_RT,
@@ -993,4 +1048,60 @@ int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap, int *t
         *tailed = best_tailed;
     snprintf(out, cap, "%s", best);
     return 0;
+}
+
+/* Lines wrapped in another log's lines (docker, cri, syslog): when most of
+ * the first lines unwrap, the format of what is inside them. */
+static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int *tailed)
+{
+    static const char *WRAPS[] = {"docker+common", "cri+common", "syslog+common"};
+    size_t w;
+    for (w = 0; w < sizeof(WRAPS) / sizeof(WRAPS[0]); w++) {
+        struct tide_logfmt *f;
+        struct tide_arena a;
+        struct tide_buf inner;
+        const char *p = buf, *end = buf + len, *reason;
+        int ok = 0, tried = 0, rc = TIDE_E_NOTFOUND;
+        if (tide_logfmt_compile(&f, WRAPS[w], NULL, NULL))
+            continue;
+        tide_arena_init(&a, 0);
+        tide_buf_init(&inner, 0);
+        while (p < end && tried < 50) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
+            struct tide_str msg;
+            int u;
+            if (ll && p[ll - 1] == '\r')
+                ll--;
+            if (ll) {
+                tide_arena_reset(&a);
+                tried++;
+                u = tide__unwrap(f, p, ll, &msg, &a, &reason);
+                ok += u >= 0;
+                if (u == 1 && (tide_buf_append(&inner, msg.p, msg.len) || tide_buf_append(&inner, "\n", 1)))
+                    break;
+            }
+            if (!nl)
+                break;
+            p = nl + 1;
+        }
+        if (tried && ok * 10 >= tried * 6 && inner.len) {
+            char spec[512];
+            rc = sniff_plain(inner.p, inner.len, spec, sizeof(spec), tailed);
+            if (rc == 0 && (size_t)snprintf(out, cap, "%s+%s", tide__wrap_name(f->wrap), spec) >= cap)
+                rc = TIDE_E_LIMIT;
+        }
+        tide_buf_free(&inner);
+        tide_arena_free(&a);
+        tide_logfmt_free(f);
+        if (rc != TIDE_E_NOTFOUND)
+            return rc;
+    }
+    return TIDE_E_NOTFOUND;
+}
+
+int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap, int *tailed)
+{
+    int rc = sniff_plain(buf, len, out, cap, tailed);
+    return rc == TIDE_E_NOTFOUND ? sniff_wrapped(buf, len, out, cap, tailed) : rc;
 }

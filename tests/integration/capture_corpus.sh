@@ -16,7 +16,9 @@ trap 'rm -rf "$W"' EXIT
 # ("main": nginx's combined with "$http_x_forwarded_for" after it, as below)
 MAIN='nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_x_forwarded_for"'
 # Notes: rtmp logs hold streaming events, not HTTP requests: every event line
-# is bad by design. logfile_syslog_with_access_log.0 is a syslog file in which
+# is bad by design. apache_access_test.log line 7 and nginx_access_access.log
+# line 13 are vhost-prefixed lines among combined ones: their host and client
+# are told apart (checked below). logfile_syslog_with_access_log.0 is a syslog file in which
 # two of five lines carry an access-log payload without a date of its own:
 # checked below to be refused with a clear message. vhost_combined.log line 5, logfile_bad_access_log.0 line 2
 # and mapreduce-access_log.gz line 2 are junk lines in the upstream files.
@@ -122,6 +124,10 @@ pass "CloudFront: a user agent's %2520 is read as a space"
 [ $? -ne 0 ] && [ ! -e "$W/sys.tide" ] && grep -q "cannot tell the log format" "$W/err" ||
   fail "syslog file: $(cat "$W/err")"
 pass "a syslog file with undated access-log payloads is refused, saying the format is unknown"
+"$TIDE" capture log --raw "$C/beats-filebeat/nginx_access_access.log" -o "$W/v.tide" 2>/dev/null
+got=$("$TIDE" cat --allow-raw "$W/v.tide" | jq -r 'select(.source | endswith(":13")) | [.host, .client] | join(" ")')
+[ "$got" = "lessons.example.com 192.168.0.1" ] || fail "vhost-prefixed line: host and client '$got'"
+pass "a vhost-prefixed line among combined ones: host and client told apart"
 "$TIDE" capture log --raw "$C/nielsbasjes-logparser/hackers-access.log" -o "$W/h.tide" 2>/dev/null
 [ "$("$TIDE" cat --allow-raw "$W/h.tide" | jq -r '.client' | grep -c ':')" -gt 0 ] || fail "no IPv6 clients"
 pass "IPv6 clients are kept"

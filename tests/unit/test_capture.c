@@ -431,6 +431,103 @@ static void sniff_tells_w3c_haproxy_and_s3(void **state)
     assert_string_equal(out, "s3");
 }
 
+/* Lines inside other logs' lines: Docker json-file, CRI (Kubernetes), syslog. */
+static void wrapped_lines_are_read_inside_their_wrappers(void **state)
+{
+    static const char *L = "192.0.2.1 - - [10/Oct/2025:13:55:36 +0000] \"GET /a?x=1 HTTP/1.1\" 200 612 \"-\" "
+                           "\"Mo \\x22z\\x22\"";
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    char line[1024], out[512];
+    (void)state;
+    tide_arena_init(&a, 0);
+    /* docker: the log string JSON-unescaped (the line's own \xHH escapes kept for the format) */
+    assert_int_equal(tide_logfmt_compile(&f, "docker+combined", NULL, NULL), 0);
+    snprintf(line, sizeof(line), "{\"log\":\"192.0.2.1 - - [10/Oct/2025:13:55:36 +0000] \\\"GET /a?x=1 HTTP/1.1\\\" "
+                                 "200 612 \\\"-\\\" \\\"Mo \\\\x22z\\\\x22\\\"\\n\",\"stream\":\"stdout\",\"time\":\"x\"}");
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(tide_str_is_eq_c(r.client, "192.0.2.1"));
+    assert_true(tide_str_is_eq_c(r.query, "x=1"));
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "Mo \"z\""));
+    /* stderr (the error log) is a line without a request; a line split in two is joined */
+    assert_int_equal(parse_lines(f, "{\"log\":\"2025/10/10 [error] x\\n\",\"stream\":\"stderr\"}", &r, &a, &reason), 0);
+    assert_true(strncmp(reason, "no request", 10) == 0);
+    assert_int_equal(parse_lines(f, "{\"log\":\"192.0.2.1 - - [10/Oct/2025:13:55:36 +0000] \\\"GET /lo\",\"stream\":\"stdout\"}",
+                                 &r, &a, &reason),
+                     0);
+    assert_non_null(strstr(reason, "joined"));
+    assert_int_equal(parse_lines(f, "{\"log\":\"ng HTTP/1.1\\\" 200 1\\n\",\"stream\":\"stdout\"}", &r, &a, &reason), 1);
+    assert_true(tide_str_is_eq_c(r.path, "/long"));
+    assert_int_equal(parse_lines(f, "not json", &r, &a, &reason), TIDE_E_FORMAT);
+    tide_logfmt_free(f);
+    /* cri: time stream tag message; P pieces joined to the F that ends them */
+    assert_int_equal(tide_logfmt_compile(&f, "cri+combined", NULL, NULL), 0);
+    snprintf(line, sizeof(line), "2025-10-10T13:55:36.123456789Z stdout F %s", L);
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(tide_str_is_eq_c(r.path, "/a"));
+    assert_int_equal(parse_lines(f, "2025-10-10T13:55:36Z stderr F boom", &r, &a, &reason), 0);
+    assert_int_equal(parse_lines(f, "2025-10-10T13:55:36Z stdout P 192.0.2.1 - - [10/Oct/2025:13:55:36 +0000] \"GET /lo",
+                                 &r, &a, &reason),
+                     0);
+    assert_int_equal(parse_lines(f, "2025-10-10T13:55:36Z stdout F ng HTTP/1.1\" 200 1", &r, &a, &reason), 1);
+    assert_true(tide_str_is_eq_c(r.path, "/long"));
+    tide_logfmt_free(f);
+    /* syslog: RFC 3164, RFC 3339 time, RFC 5424 with structured data */
+    assert_int_equal(tide_logfmt_compile(&f, "syslog+combined", NULL, NULL), 0);
+    snprintf(line, sizeof(line), "Oct 10 13:55:36 web1 nginx: %s", L);
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(tide_str_is_eq_c(r.client, "192.0.2.1"));
+    snprintf(line, sizeof(line), "2025-10-10T13:55:36.5+00:00 web1 nginx[29]: %s", L);
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(tide_str_is_eq_c(r.path, "/a"));
+    snprintf(line, sizeof(line), "<190>1 2025-10-10T13:55:37Z web1 nginx 29 - [m x=\"1\\]\"] %s", L);
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(tide_str_is_eq_c(r.client, "192.0.2.1"));
+    assert_int_equal(parse_lines(f, L, &r, &a, &reason), TIDE_E_FORMAT); /* no header */
+    tide_logfmt_free(f);
+    /* guessed: the wrapper and the format inside it */
+    snprintf(line, sizeof(line), "2025-10-10T13:55:36Z stdout F %s\n2025-10-10T13:55:36Z stderr F x\n", L);
+    assert_int_equal(tide_logfmt_sniff(line, strlen(line), out, sizeof(out), NULL), 0);
+    assert_string_equal(out, "cri+combined");
+    snprintf(line, sizeof(line), "Oct 10 13:55:36 web1 nginx: %s\n", L);
+    assert_int_equal(tide_logfmt_sniff(line, strlen(line), out, sizeof(out), NULL), 0);
+    assert_string_equal(out, "syslog+combined");
+    tide_arena_free(&a);
+}
+
+/* A client address has no spaces: a syslog header before the line is not
+ * taken for one; "host addr" (a vhost-prefixed line) and "list addr" (an
+ * X-Forwarded-For list before the peer) are told apart. */
+static void client_field_with_spaces(void **state)
+{
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    (void)state;
+    tide_arena_init(&a, 0);
+    assert_int_equal(tide_logfmt_compile(&f, "common", NULL, NULL), 0);
+    assert_int_equal(parse_lines(f, "Oct 10 13:55:36 web1 nginx: 192.0.2.1 - - [10/Oct/2025:13:55:36 +0000] "
+                                    "\"GET / HTTP/1.1\" 200 1",
+                                 &r, &a, &reason),
+                     TIDE_E_FORMAT);
+    assert_string_equal(reason, "client address holds a space");
+    assert_int_equal(parse_lines(f, "www.example.org 192.0.2.7 - - [10/Oct/2025:13:55:36 +0000] \"GET / HTTP/1.1\" 200 1",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(tide_str_is_eq_c(r.client, "192.0.2.7"));
+    assert_true(tide_str_is_eq_c(r.host, "www.example.org"));
+    assert_int_equal(parse_lines(f, "2001:db8::1, 10.0.0.1 10.2.2.121 - - [10/Oct/2025:13:55:36 +0000] \"GET / HTTP/1.1\" 200 1",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(tide_str_is_eq_c(r.client, "2001:db8::1"));
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "X-Forwarded-For"), "2001:db8::1, 10.0.0.1"));
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
 /* ---- the re-ordering merge ------------------------------------------------------- */
 
 struct collected {
@@ -672,6 +769,8 @@ int main(void)
         cmocka_unit_test(haproxy_reads_http_logs),
         cmocka_unit_test(s3_reads_server_access_logs),
         cmocka_unit_test(sniff_tells_w3c_haproxy_and_s3),
+        cmocka_unit_test(wrapped_lines_are_read_inside_their_wrappers),
+        cmocka_unit_test(client_field_with_spaces),
         cmocka_unit_test(logcap_orders_by_start_and_flags_late_lines),
         cmocka_unit_test(logcap_strict_stops_at_first_bad_line),
         cmocka_unit_test(http_heads_frame_messages_in_any_case),
