@@ -17,6 +17,7 @@ struct tide_logfmt;
 /*
  * Compiles a log format. spec is one of:
  *   "combined", "common", "vhost_combined"  (nginx and Apache defaults)
+ *   "ingress_nginx"                          Kubernetes ingress-nginx's default
  *   "nginx:<log_format string>"              nginx variables ($remote_addr, ...)
  *   "apache:<LogFormat string>"              Apache directives (%h, %t, ...)
  *   "json"                                   JSON lines; map says where fields are

@@ -685,6 +685,15 @@ static int compile_apache(struct tide_logfmt *f, char *s, struct tide_err *err)
     return rc;
 }
 
+/* The Kubernetes ingress-nginx controller's default log-format-upstream:
+ * combined, then request length and time, the upstream's name, address,
+ * response length, time and status, and the request id. */
+#define INGRESS_NGINX                                                                              \
+    "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "            \
+    "\"$http_referer\" \"$http_user_agent\" $request_length $request_time [$proxy_upstream_name] " \
+    "[$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length "               \
+    "$upstream_response_time $upstream_status $req_id"
+
 int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *map,
                         struct tide_err *err)
 {
@@ -704,6 +713,8 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
                "\"$http_referer\" \"$http_user_agent\"";
     else if (strcmp(spec, "common") == 0)
         body = "$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent";
+    else if (strcmp(spec, "ingress_nginx") == 0)
+        body = INGRESS_NGINX;
     else if (strcmp(spec, "vhost_combined") == 0) {
         body = "%v:%p %h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"";
         apache = true;
@@ -731,8 +742,8 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
         f->kind = FMT_HAPROXY;
     } else {
         rc = tide_err_set(err, TIDE_E_USAGE, "", "unknown log format '%.60s' (combined, common, "
-                          "vhost_combined, vhost_common, nginx:'...', apache:'...', json, alb, cloudfront, w3c, s3, haproxy; any of them "
-                          "after docker+, cri+ or syslog+)", spec);
+                          "vhost_combined, vhost_common, ingress_nginx, nginx:'...', apache:'...', json, alb, cloudfront, w3c, s3, haproxy; "
+                          "any of them after docker+, cri+ or syslog+)", spec);
     }
     if (!rc && body) {
         size_t bl = strlen(body);
@@ -983,7 +994,7 @@ static int sniff_plain(const char *buf, size_t len, char *out, size_t cap, int *
 {
     static const char *CANDIDATES[] = {"cloudfront", "w3c",          "alb",    "s3",       "haproxy",
                                        "json",       "vhost_combined", "vhost_common", SNIFF_XFF_RT,
-                                       SNIFF_RT,     "combined",     SNIFF_XFF, "common"};
+                                       SNIFF_RT,     "combined",     SNIFF_XFF, "ingress_nginx", "common"};
     size_t c;
     int best_ok = 0, best_tailed = 0;
     const char *best = NULL;

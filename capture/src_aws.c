@@ -79,6 +79,12 @@ int tide__alb_parse(struct tide_logfmt *f, const char *line, size_t len, struct 
         *reason = "bad time (expected ISO 8601)";
         return TIDE_E_FORMAT;
     }
+    /* the client is ip:port (or "-" on a TCP listener's line); checked before
+     * the request, whose "-" would make any line a line without a request */
+    if (!memchr(t[3 + o].p, ':', t[3 + o].len) && !(t[3 + o].len == 1 && t[3 + o].p[0] == '-')) {
+        *reason = "client is not ip:port";
+        return TIDE_E_FORMAT;
+    }
     rc = tide__log_request_line(t[12 + o], r, reason);
     if (rc <= 0)
         return rc;

@@ -23,7 +23,7 @@ void help_capture(FILE *f)
             "Records requests into a trace, anonymized unless --raw (docs/capture.md).\n\n"
             "tide capture log: access logs (plain, .gz, .zst, .bz2, or '-' for stdin),\n"
             "several at once (rotated files, several servers), merged by request start time.\n"
-            "  -f, --format F           combined | common | vhost_combined | vhost_common |\n"
+            "  -f, --format F           combined | common | vhost_combined | vhost_common | ingress_nginx |\n"
             "                           nginx:'<log_format>' | apache:'<LogFormat>' | json |\n"
             "                           w3c (IIS, NetScaler) | haproxy | alb | cloudfront | s3;\n"
             "                           docker+F, cri+F, syslog+F: F inside those logs' lines\n"

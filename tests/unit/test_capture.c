@@ -431,6 +431,39 @@ static void sniff_tells_w3c_haproxy_and_s3(void **state)
     assert_string_equal(out, "s3");
 }
 
+/* Kubernetes ingress-nginx's default format is guessed whole (its request
+ * time kept, upstream lists with ", " in them read), also inside CRI lines */
+static void sniff_tells_ingress_nginx(void **state)
+{
+    char out[512], tailed_out[8];
+    int tailed = -1;
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    const char *ing = "192.168.65.3 - - [10/Oct/2025:13:55:36 +0000] \"GET /e/12?d=1 HTTP/1.1\" 200 615 \"-\" "
+                      "\"curl/8.1.2\" 83 0.012 [default-web-80] [] 10.244.0.5:8080 615 0.011 200 4a1c\n"
+                      "192.168.65.3 - - [10/Oct/2025:13:55:37 +0000] \"POST /api/f HTTP/2.0\" 502 150 \"-\" "
+                      "\"Mozilla/5.0 (X11)\" 512 1.503 [default-web-80] [] 10.244.0.5:8080, 10.244.0.6:8080 0, 0 "
+                      "0.750, 0.751 502, 502 5b2d\n";
+    char cri[1024];
+    (void)state;
+    (void)tailed_out;
+    assert_int_equal(tide_logfmt_sniff(ing, strlen(ing), out, sizeof(out), &tailed), 0);
+    assert_string_equal(out, "ingress_nginx");
+    assert_int_equal(tailed, 0);
+    tide_arena_init(&a, 0);
+    assert_int_equal(tide_logfmt_compile(&f, "ingress_nginx", NULL, NULL), 0);
+    assert_int_equal(parse_lines(f, ing, &r, &a, &reason), 1);
+    assert_true(r.duration_ns == 1503000000LL);
+    assert_int_equal(r.status, 502);
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+    snprintf(cri, sizeof(cri), "2025-10-10T13:55:36Z stdout F %.*s\n", (int)strcspn(ing, "\n"), ing);
+    assert_int_equal(tide_logfmt_sniff(cri, strlen(cri), out, sizeof(out), NULL), 0);
+    assert_string_equal(out, "cri+ingress_nginx");
+}
+
 /* Lines inside other logs' lines: Docker json-file, CRI (Kubernetes), syslog. */
 static void wrapped_lines_are_read_inside_their_wrappers(void **state)
 {
@@ -769,6 +802,7 @@ int main(void)
         cmocka_unit_test(haproxy_reads_http_logs),
         cmocka_unit_test(s3_reads_server_access_logs),
         cmocka_unit_test(sniff_tells_w3c_haproxy_and_s3),
+        cmocka_unit_test(sniff_tells_ingress_nginx),
         cmocka_unit_test(wrapped_lines_are_read_inside_their_wrappers),
         cmocka_unit_test(client_field_with_spaces),
         cmocka_unit_test(logcap_orders_by_start_and_flags_late_lines),
