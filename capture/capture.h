@@ -24,6 +24,7 @@ struct tide_logfmt;
  *   "alb", "cloudfront", "s3"                AWS load balancer, CDN and S3 logs
  *   "w3c"                                    W3C extended logs (IIS, NetScaler)
  *   "haproxy"                                HAProxy's HTTP log (option httplog)
+ *   "envoy"                                  Envoy's and Istio's default access logs
  *   "docker+F", "cri+F", "syslog+F"          format F inside container or syslog lines
  * map (json only, may be NULL): "ts=time,method=request.method,..." (docs/capture.md).
  * On error returns TIDE_E_USAGE with the reason.

@@ -37,7 +37,7 @@ enum tide__ftype {
 };
 
 /* Kinds of format: one parse function each. */
-enum tide__fmtkind { FMT_TOKENS, FMT_JSON, FMT_ALB, FMT_CLOUDFRONT, FMT_W3C, FMT_S3, FMT_HAPROXY };
+enum tide__fmtkind { FMT_TOKENS, FMT_JSON, FMT_ALB, FMT_CLOUDFRONT, FMT_W3C, FMT_S3, FMT_HAPROXY, FMT_ENVOY };
 
 struct tide__item {
     bool lit;
@@ -147,6 +147,8 @@ int tide__s3_parse(struct tide_logfmt *f, const char *line, size_t len, struct t
 /* cloudfront and w3c (by f->kind) */
 int tide__w3c_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
                     struct tide_arena *a, const char **reason);
+int tide__envoy_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                      struct tide_arena *a, const char **reason);
 int tide__haproxy_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
                         struct tide_arena *a, const char **reason);
 

@@ -740,9 +740,11 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
         f->kind = FMT_S3;
     } else if (strcmp(spec, "haproxy") == 0) {
         f->kind = FMT_HAPROXY;
+    } else if (strcmp(spec, "envoy") == 0) {
+        f->kind = FMT_ENVOY;
     } else {
         rc = tide_err_set(err, TIDE_E_USAGE, "", "unknown log format '%.60s' (combined, common, "
-                          "vhost_combined, vhost_common, ingress_nginx, nginx:'...', apache:'...', json, alb, cloudfront, w3c, s3, haproxy; "
+                          "vhost_combined, vhost_common, ingress_nginx, nginx:'...', apache:'...', json, alb, cloudfront, w3c, s3, haproxy, envoy; "
                           "any of them after docker+, cri+ or syslog+)", spec);
     }
     if (!rc && body) {
@@ -974,6 +976,8 @@ int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
         return tide__s3_parse(f, line, len, r, scratch, reason);
     case FMT_HAPROXY:
         return tide__haproxy_parse(f, line, len, r, scratch, reason);
+    case FMT_ENVOY:
+        return tide__envoy_parse(f, line, len, r, scratch, reason);
     }
     return TIDE_E_INTERNAL;
 }
@@ -992,7 +996,7 @@ static const char SNIFF_XFF[] = NGX_COMBINED " \"$http_x_forwarded_for\""; /* ng
 
 static int sniff_plain(const char *buf, size_t len, char *out, size_t cap, int *tailed)
 {
-    static const char *CANDIDATES[] = {"cloudfront", "w3c",          "alb",    "s3",       "haproxy",
+    static const char *CANDIDATES[] = {"cloudfront", "w3c", "alb", "s3", "haproxy", "envoy",
                                        "json",       "vhost_combined", "vhost_common", SNIFF_XFF_RT,
                                        SNIFF_RT,     "combined",     SNIFF_XFF, "ingress_nginx", "common"};
     size_t c;

@@ -25,7 +25,7 @@ void help_capture(FILE *f)
             "several at once (rotated files, several servers), merged by request start time.\n"
             "  -f, --format F           combined | common | vhost_combined | vhost_common | ingress_nginx |\n"
             "                           nginx:'<log_format>' | apache:'<LogFormat>' | json |\n"
-            "                           w3c (IIS, NetScaler) | haproxy | alb | cloudfront | s3;\n"
+            "                           w3c (IIS, NetScaler) | haproxy | envoy | alb | cloudfront | s3;\n"
             "                           docker+F, cri+F, syslog+F: F inside those logs' lines\n"
             "                           (default: guessed from the first lines, and said)\n"
             "      --map FIELD=PATH,... where json fields are (docs/capture.md)\n"

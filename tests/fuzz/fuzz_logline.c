@@ -15,7 +15,7 @@ static const char *FORMATS[] = {
     ("nginx:$remote_addr [$time_iso8601] \"$request_method $request_uri $server_protocol\" $status "
      "$body_bytes_sent $request_time \"$http_x_a\" $cookie_sid $msec"),
     "apache:%h %t \"%r\" %>s %b %D \"%{Cookie}i\" %{sid}C %v %T",
-    "w3c", "haproxy", "s3", "docker+combined", "cri+common", "syslog+combined",
+    "w3c", "haproxy", "s3", "docker+combined", "cri+common", "syslog+combined", "envoy",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -464,6 +464,59 @@ static void sniff_tells_ingress_nginx(void **state)
     assert_string_equal(out, "cri+ingress_nginx");
 }
 
+/* Envoy's default access log and Istio's longer one: start time, duration in
+ * ms, client from X-Forwarded-For or Istio's downstream address */
+static void envoy_reads_envoy_and_istio_logs(void **state)
+{
+    static const char *LOG =
+        "[2016-04-15T20:17:00.310Z] \"POST /api/v1/locations HTTP/2\" 204 - 154 0 226 100 \"10.0.35.28, 10.0.0.1\" "
+        "\"nsq2http\" \"cc21d9b0\" \"locations\" \"tcp://10.0.2.1:80\"\n"
+        "[2020-11-25T21:26:18.409Z] \"GET /status/418?x=1 HTTP/1.1\" 418 - via_upstream - \"-\" 0 135 4 4 \"-\" "
+        "\"curl/7.73.0-DEV\" \"8496\" \"httpbin:8000\" \"10.44.1.27:80\" outbound|8000||httpbin 10.44.1.23:37652 "
+        "10.0.45.184:8000 [2001:db8::5]:46520 - default\n"
+        "[2020-11-25T21:26:19.000Z] \"- - -\" 0 - - - \"-\" 1234 5678 30 - \"-\" \"-\" \"-\" \"-\" \"10.44.1.27:3306\" "
+        "outbound|3306||mysql 10.44.1.23:37652 10.0.45.184:3306 10.44.1.23:46520 - -\n";
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    char out[512];
+    const char *p = LOG;
+    int64_t t;
+    size_t n;
+    (void)state;
+    tide_arena_init(&a, 0);
+    assert_int_equal(tide_logfmt_compile(&f, "envoy", NULL, NULL), 0);
+    n = strcspn(p, "\n");
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(tide_logfmt_parse(f, p, n, &r, &a, &reason), 1);
+    assert_int_equal(tide_time_parse_rfc3339("2016-04-15T20:17:00.310Z", 24, &t), 0);
+    assert_true(r.ts_ns == t); /* START_TIME is the start */
+    assert_true(r.duration_ns == 226000000);
+    assert_int_equal(r.status, 204);
+    assert_true(tide_str_is_eq_c(r.host, "locations"));
+    assert_true(tide_str_is_eq_c(r.client, "10.0.35.28"));
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "nsq2http"));
+    p += n + 1;
+    n = strcspn(p, "\n");
+    tide_arena_reset(&a);
+    assert_int_equal(tide_logfmt_parse(f, p, n, &r, &a, &reason), 1);
+    assert_true(r.duration_ns == 4000000);
+    assert_int_equal(r.status, 418);
+    assert_true(r.resp_bytes == 135);
+    assert_true(tide_str_is_eq_c(r.query, "x=1"));
+    assert_true(tide_str_is_eq_c(r.client, "2001:db8::5")); /* Istio's downstream remote address */
+    p += n + 1;
+    n = strcspn(p, "\n");
+    tide_arena_reset(&a);
+    assert_int_equal(tide_logfmt_parse(f, p, n, &r, &a, &reason), 0); /* a TCP connection */
+    assert_true(strncmp(reason, "no request", 10) == 0);
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+    assert_int_equal(tide_logfmt_sniff(LOG, strlen(LOG), out, sizeof(out), NULL), 0);
+    assert_string_equal(out, "envoy");
+}
+
 /* Lines inside other logs' lines: Docker json-file, CRI (Kubernetes), syslog. */
 static void wrapped_lines_are_read_inside_their_wrappers(void **state)
 {
@@ -803,6 +856,7 @@ int main(void)
         cmocka_unit_test(s3_reads_server_access_logs),
         cmocka_unit_test(sniff_tells_w3c_haproxy_and_s3),
         cmocka_unit_test(sniff_tells_ingress_nginx),
+        cmocka_unit_test(envoy_reads_envoy_and_istio_logs),
         cmocka_unit_test(wrapped_lines_are_read_inside_their_wrappers),
         cmocka_unit_test(client_field_with_spaces),
         cmocka_unit_test(logcap_orders_by_start_and_flags_late_lines),
