@@ -32,6 +32,11 @@ struct tide_logfmt;
 int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *map,
                         struct tide_err *err);
 void tide_logfmt_free(struct tide_logfmt *f);
+/* Times the log writes without a zone (HAProxy's dates, a format string's
+ * [dd/Mon/yyyy:hh:mm:ss] without +zzzz) are offset_ns ahead of UTC (default 0). */
+void tide_logfmt_set_tz(struct tide_logfmt *f, int64_t offset_ns);
+/* Parses an offset from UTC: Z, UTC, +HH, +HHMM, +HH:MM (or -). 0 or TIDE_E_FORMAT. */
+int tide_tz_parse(const char *s, int64_t *offset_ns);
 /* The format's name as given ("combined", "nginx:...", ...); borrowed. */
 const char *tide_logfmt_name(const struct tide_logfmt *f);
 

@@ -73,6 +73,7 @@ struct tide_logfmt {
     char cf_names[64][48];
     int n_cf;
     bool w3c_ms; /* w3c: time-taken in milliseconds (#Software named IIS) */
+    int64_t tz_ns; /* offset from UTC of times written without a zone (--tz) */
     /* per-line scratch */
     struct tide_header hdrs[TIDE__LOG_MAX_HEADERS];
     char reason[160];

@@ -335,6 +335,8 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
             *reason = "bad time (expected dd/Mon/yyyy:hh:mm:ss +zzzz)";
             return TIDE_E_FORMAT;
         }
+        if (!memchr(v.p, ' ', v.len))
+            x -= f->tz_ns; /* no zone written: --tz says which */
         *end_ns = x;
         return 1;
     case F_TIME_ISO:
@@ -791,6 +793,30 @@ void tide_logfmt_free(struct tide_logfmt *f)
 }
 
 const char *tide_logfmt_name(const struct tide_logfmt *f) { return f->name; }
+
+void tide_logfmt_set_tz(struct tide_logfmt *f, int64_t offset_ns) { f->tz_ns = offset_ns; }
+
+int tide_tz_parse(const char *s, int64_t *offset_ns)
+{
+    size_t n = strlen(s);
+    unsigned h = 0, m = 0;
+    int sign;
+    if (strcmp(s, "Z") == 0 || strcmp(s, "UTC") == 0) {
+        *offset_ns = 0;
+        return 0;
+    }
+    if (n < 3 || (s[0] != '+' && s[0] != '-'))
+        return TIDE_E_FORMAT;
+    sign = s[0] == '-' ? -1 : 1;
+    if (num(s + 1, 2, &h))
+        return TIDE_E_FORMAT;
+    if (n == 6 && s[3] == ':' ? num(s + 4, 2, &m) : n == 5 ? num(s + 3, 2, &m) : n != 3)
+        return TIDE_E_FORMAT;
+    if (h > 14 || m > 59)
+        return TIDE_E_FORMAT;
+    *offset_ns = sign * (int64_t)(h * 3600 + m * 60) * TIDE_NS_PER_SEC;
+    return 0;
+}
 
 /* ---- matching ------------------------------------------------------------------- */
 

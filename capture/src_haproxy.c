@@ -8,7 +8,7 @@
  *
  * [date] is when the request started (HAProxy 1.9 and later; the
  * connection's accept before), in the proxy's local time without a zone:
- * read as UTC. The duration is the last timer (Ta, or Tt before 1.9), in
+ * UTC unless --tz says otherwise (tide_logfmt_set_tz). The duration is the last timer (Ta, or Tt before 1.9), in
  * milliseconds; -1 means the request never completed. A frontend name
  * ending in '~' is a TLS one (https). Captured headers are logged without
  * their names, so they are not kept. A request HAProxy could not parse is
@@ -74,6 +74,7 @@ int tide__haproxy_parse(struct tide_logfmt *f, const char *line, size_t len, str
         *reason = "bad date (expected [dd/Mon/yyyy:hh:mm:ss.mmm])";
         return TIDE_E_FORMAT;
     }
+    start_ns -= f->tz_ns; /* a local time without a zone: --tz says which */
     i = (size_t)(close - line) + 1;
     fe = word(line, len, &i);
     word(line, len, &i); /* backend/server */

@@ -30,6 +30,8 @@ void help_capture(FILE *f)
             "                           (default: guessed from the first lines, and said)\n"
             "      --map FIELD=PATH,... where json fields are (docs/capture.md)\n"
             "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
+            "      --tz OFFSET          times written without a zone (HAProxy's) are at\n"
+            "                           this offset from UTC: +02:00, -0500 (default Z)\n"
             "      --max-bad N|P%%       fail above N bad lines or P%% of lines (default 1%%)\n"
             "      --strict             stop at the first bad line\n"
             "      --follow             follow one live log like tail -F (rotation and\n"
@@ -157,9 +159,10 @@ static int capture_log(int argc, char **argv)
         {"map", required_argument, 0, 'm'}, {"raw", no_argument, 0, 'r'},
         {"reorder-window", required_argument, 0, 'w'}, {"max-bad", required_argument, 0, 'b'},
         {"strict", no_argument, 0, 's'}, {"level", required_argument, 0, 'l'},
-        {"follow", no_argument, 0, 'F'}, {"flush", required_argument, 0, 'U'}, CLI_ANON_LONGOPTS,
-        {0, 0, 0, 0}};
+        {"follow", no_argument, 0, 'F'}, {"flush", required_argument, 0, 'U'},
+        {"tz", required_argument, 0, 'z'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%";
+    int64_t tz = 0;
     bool raw = false;
     struct tide_logcap_opts lo = {0};
     struct tide_trace_writer_opts wo = {0};
@@ -196,6 +199,12 @@ static int capture_log(int argc, char **argv)
         case 'w':
             if (tide_duration_parse(optarg, &lo.reorder_window_ns)) {
                 cli_errorf("--reorder-window: not a duration (60s, 2m, ...)");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'z':
+            if (tide_tz_parse(optarg, &tz)) {
+                cli_errorf("--tz: not an offset from UTC (Z, +02:00, -0500, ...)");
                 return EXIT_USAGE;
             }
             break;
@@ -276,6 +285,7 @@ static int capture_log(int argc, char **argv)
             ex = EXIT_USAGE;
             goto out_free;
         }
+        tide_logfmt_set_tz(fmts[i], tz);
         fmt_names[i] = strdup(spec);
     }
     ex = cli_trace_out_open(&to, outpath, raw, &ca, fmt_names[0], (const char *const *)argv + optind, n, &wo);

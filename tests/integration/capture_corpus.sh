@@ -110,7 +110,9 @@ pass "NetScaler (w3c): time-taken in seconds"
 "$TIDE" capture log --raw "$C/matomo/haproxy.log" -o "$W/hp.tide" 2>/dev/null
 got=$("$TIDE" cat --allow-raw "$W/hp.tide" | jq -r "$q")
 [ "$got" = "2018-09-25T06:05:27.584000000Z https  /user/  200 7456 72 4.3.2.1 " ] || fail "HAProxy fields: $got"
-pass "HAProxy: syslog header skipped, start from the date (ms), Ta as duration, ~ frontend is https"
+"$TIDE" capture log --raw --tz +02:00 "$C/matomo/haproxy.log" -o "$W/hp2.tide" 2>/dev/null
+[ "$("$TIDE" cat --allow-raw "$W/hp2.tide" | jq -r .ts)" = "2018-09-25T04:05:27.584000000Z" ] || fail "HAProxy --tz +02:00"
+pass "HAProxy: syslog header skipped, start from the date (ms; --tz gives its zone), Ta as duration, ~ frontend is https"
 "$TIDE" capture log --raw "$C/matomo/s3.log" -o "$W/s3.tide" 2>/dev/null
 got=$("$TIDE" cat --allow-raw "$W/s3.tide" | jq -r '[.ts,.method,.path,.status,.resp_bytes,.duration_ms,.client] | join(" ")')
 [ "$got" = "2012-02-10T21:42:07.000000000Z GET /index 200 368 10 1.2.3.4" ] || fail "S3 fields: $got"

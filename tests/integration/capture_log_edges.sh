@@ -119,12 +119,12 @@ done
 pass "container logs (cri, docker): guessed, lines read inside the wrapper, a 40 KB line joined from 3 pieces, stderr counted apart"
 
 # options out of range are refused before any work, saying which
-for bad in "--max-bad -3" "--max-bad 200%" "--max-bad x" "--level 0" "--level 99" "--reorder-window -5s"; do
+for bad in "--max-bad -3" "--max-bad 200%" "--max-bad x" "--level 0" "--level 99" "--reorder-window -5s" "--tz 25" "--tz +2"; do
   "$TIDE" capture log --raw --format combined $bad "$W/crlf.log" -o "$W/bad.tide" 2>"$W/err"
   [ $? -eq 2 ] && [ ! -e "$W/bad.tide" ] && grep -q -- "${bad%% *}" "$W/err" || fail "$bad not refused: $(cat "$W/err")"
 done
 "$TIDE" capture log --raw --format combined --max-bad 1.5% --level 19 "$W/crlf.log" -o "$W/ok.tide" 2>/dev/null || fail "--max-bad 1.5% --level 19"
-pass "out-of-range --max-bad, --level, --reorder-window are refused (exit 2, no file); in-range ones work"
+pass "out-of-range --max-bad, --level, --reorder-window, --tz are refused (exit 2, no file); in-range ones work"
 
 # lines that go on past what the format reads are counted and said (their
 # rest is not stored); the same lines under the format they are leave none

@@ -367,6 +367,28 @@ static void haproxy_reads_http_logs(void **state)
                                  &r, &a, &reason),
                      0);
     assert_true(strncmp(reason, "no request", 10) == 0);
+    /* --tz: a proxy two hours ahead of UTC */
+    tide_logfmt_set_tz(f, 2 * 3600 * TIDE_NS_PER_SEC);
+    assert_int_equal(parse_lines(f,
+                                 "10.0.0.1:1 [25/Sep/2018:06:05:29.100] fe be/s 0/0/0/5/5 200 1 - - ---- 1/1/1/1/0 0/0 "
+                                 "\"GET /tz HTTP/1.1\"",
+                                 &r, &a, &reason),
+                     1);
+    assert_int_equal(tide__log_time_local(tide_str_c("25/Sep/2018:04:05:29.100"), &start), 0);
+    assert_true(r.ts_ns == start);
+    tide_logfmt_set_tz(f, 0);
+    {
+        int64_t off;
+        assert_int_equal(tide_tz_parse("+02:00", &off), 0);
+        assert_true(off == 7200 * TIDE_NS_PER_SEC);
+        assert_int_equal(tide_tz_parse("-0530", &off), 0);
+        assert_true(off == -19800 * TIDE_NS_PER_SEC);
+        assert_int_equal(tide_tz_parse("Z", &off), 0);
+        assert_true(off == 0);
+        assert_int_equal(tide_tz_parse("+2", &off), TIDE_E_FORMAT);
+        assert_int_equal(tide_tz_parse("+25:00", &off), TIDE_E_FORMAT);
+        assert_int_equal(tide_tz_parse("0200", &off), TIDE_E_FORMAT);
+    }
     /* a combined line is not an HAProxy line */
     assert_int_equal(parse_lines(f,
                                  "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"",
