@@ -745,9 +745,11 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
     } else if (strcmp(spec, "envoy") == 0) {
         f->kind = FMT_ENVOY;
     } else {
-        rc = tide_err_set(err, TIDE_E_USAGE, "", "unknown log format '%.60s' (combined, common, "
-                          "vhost_combined, vhost_common, ingress_nginx, nginx:'...', apache:'...', json, alb, cloudfront, w3c, s3, haproxy, envoy; "
-                          "any of them after docker+, cri+ or syslog+)", spec);
+        rc = tide_err_set(err, TIDE_E_USAGE, "",
+                          "unknown log format '%.60s' (combined, common, vhost_combined, "
+                          "vhost_common, ingress_nginx, nginx:'...', apache:'...', json, alb, "
+                          "cloudfront, w3c, s3, haproxy, envoy; any of them after docker+, cri+ "
+                          "or syslog+)", spec);
     }
     if (!rc && body) {
         size_t bl = strlen(body);
