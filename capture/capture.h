@@ -135,6 +135,12 @@ struct tide_logcap_opts {
     volatile int *follow_stop;
     tide_idle_fn on_idle;
     void *on_idle_userp;
+    /* every progress_ms of a run (0: 500; < 0: every 8,192 lines), on the
+     * calling thread: lines and input bytes (as stored: compressed for .gz)
+     * read so far */
+    void (*on_progress)(void *userp, uint64_t lines, uint64_t bytes_in);
+    void *on_progress_userp;
+    int progress_ms;
 };
 
 /*

@@ -142,6 +142,8 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
 {
     struct cap c;
     int i, rc = 0;
+    struct timespec last_progress;
+    uint64_t iter = 0;
 
     memset(&c, 0, sizeof(c));
     memset(stats, 0, sizeof(*stats));
@@ -175,6 +177,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
     }
     for (i = 0; i < n && !rc; i++)
         rc = advance(&c, &c.srcs[i], err);
+    clock_gettime(CLOCK_MONOTONIC, &last_progress);
     /* k-way: always advance the input that is furthest behind in log time; a
      * record leaves the window once every input has passed it by the window */
     while (!rc) {
@@ -196,6 +199,19 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
                 watermark = c.srcs[i].pending_end;
         if (!rc)
             rc = tide__reorder_release(c.ro, watermark, err);
+        if (opts->on_progress && (++iter & 8191) == 0) {
+            struct timespec now;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (opts->progress_ms < 0 ||
+                (now.tv_sec - last_progress.tv_sec) * 1000 + (now.tv_nsec - last_progress.tv_nsec) / 1000000 >=
+                    (opts->progress_ms ? opts->progress_ms : 500)) {
+                uint64_t bytes = 0;
+                for (i = 0; i < n; i++)
+                    bytes += tide_input_bytes(c.srcs[i].in);
+                opts->on_progress(opts->on_progress_userp, stats->lines, bytes);
+                last_progress = now;
+            }
+        }
     }
     if (!rc)
         rc = tide__reorder_drain(c.ro, err);

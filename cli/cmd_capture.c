@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void help_capture(FILE *f)
@@ -32,6 +33,8 @@ void help_capture(FILE *f)
             "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
             "      --tz OFFSET          times written without a zone (HAProxy's) are at\n"
             "                           this offset from UTC: +02:00, -0500 (default Z)\n"
+            "      --progress, --no-progress   a live line on stderr: MB read, lines, rate,\n"
+            "                           time left (default: on a terminal, without --follow)\n"
             "      --max-bad N|P%%       fail above N bad lines or P%% of lines (default 1%%)\n"
             "      --strict             stop at the first bad line\n"
             "      --follow             follow one live log like tail -F (rotation and\n"
@@ -55,8 +58,46 @@ void help_capture(FILE *f)
             "      --level N            zstd level 1-22 (default 9)\n");
 }
 
+/* A live line on stderr while a capture runs (on a terminal, or --progress). */
+struct progress {
+    uint64_t total; /* input bytes in all; 0 if unknown (stdin, a pipe) */
+    struct timespec t0;
+    bool shown;
+};
+
+static void progress_clear(struct progress *p)
+{
+    if (p && p->shown) {
+        fputs("\r\033[K", stderr);
+        p->shown = false;
+    }
+}
+
+static void on_progress(void *userp, uint64_t lines, uint64_t bytes)
+{
+    struct progress *p = userp;
+    struct timespec now;
+    double secs, rate;
+    char line[256];
+    size_t k;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    secs = (double)(now.tv_sec - p->t0.tv_sec) + (double)(now.tv_nsec - p->t0.tv_nsec) / 1e9;
+    rate = secs > 0 ? (double)bytes / secs : 0;
+    k = (size_t)snprintf(line, sizeof(line), "tide: capture: %.1f MB", (double)bytes / 1e6);
+    if (p->total)
+        k += (size_t)snprintf(line + k, sizeof(line) - k, " of %.1f MB (%.0f%%)", (double)p->total / 1e6,
+                              100.0 * (double)bytes / (double)p->total);
+    k += (size_t)snprintf(line + k, sizeof(line) - k, ", %llu lines, %.0f MB/s", (unsigned long long)lines,
+                          rate / 1e6);
+    if (p->total && rate > 0 && bytes < p->total && k < sizeof(line))
+        snprintf(line + k, sizeof(line) - k, ", about %.0f s left", (double)(p->total - bytes) / rate);
+    fprintf(stderr, "\r%s\033[K", line);
+    p->shown = true;
+}
+
 struct bad_report {
     uint64_t shown;
+    struct progress *pr; /* cleared before a bad line is said */
 };
 
 static volatile int g_stop;
@@ -90,6 +131,8 @@ static void on_idle(void *userp)
 static void on_bad(void *userp, const char *file, uint64_t line, const char *reason)
 {
     struct bad_report *b = userp;
+    if (b->shown < 11)
+        progress_clear(b->pr);
     if (b->shown++ < 10)
         fprintf(stderr, "tide: %s:%llu: %s\n", file, (unsigned long long)line, reason);
     else if (b->shown == 11)
@@ -160,9 +203,12 @@ static int capture_log(int argc, char **argv)
         {"reorder-window", required_argument, 0, 'w'}, {"max-bad", required_argument, 0, 'b'},
         {"strict", no_argument, 0, 's'}, {"level", required_argument, 0, 'l'},
         {"follow", no_argument, 0, 'F'}, {"flush", required_argument, 0, 'U'},
-        {"tz", required_argument, 0, 'z'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
+        {"tz", required_argument, 0, 'z'}, {"progress", no_argument, 0, 'P'},
+        {"no-progress", no_argument, 0, 'N'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%";
     int64_t tz = 0;
+    int show_progress = -1; /* -1: on a terminal */
+    struct progress pr = {0};
     bool raw = false;
     struct tide_logcap_opts lo = {0};
     struct tide_trace_writer_opts wo = {0};
@@ -202,6 +248,8 @@ static int capture_log(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case 'P': show_progress = 1; break;
+        case 'N': show_progress = 0; break;
         case 'z':
             if (tide_tz_parse(optarg, &tz)) {
                 cli_errorf("--tz: not an offset from UTC (Z, +02:00, -0500, ...)");
@@ -306,8 +354,23 @@ static int capture_log(int argc, char **argv)
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (show_progress == 1 || (show_progress < 0 && !follow && isatty(2))) {
+        pr.t0 = t0;
+        for (i = 0; i < n; i++) {
+            struct stat sb;
+            if (strcmp(argv[optind + i], "-") == 0 || stat(argv[optind + i], &sb) || !S_ISREG(sb.st_mode)) {
+                pr.total = 0; /* a pipe somewhere: the whole is unknown */
+                break;
+            }
+            pr.total += (uint64_t)sb.st_size;
+        }
+        lo.on_progress = on_progress;
+        lo.on_progress_userp = &pr;
+        br.pr = &pr;
+    }
     sink = to.sink;
     rc = tide_logcap_run((const char *const *)argv + optind, fmts, n, &lo, sink, &st, &err);
+    progress_clear(&pr);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (rc) {

@@ -118,6 +118,14 @@ for f in cri docker; do
 done
 pass "container logs (cri, docker): guessed, lines read inside the wrapper, a 40 KB line joined from 3 pieces, stderr counted apart"
 
+# the live progress line is for terminals: stderr to a file gets none (nor its
+# carriage returns) unless --progress asks; the summary is there either way
+"$TIDE" capture log --raw --format combined "$W/big.bz2" -o "$W/p.tide" 2>"$W/err" || fail "progress: capture"
+grep -q $'\r' "$W/err" && fail "progress line written to a file without --progress"
+"$TIDE" capture log --raw --progress --format combined "$W/big.bz2" -o "$W/p.tide" 2>"$W/err" || fail "--progress: capture"
+grep -q "capture: 20000 lines read, 20000 records written" "$W/err" || fail "--progress: summary: $(cat "$W/err")"
+pass "no progress line on stderr that is not a terminal unless --progress; the summary stays whole"
+
 # options out of range are refused before any work, saying which
 for bad in "--max-bad -3" "--max-bad 200%" "--max-bad x" "--level 0" "--level 99" "--reorder-window -5s" "--tz 25" "--tz +2"; do
   "$TIDE" capture log --raw --format combined $bad "$W/crlf.log" -o "$W/bad.tide" 2>"$W/err"

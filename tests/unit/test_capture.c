@@ -732,6 +732,66 @@ static void logcap_strict_stops_at_first_bad_line(void **state)
     unlink(p1);
 }
 
+static int count_sink(void *userp, const struct tide_record *r, struct tide_err *err)
+{
+    (void)r;
+    (void)err;
+    ++*(uint64_t *)userp;
+    return 0;
+}
+
+struct prog {
+    int calls;
+    uint64_t lines, bytes;
+    bool monotonic;
+};
+
+static void on_prog(void *userp, uint64_t lines, uint64_t bytes)
+{
+    struct prog *p = userp;
+    if (lines < p->lines || bytes < p->bytes)
+        p->monotonic = false;
+    p->lines = lines;
+    p->bytes = bytes;
+    p->calls++;
+}
+
+/* progress reports lines and input bytes read so far, growing, within the input */
+static void logcap_reports_progress(void **state)
+{
+    char p1[] = "/tmp/tide-cap-XXXXXX";
+    struct tide_logfmt *f;
+    struct tide_err err;
+    struct tide_logcap_stats st;
+    struct tide_logcap_opts o = {0};
+    struct prog pg = {0, 0, 0, true};
+    uint64_t written = 0;
+    const char *paths[1];
+    char *text = malloc(40000 * 48), *w = text;
+    size_t size;
+    int i;
+    (void)state;
+    assert_non_null(text);
+    for (i = 0; i < 40000; i++)
+        w += sprintf(w, "%d.000 0.1 \"GET /a%d HTTP/1.1\" 200\n", 1000000 + i, i % 97);
+    size = (size_t)(w - text);
+    write_file(p1, text);
+    free(text);
+    assert_int_equal(tide_logfmt_compile(&f, "nginx:$msec $request_time \"$request\" $status", NULL, &err), 0);
+    paths[0] = p1;
+    o.on_progress = on_prog;
+    o.on_progress_userp = &pg;
+    o.progress_ms = -1; /* at every check: every 8,192 lines */
+    assert_int_equal(tide_logcap_run(paths, &f, 1, &o, (struct tide_sink){count_sink, &written}, &st, &err), 0);
+    assert_true(written == 40000);
+    assert_int_equal(pg.calls, 4); /* after 8192, 16384, 24576, 32768 lines */
+    assert_true(pg.monotonic);
+    assert_true(pg.lines >= 32768 && pg.lines <= 40000);
+    assert_true(pg.bytes > 0 && pg.bytes <= size);
+    tide_logfmt_free(f);
+    unlink(p1);
+}
+
 /* ---- HTTP/1.x heads (pcap capture) ---- */
 
 static void http_heads_frame_messages_in_any_case(void **state)
@@ -883,6 +943,7 @@ int main(void)
         cmocka_unit_test(client_field_with_spaces),
         cmocka_unit_test(logcap_orders_by_start_and_flags_late_lines),
         cmocka_unit_test(logcap_strict_stops_at_first_bad_line),
+        cmocka_unit_test(logcap_reports_progress),
         cmocka_unit_test(http_heads_frame_messages_in_any_case),
         cmocka_unit_test(reorder_async_writes_what_sync_writes),
         cmocka_unit_test(reorder_sink_failure_is_returned),
