@@ -203,6 +203,12 @@ struct tide_pcap_opts {
     volatile int *stop;
     void (*on_ready)(void *userp); /* live: called once the capture is running */
     void *userp;
+    /* every progress_ms (0: 500; < 0: every 8,192 packets), on the calling
+     * thread: packets so far, and bytes of the files read so far (each
+     * packet's captured bytes and its record header: close to the files'
+     * size; live, the packets' bytes) */
+    void (*on_progress)(void *userp, uint64_t packets, uint64_t bytes_in);
+    int progress_ms;
 };
 
 /*

@@ -45,7 +45,25 @@ struct pcapctx {
     int64_t now;
     int rc;             /* the writer's failure: stops the capture */
     struct tide_err err; /* ... and what it said */
+    uint64_t read_bytes; /* captured bytes and record headers, for progress */
+    struct timespec last_progress;
 };
+
+/* Calls the progress hook when its time has come (every 8,192 packets, or
+ * always when force, the live loop's once-a-poll check). */
+static void progress(struct pcapctx *x, bool force)
+{
+    struct timespec now;
+    if (!x->o->on_progress || (!force && (x->st->packets & 8191) != 0))
+        return;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if (x->o->progress_ms < 0 ||
+        (now.tv_sec - x->last_progress.tv_sec) * 1000 + (now.tv_nsec - x->last_progress.tv_nsec) / 1000000 >=
+            (x->o->progress_ms ? x->o->progress_ms : 500)) {
+        x->o->on_progress(x->o->userp, x->st->packets, x->o->files ? x->read_bytes : x->st->bytes);
+        x->last_progress = now;
+    }
+}
 
 static const uint16_t DEFAULT_PORTS[] = {80, 8080, 8000, 8008, 8888, 3000, 5000, 9000, 8081};
 
@@ -291,6 +309,8 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *p
     x->now = (int64_t)h->ts.tv_sec * TIDE_NS_PER_SEC + (int64_t)h->ts.tv_usec * 1000;
     x->st->packets++;
     x->st->bytes += h->len;
+    x->read_bytes += h->caplen + 16;
+    progress(x, false);
     tide__flows_opts(x->flows)->packet_no++;
     if (x->st->packets == 1 || x->now < x->st->first_ts)
         x->st->first_ts = x->now;
@@ -772,6 +792,7 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
     memset(st, 0, sizeof(*st));
     x.o = o;
     x.st = st;
+    clock_gettime(CLOCK_MONOTONIC, &x.last_progress);
     x.ro = tide__reorder_new(sink, o->reorder_window_ns, 0);
     memset(&fo, 0, sizeof(fo));
     fo.max_body = o->max_body ? o->max_body : 64 * 1024;
@@ -897,6 +918,7 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
                 st->kernel_drops = ps.ps_drop;
                 st->if_drops = ps.ps_ifdrop;
             }
+            progress(&x, true);
         }
         {
             struct pcap_stat ps;

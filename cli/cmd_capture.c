@@ -33,8 +33,7 @@ void help_capture(FILE *f)
             "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
             "      --tz OFFSET          times written without a zone (HAProxy's) are at\n"
             "                           this offset from UTC: +02:00, -0500 (default Z)\n"
-            "      --progress, --no-progress   a live line on stderr: MB read, lines, rate,\n"
-            "                           time left (default: on a terminal, without --follow)\n"
+
             "      --max-bad N|P%%       fail above N bad lines or P%% of lines (default 1%%)\n"
             "      --strict             stop at the first bad line\n"
             "      --follow             follow one live log like tail -F (rotation and\n"
@@ -54,14 +53,18 @@ void help_capture(FILE *f)
             "      --reconcile LOG      compare requests per minute with the server's access log\n\n"
             "Both:\n"
             "  -o, --output FILE        the trace to write ('-' = stdout)\n"
+            "      --progress, --no-progress   a live line on stderr: MB read of the whole,\n"
+            "                           lines or packets, rate, time left (default: on a\n"
+            "                           terminal; not with --follow)\n"
             CLI_ANON_HELP
             "      --level N            zstd level 1-22 (default 9)\n");
 }
 
 /* A live line on stderr while a capture runs (on a terminal, or --progress). */
 struct progress {
-    uint64_t total; /* input bytes in all; 0 if unknown (stdin, a pipe) */
+    uint64_t total; /* input bytes in all; 0 if unknown (stdin, a pipe, live) */
     struct timespec t0;
+    const char *unit; /* "lines", "packets" */
     bool shown;
 };
 
@@ -87,12 +90,32 @@ static void on_progress(void *userp, uint64_t lines, uint64_t bytes)
     if (p->total)
         k += (size_t)snprintf(line + k, sizeof(line) - k, " of %.1f MB (%.0f%%)", (double)p->total / 1e6,
                               100.0 * (double)bytes / (double)p->total);
-    k += (size_t)snprintf(line + k, sizeof(line) - k, ", %llu lines, %.0f MB/s", (unsigned long long)lines,
-                          rate / 1e6);
+    k += (size_t)snprintf(line + k, sizeof(line) - k, ", %llu %s, %.0f MB/s", (unsigned long long)lines,
+                          p->unit, rate / 1e6);
     if (p->total && rate > 0 && bytes < p->total && k < sizeof(line))
         snprintf(line + k, sizeof(line) - k, ", about %.0f s left", (double)(p->total - bytes) / rate);
     fprintf(stderr, "\r%s\033[K", line);
     p->shown = true;
+}
+
+/* Whether to show progress (-1: on a terminal), and the inputs' whole size. */
+static bool progress_start(struct progress *p, int want, const char *unit, const char *const *files, int n)
+{
+    int i;
+    if (!(want == 1 || (want < 0 && isatty(2))))
+        return false;
+    clock_gettime(CLOCK_MONOTONIC, &p->t0);
+    p->unit = unit;
+    p->total = 0;
+    for (i = 0; i < n; i++) {
+        struct stat sb;
+        if (strcmp(files[i], "-") == 0 || stat(files[i], &sb) || !S_ISREG(sb.st_mode)) {
+            p->total = 0; /* a pipe somewhere: the whole is unknown */
+            break;
+        }
+        p->total += (uint64_t)sb.st_size;
+    }
+    return true;
 }
 
 struct bad_report {
@@ -354,16 +377,8 @@ static int capture_log(int argc, char **argv)
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (show_progress == 1 || (show_progress < 0 && !follow && isatty(2))) {
-        pr.t0 = t0;
-        for (i = 0; i < n; i++) {
-            struct stat sb;
-            if (strcmp(argv[optind + i], "-") == 0 || stat(argv[optind + i], &sb) || !S_ISREG(sb.st_mode)) {
-                pr.total = 0; /* a pipe somewhere: the whole is unknown */
-                break;
-            }
-            pr.total += (uint64_t)sb.st_size;
-        }
+    if (progress_start(&pr, follow && show_progress < 0 ? 0 : show_progress, "lines",
+                       (const char *const *)argv + optind, n)) {
         lo.on_progress = on_progress;
         lo.on_progress_userp = &pr;
         br.pr = &pr;
@@ -513,8 +528,11 @@ static int capture_pcap(int argc, char **argv)
         {"ports", required_argument, 0, 'p'}, {"detect", no_argument, 0, 'D'},
         {"max-body", required_argument, 0, 'b'}, {"max-memory", required_argument, 0, 'm'},
         {"raw", no_argument, 0, 'r'}, {"level", required_argument, 0, 'l'},
-        {"reconcile", required_argument, 0, 'R'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
+        {"reconcile", required_argument, 0, 'R'}, {"progress", no_argument, 0, 'P'},
+        {"no-progress", no_argument, 0, 'N'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     struct tide_pcap_opts po;
+    struct progress pr = {0};
+    int show_progress = -1;
     const char *reconcile_log = NULL;
     struct per_minute pm = {{NULL, NULL}, 0, NULL, 0, false};
     struct tide_pcap_stats st;
@@ -542,6 +560,8 @@ static int capture_pcap(int argc, char **argv)
             continue;
         switch (c) {
         case 'o': outpath = optarg; break;
+        case 'P': show_progress = 1; break;
+        case 'N': show_progress = 0; break;
         case 'i': po.interface = optarg; break;
         case 'f': po.filter = optarg; break;
         case 'd':
@@ -630,7 +650,13 @@ static int capture_pcap(int argc, char **argv)
     po.stop = &g_stop;
     if (po.interface)
         po.on_ready = pcap_ready;
+    if (progress_start(&pr, show_progress, "packets", po.interface ? NULL : po.files,
+                       po.interface ? 0 : po.n_files)) {
+        po.on_progress = on_progress;
+        po.userp = &pr;
+    }
     rc = tide_pcap_run(&po, sink, &st, &err);
+    progress_clear(&pr);
     if (rc && rc != TIDE_E_TRUNCATED) {
         cli_error(&err);
         ex = rc == TIDE_E_FORMAT || rc == TIDE_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;

@@ -792,6 +792,52 @@ static void logcap_reports_progress(void **state)
     unlink(p1);
 }
 
+/* pcap capture's progress: packets, and file bytes read (each packet's
+ * captured bytes and its 16-byte record header) */
+static void pcap_reports_progress(void **state)
+{
+    char p1[] = "/tmp/tide-pcap-XXXXXX";
+    static uint8_t file[24 + 20000 * (16 + 42)];
+    uint8_t *w = file;
+    struct tide_pcap_opts o = {0};
+    struct tide_pcap_stats st;
+    struct tide_err err;
+    struct prog pg = {0, 0, 0, true};
+    uint64_t written = 0;
+    const char *files[1];
+    int i, fd;
+    (void)state;
+    /* classic pcap, microseconds, Ethernet; 20,000 UDP packets of 42 bytes */
+    memcpy(w, "\xd4\xc3\xb2\xa1\x02\x00\x04\x00\0\0\0\0\0\0\0\0\xff\xff\x00\x00\x01\x00\x00\x00", 24);
+    w += 24;
+    for (i = 0; i < 20000; i++) {
+        uint32_t hdr[4] = {1700000000u + (uint32_t)i / 1000, (uint32_t)i % 1000 * 1000, 42, 42};
+        static const uint8_t pkt[42] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00, /* Ethernet, IPv4 */
+                                        0x45, 0, 0, 28, 0, 0, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, /* UDP */
+                                        0x30, 0x39, 0x00, 0x35, 0, 8, 0, 0};
+        memcpy(w, hdr, 16);
+        memcpy(w + 16, pkt, 42);
+        w += 58;
+    }
+    fd = mkstemp(p1);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, file, (size_t)(w - file)), (ssize_t)(w - file));
+    close(fd);
+    files[0] = p1;
+    o.files = files;
+    o.n_files = 1;
+    o.on_progress = on_prog;
+    o.userp = &pg;
+    o.progress_ms = -1; /* every 8,192 packets */
+    assert_int_equal(tide_pcap_run(&o, (struct tide_sink){count_sink, &written}, &st, &err), 0);
+    assert_true(st.packets == 20000);
+    assert_int_equal(pg.calls, 2);
+    assert_true(pg.monotonic);
+    assert_true(pg.lines == 16384);
+    assert_true(pg.bytes == 16384 * 58);
+    unlink(p1);
+}
+
 /* ---- HTTP/1.x heads (pcap capture) ---- */
 
 static void http_heads_frame_messages_in_any_case(void **state)
@@ -944,6 +990,7 @@ int main(void)
         cmocka_unit_test(logcap_orders_by_start_and_flags_late_lines),
         cmocka_unit_test(logcap_strict_stops_at_first_bad_line),
         cmocka_unit_test(logcap_reports_progress),
+        cmocka_unit_test(pcap_reports_progress),
         cmocka_unit_test(http_heads_frame_messages_in_any_case),
         cmocka_unit_test(reorder_async_writes_what_sync_writes),
         cmocka_unit_test(reorder_sink_failure_is_returned),
