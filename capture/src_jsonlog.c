@@ -15,7 +15,7 @@
 #include <strings.h>
 
 /* map entry kinds beyond the record fields */
-enum { J_TS = 100, J_HEADERS, J_BODY, J_SESSION, J_UA, J_REFERER, J_URI };
+enum { J_TS = 100, J_START, J_HEADERS, J_BODY, J_SESSION, J_UA, J_REFERER, J_URI };
 
 struct jfield {
     const char *key; /* --map name */
@@ -24,25 +24,31 @@ struct jfield {
 };
 
 static const struct jfield JFIELDS[] = {
-    {"ts", J_TS, {"time", "timestamp", "ts", "@timestamp", "date", "StartUTC", "time_iso8601", "time_local", "msec", NULL}},
-    {"method", F_METHOD, {"method", "request_method", "request.method", "RequestMethod", "http.method", NULL}},
+    {"ts", J_TS, {"time", "timestamp", "ts", "@timestamp", "date", "time_iso8601", "time_local", "msec", NULL}},
+    {"start", J_START, {"StartUTC", NULL}},
+    {"method", F_METHOD, {"method", "request_method", "request.method", "RequestMethod", "http.method",
+                          "httpRequest.requestMethod", NULL}},
     {"scheme", F_SCHEME, {"scheme", "request.scheme", "RequestScheme", NULL}},
     {"host", F_HOST, {"host", "http_host", "request.host", "RequestHost", "server_name", NULL}},
-    {"path", J_URI, {"uri", "request_uri", "path", "request.uri", "RequestPath", "url", "request.path", NULL}},
+    {"path", J_URI, {"uri", "request_uri", "path", "request.uri", "RequestPath", "url", "request.path",
+                     "httpRequest.requestUrl", NULL}},
     {"query", F_QUERY, {"query", "args", "query_string", "request.query", NULL}},
-    {"version", F_PROTOCOL, {"protocol", "proto", "request.proto", "RequestProtocol", "server_protocol", NULL}},
-    {"status", F_STATUS, {"status", "DownstreamStatus", "response.status", "http.status_code", NULL}},
-    {"resp_bytes", F_BYTES, {"size", "length", "body_bytes_sent", "DownstreamContentSize", "response.size", "bytes_sent", NULL}},
+    {"version", F_PROTOCOL, {"protocol", "proto", "request.proto", "RequestProtocol", "server_protocol",
+                             "httpRequest.protocol", NULL}},
+    {"status", F_STATUS, {"status", "DownstreamStatus", "response.status", "http.status_code", "httpRequest.status", NULL}},
+    {"resp_bytes", F_BYTES, {"size", "length", "body_bytes_sent", "DownstreamContentSize", "response.size", "bytes_sent",
+                             "httpRequest.responseSize", NULL}},
     {"duration_ms", F_DUR_MS, {"duration_ms", "generation_time_milli", NULL}},
-    {"duration_s", F_DUR_S, {"request_time", "duration", NULL}},
+    {"duration_s", F_DUR_S, {"request_time", "duration", "httpRequest.latency", NULL}},
     {"duration_us", F_DUR_US, {NULL}},
     {"duration_ns", F_IGNORE + 1000, {"Duration", NULL}},
-    {"client", F_CLIENT, {"ip", "remote_addr", "client_ip", "request.remote_ip", "request.client_ip", "ClientHost", "remote_ip", NULL}},
+    {"client", F_CLIENT, {"ip", "remote_addr", "client_ip", "request.remote_ip", "request.client_ip", "ClientHost", "remote_ip",
+                          "httpRequest.remoteIp", NULL}},
     {"session", J_SESSION, {"session", "session_id", NULL}},
     {"headers", J_HEADERS, {"request.headers", "headers", NULL}},
     {"body", J_BODY, {"body", "request.body", NULL}},
-    {"user_agent", J_UA, {"user_agent", "http_user_agent", "request_User-Agent", NULL}},
-    {"referer", J_REFERER, {"referrer", "referer", "http_referer", "request_Referer", NULL}},
+    {"user_agent", J_UA, {"user_agent", "http_user_agent", "request_User-Agent", "httpRequest.userAgent", NULL}},
+    {"referer", J_REFERER, {"referrer", "referer", "http_referer", "request_Referer", "httpRequest.referer", NULL}},
 };
 #define N_JFIELDS (sizeof(JFIELDS) / sizeof(JFIELDS[0]))
 
@@ -70,7 +76,7 @@ int tide__json_compile(struct tide_logfmt *f, const char *map, struct tide_err *
             }
         if (!found)
             return tide_err_set(err, TIDE_E_USAGE, "",
-                                "--map: unknown field '%.*s' (ts, method, scheme, host, path, query, "
+                                "--map: unknown field '%.*s' (ts, start, method, scheme, host, path, query, "
                                 "version, status, resp_bytes, duration_ms, duration_s, client, "
                                 "session, headers, body, user_agent, referer)",
                                 (int)(eq - p > 30 ? 30 : eq - p), p);
@@ -212,10 +218,26 @@ int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct
             continue;
         switch (jf->kind) {
         case J_TS:
-            if (set_ts(v, &end_ns)) {
+        case J_START:
+            if (set_ts(v, jf->kind == J_START ? &start_ns : &end_ns)) {
                 *reason = "time field is not a time";
                 rc = TIDE_E_FORMAT;
             }
+            break;
+        case F_DUR_S:
+        case F_DUR_MS:
+        case F_DUR_US:
+            /* a duration with its unit ("0.058927s", Go's "1.2ms"): by the unit */
+            if (cJSON_IsString(v) && v->valuestring[0] &&
+                isalpha((unsigned char)v->valuestring[strlen(v->valuestring) - 1])) {
+                if (tide_duration_parse(v->valuestring, &dur) || dur < 0) {
+                    *reason = "duration is not a duration";
+                    rc = TIDE_E_FORMAT;
+                }
+                break;
+            }
+            rc = tide__log_set_field(f, r, (enum tide__ftype)jf->kind, "", text(v, a), a, &end_ns,
+                                     &start_ns, &dur, reason);
             break;
         case J_URI:
             tide__log_split_uri(text(v, a), r);
@@ -256,7 +278,7 @@ int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct
     cJSON_Delete(o);
     if (rc <= 0)
         return rc;
-    if (end_ns == TIDE_TIME_UNKNOWN) {
+    if (end_ns == TIDE_TIME_UNKNOWN && start_ns == TIDE_TIME_UNKNOWN) {
         *reason = "line has no time field";
         return TIDE_E_FORMAT;
     }
@@ -267,6 +289,6 @@ int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct
         return TIDE_E_FORMAT;
     }
     r->duration_ns = dur;
-    r->ts_ns = end_ns - (dur > 0 ? dur : 0);
+    r->ts_ns = start_ns != TIDE_TIME_UNKNOWN ? start_ns : end_ns - (dur > 0 ? dur : 0);
     return 1;
 }

@@ -162,6 +162,62 @@ static void json_format_with_map_and_nested_headers(void **state)
     tide_arena_free(&a);
 }
 
+static int parse_lines(struct tide_logfmt *f, const char *text, struct tide_record *r,
+                       struct tide_arena *a, const char **reason);
+
+/* JSON: a start time (Traefik's StartUTC, --map start=), durations written
+ * with their unit ("0.058927s", Go's "12.5ms"), Cloud Logging's httpRequest */
+static void json_start_times_durations_with_units_and_cloud_logging(void **state)
+{
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    int64_t t;
+    (void)state;
+    tide_arena_init(&a, 0);
+    assert_int_equal(tide_logfmt_compile(&f, "json", NULL, NULL), 0);
+    assert_int_equal(parse_lines(f,
+                                 "{\"httpRequest\":{\"latency\":\"0.058927s\",\"remoteIp\":\"198.51.100.1\","
+                                 "\"requestMethod\":\"GET\",\"requestUrl\":\"https://example.org/c/?a=1\","
+                                 "\"responseSize\":\"1467\",\"status\":302,\"userAgent\":\"Mo\"},"
+                                 "\"timestamp\":\"2024-05-01T10:00:00.100000Z\"}",
+                                 &r, &a, &reason),
+                     1);
+    assert_int_equal(tide_time_parse_rfc3339("2024-05-01T10:00:00.100000Z", 27, &t), 0);
+    assert_true(r.duration_ns == 58927000);
+    assert_true(r.ts_ns == t - 58927000); /* the timestamp taken as the end */
+    assert_true(tide_str_is_eq_c(r.scheme, "https"));
+    assert_true(tide_str_is_eq_c(r.host, "example.org"));
+    assert_true(tide_str_is_eq_c(r.path, "/c/"));
+    assert_true(tide_str_is_eq_c(r.client, "198.51.100.1"));
+    assert_int_equal(r.status, 302);
+    assert_true(r.resp_bytes == 1467);
+    assert_int_equal(parse_lines(f, "{\"ts\":1714557600.5,\"method\":\"POST\",\"path\":\"/x\",\"duration\":\"12.5ms\"}",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(r.duration_ns == 12500000);
+    assert_int_equal(parse_lines(f, "{\"ts\":1714557600.5,\"path\":\"/x\",\"duration\":\"fast\"}", &r, &a, &reason),
+                     TIDE_E_FORMAT);
+    /* Traefik: StartUTC is the start, whatever "time" says */
+    assert_int_equal(parse_lines(f,
+                                 "{\"StartUTC\":\"2023-08-11T11:39:21.5Z\",\"time\":\"2023-08-11T11:41:25Z\","
+                                 "\"RequestMethod\":\"GET\",\"RequestPath\":\"/\",\"Duration\":10000000000}",
+                                 &r, &a, &reason),
+                     1);
+    assert_int_equal(tide_time_parse_rfc3339("2023-08-11T11:39:21.5Z", 22, &t), 0);
+    assert_true(r.ts_ns == t);
+    tide_logfmt_free(f);
+    /* --map start=: an app that logs when a request begins */
+    assert_int_equal(tide_logfmt_compile(&f, "json", "start=begun,path=p", NULL), 0);
+    assert_int_equal(parse_lines(f, "{\"begun\":\"2024-05-01T10:00:00Z\",\"p\":\"/y\",\"duration_ms\":40}", &r, &a, &reason), 1);
+    assert_int_equal(tide_time_parse_rfc3339("2024-05-01T10:00:00Z", 20, &t), 0);
+    assert_true(r.ts_ns == t);
+    assert_true(r.duration_ns == 40000000);
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
 static void sniff_picks_the_matching_format(void **state)
 {
     char out[512];
@@ -977,6 +1033,7 @@ int main(void)
         cmocka_unit_test(nginx_format_with_msec_request_time_headers_cookies),
         cmocka_unit_test(apache_format_with_microseconds_and_escapes),
         cmocka_unit_test(json_format_with_map_and_nested_headers),
+        cmocka_unit_test(json_start_times_durations_with_units_and_cloud_logging),
         cmocka_unit_test(sniff_picks_the_matching_format),
         cmocka_unit_test(sniff_keeps_the_request_time),
         cmocka_unit_test(w3c_reads_iis_and_netscaler_logs),
