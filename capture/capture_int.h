@@ -34,6 +34,8 @@ enum tide__ftype {
     F_DUR_US,
     F_HEADER,       /* request header, name in item */
     F_COOKIE,       /* one cookie, name in item */
+    F_PORT,         /* a port number (checked, not kept: Apache %p) */
+    F_VHOST,        /* Apache's %v: a host name (checked) */
 };
 
 /* Kinds of format: one parse function each. */

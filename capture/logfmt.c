@@ -256,6 +256,24 @@ int tide__log_request_line(struct tide_str req, struct tide_record *r, const cha
 
 static bool dash(struct tide_str v) { return v.len == 0 || (v.len == 1 && v.p[0] == '-'); }
 
+/* A host name, optionally with :port (a virtual host before the client). */
+static bool is_host(struct tide_str v)
+{
+    size_t i = 0;
+    while (i < v.len && (isalnum((unsigned char)v.p[i]) || v.p[i] == '.' || v.p[i] == '-' || v.p[i] == '_'))
+        i++;
+    if (i == 0)
+        return false;
+    if (i < v.len && v.p[i] == ':') {
+        size_t d = ++i;
+        while (i < v.len && isdigit((unsigned char)v.p[i]))
+            i++;
+        if (i == d)
+            return false;
+    }
+    return i == v.len;
+}
+
 static bool is_ip(struct tide_str v)
 {
     char b[INET6_ADDRSTRLEN];
@@ -311,6 +329,9 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
             if (sp == 1 && is_ip(tide_str_make(v.p + at + 1, v.len - at - 1))) {
                 if (memchr(v.p, ',', at)) {
                     v = tide_str_make(v.p, at); /* the list: its first hop is the client */
+                } else if (!is_host(tide_str_make(v.p, at))) {
+                    *reason = "client address holds a space";
+                    return TIDE_E_FORMAT;
                 } else {
                     if (r->host.len == 0)
                         r->host = tide_str_make(v.p, at);
@@ -393,8 +414,29 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
         if (!dash(v) && r->host.len == 0)
             r->host = v;
         return 1;
+    case F_VHOST:
+        if (dash(v))
+            return 1;
+        if (!is_host(v)) {
+            *reason = "virtual host is not a host name";
+            return TIDE_E_FORMAT;
+        }
+        if (r->host.len == 0)
+            r->host = v;
+        return 1;
+    case F_PORT:
+        for (size_t i = 0; i < v.len; i++)
+            if (!isdigit((unsigned char)v.p[i]) && !dash(v)) {
+                *reason = "port is not a number";
+                return TIDE_E_FORMAT;
+            }
+        return 1;
     case F_VHOST_PORT: {
         const char *c = memchr(v.p, ':', v.len);
+        if (!dash(v) && !is_host(v)) {
+            *reason = "virtual host is not a host name (or host:port)";
+            return TIDE_E_FORMAT;
+        }
         if (!dash(v) && r->host.len == 0)
             r->host = c ? tide_str_make(v.p, (size_t)(c - v.p)) : v;
         return 1;
@@ -651,8 +693,8 @@ static int compile_apache(struct tide_logfmt *f, char *s, struct tide_err *err)
         case 'D': it.t = F_DUR_US; break;
         case 'T': it.t = arg && argn == 2 && strncmp(arg, "ms", 2) == 0 ? F_DUR_MS
                        : arg && argn == 2 && strncmp(arg, "us", 2) == 0 ? F_DUR_US : F_DUR_S; break;
-        case 'v': case 'V': it.t = F_HOST; break;
-        case 'p': it.t = F_IGNORE; break;
+        case 'v': case 'V': it.t = F_VHOST; break;
+        case 'p': it.t = F_PORT; break;
         case 'H': it.t = F_PROTOCOL; break;
         case 'm': it.t = F_METHOD; break;
         case 'U': it.t = F_PATH; break;

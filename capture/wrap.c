@@ -4,7 +4,8 @@
  *   docker  Docker's json-file driver: {"log":"<line>\n","stream":"stdout",
  *           "time":"..."} (what `docker logs` and many shippers keep);
  *   cri     the container runtime's files under /var/log/containers on
- *           Kubernetes: "<time> stdout F <line>";
+ *           Kubernetes: "<time> stdout F <line>" (and what `kubectl logs
+ *           --timestamps` prints: "<time> <line>");
  *   syslog  a syslog header before the line (nginx's access_log syslog:,
  *           rsyslog files): "Mmm dd hh:mm:ss host tag: ", an RFC 3339 time
  *           in its place, or RFC 5424's "<pri>1 time host app pid msgid sd ".
@@ -170,15 +171,20 @@ int tide__unwrap(struct tide_logfmt *f, const char *line, size_t len, struct tid
         *out = msg;
         return 1;
     case TIDE__WRAP_CRI: {
-        /* time stream tag message */
+        /* time stream tag message; or `kubectl logs --timestamps`: time message */
         size_t i = skip_token(line, 0, len), s0, s1, t0, t1;
         s0 = skip_spaces(line, i, len);
         s1 = skip_token(line, s0, len);
         t0 = skip_spaces(line, s1, len);
         t1 = skip_token(line, t0, len);
-        if (i == 0 || s1 == s0 || t1 == t0 || !isdigit((unsigned char)line[0])) {
+        if (i < 20 || !isdigit((unsigned char)line[0]) || line[4] != '-' || line[10] != 'T') {
             *reason = "not a container runtime (CRI) log line";
             return TIDE_E_FORMAT;
+        }
+        if (!((s1 - s0 == 6 && (memcmp(line + s0, "stdout", 6) == 0 || memcmp(line + s0, "stderr", 6) == 0)) &&
+              t1 > t0)) {
+            *out = tide_str_make(line + s0, len - s0); /* kubectl's: no stream, no tag */
+            return 1;
         }
         msg = tide_str_make(line + (t1 < len ? t1 + 1 : t1), len - (t1 < len ? t1 + 1 : t1));
         if (s1 - s0 == 6 && memcmp(line + s0, "stderr", 6) == 0) {

@@ -637,6 +637,11 @@ static void wrapped_lines_are_read_inside_their_wrappers(void **state)
                      0);
     assert_int_equal(parse_lines(f, "2025-10-10T13:55:36Z stdout F ng HTTP/1.1\" 200 1", &r, &a, &reason), 1);
     assert_true(tide_str_is_eq_c(r.path, "/long"));
+    /* kubectl logs --timestamps: the time, then the line */
+    snprintf(line, sizeof(line), "2025-10-10T13:55:36.123456789Z %s", L);
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(tide_str_is_eq_c(r.path, "/a"));
+    assert_int_equal(parse_lines(f, L, &r, &a, &reason), TIDE_E_FORMAT); /* no time before it */
     tide_logfmt_free(f);
     /* syslog: RFC 3164, RFC 3339 time, RFC 5424 with structured data */
     assert_int_equal(tide_logfmt_compile(&f, "syslog+combined", NULL, NULL), 0);
@@ -658,6 +663,9 @@ static void wrapped_lines_are_read_inside_their_wrappers(void **state)
     snprintf(line, sizeof(line), "Oct 10 13:55:36 web1 nginx: %s\n", L);
     assert_int_equal(tide_logfmt_sniff(line, strlen(line), out, sizeof(out), NULL), 0);
     assert_string_equal(out, "syslog+combined");
+    snprintf(line, sizeof(line), "2025-10-10T13:55:36.123456789Z %s\n", L);
+    assert_int_equal(tide_logfmt_sniff(line, strlen(line), out, sizeof(out), NULL), 0);
+    assert_string_equal(out, "cri+combined");
     tide_arena_free(&a);
 }
 
@@ -683,6 +691,10 @@ static void client_field_with_spaces(void **state)
                      1);
     assert_true(tide_str_is_eq_c(r.client, "192.0.2.7"));
     assert_true(tide_str_is_eq_c(r.host, "www.example.org"));
+    /* a time before the address is no host name (kubectl logs --timestamps) */
+    assert_int_equal(parse_lines(f, "2025-10-10T13:55:36.1Z 192.0.2.7 - - [10/Oct/2025:13:55:36 +0000] \"GET / HTTP/1.1\" 200 1",
+                                 &r, &a, &reason),
+                     TIDE_E_FORMAT);
     assert_int_equal(parse_lines(f, "2001:db8::1, 10.0.0.1 10.2.2.121 - - [10/Oct/2025:13:55:36 +0000] \"GET / HTTP/1.1\" 200 1",
                                  &r, &a, &reason),
                      1);
