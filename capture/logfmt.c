@@ -130,9 +130,17 @@ struct tide_str tide__log_unescape(struct tide_str s, struct tide_arena *a)
     if (!base)
         return s;
     for (i = 0; i < s.len; i++) {
-        char c = s.p[i];
-        if (c != '\\' || i + 1 >= s.len) {
-            *o++ = c;
+        char c;
+        /* the text up to the next backslash goes in one copy */
+        const char *bs = memchr(s.p + i, '\\', s.len - i);
+        size_t run = (bs ? (size_t)(bs - s.p) : s.len) - i;
+        memcpy(o, s.p + i, run);
+        o += run;
+        i += run;
+        if (i >= s.len)
+            break;
+        if (i + 1 >= s.len) {
+            *o++ = '\\';
             continue;
         }
         c = s.p[++i];

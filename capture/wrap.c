@@ -211,10 +211,15 @@ int tide__unwrap(struct tide_logfmt *f, const char *line, size_t len, struct tid
             *reason = "Docker log line: \"log\" is not a string";
             return TIDE_E_FORMAT;
         }
-        for (q = line + i + 1; q < line + len && *q != '"'; q++)
-            if (*q == '\\')
-                q++;
-        if (q >= line + len) {
+        /* the closing quote: the first one after an even run of backslashes */
+        for (q = line + i + 1; (q = memchr(q, '"', (size_t)(line + len - q))) != NULL; q++) {
+            const char *b = q;
+            while (b > line + i + 1 && b[-1] == '\\')
+                b--;
+            if ((q - b) % 2 == 0)
+                break;
+        }
+        if (!q) {
             *reason = "Docker log line: unterminated \"log\" string";
             return TIDE_E_FORMAT;
         }
