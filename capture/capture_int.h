@@ -85,6 +85,10 @@ struct tide_logfmt {
 
 /* Shared helpers (logfmt.c). */
 int tide__log_request_line(struct tide_str req, struct tide_record *r, const char **reason);
+/* Space-separated tokens into tok (at most max); "quoted" ones (quotes
+ * dropped) may hold spaces and \" escapes, and with brackets, so may
+ * [bracketed] ones (kept with their brackets). Returns how many. */
+int tide__log_tokens(const char *line, size_t len, struct tide_str *tok, int max, bool brackets);
 int tide__log_split_uri(struct tide_str uri, struct tide_record *r);
 int tide__log_time_local(struct tide_str s, int64_t *ns);
 int tide__log_decimal_ns(struct tide_str s, int64_t scale_ns, int64_t *ns);

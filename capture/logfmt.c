@@ -262,6 +262,41 @@ int tide__log_request_line(struct tide_str req, struct tide_record *r, const cha
     return 1;
 }
 
+/* Space-separated tokens; "quoted tokens" may hold spaces and \" escapes,
+ * and with brackets, so may [bracketed] ones (S3's [time +zone]). */
+int tide__log_tokens(const char *line, size_t len, struct tide_str *tok, int max, bool brackets)
+{
+    size_t i = 0;
+    int n = 0;
+    while (i < len && n < max) {
+        size_t st;
+        while (i < len && line[i] == ' ')
+            i++;
+        if (i >= len)
+            break;
+        if (line[i] == '"') {
+            st = ++i;
+            while (i < len && line[i] != '"') {
+                if (line[i] == '\\' && i + 1 < len)
+                    i++;
+                i++;
+            }
+            tok[n++] = tide_str_make(line + st, i - st);
+            i++;
+        } else if (brackets && line[i] == '[' && memchr(line + i, ']', len - i)) {
+            st = i;
+            i = (size_t)((const char *)memchr(line + i, ']', len - i) - line) + 1;
+            tok[n++] = tide_str_make(line + st, i - st);
+        } else {
+            st = i;
+            while (i < len && line[i] != ' ')
+                i++;
+            tok[n++] = tide_str_make(line + st, i - st);
+        }
+    }
+    return n;
+}
+
 static bool dash(struct tide_str v) { return v.len == 0 || (v.len == 1 && v.p[0] == '-'); }
 
 /* A host name, optionally with :port (a virtual host before the client). */

@@ -12,41 +12,6 @@
 
 #define MAX_TOK 64
 
-/* Space-separated tokens; "quoted tokens" may hold spaces and \" escapes,
- * and with brackets, so may [bracketed] ones (S3's [time +zone]). */
-static int tokens(const char *line, size_t len, struct tide_str *tok, int max, bool brackets)
-{
-    size_t i = 0;
-    int n = 0;
-    while (i < len && n < max) {
-        size_t st;
-        while (i < len && line[i] == ' ')
-            i++;
-        if (i >= len)
-            break;
-        if (line[i] == '"') {
-            st = ++i;
-            while (i < len && line[i] != '"') {
-                if (line[i] == '\\' && i + 1 < len)
-                    i++;
-                i++;
-            }
-            tok[n++] = tide_str_make(line + st, i - st);
-            i++;
-        } else if (brackets && line[i] == '[' && memchr(line + i, ']', len - i)) {
-            st = i;
-            i = (size_t)((const char *)memchr(line + i, ']', len - i) - line) + 1;
-            tok[n++] = tide_str_make(line + st, i - st);
-        } else {
-            st = i;
-            while (i < len && line[i] != ' ')
-                i++;
-            tok[n++] = tide_str_make(line + st, i - st);
-        }
-    }
-    return n;
-}
-
 static struct tide_str strip_port(struct tide_str s)
 {
     const char *c = s.len ? memrchr(s.p, ':', s.len) : NULL;
@@ -63,7 +28,7 @@ int tide__alb_parse(struct tide_logfmt *f, const char *line, size_t len, struct 
                     struct tide_arena *a, const char **reason)
 {
     struct tide_str t[MAX_TOK];
-    int n = tokens(line, len, t, MAX_TOK, false), o, rc, k;
+    int n = tide__log_tokens(line, len, t, MAX_TOK, false), o, rc, k;
     int64_t end_ns, start_ns = TIDE_TIME_UNKNOWN, dur = 0, x;
     if (line[0] == '#') {
         *reason = "comment line";
@@ -135,7 +100,7 @@ int tide__s3_parse(struct tide_logfmt *f, const char *line, size_t len, struct t
                    struct tide_arena *a, const char **reason)
 {
     struct tide_str t[MAX_TOK];
-    int n = tokens(line, len, t, MAX_TOK, true), rc;
+    int n = tide__log_tokens(line, len, t, MAX_TOK, true), rc;
     int64_t end_ns = TIDE_TIME_UNKNOWN, start_ns = TIDE_TIME_UNKNOWN, dur = -1;
     const char *dummy;
     if (n < 17) {

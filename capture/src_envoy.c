@@ -21,36 +21,6 @@
 
 #define MAX_TOK 40
 
-/* Space-separated tokens after the [time]; "quoted" ones may hold spaces. */
-static int tokens(const char *p, size_t len, struct tide_str *tok, int max)
-{
-    size_t i = 0;
-    int n = 0;
-    while (i < len && n < max) {
-        size_t st;
-        while (i < len && p[i] == ' ')
-            i++;
-        if (i >= len)
-            break;
-        if (p[i] == '"') {
-            st = ++i;
-            while (i < len && p[i] != '"') {
-                if (p[i] == '\\' && i + 1 < len)
-                    i++;
-                i++;
-            }
-            tok[n++] = tide_str_make(p + st, (i < len ? i : len) - st);
-            i++;
-        } else {
-            st = i;
-            while (i < len && p[i] != ' ')
-                i++;
-            tok[n++] = tide_str_make(p + st, i - st);
-        }
-    }
-    return n;
-}
-
 static bool dash(struct tide_str v) { return v.len == 0 || (v.len == 1 && v.p[0] == '-'); }
 
 static bool digits(struct tide_str v)
@@ -76,7 +46,7 @@ int tide__envoy_parse(struct tide_logfmt *f, const char *line, size_t len, struc
         *reason = "no [start time] (expected an Envoy access log line)";
         return TIDE_E_FORMAT;
     }
-    n = tokens(close + 1, len - (size_t)(close + 1 - line), t, MAX_TOK);
+    n = tide__log_tokens(close + 1, len - (size_t)(close + 1 - line), t, MAX_TOK, false);
     /* request, code, flags, then Envoy's bytes received or Istio's code details */
     if (n < 12 || !(digits(t[1]) || dash(t[1]))) {
         *reason = "too few fields for an Envoy access log line";
