@@ -83,6 +83,10 @@ long tide_input_read(void *userp, void *buf, size_t n, struct tide_err *err);
  */
 typedef void (*tide_idle_fn)(void *userp);
 void tide_input_follow(struct tide_input *in, volatile int *stop, tide_idle_fn idle, void *userp);
+/* Follows without waiting: at the end of the file, a read fails with
+ * TIDE_E_AGAIN (err says so) until more data, a rotation or a truncation
+ * comes; after *stop, it ends. For several followed inputs at once. */
+void tide_input_follow_nb(struct tide_input *in, volatile int *stop);
 
 /*
  * Reads (and decompresses) on a thread of its own, a few 1 MiB chunks ahead

@@ -39,6 +39,7 @@ struct tide_input {
     bz_stream bz;
     bool bz_init, bz_done;
     volatile int *follow_stop; /* non-NULL: follow the file (tail -F) */
+    bool follow_nb;            /* at its end, reads fail with TIDE_E_AGAIN instead of waiting */
     tide_idle_fn idle;
     void *idle_userp;
     char path[4096];
@@ -73,17 +74,20 @@ void tide_input_follow(struct tide_input *in, volatile int *stop, tide_idle_fn i
     in->idle_userp = userp;
 }
 
-/* At the end of a followed file: wait for data, a rotation, a truncation or a stop. */
-static int follow_wait(struct tide_input *in, struct tide_err *err)
+void tide_input_follow_nb(struct tide_input *in, volatile int *stop)
 {
-    for (;;) {
+    in->follow_stop = stop;
+    in->follow_nb = true;
+}
+
+/* At the end of a followed file, one look: 0 stopped (the real end), 1 read
+ * again (more data, a rotation, a truncation), 2 nothing new yet. */
+static int follow_check(struct tide_input *in)
+{
+    {
         struct stat now, cur;
-        struct timespec ts = {0, 200000000};
         if (*in->follow_stop)
             return 0; /* real end */
-        if (in->idle)
-            in->idle(in->idle_userp);
-        nanosleep(&ts, NULL);
         if (fstat(in->fd, &cur) == 0 && (uint64_t)cur.st_size < in->offset) {
             lseek(in->fd, 0, SEEK_SET); /* truncated in place: read it again */
             in->offset = 0;
@@ -107,14 +111,30 @@ static int follow_wait(struct tide_input *in, struct tide_err *err)
         if (stat(in->path, &now) == 0 && (now.st_ino != cur.st_ino || now.st_dev != cur.st_dev)) {
             int nfd = open(in->path, O_RDONLY | O_CLOEXEC);
             if (nfd < 0)
-                continue; /* the new file is not there yet */
+                return 2; /* the new file is not there yet */
             close(in->fd); /* the old one was read to its end above */
             in->fd = nfd;
             in->offset = 0;
             in->tail_len = 0;
             return 1;
         }
-        (void)err;
+        return 2;
+    }
+}
+
+/* At the end of a followed file: wait for data, a rotation, a truncation or a stop. */
+static int follow_wait(struct tide_input *in)
+{
+    for (;;) {
+        struct timespec ts = {0, 200000000};
+        int w;
+        if (*in->follow_stop)
+            return 0;
+        if (in->idle)
+            in->idle(in->idle_userp);
+        nanosleep(&ts, NULL);
+        if ((w = follow_check(in)) != 2)
+            return w;
     }
 }
 
@@ -124,8 +144,15 @@ static long raw_read(struct tide_input *in, void *buf, size_t n, struct tide_err
 {
     for (;;) {
         ssize_t k = read(in->fd, buf, n);
-        if (k == 0 && in->follow_stop && follow_wait(in, err) == 1)
-            continue;
+        if (k == 0 && in->follow_stop) {
+            int w = in->follow_nb ? follow_check(in) : follow_wait(in);
+            if (w == 1)
+                continue;
+            if (w == 2) {
+                tide_err_set(err, TIDE_E_AGAIN, in->name, "no new data yet");
+                return -1;
+            }
+        }
         if (k >= 0) {
             __atomic_add_fetch(&in->bytes, (uint64_t)k, __ATOMIC_RELAXED);
             in->offset += (uint64_t)k;

@@ -26,6 +26,7 @@ struct src {
     struct tide__entry *pending;
     int64_t pending_end;
     bool done;
+    bool waiting; /* followed, at its end for now: looked at again later */
 };
 
 struct cap {
@@ -64,9 +65,14 @@ static int advance(struct cap *c, struct src *s, struct tide_err *err)
     for (;;) {
         int rc;
         tide_err_clear(err);
+        s->waiting = false;
         rc = tide_lines_next(&s->lines, &line, err);
         if (rc == 0) {
             s->done = true;
+            return 0;
+        }
+        if (rc == TIDE_E_AGAIN) { /* a followed log with nothing new yet */
+            s->waiting = true;
             return 0;
         }
         if (rc == TIDE_E_LIMIT) {
@@ -173,7 +179,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
             goto out_close;
         tide_lines_init(&c.srcs[i].lines, tide_input_read, c.srcs[i].in, (size_t)16 << 20);
         if (opts->follow_stop)
-            tide_input_follow(c.srcs[i].in, opts->follow_stop, on_follow_idle, &c);
+            tide_input_follow_nb(c.srcs[i].in, opts->follow_stop);
     }
     for (i = 0; i < n && !rc; i++)
         rc = advance(&c, &c.srcs[i], err);
@@ -187,7 +193,33 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
         for (i = 0; i < n; i++)
             if (c.srcs[i].pending && (!best || c.srcs[i].pending_end < best->pending_end))
                 best = &c.srcs[i];
-        if (!best)
+        if (!best) {
+            /* followed logs all at their end for now: write what the wall
+             * clock lets go, wait a little, look again (a stop ends them) */
+            bool waiting = false;
+            for (i = 0; i < n; i++)
+                waiting |= c.srcs[i].waiting;
+            if (!waiting)
+                break;
+            on_follow_idle(&c);
+            {
+                struct timespec ts = {0, 200000000};
+                nanosleep(&ts, NULL);
+            }
+            for (i = 0; i < n && !rc; i++)
+                if (c.srcs[i].waiting)
+                    rc = advance(&c, &c.srcs[i], err);
+            continue;
+        }
+        /* a followed log at its end is looked at again now and then while
+         * others keep the merge busy (a record it writes meanwhile may come
+         * late, within the window) */
+        iter++;
+        if (opts->follow_stop && (iter & 1023) == 0)
+            for (i = 0; i < n && !rc; i++)
+                if (c.srcs[i].waiting)
+                    rc = advance(&c, &c.srcs[i], err);
+        if (rc)
             break;
         e = best->pending;
         best->pending = NULL;
@@ -199,7 +231,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
                 watermark = c.srcs[i].pending_end;
         if (!rc)
             rc = tide__reorder_release(c.ro, watermark, err);
-        if (opts->on_progress && (++iter & 8191) == 0) {
+        if (opts->on_progress && (iter & 8191) == 0) {
             struct timespec now;
             clock_gettime(CLOCK_MONOTONIC, &now);
             if (opts->progress_ms < 0 ||

@@ -37,7 +37,7 @@ void help_capture(FILE *f)
 
             "      --max-bad N|P%%       fail above N bad lines or P%% of lines (default 1%%)\n"
             "      --strict             stop at the first bad line\n"
-            "      --follow             follow one live log like tail -F (rotation and\n"
+            "      --follow             follow live logs like tail -F (rotation and\n"
             "                           truncation handled) until SIGINT/SIGTERM\n"
             "      --flush D            with --follow: write a whole block at least every D\n"
             "                           (default 10s), so a crash loses at most that\n\n"
@@ -319,10 +319,11 @@ static int capture_log(int argc, char **argv)
         cli_errorf("capture log: no input files (use '-' for stdin)");
         return EXIT_USAGE;
     }
-    if (follow && (n != 1 || strcmp(argv[optind], "-") == 0)) {
-        cli_errorf("capture log: --follow takes exactly one log file");
-        return EXIT_USAGE;
-    }
+    for (i = 0; follow && i < n; i++)
+        if (strcmp(argv[optind + i], "-") == 0) {
+            cli_errorf("capture log: --follow follows files, not stdin");
+            return EXIT_USAGE;
+        }
     fmts = calloc((size_t)n, sizeof(*fmts));
     fmt_names = calloc((size_t)n, sizeof(*fmt_names));
     if (!fmts || !fmt_names) {

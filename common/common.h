@@ -34,6 +34,7 @@ enum tide_errcode {
     TIDE_E_USAGE = -8,     /* caller passed invalid arguments */
     TIDE_E_NOTFOUND = -9,  /* named thing does not exist */
     TIDE_E_INTERNAL = -10, /* a bug or an unexpected library failure */
+    TIDE_E_AGAIN = -11,    /* nothing yet: a followed input is at its end for now */
 };
 
 /*

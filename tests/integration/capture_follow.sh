@@ -2,7 +2,8 @@
 # `tide capture log --follow` on a live log: lines appended later are
 # captured; a rotation (mv + new file) and a truncation (copytruncate) are
 # followed; blocks are written while it runs (--flush), so a reader sees them
-# before the end; SIGINT ends it with a complete, indexed trace.
+# before the end; SIGINT ends it with a complete, indexed trace. Several logs
+# are followed at once.
 set -u
 TIDE=${1:?usage: capture_follow.sh TIDE}
 . "$(dirname "$0")/lib.sh"
@@ -59,4 +60,33 @@ CAP_PID=""
 [ "$("$TIDE" cat "$W/anon.tide" | wc -l)" -eq 6 ] || fail "anonymized: not all 6 records after SIGINT"
 "$TIDE" cat "$W/anon.tide" | grep -q '"client":"10\.0\.0\.' && fail "anonymized: a client address in clear"
 pass "anonymized --follow: blocks written while running ($n records readable), all 6 after SIGINT, no address in clear"
+
+# several live logs at once (two servers, or two pods' container logs): one
+# goes quiet while the other keeps writing; the quiet one holds nothing
+# back (the busy one's records reach disk while running), and its lines are
+# taken up again when it writes; a rotation of one is followed
+for i in 1 2; do line $i; done >"$W/a.log"
+for i in 101 102; do line $i; done >"$W/b.log"
+"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --format combined "$W/a.log" "$W/b.log" \
+  -o "$W/two.tide" 2>"$W/err" &
+CAP_PID=$!
+sleep 1
+for i in 3 4 5; do line $i >>"$W/a.log"; sleep 0.3; done # b.log quiet
+sleep 2.5
+got=$("$TIDE" cat --allow-raw "$W/two.tide" 2>/dev/null | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
+case "$got" in *"3 4 5"*) ;; *) fail "a quiet log held the other back: readable while running: $got" ;; esac
+line 103 >>"$W/b.log"
+mv "$W/a.log" "$W/a.log.1"
+line 6 >"$W/a.log"
+sleep 1.5
+kill -INT "$CAP_PID"
+wait "$CAP_PID"
+rc=$?
+CAP_PID=""
+[ $rc -eq 0 ] || fail "two logs: capture exit $rc: $(cat "$W/err")"
+got=$("$TIDE" cat --allow-raw "$W/two.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
+[ "$got" = "1 2 3 4 5 6 101 102 103 " ] || fail "two logs: records: $got"
+"$TIDE" capture log --raw --follow --format combined - -o "$W/x.tide" </dev/null 2>"$W/err"
+[ $? -eq 2 ] || fail "--follow on stdin not refused"
+pass "two logs followed at once: a quiet one holds nothing back, is taken up again, and a rotation is followed"
 finish
