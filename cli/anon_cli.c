@@ -338,9 +338,9 @@ int cmd_keygen(int argc, char **argv)
 
 /* ---- a trace output behind optional inline anonymization --------------------------------- */
 
-int cli_trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw, struct cli_anon *ca,
-                       const char *kind, const char *const *sources, int n_sources,
-                       const struct tide_trace_writer_opts *wo)
+static int trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw, struct cli_anon *ca,
+                          const char *kind, const char *const *kinds, const char *const *sources, int n_sources,
+                          const struct tide_trace_writer_opts *wo)
 {
     struct tide_err err = {0};
     char *meta;
@@ -352,7 +352,7 @@ int cli_trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw, s
         cli_error(&err);
         return EXIT_USAGE;
     }
-    meta = cli_meta_json(raw, kind, sources, n_sources);
+    meta = cli_meta_json_kinds(raw, kind, kinds, sources, n_sources);
     if (meta && !raw) {
         char *m2 = cli_anon_meta(ca, meta);
         free(meta);
@@ -384,6 +384,20 @@ int cli_trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw, s
         t->sink = cli_anon_sink(ca, (struct tide_sink){tide_pipe_sink, t->pipe});
     }
     return EXIT_OK;
+}
+
+int cli_trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw, struct cli_anon *ca,
+                       const char *kind, const char *const *sources, int n_sources,
+                       const struct tide_trace_writer_opts *wo)
+{
+    return trace_out_open(t, outpath, raw, ca, kind, NULL, sources, n_sources, wo);
+}
+
+int cli_trace_out_open_kinds(struct cli_trace_out *t, const char *outpath, bool raw, struct cli_anon *ca,
+                             const char *const *kinds, const char *const *sources, int n_sources,
+                             const struct tide_trace_writer_opts *wo)
+{
+    return trace_out_open(t, outpath, raw, ca, kinds[0], kinds, sources, n_sources, wo);
 }
 
 int cli_trace_out_sync(struct cli_trace_out *t, struct tide_err *err)

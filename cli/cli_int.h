@@ -124,6 +124,10 @@ struct cli_trace_out {
 int cli_trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw, struct cli_anon *ca,
                        const char *kind, const char *const *sources, int n_sources,
                        const struct tide_trace_writer_opts *wo);
+/* The same, each source with a kind of its own (a log format per file). */
+int cli_trace_out_open_kinds(struct cli_trace_out *t, const char *outpath, bool raw, struct cli_anon *ca,
+                             const char *const *kinds, const char *const *sources, int n_sources,
+                             const struct tide_trace_writer_opts *wo);
 int cli_trace_out_close(struct cli_trace_out *t, const char *final_json);
 /* Waits until every record given to t->sink is with the writer (before touching t->w). */
 int cli_trace_out_sync(struct cli_trace_out *t, struct tide_err *err);
@@ -165,5 +169,8 @@ int cli_reader_end(struct tide_trace_reader *r, int rc, const struct tide_err *e
 
 /* Metadata JSON for a new trace. Caller owns the result (free). */
 char *cli_meta_json(bool raw, const char *kind, const char *const *sources, int n_sources);
+/* kinds[i] for sources[i] (NULL kinds: kind for all). */
+char *cli_meta_json_kinds(bool raw, const char *kind, const char *const *kinds, const char *const *sources,
+                          int n_sources);
 
 #endif

@@ -361,7 +361,8 @@ static int capture_log(int argc, char **argv)
         tide_logfmt_set_tz(fmts[i], tz);
         fmt_names[i] = strdup(spec);
     }
-    ex = cli_trace_out_open(&to, outpath, raw, &ca, fmt_names[0], (const char *const *)argv + optind, n, &wo);
+    ex = cli_trace_out_open_kinds(&to, outpath, raw, &ca, (const char *const *)fmt_names,
+                                  (const char *const *)argv + optind, n, &wo);
     if (ex != EXIT_OK)
         goto out_free;
     lo.on_bad = on_bad;

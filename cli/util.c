@@ -157,6 +157,12 @@ int cli_reader_end(struct tide_trace_reader *r, int rc, const struct tide_err *e
 
 char *cli_meta_json(bool raw, const char *kind, const char *const *sources, int n_sources)
 {
+    return cli_meta_json_kinds(raw, kind, NULL, sources, n_sources);
+}
+
+char *cli_meta_json_kinds(bool raw, const char *kind, const char *const *kinds, const char *const *sources,
+                          int n_sources)
+{
     cJSON *o = cJSON_CreateObject(), *arr;
     char tbuf[31], *s;
     struct timespec now;
@@ -174,7 +180,7 @@ char *cli_meta_json(bool raw, const char *kind, const char *const *sources, int 
         cJSON *src = cJSON_CreateObject();
         cJSON_AddNumberToObject(src, "id", i);
         cJSON_AddStringToObject(src, "name", sources[i]);
-        cJSON_AddStringToObject(src, "kind", kind);
+        cJSON_AddStringToObject(src, "kind", kinds ? kinds[i] : kind);
         cJSON_AddItemToArray(arr, src);
     }
     s = cJSON_PrintUnformatted(o);

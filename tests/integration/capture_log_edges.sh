@@ -117,6 +117,12 @@ for f in cri docker; do
   "$TIDE" audit "$W/$f-anon.tide" >/dev/null 2>&1 || fail "$f: audit of the anonymized capture"
 done
 pass "container logs (cri, docker): guessed, lines read inside the wrapper, a 40 KB line joined from 3 pieces, stderr counted apart"
+# two files of two formats in one trace: each source keeps its own format
+"$TIDE" capture log --raw "$W/cri.log" "$W/docker.log" -o "$W/both.tide" 2>/dev/null || fail "cri + docker in one capture"
+src=$("$TIDE" inspect "$W/both.tide" | grep '^sources')
+case "$src" in *"cri.log (cri+nginx:"*"docker.log (docker+nginx:"*) ;; *) fail "sources' formats: $src" ;; esac
+[ "$("$TIDE" cat --allow-raw "$W/both.tide" | wc -l)" -eq 12 ] || fail "cri + docker: not 12 records"
+pass "logs of two formats in one capture: each source is listed with its own format"
 
 # the live progress line is for terminals: stderr to a file gets none (nor its
 # carriage returns) unless --progress asks; the summary is there either way
