@@ -148,7 +148,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
 {
     struct cap c;
     int i, rc = 0;
-    struct timespec last_progress;
+    struct timespec last_progress, last_idle;
     uint64_t iter = 0;
 
     memset(&c, 0, sizeof(c));
@@ -184,6 +184,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
     for (i = 0; i < n && !rc; i++)
         rc = advance(&c, &c.srcs[i], err);
     clock_gettime(CLOCK_MONOTONIC, &last_progress);
+    last_idle = last_progress;
     /* k-way: always advance the input that is furthest behind in log time; a
      * record leaves the window once every input has passed it by the window */
     while (!rc) {
@@ -206,6 +207,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
                 struct timespec ts = {0, 200000000};
                 nanosleep(&ts, NULL);
             }
+            clock_gettime(CLOCK_MONOTONIC, &last_idle);
             for (i = 0; i < n && !rc; i++)
                 if (c.srcs[i].waiting)
                     rc = advance(&c, &c.srcs[i], err);
@@ -215,10 +217,18 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
          * others keep the merge busy (a record it writes meanwhile may come
          * late, within the window) */
         iter++;
-        if (opts->follow_stop && (iter & 1023) == 0)
+        if (opts->follow_stop && (iter & 1023) == 0) {
+            struct timespec now;
             for (i = 0; i < n && !rc; i++)
                 if (c.srcs[i].waiting)
                     rc = advance(&c, &c.srcs[i], err);
+            /* logs that never all wait at once still get their --flush */
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (!rc && (now.tv_sec - last_idle.tv_sec) * 1000 + (now.tv_nsec - last_idle.tv_nsec) / 1000000 >= 200) {
+                on_follow_idle(&c);
+                last_idle = now;
+            }
+        }
         if (rc)
             break;
         e = best->pending;
