@@ -513,7 +513,7 @@ static bool apply(struct tide_anon *a, int act, const char *s, size_t n, struct 
         bool ch;
         if (n == 0)
             return true;
-        if (tide__is_ip(s, n))
+        if (tide_is_ip(s, n))
             r = tide__pseudo_ip(a->ps, tide_str_make(s, n), &ch);
         else
             r = tide__pseudo(a->ps, shape_of(s, n), tide_str_make(s, n));
@@ -641,7 +641,7 @@ static void json_collect_at(struct tide_anon *a, cJSON *node, int inherited, cha
     } else if (cJSON_IsString(node) && inherited == ACT_PSEUDONYMIZE) {
         const char *s = node->valuestring;
         size_t n = strlen(s);
-        if (!tide__is_ip(s, n))
+        if (!tide_is_ip(s, n))
             remember(a, s, n, pseudo(a, shape_of(s, n), s, n));
     }
 }
@@ -687,7 +687,7 @@ static void query_collect(struct tide_anon *a, const char *s, size_t n)
             if (act == ACT_PSEUDONYMIZE) {
                 tide_buf_reset(&d);
                 tide_percent_decode(&d, eq + 1, end - (size_t)(eq + 1 - s));
-                if (d.len && !tide__is_ip(d.p, d.len))
+                if (d.len && !tide_is_ip(d.p, d.len))
                     remember(a, d.p, d.len, pseudo(a, shape_of(d.p, d.len), d.p, d.len));
             } else if (act == ACT_NONE) {
                 /* JSON inside a query value */

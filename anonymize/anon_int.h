@@ -91,7 +91,6 @@ size_t tide__detect(const char *s, size_t n, struct tide_pii_hit *hits, size_t c
 size_t tide__detect_all(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);
 bool tide__detect_maybe(const char *s, size_t n);
 bool tide__luhn(const char *digits, size_t n);
-bool tide__is_ip(const char *s, size_t n);
 /* True if s is base64 (either alphabet) of mostly printable text. */
 bool tide__is_b64_text(const char *s, size_t n);
 

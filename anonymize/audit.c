@@ -135,7 +135,7 @@ static void personal_value(struct tide_audit *au, const char *field, const struc
         return;
     for (i = 0; i < vn; i++)
         letters += isalpha((unsigned char)v[i]) != 0;
-    if (letters == 0 || tide__is_pseudonym(v, vn) || tide__is_ip(v, vn))
+    if (letters == 0 || tide__is_pseudonym(v, vn) || tide_is_ip(v, vn))
         return;
     {
         /* emails of the reserved domain and p_ words inside free text pass */

@@ -11,7 +11,6 @@
 #define _GNU_SOURCE
 #include "anon_int.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
@@ -46,17 +45,6 @@ bool tide__luhn(const char *d, size_t n)
         sum += x;
     }
     return k >= 13 && sum % 10 == 0;
-}
-
-bool tide__is_ip(const char *s, size_t n)
-{
-    char b[64];
-    uint8_t a[16];
-    if (n == 0 || n >= sizeof(b))
-        return false;
-    memcpy(b, s, n);
-    b[n] = 0;
-    return inet_pton(memchr(s, ':', n) ? AF_INET6 : AF_INET, b, a) == 1;
 }
 
 /* email around an '@' at position at: returns start/len through pointers */
@@ -156,7 +144,7 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
             colons += s[j] == ':';
         while (j > i && s[j - 1] == '.')
             j--;
-        if (colons >= 2 && tide__is_ip(s + i, j - i)) {
+        if (colons >= 2 && tide_is_ip(s + i, j - i)) {
             *kind = TIDE_PII_IPV6;
             return j - i;
         }
@@ -174,7 +162,7 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
          * (a letter, then '/'; or Gecko's "rv:") */
         bool version = (i >= 2 && s[i - 1] == '/' && is_alnum(s[i - 2]) && !is_digit(s[i - 2])) ||
                        (i >= 3 && memcmp(s + i - 3, "rv:", 3) == 0);
-        if (dots == 3 && !version && (j >= n || !is_alnum(s[j])) && tide__is_ip(s + i, j - i)) {
+        if (dots == 3 && !version && (j >= n || !is_alnum(s[j])) && tide_is_ip(s + i, j - i)) {
             *kind = TIDE_PII_IPV4;
             return j - i;
         }

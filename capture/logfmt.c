@@ -13,8 +13,6 @@
 #define _GNU_SOURCE
 #include "capture_int.h"
 
-#include <arpa/inet.h>
-
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,16 +315,6 @@ static bool is_host(struct tide_str v)
     return i == v.len;
 }
 
-static bool is_ip(struct tide_str v)
-{
-    char b[INET6_ADDRSTRLEN];
-    unsigned char a[16];
-    if (v.len == 0 || v.len >= sizeof(b))
-        return false;
-    memcpy(b, v.p, v.len);
-    b[v.len] = 0;
-    return inet_pton(AF_INET, b, a) == 1 || inet_pton(AF_INET6, b, a) == 1;
-}
 
 int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide__ftype t,
                         const char *name, struct tide_str v, struct tide_arena *a,
@@ -369,7 +357,7 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
             for (size_t i = 0; i < v.len; i++)
                 if (v.p[i] == ' ' && (i == 0 || (v.p[i - 1] != ',' && v.p[i - 1] != ' ')))
                     sp++, at = i;
-            if (sp == 1 && is_ip(tide_str_make(v.p + at + 1, v.len - at - 1))) {
+            if (sp == 1 && tide_is_ip(v.p + at + 1, v.len - at - 1)) {
                 if (memchr(v.p, ',', at)) {
                     v = tide_str_make(v.p, at); /* the list: its first hop is the client */
                 } else if (!is_host(tide_str_make(v.p, at))) {

@@ -5,6 +5,7 @@
  */
 #include "common.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -365,6 +366,17 @@ bool tide_percent_decode(struct tide_buf *b, const char *s, size_t n)
         }
     }
     return any;
+}
+
+bool tide_is_ip(const char *s, size_t n)
+{
+    char b[64];
+    uint8_t a[16];
+    if (n == 0 || n >= sizeof(b))
+        return false;
+    memcpy(b, s, n);
+    b[n] = 0;
+    return inet_pton(memchr(s, ':', n) ? AF_INET6 : AF_INET, b, a) == 1;
 }
 
 /* ---- base64 and JSON escaping ---------------------------------------------- */

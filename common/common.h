@@ -202,6 +202,9 @@ static inline int tide_hex_value(char c)
  * was encoded (a % escape or a '+'), false if the text came through as is. */
 bool tide_percent_decode(struct tide_buf *b, const char *s, size_t n);
 
+/* Whether s (n bytes) is an IPv4 or IPv6 address as inet_pton reads it. */
+bool tide_is_ip(const char *s, size_t n);
+
 /* Parses a decimal integer in [s, s+len) fully; 0 ok, TIDE_E_FORMAT. */
 int tide_parse_i64(const char *s, size_t len, int64_t *out);
 
