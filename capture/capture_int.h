@@ -84,6 +84,8 @@ struct tide_logfmt {
 };
 
 /* Shared helpers (logfmt.c). */
+/* An empty field or a lone '-': the log's way of saying "none". */
+static inline bool tide__log_dash(struct tide_str v) { return v.len == 0 || (v.len == 1 && v.p[0] == '-'); }
 int tide__log_request_line(struct tide_str req, struct tide_record *r, const char **reason);
 /* Space-separated tokens into tok (at most max); "quoted" ones (quotes
  * dropped) may hold spaces and \" escapes, and with brackets, so may

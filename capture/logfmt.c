@@ -295,7 +295,6 @@ int tide__log_tokens(const char *line, size_t len, struct tide_str *tok, int max
     return n;
 }
 
-static bool dash(struct tide_str v) { return v.len == 0 || (v.len == 1 && v.p[0] == '-'); }
 
 /* A host name, optionally with :port (a virtual host before the client). */
 static bool is_host(struct tide_str v)
@@ -328,7 +327,7 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
         return 1;
     case F_CLIENT: {
         const char *comma;
-        if (dash(v))
+        if (tide__log_dash(v))
             return 1;
         if (v.p[0] == '"') {
             /* "xff list" addr: a quoted X-Forwarded-For before the peer address */
@@ -394,7 +393,7 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
     case F_TIME_ISO:
     case F_TIME_START_ISO:
         if (tide_time_parse_rfc3339(v.p, v.len, &x)) {
-            if (t == F_TIME_START_ISO && dash(v))
+            if (t == F_TIME_START_ISO && tide__log_dash(v))
                 return 1;
             *reason = "bad time (expected ISO 8601)";
             return TIDE_E_FORMAT;
@@ -414,19 +413,19 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
     case F_REQUEST:
         return tide__log_request_line(tide__log_unescape(v, a), r, reason);
     case F_METHOD:
-        if (!dash(v))
+        if (!tide__log_dash(v))
             r->method = v;
         return 1;
     case F_REQUEST_URI:
-        if (!dash(v))
+        if (!tide__log_dash(v))
             tide__log_split_uri(tide__log_unescape(v, a), r);
         return 1;
     case F_PATH:
-        if (!dash(v) && r->path.len == 0)
+        if (!tide__log_dash(v) && r->path.len == 0)
             r->path = tide__log_unescape(v, a);
         return 1;
     case F_QUERY:
-        if (!dash(v) && r->query.len == 0) {
+        if (!tide__log_dash(v) && r->query.len == 0) {
             v = tide__log_unescape(v, a);
             if (v.len && v.p[0] == '?')
                 v = tide_str_make(v.p + 1, v.len - 1);
@@ -434,19 +433,19 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
         }
         return 1;
     case F_PROTOCOL:
-        if (!dash(v))
+        if (!tide__log_dash(v))
             r->version = v;
         return 1;
     case F_SCHEME:
-        if (!dash(v))
+        if (!tide__log_dash(v))
             r->scheme = v;
         return 1;
     case F_HOST:
-        if (!dash(v) && r->host.len == 0)
+        if (!tide__log_dash(v) && r->host.len == 0)
             r->host = v;
         return 1;
     case F_VHOST:
-        if (dash(v))
+        if (tide__log_dash(v))
             return 1;
         if (!is_host(v)) {
             *reason = "virtual host is not a host name";
@@ -457,24 +456,24 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
         return 1;
     case F_PORT:
         for (size_t i = 0; i < v.len; i++)
-            if (!isdigit((unsigned char)v.p[i]) && !dash(v)) {
+            if (!isdigit((unsigned char)v.p[i]) && !tide__log_dash(v)) {
                 *reason = "port is not a number";
                 return TIDE_E_FORMAT;
             }
         return 1;
     case F_VHOST_PORT: {
         const char *c = memchr(v.p, ':', v.len);
-        if (!dash(v) && !is_host(v)) {
+        if (!tide__log_dash(v) && !is_host(v)) {
             *reason = "virtual host is not a host name (or host:port)";
             return TIDE_E_FORMAT;
         }
-        if (!dash(v) && r->host.len == 0)
+        if (!tide__log_dash(v) && r->host.len == 0)
             r->host = c ? tide_str_make(v.p, (size_t)(c - v.p)) : v;
         return 1;
     }
     case F_STATUS: {
         unsigned st;
-        if (dash(v))
+        if (tide__log_dash(v))
             return 1;
         if (num(v.p, v.len, &st) || st > 999) {
             *reason = "status is not a number";
@@ -484,7 +483,7 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
         return 1;
     }
     case F_BYTES:
-        if (dash(v)) {
+        if (tide__log_dash(v)) {
             r->resp_bytes = v.len ? 0 : -1;
             return 1;
         }
@@ -497,7 +496,7 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
     case F_DUR_S:
     case F_DUR_MS:
     case F_DUR_US:
-        if (dash(v))
+        if (tide__log_dash(v))
             return 1;
         {
             /* upstream times may be lists ("0.1, 0.2"): the request time is the last */
@@ -514,7 +513,7 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
         *dur_ns = x;
         return 1;
     case F_HEADER:
-        if (dash(v))
+        if (tide__log_dash(v))
             return 1;
         if (tide__log_add_header(f, r, tide_str_c(name), tide__log_unescape(v, a))) {
             *reason = "too many header fields";
@@ -527,7 +526,7 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
         struct tide_str prev = tide_str_make(NULL, 0);
         size_t nl = strlen(name);
         char *p;
-        if (dash(v))
+        if (tide__log_dash(v))
             return 1;
         v = tide__log_unescape(v, a);
         for (i = 0; i < r->n_headers; i++)
@@ -769,12 +768,27 @@ static int compile_apache(struct tide_logfmt *f, char *s, struct tide_err *err)
     "[$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length "               \
     "$upstream_response_time $upstream_status $req_id"
 
+/* The formats read by a parser of their own, without a format string. */
+static int reader_kind(const char *spec)
+{
+    static const struct {
+        const char *name;
+        enum tide__fmtkind kind;
+    } READERS[] = {{"alb", FMT_ALB}, {"cloudfront", FMT_CLOUDFRONT}, {"w3c", FMT_W3C},
+                   {"s3", FMT_S3},   {"haproxy", FMT_HAPROXY},       {"envoy", FMT_ENVOY}};
+    size_t k;
+    for (k = 0; k < sizeof(READERS) / sizeof(READERS[0]); k++)
+        if (strcmp(spec, READERS[k].name) == 0)
+            return (int)READERS[k].kind;
+    return -1;
+}
+
 int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *map,
                         struct tide_err *err)
 {
     struct tide_logfmt *f;
     const char *body = NULL, *full = spec;
-    int rc = 0;
+    int rc = 0, kind;
     bool apache = false;
     *out = NULL;
     f = calloc(1, sizeof(*f));
@@ -805,18 +819,8 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
     } else if (strcmp(spec, "json") == 0) {
         f->kind = FMT_JSON;
         rc = tide__json_compile(f, map, err);
-    } else if (strcmp(spec, "alb") == 0) {
-        f->kind = FMT_ALB;
-    } else if (strcmp(spec, "cloudfront") == 0) {
-        f->kind = FMT_CLOUDFRONT;
-    } else if (strcmp(spec, "w3c") == 0) {
-        f->kind = FMT_W3C;
-    } else if (strcmp(spec, "s3") == 0) {
-        f->kind = FMT_S3;
-    } else if (strcmp(spec, "haproxy") == 0) {
-        f->kind = FMT_HAPROXY;
-    } else if (strcmp(spec, "envoy") == 0) {
-        f->kind = FMT_ENVOY;
+    } else if ((kind = reader_kind(spec)) >= 0) {
+        f->kind = (enum tide__fmtkind)kind;
     } else {
         rc = tide_err_set(err, TIDE_E_USAGE, "",
                           "unknown log format '%.60s' (combined, common, vhost_combined, "

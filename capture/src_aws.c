@@ -77,7 +77,7 @@ int tide__alb_parse(struct tide_logfmt *f, const char *line, size_t len, struct 
         if (tide__log_set_field(f, r, F_BYTES, "", t[11 + o], a, &e2, &s2, &d2, &dummy) < 0)
             r->resp_bytes = -1;
     }
-    if (n > 13 + o && t[13 + o].len && !(t[13 + o].len == 1 && t[13 + o].p[0] == '-'))
+    if (n > 13 + o && !tide__log_dash(t[13 + o]))
         tide__log_add_header(f, r, tide_str_c("User-Agent"), tide__log_unescape(t[13 + o], a));
     if (o == 0 && n > 21 && tide_time_parse_rfc3339(t[21].p, t[21].len, &x) == 0)
         start_ns = x; /* request_creation_time: the real start */
@@ -121,11 +121,11 @@ int tide__s3_parse(struct tide_logfmt *f, const char *line, size_t len, struct t
         r->resp_bytes = -1;
     if ((rc = tide__log_set_field(f, r, F_DUR_MS, "", t[13], a, &end_ns, &start_ns, &dur, reason)) < 0)
         return rc;
-    if (!(t[15].len == 1 && t[15].p[0] == '-') && t[15].len)
+    if (!tide__log_dash(t[15]))
         tide__log_add_header(f, r, tide_str_c("Referer"), tide__log_unescape(t[15], a));
-    if (!(t[16].len == 1 && t[16].p[0] == '-') && t[16].len)
+    if (!tide__log_dash(t[16]))
         tide__log_add_header(f, r, tide_str_c("User-Agent"), tide__log_unescape(t[16], a));
-    if (n > 22 && !(t[22].len == 1 && t[22].p[0] == '-'))
+    if (n > 22 && !tide__log_dash(t[22]))
         r->host = t[22];
     if (n > 23)
         r->scheme = t[23].len == 1 && t[23].p[0] == '-' ? tide_str_c("http") : tide_str_c("https");

@@ -21,7 +21,6 @@
 
 #define MAX_TOK 40
 
-static bool dash(struct tide_str v) { return v.len == 0 || (v.len == 1 && v.p[0] == '-'); }
 
 static bool digits(struct tide_str v)
 {
@@ -48,12 +47,12 @@ int tide__envoy_parse(struct tide_logfmt *f, const char *line, size_t len, struc
     }
     n = tide__log_tokens(close + 1, len - (size_t)(close + 1 - line), t, MAX_TOK, false);
     /* request, code, flags, then Envoy's bytes received or Istio's code details */
-    if (n < 12 || !(digits(t[1]) || dash(t[1]))) {
+    if (n < 12 || !(digits(t[1]) || tide__log_dash(t[1]))) {
         *reason = "too few fields for an Envoy access log line";
         return TIDE_E_FORMAT;
     }
     o = digits(t[3]) ? 0 : 3; /* Istio: three fields more after the flags */
-    if (n < 12 + o || !digits(t[3 + o]) || !(digits(t[5 + o]) || dash(t[5 + o]))) {
+    if (n < 12 + o || !digits(t[3 + o]) || !(digits(t[5 + o]) || tide__log_dash(t[5 + o]))) {
         *reason = "byte counts or duration are not numbers";
         return TIDE_E_FORMAT;
     }
@@ -69,18 +68,18 @@ int tide__envoy_parse(struct tide_logfmt *f, const char *line, size_t len, struc
         return rc;
     if (tide__log_set_field(f, r, F_BYTES, "", t[4 + o], a, &end_ns, &start_ns, &dur, reason) < 0)
         r->resp_bytes = -1;
-    if (!dash(t[5 + o]) &&
+    if (!tide__log_dash(t[5 + o]) &&
         (rc = tide__log_set_field(f, r, F_DUR_MS, "", t[5 + o], a, &end_ns, &start_ns, &dur, reason)) < 0)
         return rc;
-    if (!dash(t[7 + o]))
+    if (!tide__log_dash(t[7 + o]))
         tide__log_set_field(f, r, F_CLIENT, "", t[7 + o], a, &end_ns, &start_ns, &dur, reason);
-    if (!dash(t[8 + o]))
+    if (!tide__log_dash(t[8 + o]))
         tide__log_add_header(f, r, tide_str_c("User-Agent"), t[8 + o]);
-    if (!dash(t[9 + o]))
+    if (!tide__log_dash(t[9 + o]))
         tide__log_add_header(f, r, tide_str_c("X-Request-Id"), t[9 + o]);
-    if (!dash(t[10 + o]))
+    if (!tide__log_dash(t[10 + o]))
         r->host = t[10 + o];
-    if (o && r->client.len == 0 && n > 15 + o && !dash(t[15 + o])) {
+    if (o && r->client.len == 0 && n > 15 + o && !tide__log_dash(t[15 + o])) {
         /* Istio's downstream remote address, ip:port ([v6]:port) */
         struct tide_str c = t[15 + o];
         const char *colon = memrchr(c.p, ':', c.len);

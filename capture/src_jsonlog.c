@@ -224,21 +224,6 @@ int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct
                 rc = TIDE_E_FORMAT;
             }
             break;
-        case F_DUR_S:
-        case F_DUR_MS:
-        case F_DUR_US:
-            /* a duration with its unit ("0.058927s", Go's "1.2ms"): by the unit */
-            if (cJSON_IsString(v) && v->valuestring[0] &&
-                isalpha((unsigned char)v->valuestring[strlen(v->valuestring) - 1])) {
-                if (tide_duration_parse(v->valuestring, &dur) || dur < 0) {
-                    *reason = "duration is not a duration";
-                    rc = TIDE_E_FORMAT;
-                }
-                break;
-            }
-            rc = tide__log_set_field(f, r, (enum tide__ftype)jf->kind, "", text(v, a), a, &end_ns,
-                                     &start_ns, &dur, reason);
-            break;
         case J_URI:
             tide__log_split_uri(text(v, a), r);
             break;
@@ -270,6 +255,19 @@ int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct
             if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 9e18)
                 dur = (int64_t)v->valuedouble;
             break;
+        case F_DUR_S:
+        case F_DUR_MS:
+        case F_DUR_US:
+            /* a duration with its unit ("0.058927s", Go's "1.2ms"): by the unit; else as below */
+            if (cJSON_IsString(v) && v->valuestring[0] &&
+                isalpha((unsigned char)v->valuestring[strlen(v->valuestring) - 1])) {
+                if (tide_duration_parse(v->valuestring, &dur) || dur < 0) {
+                    *reason = "duration is not a duration";
+                    rc = TIDE_E_FORMAT;
+                }
+                break;
+            }
+            /* fall through */
         default:
             rc = tide__log_set_field(f, r, (enum tide__ftype)jf->kind, "", text(v, a), a, &end_ns,
                                      &start_ns, &dur, reason);

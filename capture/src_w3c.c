@@ -89,10 +89,8 @@ static struct tide_str pct_decode(struct tide_str s, struct tide_arena *a)
     if (!base)
         return s;
     for (i = 0; i < s.len; i++) {
-        if (s.p[i] == '%' && i + 2 < s.len && isxdigit((unsigned char)s.p[i + 1]) &&
-            isxdigit((unsigned char)s.p[i + 2])) {
-            char h[3] = {s.p[i + 1], s.p[i + 2], 0};
-            *o++ = (char)strtol(h, NULL, 16);
+        if (s.p[i] == '%' && i + 2 < s.len && tide_hex_value(s.p[i + 1]) >= 0 && tide_hex_value(s.p[i + 2]) >= 0) {
+            *o++ = (char)(tide_hex_value(s.p[i + 1]) << 4 | tide_hex_value(s.p[i + 2]));
             i += 2;
         } else {
             *o++ = s.p[i];
@@ -192,7 +190,7 @@ int tide__w3c_parse(struct tide_logfmt *f, const char *line, size_t len, struct 
     }
     while (col < f->n_cf && next_col(line, len, &i, cf, &v)) {
         int t = f->cf_cols[col];
-        bool dash = v.len == 0 || (v.len == 1 && v.p[0] == '-');
+        bool dash = tide__log_dash(v);
         switch (t) {
         case W_DATE: date = v; break;
         case W_TIME: tm = v; break;
@@ -256,7 +254,7 @@ int tide__w3c_parse(struct tide_logfmt *f, const char *line, size_t len, struct 
         *reason = "line has no method or path";
         return TIDE_E_FORMAT;
     }
-    if (xhost.len && !(xhost.len == 1 && xhost.p[0] == '-'))
+    if (!tide__log_dash(xhost))
         r->host = xhost; /* the Host the viewer asked for, not the distribution's */
     if (r->scheme.len == 0 && port.len == 3 && memcmp(port.p, "443", 3) == 0)
         r->scheme = tide_str_c("https");
