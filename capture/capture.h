@@ -35,6 +35,12 @@ void tide_logfmt_free(struct tide_logfmt *f);
 /* Times the log writes without a zone (HAProxy's dates, a format string's
  * [dd/Mon/yyyy:hh:mm:ss] without +zzzz) are offset_ns ahead of UTC (default 0). */
 void tide_logfmt_set_tz(struct tide_logfmt *f, int64_t offset_ns);
+/* Syslog dates have no year ("Mar 24 14:02:50"): with year > 0, the first
+ * line's is that year, and the year steps on where the months go back
+ * (December to January); else a date is put in the year that makes it no
+ * later than ref_ns (the file's last write; a day's grace), or than the time
+ * of reading if ref_ns is 0 (the default; what a followed log wants). */
+void tide_logfmt_set_year(struct tide_logfmt *f, int year, int64_t ref_ns);
 /* Parses an offset from UTC: Z, UTC, +HH, +HHMM, +HH:MM (or -). 0 or TIDE_E_FORMAT. */
 int tide_tz_parse(const char *s, int64_t *offset_ns);
 /* The format's name as given ("combined", "nginx:...", ...); borrowed. */

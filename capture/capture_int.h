@@ -58,6 +58,7 @@ struct tide__jmap {
 
 /* Logs that wrap each access-log line in one of their own (wrap.c). */
 enum { TIDE__WRAP_NONE, TIDE__WRAP_DOCKER, TIDE__WRAP_CRI, TIDE__WRAP_SYSLOG };
+enum { TIDE__WT_NONE, TIDE__WT_RFC3339, TIDE__WT_SYSLOG /* Mmm dd hh:mm:ss */ };
 #define TIDE__WRAP_MAX_JOINED ((size_t)1 << 20) /* a line split in pieces, joined */
 
 struct tide_logfmt {
@@ -76,6 +77,18 @@ struct tide_logfmt {
     int n_cf;
     bool w3c_ms; /* w3c: time-taken in milliseconds (#Software named IIS) */
     int64_t tz_ns; /* offset from UTC of times written without a zone (--tz) */
+    /* the wrapper's time of the line being read (tide__wrap_time), used when
+     * the line inside has none; and, syslog, its tag (program) */
+    struct tide_str wrap_time, wrap_tag;
+    int wrap_time_kind; /* TIDE__WT_* */
+    /* syslog dates without a year (tide_logfmt_set_year) */
+    int64_t year_ref_ns; /* the latest a date can be (the file's mtime); 0: the time of reading */
+    int year_cur;        /* --year: the year of the current line, from the first */
+    unsigned year_last_month;
+    /* syslog: tags whose lines were read as requests (a line that is not one
+     * from another tag is that program's, not a bad access-log line) */
+    char tags[8][64];
+    int n_tags;
     /* per-line scratch */
     struct tide_header hdrs[TIDE__LOG_MAX_HEADERS];
     char reason[160];
@@ -137,6 +150,9 @@ int tide__reorder_sync(struct tide__reorder *ro, struct tide_err *err);
 const struct tide__reorder_stats *tide__reorder_stats(const struct tide__reorder *ro);
 void tide__reorder_free(struct tide__reorder *ro);
 
+/* The time the wrapper gave the line being read (docker's "time", cri's
+ * first field, a syslog header's date): 0 and *ns, or TIDE_E_NOTFOUND. */
+int tide__wrap_time(struct tide_logfmt *f, int64_t *ns);
 /* "docker+combined" -> TIDE__WRAP_DOCKER, *inner "combined" (no wrapper: NONE, spec). */
 int tide__wrap_kind(const char *spec, const char **inner);
 const char *tide__wrap_name(int kind);

@@ -875,6 +875,13 @@ const char *tide_logfmt_name(const struct tide_logfmt *f) { return f->name; }
 
 void tide_logfmt_set_tz(struct tide_logfmt *f, int64_t offset_ns) { f->tz_ns = offset_ns; }
 
+void tide_logfmt_set_year(struct tide_logfmt *f, int year, int64_t ref_ns)
+{
+    f->year_cur = year > 0 ? year : 0;
+    f->year_last_month = 0;
+    f->year_ref_ns = ref_ns;
+}
+
 int tide_tz_parse(const char *s, int64_t *offset_ns)
 {
     size_t n = strlen(s);
@@ -1020,7 +1027,7 @@ static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, str
     f->tail = (size_t)(end - p);
     if (have_req == 0)
         return 0; /* "-" request: counted as no request */
-    if (end_ns == TIDE_TIME_UNKNOWN && start_ns == TIDE_TIME_UNKNOWN) {
+    if (end_ns == TIDE_TIME_UNKNOWN && start_ns == TIDE_TIME_UNKNOWN && tide__wrap_time(f, &end_ns) != 0) {
         *reason = "line has no time";
         return TIDE_E_FORMAT;
     }
@@ -1034,6 +1041,60 @@ static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, str
     else
         r->ts_ns = end_ns - (dur_ns > 0 ? dur_ns : 0);
     return 1;
+}
+
+/* The line, unwrapped, by the format's reader. */
+static int parse_inner(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                       struct tide_arena *scratch, const char **reason)
+{
+    switch (f->kind) {
+    case FMT_TOKENS:
+        if (line[0] == '#') {
+            *reason = "comment line";
+            return 0;
+        }
+        return parse_tokens(f, line, len, r, scratch, reason);
+    case FMT_JSON:
+        return tide__json_parse(f, line, len, r, scratch, reason);
+    case FMT_ALB:
+        return tide__alb_parse(f, line, len, r, scratch, reason);
+    case FMT_CLOUDFRONT:
+    case FMT_W3C:
+        return tide__w3c_parse(f, line, len, r, scratch, reason);
+    case FMT_S3:
+        return tide__s3_parse(f, line, len, r, scratch, reason);
+    case FMT_HAPROXY:
+        return tide__haproxy_parse(f, line, len, r, scratch, reason);
+    case FMT_ENVOY:
+        return tide__envoy_parse(f, line, len, r, scratch, reason);
+    }
+    return TIDE_E_INTERNAL;
+}
+
+/* A syslog file holds every program's lines. A line that is no access-log
+ * line, from a program (tag) none of whose lines were, is that program's:
+ * counted apart, not as bad. rc: what the line inside gave. */
+static int syslog_program(struct tide_logfmt *f, int rc, const char **reason)
+{
+    struct tide_str tag = f->wrap_tag;
+    int i;
+    if (tag.len >= sizeof(f->tags[0]))
+        tag.len = sizeof(f->tags[0]) - 1;
+    for (i = 0; i < f->n_tags; i++)
+        if (strlen(f->tags[i]) == tag.len && memcmp(f->tags[i], tag.p, tag.len) == 0)
+            return rc; /* a program whose lines are requests */
+    if (rc == 1) {
+        if (f->n_tags < (int)(sizeof(f->tags) / sizeof(f->tags[0]))) {
+            memcpy(f->tags[f->n_tags], tag.p, tag.len);
+            f->tags[f->n_tags++][tag.len] = 0;
+        }
+        return rc;
+    }
+    if (rc == TIDE_E_FORMAT) {
+        *reason = "another program's syslog line";
+        return 0;
+    }
+    return rc;
 }
 
 int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
@@ -1062,29 +1123,10 @@ int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
             *reason = "blank line";
             return 0;
         }
+        if (f->wrap == TIDE__WRAP_SYSLOG)
+            return syslog_program(f, parse_inner(f, line, len, r, scratch, reason), reason);
     }
-    switch (f->kind) {
-    case FMT_TOKENS:
-        if (line[0] == '#') {
-            *reason = "comment line";
-            return 0;
-        }
-        return parse_tokens(f, line, len, r, scratch, reason);
-    case FMT_JSON:
-        return tide__json_parse(f, line, len, r, scratch, reason);
-    case FMT_ALB:
-        return tide__alb_parse(f, line, len, r, scratch, reason);
-    case FMT_CLOUDFRONT:
-    case FMT_W3C:
-        return tide__w3c_parse(f, line, len, r, scratch, reason);
-    case FMT_S3:
-        return tide__s3_parse(f, line, len, r, scratch, reason);
-    case FMT_HAPROXY:
-        return tide__haproxy_parse(f, line, len, r, scratch, reason);
-    case FMT_ENVOY:
-        return tide__envoy_parse(f, line, len, r, scratch, reason);
-    }
-    return TIDE_E_INTERNAL;
+    return parse_inner(f, line, len, r, scratch, reason);
 }
 
 /* ---- sniffing ------------------------------------------------------------------- */
@@ -1171,21 +1213,28 @@ static int sniff_plain(const char *buf, size_t len, char *out, size_t cap, int *
 }
 
 /* Lines wrapped in another log's lines (docker, cri, syslog): when most of
- * the first lines unwrap, the format of what is inside them. */
+ * the first lines unwrap, the format of what is inside them. A syslog file
+ * holds every program's lines: each program's (tag's) are tried apart, the
+ * one with the most lines whose format is found wins. */
 static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int *tailed)
 {
     static const char *WRAPS[] = {"docker+common", "cri+common", "syslog+common"};
+    enum { MAX_TAGS = 8 };
     size_t w;
     for (w = 0; w < sizeof(WRAPS) / sizeof(WRAPS[0]); w++) {
         struct tide_logfmt *f;
         struct tide_arena a;
-        struct tide_buf inner;
+        struct tide_buf inner[MAX_TAGS];
+        char tags[MAX_TAGS][64];
+        int n_lines[MAX_TAGS] = {0}, n_tags = 0, t, best = -1, best_tailed = 0;
+        char best_spec[512];
         const char *p = buf, *end = buf + len, *reason;
         int ok = 0, tried = 0, rc = TIDE_E_NOTFOUND;
         if (tide_logfmt_compile(&f, WRAPS[w], NULL, NULL))
             continue;
         tide_arena_init(&a, 0);
-        tide_buf_init(&inner, 0);
+        for (t = 0; t < MAX_TAGS; t++)
+            tide_buf_init(&inner[t], 0);
         while (p < end && tried < 50) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -1198,20 +1247,48 @@ static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int
                 tried++;
                 u = tide__unwrap(f, p, ll, &msg, &a, &reason);
                 ok += u >= 0;
-                if (u == 1 && (tide_buf_append(&inner, msg.p, msg.len) || tide_buf_append(&inner, "\n", 1)))
-                    break;
+                if (u == 1) {
+                    /* the tag's buffer (docker and cri have one, empty, tag) */
+                    struct tide_str tag = f->wrap == TIDE__WRAP_SYSLOG ? f->wrap_tag : tide_str_make("", 0);
+                    if (tag.len >= sizeof(tags[0]))
+                        tag.len = sizeof(tags[0]) - 1;
+                    for (t = 0; t < n_tags && !(strlen(tags[t]) == tag.len && memcmp(tags[t], tag.p, tag.len) == 0);)
+                        t++;
+                    if (t == n_tags && n_tags < MAX_TAGS) {
+                        memcpy(tags[t], tag.p, tag.len);
+                        tags[t][tag.len] = 0;
+                        n_tags++;
+                    }
+                    if (t < n_tags) {
+                        n_lines[t]++;
+                        if (tide_buf_append(&inner[t], msg.p, msg.len) || tide_buf_append(&inner[t], "\n", 1))
+                            break;
+                    }
+                }
             }
             if (!nl)
                 break;
             p = nl + 1;
         }
-        if (tried && ok * 10 >= tried * 6 && inner.len) {
-            char spec[512];
-            rc = sniff_plain(inner.p, inner.len, spec, sizeof(spec), tailed);
-            if (rc == 0 && (size_t)snprintf(out, cap, "%s+%s", tide__wrap_name(f->wrap), spec) >= cap)
-                rc = TIDE_E_LIMIT;
+        if (tried && ok * 10 >= tried * 6) {
+            for (t = 0; t < n_tags; t++) {
+                char spec[512];
+                int tl = 0;
+                if (inner[t].len && (best < 0 || n_lines[t] > n_lines[best]) &&
+                    sniff_plain(inner[t].p, inner[t].len, spec, sizeof(spec), &tl) == 0) {
+                    best = t;
+                    best_tailed = tl;
+                    snprintf(best_spec, sizeof(best_spec), "%s", spec);
+                }
+            }
+            if (best >= 0) {
+                rc = (size_t)snprintf(out, cap, "%s+%s", tide__wrap_name(f->wrap), best_spec) >= cap ? TIDE_E_LIMIT : 0;
+                if (rc == 0 && tailed)
+                    *tailed = best_tailed;
+            }
         }
-        tide_buf_free(&inner);
+        for (t = 0; t < MAX_TAGS; t++)
+            tide_buf_free(&inner[t]);
         tide_arena_free(&a);
         tide_logfmt_free(f);
         if (rc != TIDE_E_NOTFOUND)

@@ -276,7 +276,7 @@ int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct
     cJSON_Delete(o);
     if (rc <= 0)
         return rc;
-    if (end_ns == TIDE_TIME_UNKNOWN && start_ns == TIDE_TIME_UNKNOWN) {
+    if (end_ns == TIDE_TIME_UNKNOWN && start_ns == TIDE_TIME_UNKNOWN && tide__wrap_time(f, &end_ns) != 0) {
         *reason = "line has no time field";
         return TIDE_E_FORMAT;
     }

@@ -21,6 +21,7 @@
 
 #include <ctype.h>
 #include <string.h>
+#include <time.h>
 
 static const struct {
     const char *name;
@@ -64,25 +65,51 @@ static size_t skip_token(const char *p, size_t i, size_t n)
     return i;
 }
 
-/* The message of a syslog line; false if it has no syslog header. */
-static bool syslog_msg(const char *p, size_t n, struct tide_str *msg)
+/* A token's text without a trailing ':' and "[pid]": a syslog tag. */
+static struct tide_str tag_of(const char *p, size_t i, size_t t)
+{
+    const char *b;
+    if (t > i && p[t - 1] == ':')
+        t--;
+    b = memchr(p + i, '[', t - i);
+    return tide_str_make(p + i, b ? (size_t)(b - (p + i)) : t - i);
+}
+
+/* syslogd's note that it left out repeats of the line before ("last message
+ * repeated 3 times", rsyslog's "--- last message repeated 3 times ---"). */
+static bool repeat_note(const char *p, size_t n)
+{
+    static const char NOTE[] = "last message repeated ";
+    return memmem(p, n, NOTE, sizeof(NOTE) - 1) != NULL;
+}
+
+/* Reads a syslog line's header: 1 and the message (time and tag into f), 0
+ * for syslogd's own note of repeats left out, -1 without a syslog header. */
+static int syslog_msg(struct tide_logfmt *f, const char *p, size_t n, struct tide_str *msg)
 {
     size_t i = 0, t;
     int k;
+    f->wrap_tag = tide_str_make(p, 0);
     if (n && p[0] == '<') { /* <pri> */
         for (i = 1; i < n && i < 5 && isdigit((unsigned char)p[i]); i++)
             ;
         if (i == 1 || i >= n || p[i] != '>')
-            return false;
+            return -1;
         i++;
         if (i + 1 < n && p[i] == '1' && p[i + 1] == ' ') {
             /* RFC 5424: version time host app procid msgid structured-data msg */
             i += 2;
             for (k = 0; k < 5; k++) {
-                i = skip_token(p, i, n);
-                if (i >= n)
-                    return false;
-                i = skip_spaces(p, i, n);
+                t = skip_token(p, i, n);
+                if (t >= n)
+                    return -1;
+                if (k == 0 && !(t - i == 1 && p[i] == '-')) {
+                    f->wrap_time = tide_str_make(p + i, t - i);
+                    f->wrap_time_kind = TIDE__WT_RFC3339;
+                } else if (k == 2 && !(t - i == 1 && p[i] == '-')) {
+                    f->wrap_tag = tide_str_make(p + i, t - i);
+                }
+                i = skip_spaces(p, t, n);
             }
             if (i < n && p[i] == '-') {
                 i++;
@@ -92,7 +119,7 @@ static bool syslog_msg(const char *p, size_t n, struct tide_str *msg)
                         if (p[i] == '\\')
                             i++;
                     if (i >= n)
-                        return false;
+                        return -1;
                     i++;
                 }
             }
@@ -101,30 +128,95 @@ static bool syslog_msg(const char *p, size_t n, struct tide_str *msg)
             if (n - i >= 3 && memcmp(p + i, "\xEF\xBB\xBF", 3) == 0)
                 i += 3; /* a BOM before a UTF-8 message */
             *msg = tide_str_make(p + i, n - i);
-            return true;
+            return 1;
         }
     }
     /* RFC 3164: "Mmm dd hh:mm:ss" or an RFC 3339 time; host; "tag:" or "tag[pid]:" */
     if (n - i >= 16 && isupper((unsigned char)p[i]) && islower((unsigned char)p[i + 1]) &&
         p[i + 3] == ' ' && p[i + 6] == ' ' && p[i + 9] == ':' && p[i + 12] == ':' && p[i + 15] == ' ') {
+        f->wrap_time = tide_str_make(p + i, 15);
+        f->wrap_time_kind = TIDE__WT_SYSLOG;
         i += 16;
     } else if (n - i >= 20 && isdigit((unsigned char)p[i]) && p[i + 4] == '-' && p[i + 7] == '-' &&
                p[i + 10] == 'T') {
-        i = skip_spaces(p, skip_token(p, i, n), n);
+        t = skip_token(p, i, n);
+        f->wrap_time = tide_str_make(p + i, t - i);
+        f->wrap_time_kind = TIDE__WT_RFC3339;
+        i = skip_spaces(p, t, n);
     } else {
-        return false;
+        return -1;
     }
     /* the tag is the first of the next two tokens to end in ':' (the host may be missing) */
     for (k = 0; k < 2 && i < n; k++) {
         t = skip_token(p, i, n);
         if (t > i && p[t - 1] == ':') {
+            f->wrap_tag = tag_of(p, i, t);
             i = t < n ? t + 1 : t;
             *msg = tide_str_make(p + i, n - i);
-            return true;
+            return 1;
         }
         i = skip_spaces(p, t, n);
     }
-    return false;
+    return repeat_note(p, n) ? 0 : -1;
+}
+
+/* Now, in ns since the epoch. */
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * TIDE_NS_PER_SEC + ts.tv_nsec;
+}
+
+/* A syslog header's "Mmm dd hh:mm:ss": local time (--tz) without a year. The
+ * year is --year's (stepping on where the months go back, December to
+ * January), or else the one that puts the date no later than the file's last
+ * write (a day's grace for clocks), or than now. */
+static int syslog_date(struct tide_logfmt *f, struct tide_str s, int64_t *ns)
+{
+    static const char MON[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    const char *p = s.p, *m;
+    unsigned mo, d, h, mi, sec;
+    int64_t y, secs_of_day, t;
+    if (s.len != 15 || (m = strstr(MON, (char[4]){p[0], p[1], p[2], 0})) == NULL || (m - MON) % 3)
+        return TIDE_E_NOTFOUND;
+    mo = (unsigned)(m - MON) / 3 + 1;
+    if (!(p[4] == ' ' || isdigit((unsigned char)p[4])) || !isdigit((unsigned char)p[5]) ||
+        !isdigit((unsigned char)p[7]) || !isdigit((unsigned char)p[8]) || !isdigit((unsigned char)p[10]) ||
+        !isdigit((unsigned char)p[11]) || !isdigit((unsigned char)p[13]) || !isdigit((unsigned char)p[14]))
+        return TIDE_E_NOTFOUND;
+    d = (p[4] == ' ' ? 0 : (unsigned)(p[4] - '0') * 10) + (unsigned)(p[5] - '0');
+    h = (unsigned)(p[7] - '0') * 10 + (unsigned)(p[8] - '0');
+    mi = (unsigned)(p[10] - '0') * 10 + (unsigned)(p[11] - '0');
+    sec = (unsigned)(p[13] - '0') * 10 + (unsigned)(p[14] - '0');
+    if (d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return TIDE_E_NOTFOUND;
+    secs_of_day = (int64_t)h * 3600 + mi * 60 + sec;
+    if (f->year_cur) {
+        if (f->year_last_month && mo + 6 < f->year_last_month)
+            f->year_cur++;
+        f->year_last_month = mo;
+        y = f->year_cur;
+    } else {
+        int64_t ref = f->year_ref_ns ? f->year_ref_ns : now_ns(), local = ref + f->tz_ns;
+        unsigned rm, rd;
+        tide_civil_from_days((local >= 0 ? local : local - 86399999999999) / (86400 * TIDE_NS_PER_SEC), &y, &rm,
+                             &rd);
+        t = (tide_days_from_civil(y, mo, d) * 86400 + secs_of_day) * TIDE_NS_PER_SEC - f->tz_ns;
+        if (t > ref + 86400 * TIDE_NS_PER_SEC)
+            y--;
+    }
+    *ns = (tide_days_from_civil(y, mo, d) * 86400 + secs_of_day) * TIDE_NS_PER_SEC - f->tz_ns;
+    return 0;
+}
+
+int tide__wrap_time(struct tide_logfmt *f, int64_t *ns)
+{
+    if (f->wrap_time_kind == TIDE__WT_RFC3339)
+        return tide_time_parse_rfc3339(f->wrap_time.p, f->wrap_time.len, ns) ? TIDE_E_NOTFOUND : 0;
+    if (f->wrap_time_kind == TIDE__WT_SYSLOG)
+        return syslog_date(f, f->wrap_time, ns);
+    return TIDE_E_NOTFOUND;
 }
 
 /* Keeps a piece of a split line; the next whole piece completes it. */
@@ -162,11 +254,18 @@ int tide__unwrap(struct tide_logfmt *f, const char *line, size_t len, struct tid
                  struct tide_arena *a, const char **reason)
 {
     struct tide_str msg;
+    int rc;
+    f->wrap_time_kind = TIDE__WT_NONE;
     switch (f->wrap) {
     case TIDE__WRAP_SYSLOG:
-        if (!syslog_msg(line, len, &msg)) {
+        rc = syslog_msg(f, line, len, &msg);
+        if (rc < 0) {
             *reason = "no syslog header";
             return TIDE_E_FORMAT;
+        }
+        if (rc == 0) {
+            *reason = "syslog's note of repeats it left out (they are not in the log)";
+            return 0;
         }
         *out = msg;
         return 1;
@@ -181,6 +280,8 @@ int tide__unwrap(struct tide_logfmt *f, const char *line, size_t len, struct tid
             *reason = "not a container runtime (CRI) log line";
             return TIDE_E_FORMAT;
         }
+        f->wrap_time = tide_str_make(line, i);
+        f->wrap_time_kind = TIDE__WT_RFC3339;
         if (!((s1 - s0 == 6 && (memcmp(line + s0, "stdout", 6) == 0 || memcmp(line + s0, "stderr", 6) == 0)) &&
               t1 > t0)) {
             *out = tide_str_make(line + s0, len - s0); /* kubectl's: no stream, no tag */
@@ -224,6 +325,15 @@ int tide__unwrap(struct tide_logfmt *f, const char *line, size_t len, struct tid
             return TIDE_E_FORMAT;
         }
         msg = tide__log_unescape(tide_str_make(line + i + 1, (size_t)(q - line - i - 1)), a);
+        if ((k = memmem(q, (size_t)(line + len - q), "\"time\"", 6)) != NULL) {
+            const char *e;
+            for (i = (size_t)(k - line) + 6; i < len && (line[i] == ' ' || line[i] == ':');)
+                i++;
+            if (i < len && line[i] == '"' && (e = memchr(line + i + 1, '"', len - i - 1)) != NULL) {
+                f->wrap_time = tide_str_make(line + i + 1, (size_t)(e - line - i - 1));
+                f->wrap_time_kind = TIDE__WT_RFC3339;
+            }
+        }
         if ((k = memmem(q, (size_t)(line + len - q), "\"stream\"", 8)) != NULL) {
             for (i = (size_t)(k - line) + 8; i < len && (line[i] == ' ' || line[i] == ':');)
                 i++;

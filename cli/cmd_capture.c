@@ -34,6 +34,9 @@ void help_capture(FILE *f)
             "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
             "      --tz OFFSET          times written without a zone (HAProxy's) are at\n"
             "                           this offset from UTC: +02:00, -0500 (default Z)\n"
+            "      --year Y             syslog dates have no year: the first line's is Y\n"
+            "                           (default: the year that puts them no later than\n"
+            "                           the file's last change)\n"
 
             "      --max-bad N|P%%       fail above N bad lines or P%% of lines (default 1%%)\n"
             "      --strict             stop at the first bad line\n"
@@ -227,10 +230,12 @@ static int capture_log(int argc, char **argv)
         {"reorder-window", required_argument, 0, 'w'}, {"max-bad", required_argument, 0, 'b'},
         {"strict", no_argument, 0, 's'}, {"level", required_argument, 0, 'l'},
         {"follow", no_argument, 0, 'F'}, {"flush", required_argument, 0, 'U'},
-        {"tz", required_argument, 0, 'z'}, {"progress", no_argument, 0, 'P'},
+        {"tz", required_argument, 0, 'z'}, {"year", required_argument, 0, 'Y'},
+        {"progress", no_argument, 0, 'P'},
         {"no-progress", no_argument, 0, 'N'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%";
     int64_t tz = 0;
+    int year = 0;
     int show_progress = -1; /* -1: on a terminal */
     struct progress pr = {0};
     bool raw = false;
@@ -280,6 +285,16 @@ static int capture_log(int argc, char **argv)
                 return EXIT_USAGE;
             }
             break;
+        case 'Y': {
+            char *end = NULL;
+            long y = strtol(optarg, &end, 10);
+            if (!*optarg || *end || y < 1970 || y > 9999) {
+                cli_errorf("--year: not a year (1970-9999)");
+                return EXIT_USAGE;
+            }
+            year = (int)y;
+            break;
+        }
         case 'b': {
             /* a count, or a share of the lines: 0..100% */
             size_t ml = strlen(optarg);
@@ -359,6 +374,15 @@ static int capture_log(int argc, char **argv)
             goto out_free;
         }
         tide_logfmt_set_tz(fmts[i], tz);
+        {
+            /* syslog dates without a year: no later than the file's last change
+             * (a followed log's lines are new: the time they are read) */
+            struct stat sb;
+            int64_t ref = 0;
+            if (!follow && strcmp(argv[optind + i], "-") != 0 && stat(argv[optind + i], &sb) == 0)
+                ref = (int64_t)sb.st_mtim.tv_sec * TIDE_NS_PER_SEC + sb.st_mtim.tv_nsec;
+            tide_logfmt_set_year(fmts[i], year, ref);
+        }
         fmt_names[i] = strdup(spec);
     }
     ex = cli_trace_out_open_kinds(&to, outpath, raw, &ca, (const char *const *)fmt_names,

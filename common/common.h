@@ -171,6 +171,8 @@ struct tide_str tide_arena_dup(struct tide_arena *a, struct tide_str s);
 
 /* Days since 1970-01-01 for a proleptic Gregorian date (no range check). */
 int64_t tide_days_from_civil(int64_t y, unsigned m, unsigned d);
+/* The date of day z since 1970-01-01 (its inverse). */
+void tide_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d);
 
 /*
  * Parses an RFC 3339 / ISO 8601 time ("2026-11-21T10:00:00.123Z",

@@ -23,7 +23,7 @@ int64_t tide_days_from_civil(int64_t y, unsigned m, unsigned d)
     return era * 146097 + (int64_t)doe - 719468;
 }
 
-static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+void tide_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 {
     int64_t era;
     unsigned doe, yoe, doy, mp;
@@ -132,7 +132,7 @@ void tide_time_format_rfc3339(int64_t ns, char out[31])
         sod += 86400;
         days--;
     }
-    civil_from_days(days, &y, &m, &d);
+    tide_civil_from_days(days, &y, &m, &d);
     char tmp[64];
     if (y < 0 || y > 9999) /* outside RFC 3339's range: clamp, never overflow */
         y = y < 0 ? 0 : 9999;

@@ -16,6 +16,8 @@ static const char *FORMATS[] = {
      "$body_bytes_sent $request_time \"$http_x_a\" $cookie_sid $msec"),
     "apache:%h %t \"%r\" %>s %b %D \"%{Cookie}i\" %{sid}C %v %T",
     "w3c", "haproxy", "s3", "docker+combined", "cri+common", "syslog+combined", "envoy",
+    /* lines without a time of their own: the wrapper's (a syslog date, Docker's "time") */
+    "syslog+apache:%h %l %u \"%r\" %>s %b %T", "docker+json",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -19,8 +19,9 @@ MAIN='nginx:$remote_addr - $remote_user [$time_local] "$request" $status $body_b
 # is bad by design. apache_access_test.log line 7 and nginx_access_access.log
 # line 13 are vhost-prefixed lines among combined ones: their host and client
 # are told apart (checked below). logfile_syslog_with_access_log.0 is a syslog file in which
-# two of five lines carry an access-log payload without a date of its own:
-# checked below to be refused with a clear message. vhost_combined.log line 5, logfile_bad_access_log.0 line 2
+# two of five lines carry an access-log payload without a date of its own (the
+# syslog header's date is theirs), among other programs' lines: checked below,
+# with its format given. vhost_combined.log line 5, logfile_bad_access_log.0 line 2
 # and mapreduce-access_log.gz line 2 are junk lines in the upstream files.
 while IFS='|' read -r f fmt guess nums; do
   [ -n "$f" ] || continue
@@ -125,7 +126,20 @@ pass "CloudFront: a user agent's %2520 is read as a space"
 "$TIDE" capture log --raw "$C/lnav/logfile_syslog_with_access_log.0" -o "$W/sys.tide" 2>"$W/err"
 [ $? -ne 0 ] && [ ! -e "$W/sys.tide" ] && grep -q "cannot tell the log format" "$W/err" ||
   fail "syslog file: $(cat "$W/err")"
-pass "a syslog file with undated access-log payloads is refused, saying the format is unknown"
+pass "a syslog file with undated access-log payloads is not guessed: tide says to give --format"
+cp "$C/lnav/logfile_syslog_with_access_log.0" "$W/sys.log"
+touch -d 2013-06-01T00:00:00Z "$W/sys.log"
+"$TIDE" capture log --raw --format 'syslog+apache:%h %l %u "%r" %>s %b %T' "$W/sys.log" -o "$W/sys.tide" 2>"$W/err" ||
+  fail "syslog file with its format: $(cat "$W/err")"
+grep -q "5 lines read, 2 records written, 0 late, 0 without a request, 0 bad" "$W/err" &&
+  grep -q "skipped 2: another program's syslog line" "$W/err" && grep -q "skipped 1: syslog's note of repeats" "$W/err" ||
+  fail "syslog file counts: $(cat "$W/err")"
+got=$("$TIDE" cat --allow-raw "$W/sys.tide" | jq -r '[.ts,.path,.status,.duration_ms] | join(" ")' | tr '\n' ';')
+[ "$got" = "2013-03-24T14:02:45.614000000Z /includes/js/combined-javascript.js 200 4386;2013-03-24T14:02:45.614000000Z /bad.foo 404 4386;" ] ||
+  fail "syslog file records: $got"
+"$TIDE" capture log --raw --year 2011 --format 'syslog+apache:%h %l %u "%r" %>s %b %T' "$W/sys.log" -o "$W/sys2.tide" 2>/dev/null
+[ "$("$TIDE" cat --allow-raw "$W/sys2.tide" | jq -r .ts | head -1)" = "2011-03-24T14:02:45.614000000Z" ] || fail "syslog --year"
+pass "the syslog file with its format: the header's date (year from the file's last change, or --year) minus %T; other programs' lines and syslogd's repeat note counted apart"
 "$TIDE" capture log --raw "$C/beats-filebeat/nginx_access_access.log" -o "$W/v.tide" 2>/dev/null
 got=$("$TIDE" cat --allow-raw "$W/v.tide" | jq -r 'select(.source | endswith(":13")) | [.host, .client] | join(" ")')
 [ "$got" = "lessons.example.com 192.168.0.1" ] || fail "vhost-prefixed line: host and client '$got'"

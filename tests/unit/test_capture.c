@@ -669,6 +669,117 @@ static void wrapped_lines_are_read_inside_their_wrappers(void **state)
     tide_arena_free(&a);
 }
 
+/* Lines without a time of their own take their wrapper's: a syslog header's
+ * date (its year from --year, or else the latest that is not after the
+ * file's last change), Docker's "time", CRI's first field. A syslog file's
+ * lines from other programs, and syslogd's notes of repeats, are not bad. */
+static int64_t at(const char *rfc3339)
+{
+    int64_t t = 0;
+    assert_int_equal(tide_time_parse_rfc3339(rfc3339, strlen(rfc3339), &t), 0);
+    return t;
+}
+
+static void wrapper_time_and_syslog_programs(void **state)
+{
+    static const char *AL = "tomcat.log: 127.0.0.1 - - \"GET /a HTTP/1.1\" 200 5 1.5";
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    char line[512];
+    (void)state;
+    tide_arena_init(&a, 0);
+    assert_int_equal(tide_logfmt_compile(&f, "syslog+apache:%h %l %u \"%r\" %>s %b %T", NULL, NULL), 0);
+    /* the year that puts the date no later than the file's last change */
+    tide_logfmt_set_year(f, 0, at("2019-06-01T00:00:00Z"));
+    snprintf(line, sizeof(line), "Mar 24 14:02:50 web1 %s", AL);
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(r.ts_ns == at("2019-03-24T14:02:48.5Z")); /* logged at the end: minus %T */
+    tide_logfmt_set_year(f, 0, at("2019-02-01T00:00:00Z"));
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(r.ts_ns == at("2018-03-24T14:02:48.5Z"));
+    /* a day's grace for clocks; the day padded with a space; --tz */
+    tide_logfmt_set_year(f, 0, at("2019-03-24T00:00:00Z"));
+    tide_logfmt_set_tz(f, 2 * 3600 * TIDE_NS_PER_SEC);
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(r.ts_ns == at("2019-03-24T12:02:48.5Z"));
+    tide_logfmt_set_tz(f, 0);
+    /* --year: the first line's; the year steps on from December to January */
+    tide_logfmt_set_year(f, 2015, 0);
+    snprintf(line, sizeof(line), "Dec 31 23:59:59 web1 %s", AL);
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(r.ts_ns == at("2015-12-31T23:59:57.5Z"));
+    snprintf(line, sizeof(line), "Jan  1 00:00:03 web1 %s", AL);
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(r.ts_ns == at("2016-01-01T00:00:01.5Z"));
+    snprintf(line, sizeof(line), "Jan  1 00:00:04 web1 %s", AL);
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(r.ts_ns == at("2016-01-01T00:00:02.5Z"));
+    /* an RFC 3339 or RFC 5424 time needs no year */
+    snprintf(line, sizeof(line), "2025-10-10T13:55:36+02:00 web1 %s", AL);
+    assert_int_equal(parse_lines(f, line, &r, &a, &reason), 1);
+    assert_true(r.ts_ns == at("2025-10-10T11:55:34.5Z"));
+    assert_int_equal(parse_lines(f, "<14>1 2025-10-10T13:55:36Z web1 tomcat.log - - - 127.0.0.1 - - \"GET /a HTTP/1.1\" 200 5 1",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(r.ts_ns == at("2025-10-10T13:55:35Z"));
+    /* another program's line is not bad; a bad line from tomcat.log is */
+    assert_int_equal(parse_lines(f, "Mar 24 14:02:51 web1 automount[7999]: lookup(file): lookup for opt failed", &r, &a,
+                                 &reason),
+                     0);
+    assert_string_equal(reason, "another program's syslog line");
+    assert_int_equal(parse_lines(f, "Mar 24 14:02:51 web1 tomcat.log: 127.0.0.1 - - GET", &r, &a, &reason),
+                     TIDE_E_FORMAT);
+    /* syslogd's notes of repeats it left out, both spellings */
+    assert_int_equal(parse_lines(f, "Mar 24 14:26:01 --- last message repeated 2 times ---", &r, &a, &reason), 0);
+    assert_non_null(strstr(reason, "repeats"));
+    assert_int_equal(parse_lines(f, "Mar 24 14:26:01 web1 last message repeated 3 times", &r, &a, &reason), 0);
+    /* a date that is none is a bad line, not a made-up time */
+    assert_int_equal(parse_lines(f, "Mar 32 14:02:50 web1 tomcat.log: 127.0.0.1 - - \"GET /a HTTP/1.1\" 200 5 1",
+                                 &r, &a, &reason),
+                     TIDE_E_FORMAT);
+    assert_string_equal(reason, "line has no time");
+    tide_logfmt_free(f);
+    /* Docker's "time" and CRI's, for lines without one */
+    assert_int_equal(tide_logfmt_compile(&f, "docker+apache:%h \"%r\" %>s", NULL, NULL), 0);
+    assert_int_equal(parse_lines(f, "{\"log\":\"192.0.2.1 \\\"GET /d HTTP/1.1\\\" 200\\n\",\"stream\":\"stdout\","
+                                    "\"time\":\"2025-10-10T13:55:36.25Z\"}",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(r.ts_ns == at("2025-10-10T13:55:36.25Z"));
+    assert_int_equal(parse_lines(f, "{\"log\":\"192.0.2.1 \\\"GET /d HTTP/1.1\\\" 200\\n\",\"stream\":\"stdout\"}", &r,
+                                 &a, &reason),
+                     TIDE_E_FORMAT);
+    tide_logfmt_free(f);
+    assert_int_equal(tide_logfmt_compile(&f, "cri+json", "method=m,path=p", NULL), 0);
+    assert_int_equal(parse_lines(f, "2025-10-10T13:55:36.5Z stdout F {\"m\":\"POST\",\"p\":\"/j\"}", &r, &a, &reason), 1);
+    assert_true(r.ts_ns == at("2025-10-10T13:55:36.5Z"));
+    assert_true(tide_str_is_eq_c(r.method, "POST"));
+    tide_logfmt_free(f);
+    /* guessed in a syslog file where other programs write most lines: each tag tried apart */
+    {
+        static const char SYS[] =
+            "Mar 24 14:02:49 web1 sudo: tim : TTY=pts/6 ; PWD=/tmp ; USER=root ; COMMAND=/usr/bin/tail\n"
+            "Mar 24 14:02:50 web1 nginx: 192.0.2.1 - - [24/Mar/2025:14:02:50 +0000] \"GET /a HTTP/1.1\" 200 1 \"-\" \"M\"\n"
+            "Mar 24 14:02:51 web1 automount[7999]: lookup(file): lookup for opt failed\n"
+            "Mar 24 14:02:51 web1 cron[12]: (root) CMD (run-parts /etc/cron.hourly)\n"
+            "Mar 24 14:02:52 web1 nginx: 192.0.2.2 - - [24/Mar/2025:14:02:52 +0000] \"GET /b HTTP/1.1\" 404 1 \"-\" \"M\"\n"
+            "Mar 24 14:02:53 web1 kernel: [ 1.0] eth0: link up\n";
+        char out[512];
+        assert_int_equal(tide_logfmt_sniff(SYS, sizeof(SYS) - 1, out, sizeof(out), NULL), 0);
+        assert_string_equal(out, "syslog+combined");
+    }
+    /* a line with a time of its own keeps it */
+    assert_int_equal(tide_logfmt_compile(&f, "cri+common", NULL, NULL), 0);
+    assert_int_equal(parse_lines(f, "2025-10-10T13:55:36Z stdout F 192.0.2.1 - - [10/Oct/2025:13:00:00 +0000] \"GET / HTTP/1.1\" 200 1",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(r.ts_ns == at("2025-10-10T13:00:00Z"));
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
 /* A client address has no spaces: a syslog header before the line is not
  * taken for one; "host addr" (a vhost-prefixed line) and "list addr" (an
  * X-Forwarded-For list before the peer) are told apart. */
@@ -1055,6 +1166,7 @@ int main(void)
         cmocka_unit_test(sniff_tells_ingress_nginx),
         cmocka_unit_test(envoy_reads_envoy_and_istio_logs),
         cmocka_unit_test(wrapped_lines_are_read_inside_their_wrappers),
+        cmocka_unit_test(wrapper_time_and_syslog_programs),
         cmocka_unit_test(client_field_with_spaces),
         cmocka_unit_test(logcap_orders_by_start_and_flags_late_lines),
         cmocka_unit_test(logcap_strict_stops_at_first_bad_line),
