@@ -69,6 +69,18 @@ static int advance(struct cap *c, struct src *s, struct tide_err *err)
         rc = tide_lines_next(&s->lines, &line, err);
         if (rc == 0) {
             s->done = true;
+            if (s->fmt->piece.len) {
+                /* the runtime split a line and the file ends before its last piece */
+                static const char WHY[] = "a line split by the container runtime ends with the file (its last piece is missing)";
+                tide_buf_reset(&s->fmt->piece);
+                c->st->bad++;
+                count_reason(c->st, WHY, true);
+                if (c->o->on_bad)
+                    c->o->on_bad(c->o->on_bad_userp, s->path, s->lines.lineno, WHY);
+                if (c->o->strict)
+                    return tide_err_set(err, TIDE_E_FORMAT, s->path, "line %llu: %s",
+                                        (unsigned long long)s->lines.lineno, WHY);
+            }
             return 0;
         }
         if (rc == TIDE_E_AGAIN) { /* a followed log with nothing new yet */

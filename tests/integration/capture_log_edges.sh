@@ -123,6 +123,14 @@ src=$("$TIDE" inspect "$W/both.tide" | grep '^sources')
 case "$src" in *"cri.log (cri+nginx:"*"docker.log (docker+nginx:"*) ;; *) fail "sources' formats: $src" ;; esac
 [ "$("$TIDE" cat --allow-raw "$W/both.tide" | wc -l)" -eq 12 ] || fail "cri + docker: not 12 records"
 pass "logs of two formats in one capture: each source is listed with its own format"
+# a file that ends inside a split line (the runtime died before the last
+# piece): the pieces are one bad line, not lost without a word
+head -n 7 "$W/cri.log" >"$W/cut.log"
+"$TIDE" capture log --raw --max-bad 100% "$W/cut.log" -o "$W/cut.tide" 2>"$W/err" || fail "cut split line: $(cat "$W/err")"
+grep -q "capture: 7 lines read, 5 records written, 0 late, 1 without a request, 1 bad" "$W/err" &&
+  grep -q "cut.log:7: a line split by the container runtime ends with the file" "$W/err" || fail "cut split line: $(cat "$W/err")"
+"$TIDE" capture log --raw "$W/cut.log" -o "$W/cut2.tide" 2>/dev/null && fail "cut split line: passed --max-bad 1%"
+pass "a file ending inside a split line: its pieces count as one bad line"
 
 # the live progress line is for terminals: stderr to a file gets none (nor its
 # carriage returns) unless --progress asks; the summary is there either way
