@@ -76,6 +76,9 @@ struct tide_logfmt {
     char cf_names[64][48];
     int n_cf;
     bool w3c_ms; /* w3c: time-taken in milliseconds (#Software named IIS) */
+    /* haproxy:NAME,...: the headers `capture request header` logs, in order */
+    char hap_hdr[16][48];
+    int n_hap;
     int64_t tz_ns; /* offset from UTC of times written without a zone (--tz) */
     /* the wrapper's time of the line being read (tide__wrap_time), used when
      * the line inside has none; and, syslog, its tag (program) */
@@ -174,6 +177,8 @@ int tide__w3c_parse(struct tide_logfmt *f, const char *line, size_t len, struct 
                     struct tide_arena *a, const char **reason);
 int tide__envoy_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
                       struct tide_arena *a, const char **reason);
+/* haproxy:NAME,...: the names of the request headers the proxy captures. */
+int tide__haproxy_compile(struct tide_logfmt *f, const char *names, struct tide_err *err);
 int tide__haproxy_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
                         struct tide_arena *a, const char **reason);
 

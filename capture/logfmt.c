@@ -821,11 +821,14 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
         rc = tide__json_compile(f, map, err);
     } else if ((kind = reader_kind(spec)) >= 0) {
         f->kind = (enum tide__fmtkind)kind;
+    } else if (strncmp(spec, "haproxy:", 8) == 0) {
+        f->kind = FMT_HAPROXY;
+        rc = tide__haproxy_compile(f, spec + 8, err);
     } else {
         rc = tide_err_set(err, TIDE_E_USAGE, "",
                           "unknown log format '%.60s' (combined, common, vhost_combined, "
                           "vhost_common, ingress_nginx, nginx:'...', apache:'...', json, alb, "
-                          "cloudfront, w3c, s3, haproxy, envoy; any of them after docker+, cri+ "
+                          "cloudfront, w3c, s3, haproxy[:HEADER,...], envoy; any of them after docker+, cri+ "
                           "or syslog+)", spec);
     }
     if (!rc && body) {

@@ -11,14 +11,19 @@
  * UTC unless --tz says otherwise (tide_logfmt_set_tz). The duration is the last timer (Ta, or Tt before 1.9), in
  * milliseconds; -1 means the request never completed. A frontend name
  * ending in '~' is a TLS one (https). Captured headers are logged without
- * their names, so they are not kept. A request HAProxy could not parse is
- * logged as <BADREQ>: counted as a line without a request.
+ * their names: "haproxy:Host,User-Agent" names the request headers the
+ * proxy's `capture request header` lines capture, in their order; they are
+ * kept (HAProxy writes '#', '|', '{', '}', '"' and bytes outside printable
+ * ASCII in them as #XX). Without names, they are not kept. A request
+ * HAProxy could not parse is logged as <BADREQ>: counted as a line without
+ * a request.
  */
 #define _GNU_SOURCE
 #include "capture_int.h"
 
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
 
 /* The next space-separated token from *i ("" at the end). */
 static struct tide_str word(const char *line, size_t len, size_t *i)
@@ -43,6 +48,79 @@ static const char *find_date(const char *line, size_t len)
         p++;
     }
     return NULL;
+}
+
+int tide__haproxy_compile(struct tide_logfmt *f, const char *names, struct tide_err *err)
+{
+    const char *p = names;
+    while (*p) {
+        size_t n = strcspn(p, ","), k;
+        if (n == 0 || n >= sizeof(f->hap_hdr[0]))
+            return tide_err_set(err, TIDE_E_USAGE, "", "haproxy: header %d: a name of 1 to %zu characters",
+                                f->n_hap + 1, sizeof(f->hap_hdr[0]) - 1);
+        for (k = 0; k < n; k++)
+            if (!(isalnum((unsigned char)p[k]) || strchr("!#$%&'*+-.^_`|~", p[k])))
+                return tide_err_set(err, TIDE_E_USAGE, "", "haproxy: header %d: not a header name",
+                                    f->n_hap + 1);
+        if (f->n_hap == (int)(sizeof(f->hap_hdr) / sizeof(f->hap_hdr[0])))
+            return tide_err_set(err, TIDE_E_USAGE, "", "haproxy: more than %zu captured headers",
+                                sizeof(f->hap_hdr) / sizeof(f->hap_hdr[0]));
+        memcpy(f->hap_hdr[f->n_hap], p, n);
+        f->hap_hdr[f->n_hap++][n] = 0;
+        p += n;
+        if (*p == ',' && *++p == 0)
+            return tide_err_set(err, TIDE_E_USAGE, "", "haproxy: a header name after the last ','");
+    }
+    if (!f->n_hap)
+        return tide_err_set(err, TIDE_E_USAGE, "", "haproxy: no header names after ':'");
+    return 0;
+}
+
+/* A captured value with its #XX escapes decoded. */
+static struct tide_str unhash(struct tide_str v, struct tide_arena *a)
+{
+    char *o;
+    size_t i, n = 0;
+    if (!memchr(v.p, '#', v.len) || !(o = tide_arena_alloc(a, v.len)))
+        return v;
+    for (i = 0; i < v.len; i++) {
+        int hi, lo;
+        if (v.p[i] == '#' && i + 2 < v.len && (hi = tide_hex_value(v.p[i + 1])) >= 0 &&
+            (lo = tide_hex_value(v.p[i + 2])) >= 0) {
+            o[n++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            o[n++] = v.p[i];
+        }
+    }
+    return tide_str_make(o, n);
+}
+
+/* The first {a|b|...} block in [from, to): the captured request headers. */
+static int captured(struct tide_logfmt *f, const char *from, const char *to, struct tide_record *r,
+                    struct tide_arena *a, const char **reason)
+{
+    const char *b = memchr(from, '{', (size_t)(to - from)), *e, *v;
+    int k;
+    if (!b || !(e = memchr(b, '}', (size_t)(to - b))))
+        return 0; /* nothing captured on this line */
+    for (k = 0, v = b + 1; k < f->n_hap && v <= e; k++) {
+        const char *bar = memchr(v, '|', (size_t)(e - v));
+        struct tide_str val = tide_str_make(v, (size_t)((bar ? bar : e) - v));
+        if (val.len) {
+            val = unhash(val, a);
+            if (strcasecmp(f->hap_hdr[k], "Host") == 0)
+                r->host = val;
+            else if (tide__log_add_header(f, r, tide_str_c(f->hap_hdr[k]), val)) {
+                *reason = "too many header fields";
+                return TIDE_E_FORMAT;
+            }
+        }
+        if (!bar)
+            break;
+        v = bar + 1;
+    }
+    return 0;
 }
 
 int tide__haproxy_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
@@ -110,6 +188,8 @@ int tide__haproxy_parse(struct tide_logfmt *f, const char *line, size_t len, str
         *reason = "no quoted request";
         return TIDE_E_FORMAT;
     }
+    if (f->n_hap && (rc = captured(f, line + i, c, r, a, reason)) < 0)
+        return rc;
     req = tide_str_make(c + 1, (size_t)(line + len - c - 1));
     if (req.len && req.p[req.len - 1] == '"')
         req.len--;

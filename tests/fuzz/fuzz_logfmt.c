@@ -35,6 +35,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (tide_logfmt_compile(&f, "json", spec, &err) == 0) /* the same bytes as a --map */
         tide_logfmt_free(f);
+    {
+        /* and as haproxy's captured header names */
+        char *h = malloc(size + 8);
+        if (h) {
+            memcpy(h, "haproxy:", 8);
+            memcpy(h + 8, data + 1, size - 1);
+            h[8 + size - 1] = 0;
+            if (tide_logfmt_compile(&f, h, NULL, &err) == 0)
+                tide_logfmt_free(f);
+            free(h);
+        }
+    }
     free(spec);
     return 0;
 }

@@ -18,6 +18,7 @@ static const char *FORMATS[] = {
     "w3c", "haproxy", "s3", "docker+combined", "cri+common", "syslog+combined", "envoy",
     /* lines without a time of their own: the wrapper's (a syslog date, Docker's "time") */
     "syslog+apache:%h %l %u \"%r\" %>s %b %T", "docker+json",
+    "haproxy:Host,User-Agent,Referer", /* captured headers named */
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

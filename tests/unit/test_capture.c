@@ -400,6 +400,45 @@ static void haproxy_reads_http_logs(void **state)
     assert_true(tide_str_is_eq_c(r.query, "x=1"));
     assert_int_equal(r.status, 200);
     assert_true(r.resp_bytes == 7456);
+    assert_int_equal(r.n_headers, 0); /* captured headers without names: not kept */
+    assert_int_equal(r.host.len, 0);
+    /* haproxy:NAMES: the captured request headers kept under their names (#XX
+     * decoded; an empty capture is a header the request did not have); the
+     * response block after it is not read */
+    {
+        struct tide_logfmt *h;
+        assert_int_equal(tide_logfmt_compile(&h, "haproxy:Host,User-Agent,Referer,X-Id", NULL, NULL), 0);
+        assert_int_equal(parse_lines(h,
+                                     "4.3.2.1:55008 [25/Sep/2018:06:05:27.584] ft bk/web1 0/0/1/71/72 200 7456 - - ---- "
+                                     "5/4/0/1/0 0/0 {example.org|Mo #7B1#7C2#7D #23 #e2#80#99||7} {text/html|x} "
+                                     "\"GET /a HTTP/1.1\"",
+                                     &r, &a, &reason),
+                         1);
+        assert_true(tide_str_is_eq_c(r.host, "example.org"));
+        assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "Mo {1|2} # \xe2\x80\x99"));
+        assert_int_equal(tide_record_header(&r, "Referer").len, 0);
+        assert_true(tide_str_is_eq_c(tide_record_header(&r, "X-Id"), "7"));
+        assert_int_equal(r.n_headers, 2);
+        /* fewer values than names, and a line without captures */
+        assert_int_equal(parse_lines(h,
+                                     "4.3.2.1:55008 [25/Sep/2018:06:05:27.584] ft bk/web1 0/0/1/71/72 200 7456 - - ---- "
+                                     "5/4/0/1/0 0/0 {a.org} \"GET /b HTTP/1.1\"",
+                                     &r, &a, &reason),
+                         1);
+        assert_true(tide_str_is_eq_c(r.host, "a.org"));
+        assert_int_equal(r.n_headers, 0);
+        assert_int_equal(parse_lines(h,
+                                     "4.3.2.1:55008 [25/Sep/2018:06:05:27.584] ft bk/web1 0/0/1/71/72 200 7456 - - ---- "
+                                     "5/4/0/1/0 0/0 \"GET /c HTTP/1.1\"",
+                                     &r, &a, &reason),
+                         1);
+        assert_int_equal(r.host.len, 0);
+        tide_logfmt_free(h);
+        assert_int_not_equal(tide_logfmt_compile(&h, "haproxy:", NULL, NULL), 0);
+        assert_int_not_equal(tide_logfmt_compile(&h, "haproxy:Host,", NULL, NULL), 0);
+        assert_int_not_equal(tide_logfmt_compile(&h, "haproxy:Host,,Referer", NULL, NULL), 0);
+        assert_int_not_equal(tide_logfmt_compile(&h, "haproxy:User Agent", NULL, NULL), 0);
+    }
     /* bare (stdout), an IPv6 client, a request that never completed (-1), logasap (+) */
     assert_int_equal(parse_lines(f,
                                  "2001:db8::7:41000 [25/Sep/2018:06:05:28.000] ft_http be/s1 10/0/-1/-1/-1 503 212 - - "
