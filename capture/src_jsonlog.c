@@ -1,6 +1,6 @@
 /*
  * src_jsonlog.c - application logs as JSON lines (nginx escape=json, Caddy,
- * Traefik, app loggers). `--map field=path,...` says where each record field
+ * Traefik, Google Cloud load balancers, Cloudflare Logpush, app loggers). `--map field=path,...` says where each record field
  * sits (dotted paths into nested objects); fields without a map entry are
  * looked up under the names common loggers use. Values are copied into the
  * scratch arena because cJSON's tree is freed after each line.
@@ -24,31 +24,31 @@ struct jfield {
 };
 
 static const struct jfield JFIELDS[] = {
-    {"ts", J_TS, {"time", "timestamp", "ts", "@timestamp", "date", "time_iso8601", "time_local", "msec", NULL}},
-    {"start", J_START, {"StartUTC", NULL}},
+    {"ts", J_TS, {"time", "timestamp", "ts", "@timestamp", "date", "time_iso8601", "time_local", "msec", "EdgeEndTimestamp", NULL}},
+    {"start", J_START, {"StartUTC", "EdgeStartTimestamp", NULL}},
     {"method", F_METHOD, {"method", "request_method", "request.method", "RequestMethod", "http.method",
-                          "httpRequest.requestMethod", NULL}},
-    {"scheme", F_SCHEME, {"scheme", "request.scheme", "RequestScheme", NULL}},
-    {"host", F_HOST, {"host", "http_host", "request.host", "RequestHost", "server_name", NULL}},
+                          "httpRequest.requestMethod", "ClientRequestMethod", NULL}},
+    {"scheme", F_SCHEME, {"scheme", "request.scheme", "RequestScheme", "ClientRequestScheme", NULL}},
+    {"host", F_HOST, {"host", "http_host", "request.host", "RequestHost", "server_name", "ClientRequestHost", NULL}},
     {"path", J_URI, {"uri", "request_uri", "path", "request.uri", "RequestPath", "url", "request.path",
-                     "httpRequest.requestUrl", NULL}},
+                     "httpRequest.requestUrl", "ClientRequestURI", NULL}},
     {"query", F_QUERY, {"query", "args", "query_string", "request.query", NULL}},
     {"version", F_PROTOCOL, {"protocol", "proto", "request.proto", "RequestProtocol", "server_protocol",
-                             "httpRequest.protocol", NULL}},
-    {"status", F_STATUS, {"status", "DownstreamStatus", "response.status", "http.status_code", "httpRequest.status", NULL}},
+                             "httpRequest.protocol", "ClientRequestProtocol", NULL}},
+    {"status", F_STATUS, {"status", "DownstreamStatus", "response.status", "http.status_code", "httpRequest.status", "EdgeResponseStatus", NULL}},
     {"resp_bytes", F_BYTES, {"size", "length", "body_bytes_sent", "DownstreamContentSize", "response.size", "bytes_sent",
-                             "httpRequest.responseSize", NULL}},
+                             "httpRequest.responseSize", "EdgeResponseBytes", NULL}},
     {"duration_ms", F_DUR_MS, {"duration_ms", "generation_time_milli", NULL}},
     {"duration_s", F_DUR_S, {"request_time", "duration", "httpRequest.latency", NULL}},
     {"duration_us", F_DUR_US, {NULL}},
     {"duration_ns", F_IGNORE + 1000, {"Duration", NULL}},
     {"client", F_CLIENT, {"ip", "remote_addr", "client_ip", "request.remote_ip", "request.client_ip", "ClientHost", "remote_ip",
-                          "httpRequest.remoteIp", NULL}},
+                          "httpRequest.remoteIp", "ClientIP", NULL}},
     {"session", J_SESSION, {"session", "session_id", NULL}},
     {"headers", J_HEADERS, {"request.headers", "headers", NULL}},
     {"body", J_BODY, {"body", "request.body", NULL}},
-    {"user_agent", J_UA, {"user_agent", "http_user_agent", "request_User-Agent", "httpRequest.userAgent", NULL}},
-    {"referer", J_REFERER, {"referrer", "referer", "http_referer", "request_Referer", "httpRequest.referer", NULL}},
+    {"user_agent", J_UA, {"user_agent", "http_user_agent", "request_User-Agent", "httpRequest.userAgent", "ClientRequestUserAgent", NULL}},
+    {"referer", J_REFERER, {"referrer", "referer", "http_referer", "request_Referer", "httpRequest.referer", "ClientRequestReferer", NULL}},
 };
 #define N_JFIELDS (sizeof(JFIELDS) / sizeof(JFIELDS[0]))
 
@@ -286,6 +286,8 @@ int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct
         *reason = "line has no path field";
         return TIDE_E_FORMAT;
     }
+    if (dur < 0 && start_ns != TIDE_TIME_UNKNOWN && end_ns != TIDE_TIME_UNKNOWN && end_ns >= start_ns)
+        dur = end_ns - start_ns; /* a start and an end (Cloudflare's): the duration between them */
     r->duration_ns = dur;
     r->ts_ns = start_ns != TIDE_TIME_UNKNOWN ? start_ns : end_ns - (dur > 0 ? dur : 0);
     return 1;

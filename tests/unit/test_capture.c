@@ -207,6 +207,38 @@ static void json_start_times_durations_with_units_and_cloud_logging(void **state
                      1);
     assert_int_equal(tide_time_parse_rfc3339("2023-08-11T11:39:21.5Z", 22, &t), 0);
     assert_true(r.ts_ns == t);
+    /* Cloudflare Logpush (http_requests): its own field names; the duration
+     * from edge start to end; times as RFC 3339 or unixnano */
+    assert_int_equal(parse_lines(f,
+                                 "{\"ClientIP\":\"198.51.100.9\",\"ClientRequestHost\":\"essays.example.org\","
+                                 "\"ClientRequestMethod\":\"GET\",\"ClientRequestURI\":\"/essays/7?ref=a\","
+                                 "\"ClientRequestProtocol\":\"HTTP/2\",\"ClientRequestScheme\":\"https\","
+                                 "\"ClientRequestUserAgent\":\"Googlebot/2.1\",\"ClientRequestReferer\":\"https://s.example/\","
+                                 "\"EdgeStartTimestamp\":\"2024-05-01T10:00:00.1Z\",\"EdgeEndTimestamp\":\"2024-05-01T10:00:00.35Z\","
+                                 "\"EdgeResponseStatus\":200,\"EdgeResponseBytes\":5120,\"RayID\":\"7c1\"}",
+                                 &r, &a, &reason),
+                     1);
+    assert_int_equal(tide_time_parse_rfc3339("2024-05-01T10:00:00.1Z", 22, &t), 0);
+    assert_true(r.ts_ns == t);
+    assert_true(r.duration_ns == 250000000);
+    assert_true(tide_str_is_eq_c(r.client, "198.51.100.9"));
+    assert_true(tide_str_is_eq_c(r.host, "essays.example.org"));
+    assert_true(tide_str_is_eq_c(r.scheme, "https"));
+    assert_true(tide_str_is_eq_c(r.path, "/essays/7"));
+    assert_true(tide_str_is_eq_c(r.query, "ref=a"));
+    assert_true(tide_str_is_eq_c(r.version, "HTTP/2"));
+    assert_int_equal(r.status, 200);
+    assert_true(r.resp_bytes == 5120);
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "Googlebot/2.1"));
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "Referer"), "https://s.example/"));
+    assert_int_equal(parse_lines(f,
+                                 "{\"ClientRequestMethod\":\"POST\",\"ClientRequestURI\":\"/f\","
+                                 "\"EdgeStartTimestamp\":1714557600100000000,\"EdgeEndTimestamp\":1714557600600000000,"
+                                 "\"EdgeResponseStatus\":201}",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(r.ts_ns / 1000000 == INT64_C(1714557600100)); /* a double holds ns to ~256 ns */
+    assert_true(r.duration_ns / 1000000 == 500);
     tide_logfmt_free(f);
     /* --map start=: an app that logs when a request begins */
     assert_int_equal(tide_logfmt_compile(&f, "json", "start=begun,path=p", NULL), 0);
