@@ -36,6 +36,14 @@ enum tide__ftype {
     F_COOKIE,       /* one cookie, name in item */
     F_PORT,         /* a port number (checked, not kept: Apache %p) */
     F_VHOST,        /* Apache's %v: a host name (checked) */
+    /* Apache's times: %t and %{sec|msec|usec}t are when the request was
+     * received (the start) unless %{end:...}t; whole ms and us since the epoch */
+    F_TIME_LOCAL_START,
+    F_EPOCH_S_START,
+    F_EPOCH_MS,
+    F_EPOCH_MS_START,
+    F_EPOCH_US,
+    F_EPOCH_US_START,
 };
 
 /* Kinds of format: one parse function each. */

@@ -382,13 +382,14 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
         return 1;
     }
     case F_TIME_LOCAL:
+    case F_TIME_LOCAL_START:
         if (tide__log_time_local(v, &x)) {
             *reason = "bad time (expected dd/Mon/yyyy:hh:mm:ss +zzzz)";
             return TIDE_E_FORMAT;
         }
         if (!memchr(v.p, ' ', v.len))
             x -= f->tz_ns; /* no zone written: --tz says which */
-        *end_ns = x;
+        *(t == F_TIME_LOCAL_START ? start_ns : end_ns) = x;
         return 1;
     case F_TIME_ISO:
     case F_TIME_START_ISO:
@@ -403,12 +404,20 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
         else
             *end_ns = x;
         return 1;
-    case F_TIME_MSEC:
-        if (tide__log_decimal_ns(v, TIDE_NS_PER_SEC, &x)) {
+    case F_TIME_MSEC: /* seconds with a fraction, nginx's $msec */
+    case F_EPOCH_S_START:
+    case F_EPOCH_MS:
+    case F_EPOCH_MS_START:
+    case F_EPOCH_US:
+    case F_EPOCH_US_START:
+        if (tide__log_decimal_ns(v, t == F_EPOCH_MS || t == F_EPOCH_MS_START ? 1000000
+                                    : t == F_EPOCH_US || t == F_EPOCH_US_START ? 1000
+                                                                               : TIDE_NS_PER_SEC,
+                                 &x)) {
             *reason = "bad epoch time";
             return TIDE_E_FORMAT;
         }
-        *end_ns = x;
+        *(t == F_EPOCH_S_START || t == F_EPOCH_MS_START || t == F_EPOCH_US_START ? start_ns : end_ns) = x;
         return 1;
     case F_REQUEST:
         return tide__log_request_line(tide__log_unescape(v, a), r, reason);
@@ -706,16 +715,30 @@ static int compile_apache(struct tide_logfmt *f, char *s, struct tide_err *err)
         switch (d) {
         case 'h': case 'a': it.t = F_CLIENT; break;
         case 'l': case 'u': it.t = F_IGNORE; break;
-        case 't':
-            if (!arg)
-                it.t = F_TIME_LOCAL;
-            else if (argn == 4 && strncmp(arg, "msec", 4) == 0)
-                it.t = F_TIME_MSEC; /* whole ms since epoch: handled as seconds below */
+        case 't': {
+            /* when the request was received (begin:, the default) or the line written (end:) */
+            bool end = false;
+            if (arg && argn >= 6 && strncmp(arg, "begin:", 6) == 0) {
+                arg += 6;
+                argn -= 6;
+            } else if (arg && argn >= 4 && strncmp(arg, "end:", 4) == 0) {
+                end = true;
+                arg += 4;
+                argn -= 4;
+            }
+            if (!arg || argn == 0)
+                it.t = end ? F_TIME_LOCAL : F_TIME_LOCAL_START;
             else if (argn == 3 && strncmp(arg, "sec", 3) == 0)
-                it.t = F_TIME_MSEC;
+                it.t = end ? F_TIME_MSEC : F_EPOCH_S_START;
+            else if (argn == 4 && strncmp(arg, "msec", 4) == 0)
+                it.t = end ? F_EPOCH_MS : F_EPOCH_MS_START;
+            else if (argn == 4 && strncmp(arg, "usec", 4) == 0)
+                it.t = end ? F_EPOCH_US : F_EPOCH_US_START;
             else
-                return tide_err_set(err, TIDE_E_USAGE, "", "LogFormat: %%{...}t form not supported (use %%t, %%{sec}t)");
+                return tide_err_set(err, TIDE_E_USAGE, "", "LogFormat: %%{...}t form not supported (use %%t, "
+                                                           "%%{sec}t, %%{msec}t, %%{usec}t, with begin: or end:)");
             break;
+        }
         case 'r': it.t = F_REQUEST; break;
         case 's': it.t = F_STATUS; break;
         case 'b': case 'B': it.t = F_BYTES; break;
@@ -1009,7 +1032,7 @@ static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, str
                 return TIDE_E_FORMAT;
             }
         } else if (it->t == F_STATUS || it->t == F_BYTES || it->t == F_DUR_S || it->t == F_DUR_MS ||
-                   it->t == F_DUR_US || it->t == F_TIME_MSEC) {
+                   it->t == F_DUR_US || it->t == F_TIME_MSEC || it->t >= F_EPOCH_S_START) {
             /* a number last in the format ends at a space: fields may follow it */
             fe = memchr(p, ' ', (size_t)(end - p));
             if (!fe)

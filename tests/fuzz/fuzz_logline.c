@@ -19,6 +19,7 @@ static const char *FORMATS[] = {
     /* lines without a time of their own: the wrapper's (a syslog date, Docker's "time") */
     "syslog+apache:%h %l %u \"%r\" %>s %b %T", "docker+json",
     "haproxy:Host,User-Agent,Referer", /* captured headers named */
+    "apache:%h %{msec}t %{end:usec}t \"%r\" %>s %{begin:sec}t", /* epoch times, start and end */
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

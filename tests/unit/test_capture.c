@@ -131,9 +131,38 @@ static void apache_format_with_microseconds_and_escapes(void **state)
     assert_true(r.resp_bytes == 0); /* %b writes '-' for zero */
     assert_true(r.duration_ns == 1500000);
     assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "a \"q\" b"));
+    /* Apache's %t is when the request was received: the start itself */
     assert_int_equal(tide__log_time_local(tide_str_c("26/Dec/2016:16:16:29 +0200"), &end), 0);
-    assert_true(r.ts_ns == end - 1500000);
+    assert_true(r.ts_ns == end);
     tide_logfmt_free(f);
+    /* %{msec}t, %{usec}t, %{sec}t: whole units since the epoch, the start
+     * unless end: (then minus the duration) */
+    assert_int_equal(parse1("apache:%h %{msec}t \"%r\" %>s %D", NULL, "1.2.3.4 1700000000123 \"GET / HTTP/1.1\" 200 5000",
+                            &r, &a, &f),
+                     1);
+    assert_true(r.ts_ns == INT64_C(1700000000123000000));
+    tide_logfmt_free(f);
+    assert_int_equal(parse1("apache:%h %{begin:usec}t \"%r\" %>s", NULL, "1.2.3.4 1700000000123456 \"GET / HTTP/1.1\" 200",
+                            &r, &a, &f),
+                     1);
+    assert_true(r.ts_ns == INT64_C(1700000000123456000));
+    tide_logfmt_free(f);
+    assert_int_equal(parse1("apache:%h %{end:sec}t \"%r\" %>s %{ms}T", NULL, "1.2.3.4 1700000001 \"GET / HTTP/1.1\" 200 250",
+                            &r, &a, &f),
+                     1);
+    assert_true(r.ts_ns == INT64_C(1700000000750000000));
+    tide_logfmt_free(f);
+    assert_int_equal(parse1("apache:%h %{end:msec}t \"%r\" %>s %D", NULL, "1.2.3.4 1700000000500 \"GET / HTTP/1.1\" 200 1000",
+                            &r, &a, &f),
+                     1);
+    assert_true(r.ts_ns == INT64_C(1700000000499000000));
+    tide_logfmt_free(f);
+    assert_int_equal(parse1("apache:%h %{end:}t \"%r\" %>s %D", NULL,
+                            "1.2.3.4 [26/Dec/2016:16:16:29 +0200] \"GET / HTTP/1.1\" 200 1000", &r, &a, &f),
+                     1);
+    assert_true(r.ts_ns == end - 1000000);
+    tide_logfmt_free(f);
+    assert_int_equal(tide_logfmt_compile(&f, "apache:%h %{%d/%b/%Y}t \"%r\"", NULL, NULL), TIDE_E_USAGE);
     tide_arena_free(&a);
 }
 
