@@ -830,6 +830,11 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
     else if (strcmp(spec, "vhost_combined") == 0) {
         body = "%v:%p %h %l %u %t \"%r\" %>s %O \"%{Referer}i\" \"%{User-Agent}i\"";
         apache = true;
+    } else if (strcmp(spec, "traefik") == 0) {
+        /* Traefik's default (CLF) access log: combined, then the request count,
+         * router and server, and the duration with its unit; the date is the start */
+        body = "%h - %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" %k \"%{router}x\" \"%{server}x\" %{ms}Tms";
+        apache = true;
     } else if (strcmp(spec, "vhost_common") == 0) {
         /* the combined tail is optional, so vhost-prefixed common and combined lines both read */
         body = "%v %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"";
@@ -850,7 +855,7 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
     } else {
         rc = tide_err_set(err, TIDE_E_USAGE, "",
                           "unknown log format '%.60s' (combined, common, vhost_combined, "
-                          "vhost_common, ingress_nginx, nginx:'...', apache:'...', json, alb, "
+                          "vhost_common, ingress_nginx, traefik, nginx:'...', apache:'...', json, alb, "
                           "cloudfront, w3c, s3, haproxy[:HEADER,...], envoy; any of them after docker+, cri+ "
                           "or syslog+)", spec);
     }
@@ -1170,7 +1175,7 @@ static const char SNIFF_XFF[] = NGX_COMBINED " \"$http_x_forwarded_for\""; /* ng
 static int sniff_plain(const char *buf, size_t len, char *out, size_t cap, int *tailed)
 {
     static const char *CANDIDATES[] = {"cloudfront", "w3c", "alb", "s3", "haproxy", "envoy",
-                                       "json",       "vhost_combined", "vhost_common", SNIFF_XFF_RT,
+                                       "json",       "vhost_combined", "vhost_common", "traefik", SNIFF_XFF_RT,
                                        SNIFF_RT,     "combined",     SNIFF_XFF, "ingress_nginx", "common"};
     size_t c;
     int best_ok = 0, best_tailed = 0;

@@ -25,7 +25,7 @@ void help_capture(FILE *f)
             "tide capture log: access logs (plain, .gz, .zst, .bz2, or '-' for stdin),\n"
             "several at once (rotated files, several servers), merged by request start time.\n"
             "  -f, --format F           combined | common | vhost_combined | vhost_common |\n"
-            "                           ingress_nginx | nginx:'<log_format>' |\n"
+            "                           ingress_nginx | traefik | nginx:'<log_format>' |\n"
             "                           apache:'<LogFormat>' | json | w3c (IIS, NetScaler) |\n"
             "                           haproxy[:HEADER,...] | envoy | alb | cloudfront |\n"
             "                           s3; docker+F, cri+F, syslog+F: F inside those\n"

@@ -642,6 +642,38 @@ static void sniff_tells_ingress_nginx(void **state)
     assert_string_equal(out, "cri+ingress_nginx");
 }
 
+/* Traefik's default (CLF) access log is guessed whole: the date is the
+ * start, the duration is read with its unit ("12ms") */
+static void sniff_tells_traefik(void **state)
+{
+    const char *tr = "192.168.1.1 - - [10/Oct/2023:13:55:36 +0000] \"GET /essays/7?x=1 HTTP/1.1\" 200 2326 \"-\" "
+                     "\"Mozilla/4.08 [en] (Win98; I ;Nav)\" 1 \"websecure-app@kubernetes\" \"http://10.42.0.12:8080\" 12ms\n"
+                     "10.0.0.2 - - [10/Oct/2023:13:55:37 +0000] \"POST /api/f HTTP/2.0\" 201 51 \"-\" \"curl/8.0\" 2 "
+                     "\"websecure-app@kubernetes\" \"http://10.42.0.12:8080\" 1530ms\n";
+    char out[512];
+    int tailed = -1;
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    int64_t t;
+    (void)state;
+    assert_int_equal(tide_logfmt_sniff(tr, strlen(tr), out, sizeof(out), &tailed), 0);
+    assert_string_equal(out, "traefik");
+    assert_int_equal(tailed, 0);
+    tide_arena_init(&a, 0);
+    assert_int_equal(tide_logfmt_compile(&f, "traefik", NULL, NULL), 0);
+    assert_int_equal(parse_lines(f, tr, &r, &a, &reason), 1); /* the last line */
+    assert_true(r.duration_ns == 1530000000);
+    assert_int_equal(tide__log_time_local(tide_str_c("10/Oct/2023:13:55:37 +0000"), &t), 0);
+    assert_true(r.ts_ns == t);
+    assert_true(tide_str_is_eq_c(r.path, "/api/f"));
+    assert_true(tide_str_is_eq_c(r.version, "HTTP/2.0"));
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "curl/8.0"));
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
 /* Envoy's default access log and Istio's longer one: start time, duration in
  * ms, client from X-Forwarded-For or Istio's downstream address */
 static void envoy_reads_envoy_and_istio_logs(void **state)
@@ -1264,6 +1296,7 @@ int main(void)
         cmocka_unit_test(s3_reads_server_access_logs),
         cmocka_unit_test(sniff_tells_w3c_haproxy_and_s3),
         cmocka_unit_test(sniff_tells_ingress_nginx),
+        cmocka_unit_test(sniff_tells_traefik),
         cmocka_unit_test(envoy_reads_envoy_and_istio_logs),
         cmocka_unit_test(wrapped_lines_are_read_inside_their_wrappers),
         cmocka_unit_test(wrapper_time_and_syslog_programs),
