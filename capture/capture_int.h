@@ -47,7 +47,7 @@ enum tide__ftype {
 };
 
 /* Kinds of format: one parse function each. */
-enum tide__fmtkind { FMT_TOKENS, FMT_JSON, FMT_ALB, FMT_CLOUDFRONT, FMT_W3C, FMT_S3, FMT_HAPROXY, FMT_ENVOY };
+enum tide__fmtkind { FMT_TOKENS, FMT_JSON, FMT_KV, FMT_ALB, FMT_CLOUDFRONT, FMT_W3C, FMT_S3, FMT_HAPROXY, FMT_ENVOY };
 
 struct tide__item {
     bool lit;
@@ -100,6 +100,8 @@ struct tide_logfmt {
      * from another tag is that program's, not a bad access-log line) */
     char tags[8][64];
     int n_tags;
+    bool sniffing; /* guessing a format: every line is judged as is */
+    bool heroku;   /* kv: Heroku's router lines (they begin "at=") */
     /* per-line scratch */
     struct tide_header hdrs[TIDE__LOG_MAX_HEADERS];
     char reason[160];
@@ -174,6 +176,10 @@ int tide__unwrap(struct tide_logfmt *f, const char *line, size_t len, struct tid
                  struct tide_arena *a, const char **reason);
 
 int tide__json_compile(struct tide_logfmt *f, const char *map, struct tide_err *err);
+/* key=value lines (logfmt: Heroku's router, Go and Ruby apps), read by
+ * the JSON reader's fields and --map. */
+int tide__kv_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                   struct tide_arena *a, const char **reason);
 int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
                      struct tide_arena *a, const char **reason);
 int tide__alb_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,

@@ -847,6 +847,18 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
     } else if (strcmp(spec, "json") == 0) {
         f->kind = FMT_JSON;
         rc = tide__json_compile(f, map, err);
+    } else if (strcmp(spec, "kv") == 0) {
+        f->kind = FMT_KV;
+        rc = tide__json_compile(f, map, err);
+    } else if (strcmp(spec, "heroku") == 0) {
+        /* Heroku's router: key=value, its time in the syslog header before it
+         * (`heroku logs`, log drains: syslog+heroku); protocol is the scheme,
+         * service the time the app took, fwd the X-Forwarded-For list */
+        f->kind = FMT_KV;
+        f->heroku = true;
+        rc = map ? tide_err_set(err, TIDE_E_USAGE, "", "--map: heroku's fields are fixed (use kv for a map)")
+                 : tide__json_compile(f, "client=fwd,scheme=protocol,resp_bytes=bytes,duration_ms=service,"
+                                         "host=host,path=path,method=method,status=status", err);
     } else if ((kind = reader_kind(spec)) >= 0) {
         f->kind = (enum tide__fmtkind)kind;
     } else if (strncmp(spec, "haproxy:", 8) == 0) {
@@ -855,7 +867,7 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
     } else {
         rc = tide_err_set(err, TIDE_E_USAGE, "",
                           "unknown log format '%.60s' (combined, common, vhost_combined, "
-                          "vhost_common, ingress_nginx, traefik, nginx:'...', apache:'...', json, alb, "
+                          "vhost_common, ingress_nginx, traefik, nginx:'...', apache:'...', json, kv, heroku, alb, "
                           "cloudfront, w3c, s3, haproxy[:HEADER,...], envoy; any of them after docker+, cri+ "
                           "or syslog+)", spec);
     }
@@ -1087,6 +1099,8 @@ static int parse_inner(struct tide_logfmt *f, const char *line, size_t len, stru
         return parse_tokens(f, line, len, r, scratch, reason);
     case FMT_JSON:
         return tide__json_parse(f, line, len, r, scratch, reason);
+    case FMT_KV:
+        return tide__kv_parse(f, line, len, r, scratch, reason);
     case FMT_ALB:
         return tide__alb_parse(f, line, len, r, scratch, reason);
     case FMT_CLOUDFRONT:
@@ -1109,6 +1123,8 @@ static int syslog_program(struct tide_logfmt *f, int rc, const char **reason)
 {
     struct tide_str tag = f->wrap_tag;
     int i;
+    if (f->sniffing)
+        return rc; /* a guess is judged on every line of the program tried */
     if (tag.len >= sizeof(f->tags[0]))
         tag.len = sizeof(f->tags[0]) - 1;
     for (i = 0; i < f->n_tags; i++)
@@ -1172,22 +1188,27 @@ static const char SNIFF_XFF_RT[] = NGX_COMBINED " \"$http_x_forwarded_for\" $req
 static const char SNIFF_RT[] = NGX_COMBINED " $request_time";
 static const char SNIFF_XFF[] = NGX_COMBINED " \"$http_x_forwarded_for\""; /* nginx's "main" */
 
-static int sniff_plain(const char *buf, size_t len, char *out, size_t cap, int *tailed)
+/* The format most of the lines in buf read with; wrap ("syslog+", ...)
+ * before each candidate when the lines are wrapped. */
+static int sniff_plain(const char *buf, size_t len, const char *wrap, char *out, size_t cap, int *tailed)
 {
     static const char *CANDIDATES[] = {"cloudfront", "w3c", "alb", "s3", "haproxy", "envoy",
-                                       "json",       "vhost_combined", "vhost_common", "traefik", SNIFF_XFF_RT,
-                                       SNIFF_RT,     "combined",     SNIFF_XFF, "ingress_nginx", "common"};
+                                       "json",       "heroku", "kv", "vhost_combined", "vhost_common", "traefik",
+                                       SNIFF_XFF_RT, SNIFF_RT, "combined", SNIFF_XFF, "ingress_nginx", "common"};
     size_t c;
     int best_ok = 0, best_tailed = 0;
-    const char *best = NULL;
+    char best[600] = "";
     for (c = 0; c < sizeof(CANDIDATES) / sizeof(CANDIDATES[0]); c++) {
         struct tide_logfmt *f;
         struct tide_arena a;
         struct tide_record r;
         const char *p = buf, *end = buf + len, *reason;
+        char spec[600];
         int ok = 0, tried = 0, tail = 0;
-        if (tide_logfmt_compile(&f, CANDIDATES[c], NULL, NULL))
+        snprintf(spec, sizeof(spec), "%s%s", wrap, CANDIDATES[c]);
+        if (tide_logfmt_compile(&f, spec, NULL, NULL))
             continue;
+        f->sniffing = true;
         tide_arena_init(&a, 0);
         memset(&r, 0, sizeof(r));
         while (p < end && tried < 50) {
@@ -1230,10 +1251,10 @@ static int sniff_plain(const char *buf, size_t len, char *out, size_t cap, int *
         if (tried && ok * 10 >= tried * 6 && (ok > best_ok || (ok == best_ok && tail < best_tailed))) {
             best_ok = ok;
             best_tailed = tail;
-            best = CANDIDATES[c];
+            snprintf(best, sizeof(best), "%s", spec);
         }
     }
-    if (!best)
+    if (!best[0])
         return TIDE_E_NOTFOUND;
     if (strlen(best) >= cap)
         return TIDE_E_LIMIT; /* a cut spec would compile into another format */
@@ -1244,9 +1265,11 @@ static int sniff_plain(const char *buf, size_t len, char *out, size_t cap, int *
 }
 
 /* Lines wrapped in another log's lines (docker, cri, syslog): when most of
- * the first lines unwrap, the format of what is inside them. A syslog file
- * holds every program's lines: each program's (tag's) are tried apart, the
- * one with the most lines whose format is found wins. */
+ * the first lines unwrap, the format of what is inside them, read as the
+ * capture will (wrapper and all: a line without a time of its own takes the
+ * wrapper's). A syslog file holds every program's lines: each program's
+ * (tag's) are tried apart, the one with the most lines whose format is
+ * found wins. */
 static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int *tailed)
 {
     static const char *WRAPS[] = {"docker+common", "cri+common", "syslog+common"};
@@ -1255,17 +1278,18 @@ static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int
     for (w = 0; w < sizeof(WRAPS) / sizeof(WRAPS[0]); w++) {
         struct tide_logfmt *f;
         struct tide_arena a;
-        struct tide_buf inner[MAX_TAGS];
-        char tags[MAX_TAGS][64];
+        struct tide_buf lines[MAX_TAGS];
+        char tags[MAX_TAGS][64], wrap[16];
         int n_lines[MAX_TAGS] = {0}, n_tags = 0, t, best = -1, best_tailed = 0;
-        char best_spec[512];
+        char best_spec[600];
         const char *p = buf, *end = buf + len, *reason;
         int ok = 0, tried = 0, rc = TIDE_E_NOTFOUND;
         if (tide_logfmt_compile(&f, WRAPS[w], NULL, NULL))
             continue;
+        snprintf(wrap, sizeof(wrap), "%s+", tide__wrap_name(f->wrap));
         tide_arena_init(&a, 0);
         for (t = 0; t < MAX_TAGS; t++)
-            tide_buf_init(&inner[t], 0);
+            tide_buf_init(&lines[t], 0);
         while (p < end && tried < 50) {
             const char *nl = memchr(p, '\n', (size_t)(end - p));
             size_t ll = nl ? (size_t)(nl - p) : (size_t)(end - p);
@@ -1278,8 +1302,8 @@ static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int
                 tried++;
                 u = tide__unwrap(f, p, ll, &msg, &a, &reason);
                 ok += u >= 0;
-                if (u == 1) {
-                    /* the tag's buffer (docker and cri have one, empty, tag) */
+                if (u >= 0) {
+                    /* the tag's lines (docker and cri have one, empty, tag) */
                     struct tide_str tag = f->wrap == TIDE__WRAP_SYSLOG ? f->wrap_tag : tide_str_make("", 0);
                     if (tag.len >= sizeof(tags[0]))
                         tag.len = sizeof(tags[0]) - 1;
@@ -1291,8 +1315,8 @@ static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int
                         n_tags++;
                     }
                     if (t < n_tags) {
-                        n_lines[t]++;
-                        if (tide_buf_append(&inner[t], msg.p, msg.len) || tide_buf_append(&inner[t], "\n", 1))
+                        n_lines[t] += u == 1;
+                        if (tide_buf_append(&lines[t], p, ll) || tide_buf_append(&lines[t], "\n", 1))
                             break;
                     }
                 }
@@ -1303,23 +1327,26 @@ static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int
         }
         if (tried && ok * 10 >= tried * 6) {
             for (t = 0; t < n_tags; t++) {
-                char spec[512];
+                char spec[600];
                 int tl = 0;
-                if (inner[t].len && (best < 0 || n_lines[t] > n_lines[best]) &&
-                    sniff_plain(inner[t].p, inner[t].len, spec, sizeof(spec), &tl) == 0) {
+                if (n_lines[t] && (best < 0 || n_lines[t] > n_lines[best]) &&
+                    sniff_plain(lines[t].p, lines[t].len, wrap, spec, sizeof(spec), &tl) == 0) {
                     best = t;
                     best_tailed = tl;
                     snprintf(best_spec, sizeof(best_spec), "%s", spec);
                 }
             }
             if (best >= 0) {
-                rc = (size_t)snprintf(out, cap, "%s+%s", tide__wrap_name(f->wrap), best_spec) >= cap ? TIDE_E_LIMIT : 0;
-                if (rc == 0 && tailed)
-                    *tailed = best_tailed;
+                rc = strlen(best_spec) >= cap ? TIDE_E_LIMIT : 0;
+                if (rc == 0) {
+                    snprintf(out, cap, "%s", best_spec);
+                    if (tailed)
+                        *tailed = best_tailed;
+                }
             }
         }
         for (t = 0; t < MAX_TAGS; t++)
-            tide_buf_free(&inner[t]);
+            tide_buf_free(&lines[t]);
         tide_arena_free(&a);
         tide_logfmt_free(f);
         if (rc != TIDE_E_NOTFOUND)
@@ -1330,6 +1357,6 @@ static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int
 
 int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap, int *tailed)
 {
-    int rc = sniff_plain(buf, len, out, cap, tailed);
+    int rc = sniff_plain(buf, len, "", out, cap, tailed);
     return rc == TIDE_E_NOTFOUND ? sniff_wrapped(buf, len, out, cap, tailed) : rc;
 }

@@ -130,6 +130,15 @@ static struct tide_str text(cJSON *v, struct tide_arena *a)
 
 static int set_ts(cJSON *v, int64_t *out)
 {
+    if (cJSON_IsString(v) && v->valuestring[0] && strspn(v->valuestring, "0123456789.") == strlen(v->valuestring)) {
+        /* an epoch number written as a string (key=value logs): as a number */
+        double d = strtod(v->valuestring, NULL);
+        cJSON n;
+        memset(&n, 0, sizeof(n));
+        n.type = cJSON_Number;
+        n.valuedouble = d;
+        return set_ts(&n, out);
+    }
     if (cJSON_IsNumber(v)) {
         /* the unit by magnitude: ns, us, ms, else s (to the us); a time past
          * what int64 ns hold (the year 2262) is not a time */
@@ -191,18 +200,23 @@ static bool has_header(const struct tide_record *r, const char *name)
     return tide_record_header(r, name).p != NULL;
 }
 
-int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
-                     struct tide_arena *a, const char **reason)
+/* Whether path is --map'ped to a field (then no other field guesses it). */
+static bool mapped(const struct tide_logfmt *f, const char *path)
 {
-    cJSON *o = cJSON_ParseWithLength(line, len);
+    int m;
+    for (m = 0; m < f->n_jmap; m++)
+        if (strcmp(f->jmap[m].path, path) == 0)
+            return true;
+    return false;
+}
+
+/* The record from a line's object (takes o). */
+static int object_record(struct tide_logfmt *f, cJSON *o, struct tide_record *r, struct tide_arena *a,
+                         const char **reason)
+{
     int64_t end_ns = TIDE_TIME_UNKNOWN, start_ns = TIDE_TIME_UNKNOWN, dur = -1;
     size_t k;
     int rc = 1;
-    if (!o || !cJSON_IsObject(o)) {
-        cJSON_Delete(o);
-        *reason = line[0] == '#' ? "comment line" : "line is not a JSON object";
-        return line[0] == '#' ? 0 : TIDE_E_FORMAT;
-    }
     for (k = 0; k < N_JFIELDS && rc > 0; k++) {
         const struct jfield *jf = &JFIELDS[k];
         cJSON *v = NULL;
@@ -211,8 +225,9 @@ int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct
             if (f->jmap[m].field == (int)k)
                 v = walk(o, f->jmap[m].path);
         for (d = 0; !v && jf->defaults[d]; d++) {
-            /* a field mapped explicitly elsewhere is not guessed */
-            v = walk(o, jf->defaults[d]);
+            /* a name --map gives to a field is that field's, not guessed for another */
+            if (!mapped(f, jf->defaults[d]))
+                v = walk(o, jf->defaults[d]);
         }
         if (!v || cJSON_IsNull(v))
             continue;
@@ -291,4 +306,96 @@ int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct
     r->duration_ns = dur;
     r->ts_ns = start_ns != TIDE_TIME_UNKNOWN ? start_ns : end_ns - (dur > 0 ? dur : 0);
     return 1;
+}
+
+int tide__json_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                     struct tide_arena *a, const char **reason)
+{
+    cJSON *o = cJSON_ParseWithLength(line, len);
+    if (!o || !cJSON_IsObject(o)) {
+        cJSON_Delete(o);
+        *reason = line[0] == '#' ? "comment line" : "line is not a JSON object";
+        return line[0] == '#' ? 0 : TIDE_E_FORMAT;
+    }
+    return object_record(f, o, r, a, reason);
+}
+
+int tide__kv_parse(struct tide_logfmt *f, const char *line, size_t len, struct tide_record *r,
+                   struct tide_arena *a, const char **reason)
+{
+    /* key=value key="quoted \"value\"" ...: an object of strings */
+    cJSON *o;
+    size_t i = 0, pairs = 0;
+    char key[128];
+    struct tide_buf val;
+    if (line[0] == '#') {
+        *reason = "comment line";
+        return 0;
+    }
+    if (f->heroku && !(len > 3 && memcmp(line, "at=", 3) == 0)) {
+        *reason = "not a Heroku router line (at=...)";
+        return TIDE_E_FORMAT;
+    }
+    if (!(o = cJSON_CreateObject()))
+        return TIDE_E_NOMEM;
+    tide_buf_init(&val, 0);
+    while (i < len) {
+        size_t k0, k1;
+        while (i < len && (line[i] == ' ' || line[i] == '\t'))
+            i++;
+        k0 = i;
+        while (i < len && line[i] != '=' && line[i] != ' ' && line[i] != '\t')
+            i++;
+        k1 = i;
+        tide_buf_reset(&val);
+        if (i < len && line[i] == '=') {
+            i++;
+            if (i < len && line[i] == '"') {
+                for (i++; i < len && line[i] != '"'; i++) {
+                    char c = line[i];
+                    if (c == '\\' && i + 1 < len) {
+                        c = line[++i];
+                        c = c == 'n' ? '\n' : c == 't' ? '\t' : c == 'r' ? '\r' : c;
+                    }
+                    if (tide_buf_append(&val, &c, 1))
+                        goto nomem;
+                }
+                if (i >= len) {
+                    cJSON_Delete(o);
+                    tide_buf_free(&val);
+                    *reason = "unterminated quoted value";
+                    return TIDE_E_FORMAT;
+                }
+                i++;
+            } else {
+                size_t v0 = i;
+                while (i < len && line[i] != ' ' && line[i] != '\t')
+                    i++;
+                if (tide_buf_append(&val, line + v0, i - v0))
+                    goto nomem;
+            }
+        } else if (k1 == k0) {
+            break;
+        }
+        if (k1 > k0 && k1 - k0 < sizeof(key)) { /* a bare word: a key without a value, skipped */
+            memcpy(key, line + k0, k1 - k0);
+            key[k1 - k0] = 0;
+            if (k1 < len && line[k1] == '=') {
+                if (tide_buf_append(&val, "", 1) || !cJSON_AddStringToObject(o, key, val.p))
+                    goto nomem;
+                pairs++;
+            }
+        }
+    }
+    tide_buf_free(&val);
+    if (!pairs) {
+        cJSON_Delete(o);
+        *reason = "line has no key=value pairs";
+        return TIDE_E_FORMAT;
+    }
+    return object_record(f, o, r, a, reason);
+nomem:
+    cJSON_Delete(o);
+    tide_buf_free(&val);
+    return TIDE_E_NOMEM;
 }

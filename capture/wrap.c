@@ -65,14 +65,20 @@ static size_t skip_token(const char *p, size_t i, size_t n)
     return i;
 }
 
-/* A token's text without a trailing ':' and "[pid]": a syslog tag. */
+/* A token's text without a trailing ':' and "[pid]": a syslog tag. A
+ * bracket that holds no number stays ("heroku[router]": Heroku's process
+ * names are the programs). */
 static struct tide_str tag_of(const char *p, size_t i, size_t t)
 {
-    const char *b;
+    const char *b, *d;
     if (t > i && p[t - 1] == ':')
         t--;
     b = memchr(p + i, '[', t - i);
-    return tide_str_make(p + i, b ? (size_t)(b - (p + i)) : t - i);
+    if (!b)
+        return tide_str_make(p + i, t - i);
+    for (d = b + 1; d < p + t && isdigit((unsigned char)*d);)
+        d++;
+    return d > b + 1 && d < p + t && *d == ']' ? tide_str_make(p + i, (size_t)(b - (p + i))) : tide_str_make(p + i, t - i);
 }
 
 /* syslogd's note that it left out repeats of the line before ("last message

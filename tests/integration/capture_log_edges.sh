@@ -123,6 +123,26 @@ src=$("$TIDE" inspect "$W/both.tide" | grep '^sources')
 case "$src" in *"cri.log (cri+nginx:"*"docker.log (docker+nginx:"*) ;; *) fail "sources' formats: $src" ;; esac
 [ "$("$TIDE" cat --allow-raw "$W/both.tide" | wc -l)" -eq 12 ] || fail "cri + docker: not 12 records"
 pass "logs of two formats in one capture: each source is listed with its own format"
+# Heroku's router lines among the app's own, as `heroku logs` prints them;
+# a Go app's key=value request log: both guessed, read whole
+cat >"$W/heroku.log" <<'LOG'
+2024-05-01T10:00:00.5+00:00 heroku[router]: at=info method=GET path="/essays/7?x=1" host=essays.herokuapp.com request_id=8601 fwd="204.204.204.204" dyno=web.1 connect=1ms service=18ms status=200 bytes=13 protocol=https
+2024-05-01T10:00:00.6+00:00 app[web.1]: Started GET "/essays/7" for 204.204.204.204
+2024-05-01T10:00:01+00:00 heroku[router]: at=error code=H12 desc="Request timeout" method=POST path="/api/f" host=essays.herokuapp.com fwd="10.1.1.1,204.204.204.205" dyno=web.1 connect=0ms service=30000ms status=503 bytes=0 protocol=https
+2024-05-01T10:00:02+00:00 heroku[web.1]: State changed from starting to up
+LOG
+"$TIDE" capture log --raw "$W/heroku.log" -o "$W/heroku.tide" 2>"$W/err" || fail "heroku: $(cat "$W/err")"
+grep -q "format syslog+heroku (guessed" "$W/err" && grep -q "4 lines read, 2 records written, 0 late, 0 without a request, 0 bad" "$W/err" &&
+  grep -q "skipped 2: another program's syslog line" "$W/err" || fail "heroku: $(cat "$W/err")"
+got=$("$TIDE" cat --allow-raw "$W/heroku.tide" | jq -r '[.ts,.method,.scheme,.host,.path,.status,.duration_ms,.client] | join(" ")' | tr '\n' ';')
+[ "$got" = "2024-05-01T09:59:31.000000000Z POST https essays.herokuapp.com /api/f 503 30000 10.1.1.1;2024-05-01T10:00:00.482000000Z GET https essays.herokuapp.com /essays/7 200 18 204.204.204.204;" ] ||
+  fail "heroku records: $got"
+printf '%s\n' 'time=2024-05-01T10:00:00Z level=info msg="done" method=GET path=/a?b=1 status=200 duration=12ms remote_ip=1.2.3.4' \
+  'time=2024-05-01T10:00:01Z level=info method=POST path="/api/x" status=201 duration=1.5s remote_ip=1.2.3.5' >"$W/kv.log"
+"$TIDE" capture log --raw "$W/kv.log" -o "$W/kv.tide" 2>"$W/err" && grep -q "format kv (guessed" "$W/err" || fail "kv: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/kv.tide" | jq -r '[.path,.duration_ms] | join(" ")' | tr '\n' ';')" = "/api/x 1500;/a 12;" ] || fail "kv records"
+pass "Heroku router lines (syslog+heroku) and key=value app logs (kv): guessed, read whole, other programs' lines counted apart"
+
 # a file that ends inside a split line (the runtime died before the last
 # piece): the pieces are one bad line, not lost without a word
 head -n 7 "$W/cri.log" >"$W/cut.log"

@@ -193,6 +193,7 @@ static void json_format_with_map_and_nested_headers(void **state)
 
 static int parse_lines(struct tide_logfmt *f, const char *text, struct tide_record *r,
                        struct tide_arena *a, const char **reason);
+static int64_t at(const char *rfc3339);
 
 /* JSON: a start time (Traefik's StartUTC, --map start=), durations written
  * with their unit ("0.058927s", Go's "12.5ms"), Cloud Logging's httpRequest */
@@ -670,6 +671,90 @@ static void sniff_tells_traefik(void **state)
     assert_true(tide_str_is_eq_c(r.path, "/api/f"));
     assert_true(tide_str_is_eq_c(r.version, "HTTP/2.0"));
     assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "curl/8.0"));
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
+/* key=value lines (logfmt): the JSON reader's fields and --map over them;
+ * Heroku's router lines inside their syslog lines, guessed */
+static void kv_and_heroku_router_logs(void **state)
+{
+    static const char HK[] =
+        "2024-05-01T10:00:00.5+00:00 heroku[router]: at=info method=GET path=\"/essays/7?x=1\" "
+        "host=essays.herokuapp.com request_id=8601 fwd=\"204.204.204.204\" dyno=web.1 connect=1ms service=18ms "
+        "status=200 bytes=13 protocol=https\n"
+        "2024-05-01T10:00:00.6+00:00 app[web.1]: Started GET \"/essays/7\" for 204.204.204.204\n"
+        "2024-05-01T10:00:01+00:00 heroku[router]: at=error code=H12 desc=\"Request timeout\" method=POST "
+        "path=\"/api/f\" host=essays.herokuapp.com fwd=\"10.1.1.1,204.204.204.205\" dyno=web.1 connect=0ms "
+        "service=30000ms status=503 bytes=0 protocol=https\n"
+        "2024-05-01T10:00:02+00:00 heroku[web.1]: State changed from starting to up\n";
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    char out[512];
+    (void)state;
+    tide_arena_init(&a, 0);
+    assert_int_equal(tide_logfmt_compile(&f, "kv", NULL, NULL), 0);
+    assert_int_equal(parse_lines(f,
+                                 "time=2024-05-01T10:00:00Z level=info msg=\"said \\\"hi\\\"\" ok method=POST "
+                                 "path=\"/a b\" status=201 duration=1.5s remote_ip=1.2.3.5 user_agent=\"Mo (X)\"",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(r.ts_ns == at("2024-05-01T09:59:58.5Z"));
+    assert_true(tide_str_is_eq_c(r.method, "POST"));
+    assert_true(tide_str_is_eq_c(r.path, "/a b"));
+    assert_int_equal(r.status, 201);
+    assert_true(tide_str_is_eq_c(r.client, "1.2.3.5"));
+    assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "Mo (X)"));
+    /* an epoch time written as a string: its unit by its size, as in JSON */
+    assert_int_equal(parse_lines(f, "ts=1714557600123 path=/e", &r, &a, &reason), 1);
+    assert_true(r.ts_ns == INT64_C(1714557600123000000));
+    assert_int_equal(parse_lines(f, "just words here", &r, &a, &reason), TIDE_E_FORMAT);
+    assert_string_equal(reason, "line has no key=value pairs");
+    assert_int_equal(parse_lines(f, "time=2024-05-01T10:00:00Z path=\"/open", &r, &a, &reason), TIDE_E_FORMAT);
+    assert_string_equal(reason, "unterminated quoted value");
+    tide_logfmt_free(f);
+    /* heroku: protocol is the scheme (not the version), fwd the client,
+     * service the duration; its time from the syslog header */
+    assert_int_equal(tide_logfmt_compile(&f, "syslog+heroku", NULL, NULL), 0);
+    {
+        const char *p = HK;
+        int want[] = {1, 0, 1, 0}, i;
+        for (i = 0; i < 4; i++) {
+            size_t n = strcspn(p, "\n");
+            tide_arena_reset(&a);
+            assert_int_equal(tide_logfmt_parse(f, p, n, &r, &a, &reason), want[i]);
+            if (i == 0) {
+                assert_true(r.ts_ns == at("2024-05-01T10:00:00.482Z")); /* logged at the end: minus service */
+                assert_true(r.duration_ns == 18000000);
+                assert_true(tide_str_is_eq_c(r.scheme, "https"));
+                assert_int_equal(r.version.len, 0);
+                assert_true(tide_str_is_eq_c(r.host, "essays.herokuapp.com"));
+                assert_true(tide_str_is_eq_c(r.path, "/essays/7"));
+                assert_true(tide_str_is_eq_c(r.query, "x=1"));
+                assert_true(tide_str_is_eq_c(r.client, "204.204.204.204"));
+                assert_true(r.resp_bytes == 13);
+            } else if (i == 2) {
+                assert_int_equal(r.status, 503);
+                assert_true(tide_str_is_eq_c(r.client, "10.1.1.1")); /* the list's first hop */
+            } else {
+                assert_string_equal(reason, "another program's syslog line"); /* app[web.1], heroku[web.1] */
+            }
+            p += n + 1;
+        }
+    }
+    tide_logfmt_free(f);
+    assert_int_not_equal(tide_logfmt_compile(&f, "heroku", "path=p", NULL), 0);
+    assert_int_equal(tide_logfmt_sniff(HK, sizeof(HK) - 1, out, sizeof(out), NULL), 0);
+    assert_string_equal(out, "syslog+heroku");
+    /* a name --map gives to one field is not guessed for another */
+    assert_int_equal(tide_logfmt_compile(&f, "json", "scheme=protocol", NULL), 0);
+    assert_int_equal(parse_lines(f, "{\"time\":\"2024-05-01T10:00:00Z\",\"path\":\"/a\",\"protocol\":\"https\"}", &r, &a,
+                                 &reason),
+                     1);
+    assert_true(tide_str_is_eq_c(r.scheme, "https"));
+    assert_int_equal(r.version.len, 0);
     tide_logfmt_free(f);
     tide_arena_free(&a);
 }
@@ -1297,6 +1382,7 @@ int main(void)
         cmocka_unit_test(sniff_tells_w3c_haproxy_and_s3),
         cmocka_unit_test(sniff_tells_ingress_nginx),
         cmocka_unit_test(sniff_tells_traefik),
+        cmocka_unit_test(kv_and_heroku_router_logs),
         cmocka_unit_test(envoy_reads_envoy_and_istio_logs),
         cmocka_unit_test(wrapped_lines_are_read_inside_their_wrappers),
         cmocka_unit_test(wrapper_time_and_syslog_programs),
