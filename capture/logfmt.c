@@ -1196,7 +1196,7 @@ static int sniff_plain(const char *buf, size_t len, const char *wrap, char *out,
                                        "json",       "heroku", "kv", "vhost_combined", "vhost_common", "traefik",
                                        SNIFF_XFF_RT, SNIFF_RT, "combined", SNIFF_XFF, "ingress_nginx", "common"};
     size_t c;
-    int best_ok = 0, best_tailed = 0;
+    int best_ok = 0, best_tailed = 0, best_recs = 0;
     char best[600] = "";
     for (c = 0; c < sizeof(CANDIDATES) / sizeof(CANDIDATES[0]); c++) {
         struct tide_logfmt *f;
@@ -1204,7 +1204,7 @@ static int sniff_plain(const char *buf, size_t len, const char *wrap, char *out,
         struct tide_record r;
         const char *p = buf, *end = buf + len, *reason;
         char spec[600];
-        int ok = 0, tried = 0, tail = 0;
+        int ok = 0, tried = 0, tail = 0, recs = 0;
         snprintf(spec, sizeof(spec), "%s%s", wrap, CANDIDATES[c]);
         if (tide_logfmt_compile(&f, spec, NULL, NULL))
             continue;
@@ -1232,6 +1232,7 @@ static int sniff_plain(const char *buf, size_t len, const char *wrap, char *out,
             if (rc == 1 || (rc == 0 && reason && strncmp(reason, "no request", 10) == 0)) {
                 tried++;
                 ok++;
+                recs += rc == 1;
                 tail += rc == 1 && f->tail > 0;
             } else if (rc < 0) {
                 tried++;
@@ -1241,14 +1242,18 @@ static int sniff_plain(const char *buf, size_t len, const char *wrap, char *out,
         if (tried == 0 && p < end) { /* a single line without newline */
             tide_arena_reset(&a);
             tried = 1;
-            ok = tide_logfmt_parse(f, p, (size_t)(end - p), &r, &a, &reason) == 1;
+            ok = recs = tide_logfmt_parse(f, p, (size_t)(end - p), &r, &a, &reason) == 1;
         }
         tide_arena_free(&a);
         tide_logfmt_free(f);
-        /* the most lines read; on a tie, the format that leaves the least unread
-         * (so nginx's "main", combined with X-Forwarded-For after it, is told
-         * from combined), else the earlier */
-        if (tried && ok * 10 >= tried * 6 && (ok > best_ok || (ok == best_ok && tail < best_tailed))) {
+        /* the most lines read, formats that read a request first (a reader
+         * that takes odd lines for lines without a request must not win over
+         * one that reads them); on a tie, the format that leaves the least
+         * unread (so nginx's "main", combined with X-Forwarded-For after it,
+         * is told from combined), else the earlier */
+        if (tried && ok * 10 >= tried * 6 && (recs > 0) >= best_recs &&
+            ((recs > 0) > best_recs || ok > best_ok || (ok == best_ok && tail < best_tailed))) {
+            best_recs = recs > 0;
             best_ok = ok;
             best_tailed = tail;
             snprintf(best, sizeof(best), "%s", spec);

@@ -46,9 +46,17 @@ int tide__alb_parse(struct tide_logfmt *f, const char *line, size_t len, struct 
     }
     /* the client is ip:port (or "-" on a TCP listener's line); checked before
      * the request, whose "-" would make any line a line without a request */
-    if (!memchr(t[3 + o].p, ':', t[3 + o].len) && !(t[3 + o].len == 1 && t[3 + o].p[0] == '-')) {
-        *reason = "client is not ip:port";
-        return TIDE_E_FORMAT;
+    if (!(t[3 + o].len == 1 && t[3 + o].p[0] == '-')) {
+        struct tide_str ip = strip_port(t[3 + o]);
+        const char *c = memrchr(t[3 + o].p, ':', t[3 + o].len);
+        size_t k2;
+        bool port = c && c + 1 < t[3 + o].p + t[3 + o].len;
+        for (k2 = c ? (size_t)(c + 1 - t[3 + o].p) : 0; port && k2 < t[3 + o].len; k2++)
+            port = isdigit((unsigned char)t[3 + o].p[k2]) != 0;
+        if (!port || !tide_is_ip(ip.p, ip.len)) {
+            *reason = "client is not ip:port";
+            return TIDE_E_FORMAT;
+        }
     }
     rc = tide__log_request_line(t[12 + o], r, reason);
     if (rc <= 0)

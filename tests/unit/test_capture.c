@@ -987,6 +987,20 @@ static void wrapper_time_and_syslog_programs(void **state)
         assert_int_equal(tide_logfmt_sniff(SYS, sizeof(SYS) - 1, out, sizeof(out), NULL), 0);
         assert_string_equal(out, "syslog+combined");
     }
+    /* a time first and a "-" field where an ELB line has its request: not an
+     * ELB line without a request (its client is no ip:port), and the guess
+     * prefers a format that reads a request */
+    {
+        static const char SI[] = "2024-05-01T10:00:00+0000 web1 nginx[12]: 1.2.3.4 - - [01/May/2024:10:00:00 +0000] "
+                                 "\"GET / HTTP/1.1\" 200 5 \"-\" \"M\"\n";
+        char out[512];
+        assert_int_equal(tide_logfmt_sniff(SI, sizeof(SI) - 1, out, sizeof(out), NULL), 0);
+        assert_string_equal(out, "syslog+combined");
+        assert_int_equal(tide_logfmt_compile(&f, "alb", NULL, NULL), 0);
+        assert_int_equal(parse_lines(f, SI, &r, &a, &reason), TIDE_E_FORMAT);
+        assert_string_equal(reason, "client is not ip:port");
+        tide_logfmt_free(f);
+    }
     /* a line with a time of its own keeps it */
     assert_int_equal(tide_logfmt_compile(&f, "cri+common", NULL, NULL), 0);
     assert_int_equal(parse_lines(f, "2025-10-10T13:55:36Z stdout F 192.0.2.1 - - [10/Oct/2025:13:00:00 +0000] \"GET / HTTP/1.1\" 200 1",
