@@ -65,8 +65,10 @@ struct tide__jmap {
 };
 
 /* Logs that wrap each access-log line in one of their own (wrap.c). */
-enum { TIDE__WRAP_NONE, TIDE__WRAP_DOCKER, TIDE__WRAP_CRI, TIDE__WRAP_SYSLOG };
-enum { TIDE__WT_NONE, TIDE__WT_RFC3339, TIDE__WT_SYSLOG /* Mmm dd hh:mm:ss */ };
+enum { TIDE__WRAP_NONE, TIDE__WRAP_DOCKER, TIDE__WRAP_CRI, TIDE__WRAP_SYSLOG, TIDE__WRAP_JOURNAL };
+/* wrappers whose lines come from many programs, told apart by a tag */
+#define TIDE__WRAP_TAGGED(w) ((w) == TIDE__WRAP_SYSLOG || (w) == TIDE__WRAP_JOURNAL)
+enum { TIDE__WT_NONE, TIDE__WT_RFC3339, TIDE__WT_SYSLOG /* Mmm dd hh:mm:ss */, TIDE__WT_EPOCH_US };
 #define TIDE__WRAP_MAX_JOINED ((size_t)1 << 20) /* a line split in pieces, joined */
 
 struct tide_logfmt {

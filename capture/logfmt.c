@@ -1138,7 +1138,7 @@ static int syslog_program(struct tide_logfmt *f, int rc, const char **reason)
         return rc;
     }
     if (rc == TIDE_E_FORMAT) {
-        *reason = "another program's syslog line";
+        *reason = f->wrap == TIDE__WRAP_JOURNAL ? "another program's journal entry" : "another program's syslog line";
         return 0;
     }
     return rc;
@@ -1170,7 +1170,7 @@ int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
             *reason = "blank line";
             return 0;
         }
-        if (f->wrap == TIDE__WRAP_SYSLOG)
+        if (TIDE__WRAP_TAGGED(f->wrap))
             return syslog_program(f, parse_inner(f, line, len, r, scratch, reason), reason);
     }
     return parse_inner(f, line, len, r, scratch, reason);
@@ -1277,7 +1277,7 @@ static int sniff_plain(const char *buf, size_t len, const char *wrap, char *out,
  * found wins. */
 static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int *tailed)
 {
-    static const char *WRAPS[] = {"docker+common", "cri+common", "syslog+common"};
+    static const char *WRAPS[] = {"docker+common", "journal+common", "cri+common", "syslog+common"};
     enum { MAX_TAGS = 8 };
     size_t w;
     for (w = 0; w < sizeof(WRAPS) / sizeof(WRAPS[0]); w++) {
@@ -1309,7 +1309,7 @@ static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int
                 ok += u >= 0;
                 if (u >= 0) {
                     /* the tag's lines (docker and cri have one, empty, tag) */
-                    struct tide_str tag = f->wrap == TIDE__WRAP_SYSLOG ? f->wrap_tag : tide_str_make("", 0);
+                    struct tide_str tag = TIDE__WRAP_TAGGED(f->wrap) ? f->wrap_tag : tide_str_make("", 0);
                     if (tag.len >= sizeof(tags[0]))
                         tag.len = sizeof(tags[0]) - 1;
                     for (t = 0; t < n_tags && !(strlen(tags[t]) == tag.len && memcmp(tags[t], tag.p, tag.len) == 0);)

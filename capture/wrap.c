@@ -8,7 +8,11 @@
  *           --timestamps` prints: "<time> <line>");
  *   syslog  a syslog header before the line (nginx's access_log syslog:,
  *           rsyslog files): "Mmm dd hh:mm:ss host tag: ", an RFC 3339 time
- *           in its place, or RFC 5424's "<pri>1 time host app pid msgid sd ".
+ *           in its place, or RFC 5424's "<pri>1 time host app pid msgid sd ";
+ *   journal systemd's journal as `journalctl -o json` exports it: one JSON
+ *           object per entry, the line in MESSAGE (a string, or an array of
+ *           byte values when it is not UTF-8), __REALTIME_TIMESTAMP (us),
+ *           SYSLOG_IDENTIFIER (or _COMM) the program.
  *
  * The official nginx image sends the access log to stdout and the error log
  * to stderr: stderr lines are counted as lines without a request, never
@@ -19,6 +23,7 @@
 #define _GNU_SOURCE
 #include "capture_int.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
 #include <string.h>
 #include <time.h>
@@ -26,7 +31,10 @@
 static const struct {
     const char *name;
     int kind;
-} WRAPPERS[] = {{"docker", TIDE__WRAP_DOCKER}, {"cri", TIDE__WRAP_CRI}, {"syslog", TIDE__WRAP_SYSLOG}};
+} WRAPPERS[] = {{"docker", TIDE__WRAP_DOCKER},
+                {"cri", TIDE__WRAP_CRI},
+                {"syslog", TIDE__WRAP_SYSLOG},
+                {"journal", TIDE__WRAP_JOURNAL}};
 
 int tide__wrap_kind(const char *spec, const char **inner)
 {
@@ -218,6 +226,13 @@ static int syslog_date(struct tide_logfmt *f, struct tide_str s, int64_t *ns)
 
 int tide__wrap_time(struct tide_logfmt *f, int64_t *ns)
 {
+    if (f->wrap_time_kind == TIDE__WT_EPOCH_US) {
+        int64_t us;
+        if (tide_parse_i64(f->wrap_time.p, f->wrap_time.len, &us) || us < 0 || us > INT64_MAX / 1000)
+            return TIDE_E_NOTFOUND;
+        *ns = us * 1000;
+        return 0;
+    }
     if (f->wrap_time_kind == TIDE__WT_RFC3339)
         return tide_time_parse_rfc3339(f->wrap_time.p, f->wrap_time.len, ns) ? TIDE_E_NOTFOUND : 0;
     if (f->wrap_time_kind == TIDE__WT_SYSLOG)
@@ -275,6 +290,55 @@ int tide__unwrap(struct tide_logfmt *f, const char *line, size_t len, struct tid
         }
         *out = msg;
         return 1;
+    case TIDE__WRAP_JOURNAL: {
+        cJSON *o = len && line[0] == '{' ? cJSON_ParseWithLength(line, len) : NULL, *m, *x;
+        if (!o || !cJSON_IsObject(o)) {
+            cJSON_Delete(o);
+            *reason = "not a journal entry (journalctl -o json)";
+            return TIDE_E_FORMAT;
+        }
+        f->wrap_tag = tide_str_make("", 0);
+        if (cJSON_IsString(x = cJSON_GetObjectItemCaseSensitive(o, "SYSLOG_IDENTIFIER")) ||
+            cJSON_IsString(x = cJSON_GetObjectItemCaseSensitive(o, "_COMM")))
+            f->wrap_tag = tide_arena_dup(a, tide_str_c(x->valuestring));
+        if (cJSON_IsString(x = cJSON_GetObjectItemCaseSensitive(o, "__REALTIME_TIMESTAMP"))) {
+            f->wrap_time = tide_arena_dup(a, tide_str_c(x->valuestring));
+            f->wrap_time_kind = TIDE__WT_EPOCH_US;
+        }
+        m = cJSON_GetObjectItemCaseSensitive(o, "MESSAGE");
+        if (cJSON_IsArray(m) && cJSON_IsString(cJSON_GetArrayItem(m, 0)))
+            m = cJSON_GetArrayItem(m, 0); /* a field given more than once: the first */
+        if (cJSON_IsString(m)) {
+            msg = tide_arena_dup(a, tide_str_c(m->valuestring));
+        } else if (cJSON_IsArray(m)) { /* not UTF-8: the bytes as numbers */
+            int n = cJSON_GetArraySize(m), k;
+            char *b = tide_arena_alloc(a, n > 0 ? (size_t)n : 1);
+            msg = tide_str_make(b, 0);
+            for (k = 0; b && k < n; k++) {
+                cJSON *e = cJSON_GetArrayItem(m, k);
+                if (!cJSON_IsNumber(e) || e->valuedouble < 0 || e->valuedouble > 255)
+                    break;
+                b[msg.len++] = (char)(unsigned char)e->valueint;
+            }
+            if (!b || k < n) {
+                cJSON_Delete(o);
+                *reason = "journal entry: MESSAGE is neither text nor bytes";
+                return TIDE_E_FORMAT;
+            }
+        } else {
+            bool cut = cJSON_IsNull(m);
+            cJSON_Delete(o);
+            /* journalctl leaves out values over 4 KiB unless --all: a request lost */
+            *reason = cut ? "journal entry: MESSAGE left out by journalctl (export with --all)"
+                          : "journal entry without a MESSAGE";
+            return cut ? TIDE_E_FORMAT : 0;
+        }
+        cJSON_Delete(o);
+        while (msg.len && (msg.p[msg.len - 1] == '\n' || msg.p[msg.len - 1] == '\r'))
+            msg.len--;
+        *out = msg;
+        return 1;
+    }
     case TIDE__WRAP_CRI: {
         /* time stream tag message; or `kubectl logs --timestamps`: time message */
         size_t i = skip_token(line, 0, len), s0, s1, t0, t1;

@@ -20,7 +20,7 @@ static const char *FORMATS[] = {
     "syslog+apache:%h %l %u \"%r\" %>s %b %T", "docker+json",
     "haproxy:Host,User-Agent,Referer", /* captured headers named */
     "apache:%h %{msec}t %{end:usec}t \"%r\" %>s %{begin:sec}t", /* epoch times, start and end */
-    "traefik", "kv", "syslog+heroku",
+    "traefik", "kv", "syslog+heroku", "journal+apache:%h \"%r\" %>s %T",
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -143,6 +143,24 @@ printf '%s\n' 'time=2024-05-01T10:00:00Z level=info msg="done" method=GET path=/
 [ "$("$TIDE" cat --allow-raw "$W/kv.tide" | jq -r '[.path,.duration_ms] | join(" ")' | tr '\n' ';')" = "/api/x 1500;/a 12;" ] || fail "kv records"
 pass "Heroku router lines (syslog+heroku) and key=value app logs (kv): guessed, read whole, other programs' lines counted apart"
 
+# a journal export (journalctl -o json) of nginx logging to syslog, among
+# other programs' entries: guessed, the entries' programs told apart
+python3 - "$W/journal.json" <<'PY'
+import json, sys
+with open(sys.argv[1], 'w') as f:
+    for i in range(1, 4):
+        line = '192.0.2.%d - - [10/Oct/2025:13:55:0%d +0000] "GET /e/%d HTTP/1.1" 200 5 "-" "Mo"' % (i, i, i)
+        f.write(json.dumps({"__REALTIME_TIMESTAMP": str(1760104500000000 + i), "SYSLOG_IDENTIFIER": "nginx", "_PID": "7", "MESSAGE": line}) + "\n")
+        f.write(json.dumps({"__REALTIME_TIMESTAMP": str(1760104500000000 + i), "SYSLOG_IDENTIFIER": "sshd", "MESSAGE": "Accepted publickey"}) + "\n")
+    f.write(json.dumps({"__REALTIME_TIMESTAMP": "1760104510000000", "SYSLOG_IDENTIFIER": "nginx", "MESSAGE": None}) + "\n")
+PY
+"$TIDE" capture log --raw --max-bad 100% "$W/journal.json" -o "$W/journal.tide" 2>"$W/err" || fail "journal: $(cat "$W/err")"
+grep -q "format journal+combined (guessed" "$W/err" && grep -q "7 lines read, 3 records written, 0 late, 0 without a request, 1 bad" "$W/err" &&
+  grep -q "skipped 3: another program's journal entry" "$W/err" && grep -q "journal.json:7: journal entry: MESSAGE left out by journalctl" "$W/err" ||
+  fail "journal: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/journal.tide" | jq -r .path | tr '\n' ' ')" = "/e/1 /e/2 /e/3 " ] || fail "journal records"
+pass "a journal export: guessed (journal+combined), other programs' entries counted apart, a MESSAGE left out is a bad line"
+
 # a file that ends inside a split line (the runtime died before the last
 # piece): the pieces are one bad line, not lost without a word
 head -n 7 "$W/cri.log" >"$W/cut.log"

@@ -1011,6 +1011,50 @@ static void wrapper_time_and_syslog_programs(void **state)
     tide_arena_free(&a);
 }
 
+/* systemd's journal as `journalctl -o json` exports it: MESSAGE as text or
+ * bytes, the time from __REALTIME_TIMESTAMP for lines without one, other
+ * programs' entries counted apart, a MESSAGE journalctl left out is bad */
+static void journal_entries(void **state)
+{
+    struct tide_logfmt *f;
+    struct tide_arena a;
+    struct tide_record r;
+    const char *reason;
+    char out[512];
+    static const char J[] =
+        "{\"__REALTIME_TIMESTAMP\":\"1714557600500000\",\"SYSLOG_IDENTIFIER\":\"nginx\",\"MESSAGE\":\"1.2.3.4 - - "
+        "[01/May/2024:10:00:00 +0000] \\\"GET /e HTTP/1.1\\\" 200 5 \\\"-\\\" \\\"Mo\\\"\"}\n"
+        "{\"__REALTIME_TIMESTAMP\":\"1714557601000000\",\"SYSLOG_IDENTIFIER\":\"sshd\",\"MESSAGE\":\"Accepted key\"}\n"
+        "{\"__REALTIME_TIMESTAMP\":\"1714557602000000\",\"SYSLOG_IDENTIFIER\":\"cron\",\"MESSAGE\":\"(root) CMD\"}\n";
+    (void)state;
+    tide_arena_init(&a, 0);
+    assert_int_equal(tide_logfmt_sniff(J, sizeof(J) - 1, out, sizeof(out), NULL), 0);
+    assert_string_equal(out, "journal+combined");
+    assert_int_equal(tide_logfmt_compile(&f, "journal+apache:%h \"%r\" %>s %T", NULL, NULL), 0);
+    /* the time from the entry (the line has none), minus %T */
+    assert_int_equal(parse_lines(f, "{\"__REALTIME_TIMESTAMP\":\"1714557600500000\",\"SYSLOG_IDENTIFIER\":\"app\","
+                                    "\"MESSAGE\":\"203.0.113.9 \\\"GET /a?x=1 HTTP/1.1\\\" 200 0.25\\n\"}",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(r.ts_ns == INT64_C(1714557600250000000));
+    assert_true(tide_str_is_eq_c(r.query, "x=1"));
+    /* MESSAGE as bytes (not UTF-8) */
+    assert_int_equal(parse_lines(f, "{\"__REALTIME_TIMESTAMP\":\"1714557600500000\",\"SYSLOG_IDENTIFIER\":\"app\","
+                                    "\"MESSAGE\":[49,32,34,71,69,84,32,47,255,32,72,84,84,80,47,49,46,49,34,32,50,48,48,32,49]}",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(tide_str_is_eq_c(r.path, "/\xff"));
+    /* another program; a MESSAGE journalctl left out (over 4 KiB without --all); not JSON */
+    assert_int_equal(parse_lines(f, "{\"SYSLOG_IDENTIFIER\":\"systemd\",\"MESSAGE\":\"Started x.\"}", &r, &a, &reason), 0);
+    assert_string_equal(reason, "another program's journal entry");
+    assert_int_equal(parse_lines(f, "{\"SYSLOG_IDENTIFIER\":\"app\",\"MESSAGE\":null}", &r, &a, &reason), TIDE_E_FORMAT);
+    assert_non_null(strstr(reason, "--all"));
+    assert_int_equal(parse_lines(f, "{\"SYSLOG_IDENTIFIER\":\"app\",\"MESSAGE\":[1,300]}", &r, &a, &reason), TIDE_E_FORMAT);
+    assert_int_equal(parse_lines(f, "Mar 24 14:02:50 web1 app: x", &r, &a, &reason), TIDE_E_FORMAT);
+    tide_logfmt_free(f);
+    tide_arena_free(&a);
+}
+
 /* A client address has no spaces: a syslog header before the line is not
  * taken for one; "host addr" (a vhost-prefixed line) and "list addr" (an
  * X-Forwarded-For list before the peer) are told apart. */
@@ -1400,6 +1444,7 @@ int main(void)
         cmocka_unit_test(envoy_reads_envoy_and_istio_logs),
         cmocka_unit_test(wrapped_lines_are_read_inside_their_wrappers),
         cmocka_unit_test(wrapper_time_and_syslog_programs),
+        cmocka_unit_test(journal_entries),
         cmocka_unit_test(client_field_with_spaces),
         cmocka_unit_test(logcap_orders_by_start_and_flags_late_lines),
         cmocka_unit_test(logcap_strict_stops_at_first_bad_line),
