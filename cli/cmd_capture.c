@@ -31,6 +31,8 @@ void help_capture(FILE *f)
             "                           alb | cloudfront | s3; docker+F, cri+F, syslog+F,\n"
             "                           journal+F: F inside those logs' lines\n"
             "                           (default: guessed from the first lines, and said)\n"
+            "      --nginx-conf FILE    take the format from nginx's configuration: the\n"
+            "                           log_format of the access_log that is each file\n"
             "      --map FIELD=PATH,... where json fields are (docs/capture.md)\n"
             "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
             "      --tz OFFSET          times written without a zone (HAProxy's) are at\n"
@@ -232,9 +234,11 @@ static int capture_log(int argc, char **argv)
         {"strict", no_argument, 0, 's'}, {"level", required_argument, 0, 'l'},
         {"follow", no_argument, 0, 'F'}, {"flush", required_argument, 0, 'U'},
         {"tz", required_argument, 0, 'z'}, {"year", required_argument, 0, 'Y'},
+        {"nginx-conf", required_argument, 0, 'C'},
         {"progress", no_argument, 0, 'P'},
         {"no-progress", no_argument, 0, 'N'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
-    const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%";
+    const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%", *nginx_conf = NULL;
+    struct tide_nginx_conf *ngx = NULL;
     int64_t tz = 0;
     int year = 0;
     int show_progress = -1; /* -1: on a terminal */
@@ -270,6 +274,7 @@ static int capture_log(int argc, char **argv)
         switch (c) {
         case 'o': outpath = optarg; break;
         case 'f': format = optarg; break;
+        case 'C': nginx_conf = optarg; break;
         case 'm': map = optarg; break;
         case 'r': raw = true; break;
         case 'w':
@@ -340,6 +345,14 @@ static int capture_log(int argc, char **argv)
             cli_errorf("capture log: --follow follows files, not stdin");
             return EXIT_USAGE;
         }
+    if (nginx_conf && format) {
+        cli_errorf("capture log: give --format or --nginx-conf, not both");
+        return EXIT_USAGE;
+    }
+    if (nginx_conf && tide_nginx_conf_load(&ngx, nginx_conf, &err)) {
+        cli_error(&err);
+        return EXIT_USAGE;
+    }
     fmts = calloc((size_t)n, sizeof(*fmts));
     fmt_names = calloc((size_t)n, sizeof(*fmt_names));
     if (!fmts || !fmt_names) {
@@ -350,6 +363,15 @@ static int capture_log(int argc, char **argv)
         char guessed[512];
         int tailed = 0;
         const char *spec = format;
+        if (!spec && ngx) {
+            if (tide_nginx_conf_format_for(ngx, argv[optind + i], guessed, sizeof(guessed), &err)) {
+                cli_error(&err);
+                ex = EXIT_USAGE;
+                goto out_free;
+            }
+            fprintf(stderr, "tide: %s: format %s (from %s)\n", argv[optind + i], guessed, nginx_conf);
+            spec = guessed;
+        }
         if (!spec) {
             if (strcmp(argv[optind + i], "-") == 0) {
                 cli_errorf("capture log: give --format when reading stdin");
@@ -470,6 +492,7 @@ out_free:
     free(fmts);
     free(fmt_names);
     free(fin);
+    tide_nginx_conf_free(ngx);
     return ex;
 }
 

@@ -63,6 +63,13 @@ grep -q "$n_sent records written" "$W/err" || fail "summary: $(cat "$W/err")"
 [ "$(wc -l <"$W/t.jsonl")" -eq "$n_sent" ] || fail "trace has $(wc -l <"$W/t.jsonl") records, want $n_sent"
 pass "every request nginx logged became exactly one record"
 
+# the same log read with the format taken from nginx's own configuration
+"$TIDE" capture log --raw --nginx-conf "$W/nginx.conf" "$W/access.log" -o "$W/c.tide" 2>"$W/err" ||
+  fail "--nginx-conf capture failed: $(cat "$W/err")"
+grep -q "format nginx:.* (from $W/nginx.conf)" "$W/err" || fail "--nginx-conf: $(cat "$W/err")"
+"$TIDE" cat --allow-raw "$W/c.tide" | cmp -s - "$W/t.jsonl" || fail "--nginx-conf gives other records than --format"
+pass "--nginx-conf finds the log_format of the access_log in nginx's own configuration"
+
 # match records to sent requests by method+path (unique in this set)
 i=0
 while read -r m path q want t0 t1; do

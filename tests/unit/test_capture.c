@@ -1055,6 +1055,63 @@ static void journal_entries(void **state)
     tide_arena_free(&a);
 }
 
+/* nginx's configuration: log_format strings joined and unescaped as nginx
+ * does, access_log matched to log files (rotations too), clear errors */
+static void nginx_conf_gives_formats(void **state)
+{
+    static const char CONF[] =
+        "# comment; with { braces }\n"
+        "http {\n"
+        "  log_format main '$remote_addr - $remote_user [$time_local] \"$request\" '\n"
+        "                  '$status $body_bytes_sent \\'$x\\' \\\\ \\xAB'  # trailing comment\n"
+        "                  \"\\\"$http_user_agent\\\" $request_time\";\n"
+        "  log_format j escape=json '{\"t\":\"$time_iso8601\"}';\n"
+        "  access_log /var/log/nginx/access.log main buffer=32k;\n"
+        "  server { access_log /var/log/nginx/api.log j; location /x { access_log off; } }\n"
+        "  access_log syslog:server=unix:/dev/log main;\n"
+        "  access_log /var/log/nginx/plain.log;\n"
+        "}\n";
+    struct tide_nginx_conf *c = tide_nginx_conf_new(NULL);
+    struct tide_err err;
+    char out[1024];
+    (void)state;
+    assert_non_null(c);
+    assert_int_equal(tide_nginx_conf_parse(c, CONF, sizeof(CONF) - 1, "nginx.conf", 0, &err), 0);
+    assert_int_equal(tide_nginx_conf_format_for(c, "/var/log/nginx/access.log", out, sizeof(out), &err), 0);
+    assert_string_equal(out, "nginx:$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
+                             "'$x' \\ \\xAB\"$http_user_agent\" $request_time");
+    /* rotations by name, wherever they are now */
+    assert_int_equal(tide_nginx_conf_format_for(c, "/backup/access.log.2.gz", out, sizeof(out), &err), 0);
+    assert_true(strncmp(out, "nginx:$remote_addr", 18) == 0);
+    assert_int_equal(tide_nginx_conf_format_for(c, "api.log-20240501.gz", out, sizeof(out), &err), 0);
+    assert_string_equal(out, "nginx:{\"t\":\"$time_iso8601\"}");
+    assert_int_equal(tide_nginx_conf_format_for(c, "plain.log", out, sizeof(out), &err), 0);
+    assert_string_equal(out, "combined"); /* access_log without a format: nginx's combined */
+    /* a file no access_log names, among logs of several formats: say so */
+    assert_int_equal(tide_nginx_conf_format_for(c, "other.log", out, sizeof(out), &err), TIDE_E_USAGE);
+    assert_non_null(strstr(err.msg, "several formats"));
+    tide_nginx_conf_free(c);
+    /* one format for every access log: any file takes it */
+    c = tide_nginx_conf_new(NULL);
+    assert_int_equal(tide_nginx_conf_parse(c, "log_format m '$status';access_log /l/a.log m;", 45, "n.conf", 0, &err), 0);
+    assert_int_equal(tide_nginx_conf_format_for(c, "copy.txt", out, sizeof(out), &err), 0);
+    assert_string_equal(out, "nginx:$status");
+    tide_nginx_conf_free(c);
+    /* errors name the file and line */
+    c = tide_nginx_conf_new(NULL);
+    assert_int_equal(tide_nginx_conf_parse(c, "http {\n  log_format m '$status;\n}\n", 31, "n.conf", 0, &err),
+                     TIDE_E_FORMAT);
+    assert_string_equal(err.where, "n.conf");
+    assert_non_null(strstr(err.msg, "line 2: unterminated string"));
+    assert_int_equal(tide_nginx_conf_parse(c, "access_log /a m", 15, "n.conf", 0, &err), TIDE_E_FORMAT);
+    assert_non_null(strstr(err.msg, "no ';'"));
+    assert_int_equal(tide_nginx_conf_parse(c, "access_log /a nope;", 19, "n.conf", 0, &err), 0);
+    assert_int_equal(tide_nginx_conf_format_for(c, "/a", out, sizeof(out), &err), TIDE_E_USAGE);
+    assert_non_null(strstr(err.msg, "no log_format 'nope'"));
+    tide_nginx_conf_free(c);
+    assert_int_equal(tide_nginx_conf_load(&c, "/nonexistent/nginx.conf", &err), TIDE_E_NOTFOUND);
+}
+
 /* A client address has no spaces: a syslog header before the line is not
  * taken for one; "host addr" (a vhost-prefixed line) and "list addr" (an
  * X-Forwarded-For list before the peer) are told apart. */
@@ -1445,6 +1502,7 @@ int main(void)
         cmocka_unit_test(wrapped_lines_are_read_inside_their_wrappers),
         cmocka_unit_test(wrapper_time_and_syslog_programs),
         cmocka_unit_test(journal_entries),
+        cmocka_unit_test(nginx_conf_gives_formats),
         cmocka_unit_test(client_field_with_spaces),
         cmocka_unit_test(logcap_orders_by_start_and_flags_late_lines),
         cmocka_unit_test(logcap_strict_stops_at_first_bad_line),
