@@ -43,22 +43,24 @@ void tide_logfmt_set_tz(struct tide_logfmt *f, int64_t offset_ns);
 void tide_logfmt_set_year(struct tide_logfmt *f, int year, int64_t ref_ns);
 /* Parses an offset from UTC: Z, UTC, +HH, +HHMM, +HH:MM (or -). 0 or TIDE_E_FORMAT. */
 int tide_tz_parse(const char *s, int64_t *offset_ns);
-/* ---- an nginx configuration's access log formats (nginxconf.c) ---- */
-struct tide_nginx_conf;
-/* Reads path and what it includes: its log_format and access_log directives. */
-int tide_nginx_conf_load(struct tide_nginx_conf **out, const char *path, struct tide_err *err);
+/* ---- a web server configuration's access log formats (webconf.c) ---- */
+struct tide_webconf;
+enum { TIDE_WEBCONF_NGINX, TIDE_WEBCONF_APACHE };
+/* Reads path and what it includes: its log formats and access logs. */
+int tide_webconf_load(struct tide_webconf **out, const char *path, int kind, struct tide_err *err);
 /* An empty configuration, includes relative to dir (NULL: not followed);
  * then _parse text into it (file names errors; depth: include nesting so
  * far, 0). */
-struct tide_nginx_conf *tide_nginx_conf_new(const char *dir);
-int tide_nginx_conf_parse(struct tide_nginx_conf *c, const char *buf, size_t len, const char *file, int depth,
-                          struct tide_err *err);
-/* The format spec for log file `file` ("nginx:..." or "combined"): the
- * access_log that is this file (or a rotation of it); else the one format all
- * access logs share. TIDE_E_USAGE with the reason if neither. */
-int tide_nginx_conf_format_for(const struct tide_nginx_conf *c, const char *file, char *out, size_t cap,
-                               struct tide_err *err);
-void tide_nginx_conf_free(struct tide_nginx_conf *c);
+struct tide_webconf *tide_webconf_new(const char *dir, int kind);
+int tide_webconf_parse(struct tide_webconf *c, const char *buf, size_t len, const char *file, int depth,
+                       struct tide_err *err);
+/* The format spec for log file `file` ("nginx:...", "apache:...",
+ * "combined"): the access log that is this file (or a rotation of it); else
+ * the one format all access logs share. TIDE_E_USAGE with the reason if
+ * neither. */
+int tide_webconf_format_for(const struct tide_webconf *c, const char *file, char *out, size_t cap,
+                            struct tide_err *err);
+void tide_webconf_free(struct tide_webconf *c);
 
 /* The format's name as given ("combined", "nginx:...", ...); borrowed. */
 const char *tide_logfmt_name(const struct tide_logfmt *f);

@@ -31,8 +31,9 @@ void help_capture(FILE *f)
             "                           alb | cloudfront | s3; docker+F, cri+F, syslog+F,\n"
             "                           journal+F: F inside those logs' lines\n"
             "                           (default: guessed from the first lines, and said)\n"
-            "      --nginx-conf FILE    take the format from nginx's configuration: the\n"
-            "                           log_format of the access_log that is each file\n"
+            "      --nginx-conf FILE, --apache-conf FILE   take the format from the\n"
+            "                           server's configuration: that of the access log\n"
+            "                           that is each file\n"
             "      --map FIELD=PATH,... where json fields are (docs/capture.md)\n"
             "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
             "      --tz OFFSET          times written without a zone (HAProxy's) are at\n"
@@ -234,11 +235,12 @@ static int capture_log(int argc, char **argv)
         {"strict", no_argument, 0, 's'}, {"level", required_argument, 0, 'l'},
         {"follow", no_argument, 0, 'F'}, {"flush", required_argument, 0, 'U'},
         {"tz", required_argument, 0, 'z'}, {"year", required_argument, 0, 'Y'},
-        {"nginx-conf", required_argument, 0, 'C'},
+        {"nginx-conf", required_argument, 0, 'C'}, {"apache-conf", required_argument, 0, 'A'},
         {"progress", no_argument, 0, 'P'},
         {"no-progress", no_argument, 0, 'N'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%", *nginx_conf = NULL;
-    struct tide_nginx_conf *ngx = NULL;
+    int conf_kind = TIDE_WEBCONF_NGINX;
+    struct tide_webconf *ngx = NULL;
     int64_t tz = 0;
     int year = 0;
     int show_progress = -1; /* -1: on a terminal */
@@ -274,7 +276,15 @@ static int capture_log(int argc, char **argv)
         switch (c) {
         case 'o': outpath = optarg; break;
         case 'f': format = optarg; break;
-        case 'C': nginx_conf = optarg; break;
+        case 'C':
+        case 'A':
+            if (nginx_conf) {
+                cli_errorf("capture log: one server configuration (--nginx-conf or --apache-conf)");
+                return EXIT_USAGE;
+            }
+            nginx_conf = optarg;
+            conf_kind = c == 'A' ? TIDE_WEBCONF_APACHE : TIDE_WEBCONF_NGINX;
+            break;
         case 'm': map = optarg; break;
         case 'r': raw = true; break;
         case 'w':
@@ -346,10 +356,10 @@ static int capture_log(int argc, char **argv)
             return EXIT_USAGE;
         }
     if (nginx_conf && format) {
-        cli_errorf("capture log: give --format or --nginx-conf, not both");
+        cli_errorf("capture log: give --format or the server's configuration, not both");
         return EXIT_USAGE;
     }
-    if (nginx_conf && tide_nginx_conf_load(&ngx, nginx_conf, &err)) {
+    if (nginx_conf && tide_webconf_load(&ngx, nginx_conf, conf_kind, &err)) {
         cli_error(&err);
         return EXIT_USAGE;
     }
@@ -364,7 +374,7 @@ static int capture_log(int argc, char **argv)
         int tailed = 0;
         const char *spec = format;
         if (!spec && ngx) {
-            if (tide_nginx_conf_format_for(ngx, argv[optind + i], guessed, sizeof(guessed), &err)) {
+            if (tide_webconf_format_for(ngx, argv[optind + i], guessed, sizeof(guessed), &err)) {
                 cli_error(&err);
                 ex = EXIT_USAGE;
                 goto out_free;
@@ -492,7 +502,7 @@ out_free:
     free(fmts);
     free(fmt_names);
     free(fin);
-    tide_nginx_conf_free(ngx);
+    tide_webconf_free(ngx);
     return ex;
 }
 

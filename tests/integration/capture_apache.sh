@@ -110,6 +110,15 @@ done
   fail "records: $(wc -l <"$W/a.jsonl") and $(wc -l <"$W/m.jsonl"), want $n_sent"
 pass "every request Apache logged became exactly one record, in both logs"
 
+# the same logs read with their formats taken from Apache's own configuration
+for t in access:a msec:m; do
+  "$TIDE" capture log --raw --apache-conf "$W/httpd.conf" "$W/${t%%:*}.log" -o "$W/c.tide" 2>"$W/err" ||
+    fail "--apache-conf capture failed: $(cat "$W/err")"
+  grep -q "format apache:.* (from $W/httpd.conf)" "$W/err" || fail "--apache-conf: $(cat "$W/err")"
+  "$TIDE" cat --allow-raw "$W/c.tide" | cmp -s - "$W/${t#*:}.jsonl" || fail "--apache-conf gives other records than --format (${t%%:*}.log)"
+done
+pass "--apache-conf finds each CustomLog's LogFormat in Apache's own configuration"
+
 i=0
 while read -r m path q want t0 t1; do
   i=$((i + 1)); [ "$q" = - ] && q=""

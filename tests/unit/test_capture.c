@@ -1071,45 +1071,78 @@ static void nginx_conf_gives_formats(void **state)
         "  access_log syslog:server=unix:/dev/log main;\n"
         "  access_log /var/log/nginx/plain.log;\n"
         "}\n";
-    struct tide_nginx_conf *c = tide_nginx_conf_new(NULL);
+    struct tide_webconf *c = tide_webconf_new(NULL, TIDE_WEBCONF_NGINX);
     struct tide_err err;
     char out[1024];
     (void)state;
     assert_non_null(c);
-    assert_int_equal(tide_nginx_conf_parse(c, CONF, sizeof(CONF) - 1, "nginx.conf", 0, &err), 0);
-    assert_int_equal(tide_nginx_conf_format_for(c, "/var/log/nginx/access.log", out, sizeof(out), &err), 0);
+    assert_int_equal(tide_webconf_parse(c, CONF, sizeof(CONF) - 1, "nginx.conf", 0, &err), 0);
+    assert_int_equal(tide_webconf_format_for(c, "/var/log/nginx/access.log", out, sizeof(out), &err), 0);
     assert_string_equal(out, "nginx:$remote_addr - $remote_user [$time_local] \"$request\" $status $body_bytes_sent "
                              "'$x' \\ \\xAB\"$http_user_agent\" $request_time");
     /* rotations by name, wherever they are now */
-    assert_int_equal(tide_nginx_conf_format_for(c, "/backup/access.log.2.gz", out, sizeof(out), &err), 0);
+    assert_int_equal(tide_webconf_format_for(c, "/backup/access.log.2.gz", out, sizeof(out), &err), 0);
     assert_true(strncmp(out, "nginx:$remote_addr", 18) == 0);
-    assert_int_equal(tide_nginx_conf_format_for(c, "api.log-20240501.gz", out, sizeof(out), &err), 0);
+    assert_int_equal(tide_webconf_format_for(c, "api.log-20240501.gz", out, sizeof(out), &err), 0);
     assert_string_equal(out, "nginx:{\"t\":\"$time_iso8601\"}");
-    assert_int_equal(tide_nginx_conf_format_for(c, "plain.log", out, sizeof(out), &err), 0);
+    assert_int_equal(tide_webconf_format_for(c, "plain.log", out, sizeof(out), &err), 0);
     assert_string_equal(out, "combined"); /* access_log without a format: nginx's combined */
     /* a file no access_log names, among logs of several formats: say so */
-    assert_int_equal(tide_nginx_conf_format_for(c, "other.log", out, sizeof(out), &err), TIDE_E_USAGE);
+    assert_int_equal(tide_webconf_format_for(c, "other.log", out, sizeof(out), &err), TIDE_E_USAGE);
     assert_non_null(strstr(err.msg, "several formats"));
-    tide_nginx_conf_free(c);
+    tide_webconf_free(c);
     /* one format for every access log: any file takes it */
-    c = tide_nginx_conf_new(NULL);
-    assert_int_equal(tide_nginx_conf_parse(c, "log_format m '$status';access_log /l/a.log m;", 45, "n.conf", 0, &err), 0);
-    assert_int_equal(tide_nginx_conf_format_for(c, "copy.txt", out, sizeof(out), &err), 0);
+    c = tide_webconf_new(NULL, TIDE_WEBCONF_NGINX);
+    assert_int_equal(tide_webconf_parse(c, "log_format m '$status';access_log /l/a.log m;", 45, "n.conf", 0, &err), 0);
+    assert_int_equal(tide_webconf_format_for(c, "copy.txt", out, sizeof(out), &err), 0);
     assert_string_equal(out, "nginx:$status");
-    tide_nginx_conf_free(c);
+    tide_webconf_free(c);
     /* errors name the file and line */
-    c = tide_nginx_conf_new(NULL);
-    assert_int_equal(tide_nginx_conf_parse(c, "http {\n  log_format m '$status;\n}\n", 31, "n.conf", 0, &err),
+    c = tide_webconf_new(NULL, TIDE_WEBCONF_NGINX);
+    assert_int_equal(tide_webconf_parse(c, "http {\n  log_format m '$status;\n}\n", 31, "n.conf", 0, &err),
                      TIDE_E_FORMAT);
     assert_string_equal(err.where, "n.conf");
     assert_non_null(strstr(err.msg, "line 2: unterminated string"));
-    assert_int_equal(tide_nginx_conf_parse(c, "access_log /a m", 15, "n.conf", 0, &err), TIDE_E_FORMAT);
+    assert_int_equal(tide_webconf_parse(c, "access_log /a m", 15, "n.conf", 0, &err), TIDE_E_FORMAT);
     assert_non_null(strstr(err.msg, "no ';'"));
-    assert_int_equal(tide_nginx_conf_parse(c, "access_log /a nope;", 19, "n.conf", 0, &err), 0);
-    assert_int_equal(tide_nginx_conf_format_for(c, "/a", out, sizeof(out), &err), TIDE_E_USAGE);
+    assert_int_equal(tide_webconf_parse(c, "access_log /a nope;", 19, "n.conf", 0, &err), 0);
+    assert_int_equal(tide_webconf_format_for(c, "/a", out, sizeof(out), &err), TIDE_E_USAGE);
     assert_non_null(strstr(err.msg, "no log_format 'nope'"));
-    tide_nginx_conf_free(c);
-    assert_int_equal(tide_nginx_conf_load(&c, "/nonexistent/nginx.conf", &err), TIDE_E_NOTFOUND);
+    tide_webconf_free(c);
+    assert_int_equal(tide_webconf_load(&c, "/nonexistent/nginx.conf", TIDE_WEBCONF_NGINX, &err), TIDE_E_NOTFOUND);
+    /* Apache: LogFormat nicknames, CustomLog with a nickname or a format of
+     * its own, TransferLog, continued lines, ${VARS} in directories */
+    {
+        static const char AP[] =
+            "ServerRoot \"/etc/apache2\"\n"
+            "# LogFormat \"%h\" commented\n"
+            "LogFormat \"%h %l %u %t \\\"%r\\\" %>s %b %D\" timed\n"
+            "logformat \"%h %t \\\"%r\\\"\"\n"
+            "<VirtualHost *:80>\n"
+            "  CustomLog ${APACHE_LOG_DIR}/access.log timed\n"
+            "  CustomLog \"|/usr/bin/rotatelogs /var/log/x.%Y 86400\" common\n"
+            "  CustomLog logs/own.log \"%h %{msec}t \\\"%r\\\" %>s\" env=!dontlog\n"
+            "  TransferLog logs/t.log\n"
+            "</VirtualHost>\n"
+            "CustomLog /var/log/apache2/vhost.log \\\n"
+            "    combined\n";
+        c = tide_webconf_new(NULL, TIDE_WEBCONF_APACHE);
+        assert_int_equal(tide_webconf_parse(c, AP, sizeof(AP) - 1, "apache2.conf", 0, &err), 0);
+        assert_int_equal(tide_webconf_format_for(c, "/var/log/apache2/access.log.1", out, sizeof(out), &err), 0);
+        assert_string_equal(out, "apache:%h %l %u %t \"%r\" %>s %b %D");
+        assert_int_equal(tide_webconf_format_for(c, "own.log", out, sizeof(out), &err), 0);
+        assert_string_equal(out, "apache:%h %{msec}t \"%r\" %>s");
+        assert_int_equal(tide_webconf_format_for(c, "t.log.2.gz", out, sizeof(out), &err), 0);
+        assert_string_equal(out, "apache:%h %t \"%r\""); /* the last LogFormat without a nickname */
+        assert_int_equal(tide_webconf_format_for(c, "vhost.log", out, sizeof(out), &err), 0);
+        assert_string_equal(out, "combined");
+        assert_int_equal(tide_webconf_format_for(c, "x.2024", out, sizeof(out), &err), TIDE_E_USAGE); /* piped: not a file */
+        tide_webconf_free(c);
+        c = tide_webconf_new(NULL, TIDE_WEBCONF_APACHE);
+        assert_int_equal(tide_webconf_parse(c, "LogFormat \"%h\n", 13, "a.conf", 0, &err), TIDE_E_FORMAT);
+        assert_non_null(strstr(err.msg, "line 1: unterminated string"));
+        tide_webconf_free(c);
+    }
 }
 
 /* A client address has no spaces: a syslog header before the line is not
