@@ -23,10 +23,12 @@ struct tide_logfmt;
  *   "json"                                   JSON lines; map says where fields are
  *   "alb", "cloudfront", "s3"                AWS load balancer, CDN and S3 logs
  *   "w3c"                                    W3C extended logs (IIS, NetScaler)
- *   "haproxy"                                HAProxy's HTTP log (option httplog)
+ *   "haproxy[:HEADER,...]"                   HAProxy's HTTP log (option httplog)
  *   "envoy"                                  Envoy's and Istio's default access logs
- *   "docker+F", "cri+F", "syslog+F"          format F inside container or syslog lines
- * map (json only, may be NULL): "ts=time,method=request.method,..." (docs/capture.md).
+ *   "traefik", "kv", "heroku"                Traefik CLF, key=value lines, Heroku router
+ *   "docker+F", "cri+F", "syslog+F",         format F inside container, syslog or
+ *   "journal+F"                              journal (journalctl -o json) lines
+ * map (json and kv only, may be NULL): "ts=time,method=request.method,..." (docs/capture.md).
  * On error returns TIDE_E_USAGE with the reason.
  */
 int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *map,

@@ -868,8 +868,8 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
         rc = tide_err_set(err, TIDE_E_USAGE, "",
                           "unknown log format '%.60s' (combined, common, vhost_combined, "
                           "vhost_common, ingress_nginx, traefik, nginx:'...', apache:'...', json, kv, heroku, alb, "
-                          "cloudfront, w3c, s3, haproxy[:HEADER,...], envoy; any of them after docker+, cri+ "
-                          "or syslog+)", spec);
+                          "cloudfront, w3c, s3, haproxy[:HEADER,...], envoy; any of them after docker+, cri+, "
+                          "syslog+ or journal+)", spec);
     }
     if (!rc && body) {
         size_t bl = strlen(body);

@@ -238,9 +238,9 @@ static int capture_log(int argc, char **argv)
         {"nginx-conf", required_argument, 0, 'C'}, {"apache-conf", required_argument, 0, 'A'},
         {"progress", no_argument, 0, 'P'},
         {"no-progress", no_argument, 0, 'N'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
-    const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%", *nginx_conf = NULL;
+    const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%", *server_conf = NULL;
     int conf_kind = TIDE_WEBCONF_NGINX;
-    struct tide_webconf *ngx = NULL;
+    struct tide_webconf *webconf = NULL;
     int64_t tz = 0;
     int year = 0;
     int show_progress = -1; /* -1: on a terminal */
@@ -278,11 +278,11 @@ static int capture_log(int argc, char **argv)
         case 'f': format = optarg; break;
         case 'C':
         case 'A':
-            if (nginx_conf) {
+            if (server_conf) {
                 cli_errorf("capture log: one server configuration (--nginx-conf or --apache-conf)");
                 return EXIT_USAGE;
             }
-            nginx_conf = optarg;
+            server_conf = optarg;
             conf_kind = c == 'A' ? TIDE_WEBCONF_APACHE : TIDE_WEBCONF_NGINX;
             break;
         case 'm': map = optarg; break;
@@ -355,11 +355,11 @@ static int capture_log(int argc, char **argv)
             cli_errorf("capture log: --follow follows files, not stdin");
             return EXIT_USAGE;
         }
-    if (nginx_conf && format) {
+    if (server_conf && format) {
         cli_errorf("capture log: give --format or the server's configuration, not both");
         return EXIT_USAGE;
     }
-    if (nginx_conf && tide_webconf_load(&ngx, nginx_conf, conf_kind, &err)) {
+    if (server_conf && tide_webconf_load(&webconf, server_conf, conf_kind, &err)) {
         cli_error(&err);
         return EXIT_USAGE;
     }
@@ -373,13 +373,13 @@ static int capture_log(int argc, char **argv)
         char guessed[512];
         int tailed = 0;
         const char *spec = format;
-        if (!spec && ngx) {
-            if (tide_webconf_format_for(ngx, argv[optind + i], guessed, sizeof(guessed), &err)) {
+        if (!spec && webconf) {
+            if (tide_webconf_format_for(webconf, argv[optind + i], guessed, sizeof(guessed), &err)) {
                 cli_error(&err);
                 ex = EXIT_USAGE;
                 goto out_free;
             }
-            fprintf(stderr, "tide: %s: format %s (from %s)\n", argv[optind + i], guessed, nginx_conf);
+            fprintf(stderr, "tide: %s: format %s (from %s)\n", argv[optind + i], guessed, server_conf);
             spec = guessed;
         }
         if (!spec) {
@@ -502,7 +502,7 @@ out_free:
     free(fmts);
     free(fmt_names);
     free(fin);
-    tide_webconf_free(ngx);
+    tide_webconf_free(webconf);
     return ex;
 }
 
