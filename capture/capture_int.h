@@ -44,6 +44,12 @@ enum tide__ftype {
     F_EPOCH_MS_START,
     F_EPOCH_US,
     F_EPOCH_US_START,
+    /* Apache's %{strftime}t (the pattern in the item's name), start or end,
+     * and %{msec_frac}t, %{usec_frac}t: pieces of one time per line */
+    F_STRF_START,
+    F_STRF_END,
+    F_FRAC_MS,
+    F_FRAC_US,
 };
 
 /* Kinds of format: one parse function each. */
@@ -54,7 +60,13 @@ struct tide__item {
     const char *s; /* literal text (points into fmt->spec_copy) */
     size_t len;
     enum tide__ftype t;
-    char name[64]; /* header or cookie name, for F_HEADER/F_COOKIE */
+    char name[64]; /* header or cookie name, for F_HEADER/F_COOKIE; strftime pattern */
+};
+
+/* The pieces of a time Apache's %{...}t items write apart, per line. */
+struct tide__strf {
+    int64_t y, mo, d, h, mi, s, frac_ns, off_s;
+    bool date, zone, end;
 };
 
 /* A JSON --map entry: record field <- dotted path */
@@ -104,6 +116,8 @@ struct tide_logfmt {
     int n_tags;
     bool sniffing; /* guessing a format: every line is judged as is */
     bool heroku;   /* kv: Heroku's router lines (they begin "at=") */
+    bool has_strf; /* the format has %{strftime}t items; their pieces, this line: */
+    struct tide__strf strf;
     /* per-line scratch */
     struct tide_header hdrs[TIDE__LOG_MAX_HEADERS];
     char reason[160];
@@ -121,6 +135,10 @@ int tide__log_request_line(struct tide_str req, struct tide_record *r, const cha
 int tide__log_tokens(const char *line, size_t len, struct tide_str *tok, int max, bool brackets);
 int tide__log_split_uri(struct tide_str uri, struct tide_record *r);
 int tide__log_time_local(struct tide_str s, int64_t *ns);
+/* Checks a strftime pattern tide can read back (0, or TIDE_E_USAGE and the
+ * conversion it cannot); reads v by it into st (0 or TIDE_E_FORMAT). */
+int tide__strf_check(const char *pat, char *bad);
+int tide__strf_read(const char *pat, struct tide_str v, struct tide__strf *st);
 int tide__log_decimal_ns(struct tide_str s, int64_t scale_ns, int64_t *ns);
 struct tide_str tide__log_unescape(struct tide_str s, struct tide_arena *a);
 int tide__log_add_header(struct tide_logfmt *f, struct tide_record *r, struct tide_str name,

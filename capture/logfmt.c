@@ -38,6 +38,187 @@ static int num(const char *s, size_t n, unsigned *out)
     return 0;
 }
 
+/* ---- Apache's %{strftime}t, read back ---------------------------------------- */
+
+static const char STRF_OK[] = "YymdeHIpMSTFDRbhBaAzZs%nt";
+
+int tide__strf_check(const char *pat, char *bad)
+{
+    for (; *pat; pat++)
+        if (*pat == '%') {
+            if (!pat[1] || !strchr(STRF_OK, pat[1])) {
+                *bad = pat[1];
+                return TIDE_E_USAGE;
+            }
+            pat++;
+        }
+    return 0;
+}
+
+/* n digits (at most; at least 1, or exactly n if exact) at *p. */
+static int strf_num(const char **p, const char *end, int n, bool exact, int64_t *out)
+{
+    int k = 0;
+    int64_t v = 0;
+    while (k < n && *p < end && isdigit((unsigned char)**p)) {
+        v = v * 10 + (**p - '0');
+        (*p)++;
+        k++;
+    }
+    if (k == 0 || (exact && k < n))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int strf_month(const char **p, const char *end, bool full, int64_t *mo)
+{
+    static const char *FULL[] = {"January", "February", "March",     "April",   "May",      "June",
+                                 "July",    "August",   "September", "October", "November", "December"};
+    int k;
+    for (k = 0; k < 12; k++) {
+        const char *name = full ? FULL[k] : MONTHS[k];
+        size_t n = strlen(name);
+        if ((size_t)(end - *p) >= n && strncasecmp(*p, name, n) == 0) {
+            *p += n;
+            *mo = k + 1;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int tide__strf_read(const char *pat, struct tide_str v, struct tide__strf *st)
+{
+    const char *p = v.p, *end = v.p + v.len;
+    bool pm = false, twelve = false;
+    for (; *pat; pat++) {
+        int rc = 0;
+        if (*pat != '%') {
+            if (p >= end || *p != *pat)
+                return TIDE_E_FORMAT;
+            p++;
+            continue;
+        }
+        switch (*++pat) {
+        case 'Y': rc = strf_num(&p, end, 4, true, &st->y); st->date = true; break;
+        case 'y':
+            rc = strf_num(&p, end, 2, true, &st->y);
+            st->y += st->y < 69 ? 2000 : 1900;
+            st->date = true;
+            break;
+        case 'm': rc = strf_num(&p, end, 2, false, &st->mo); break;
+        case 'e':
+            if (p < end && *p == ' ')
+                p++;
+            /* fall through */
+        case 'd': rc = strf_num(&p, end, 2, false, &st->d); break;
+        case 'H': rc = strf_num(&p, end, 2, false, &st->h); break;
+        case 'I': rc = strf_num(&p, end, 2, false, &st->h); twelve = true; break;
+        case 'p':
+            if (end - p >= 2 && (strncasecmp(p, "AM", 2) == 0 || strncasecmp(p, "PM", 2) == 0)) {
+                pm = toupper((unsigned char)p[0]) == 'P';
+                p += 2;
+            } else {
+                rc = -1;
+            }
+            break;
+        case 'M': rc = strf_num(&p, end, 2, false, &st->mi); break;
+        case 'S': rc = strf_num(&p, end, 2, false, &st->s); break;
+        case 'T':
+        case 'R':
+            rc = strf_num(&p, end, 2, false, &st->h);
+            rc |= p < end && *p == ':' ? (p++, strf_num(&p, end, 2, false, &st->mi)) : -1;
+            if (*pat == 'T')
+                rc |= p < end && *p == ':' ? (p++, strf_num(&p, end, 2, false, &st->s)) : -1;
+            break;
+        case 'F':
+            rc = strf_num(&p, end, 4, true, &st->y);
+            rc |= p < end && *p == '-' ? (p++, strf_num(&p, end, 2, false, &st->mo)) : -1;
+            rc |= p < end && *p == '-' ? (p++, strf_num(&p, end, 2, false, &st->d)) : -1;
+            st->date = true;
+            break;
+        case 'D':
+            rc = strf_num(&p, end, 2, false, &st->mo);
+            rc |= p < end && *p == '/' ? (p++, strf_num(&p, end, 2, false, &st->d)) : -1;
+            rc |= p < end && *p == '/' ? (p++, strf_num(&p, end, 2, true, &st->y)) : -1;
+            st->y += st->y < 69 ? 2000 : 1900;
+            st->date = true;
+            break;
+        case 'b':
+        case 'h': rc = strf_month(&p, end, false, &st->mo); break;
+        case 'B': rc = strf_month(&p, end, true, &st->mo); break;
+        case 'a':
+        case 'A':
+        case 'Z':
+            /* names: skipped (a zone's name says nothing tide can use but UTC) */
+            if (*pat == 'Z' && end - p >= 3 && (strncmp(p, "UTC", 3) == 0 || strncmp(p, "GMT", 3) == 0)) {
+                st->zone = true;
+                st->off_s = 0;
+            }
+            if (p >= end || !isalpha((unsigned char)*p))
+                rc = -1;
+            while (p < end && isalpha((unsigned char)*p))
+                p++;
+            break;
+        case 'z': {
+            int64_t hh = 0, mm = 0;
+            int sign = p < end && *p == '-' ? -1 : 1;
+            if (p >= end || (*p != '+' && *p != '-')) {
+                rc = -1;
+                break;
+            }
+            p++;
+            rc = strf_num(&p, end, 2, true, &hh);
+            if (p < end && *p == ':')
+                p++;
+            rc |= strf_num(&p, end, 2, true, &mm);
+            st->off_s = sign * (hh * 3600 + mm * 60);
+            st->zone = true;
+            break;
+        }
+        case 's': {
+            int64_t sec, days, yy;
+            unsigned m2, d2;
+            rc = strf_num(&p, end, 12, false, &sec);
+            if (rc)
+                break;
+            days = sec / 86400;
+            tide_civil_from_days(days, &yy, &m2, &d2);
+            st->y = yy;
+            st->mo = m2;
+            st->d = d2;
+            st->h = (sec % 86400) / 3600;
+            st->mi = (sec % 3600) / 60;
+            st->s = sec % 60;
+            st->zone = true;
+            st->off_s = 0;
+            st->date = true;
+            break;
+        }
+        case 'n':
+        case 't':
+            while (p < end && (*p == ' ' || *p == '\t'))
+                p++;
+            break;
+        case '%':
+            rc = p < end && *p == '%' ? (p++, 0) : -1;
+            break;
+        default: return TIDE_E_FORMAT;
+        }
+        if (rc)
+            return TIDE_E_FORMAT;
+    }
+    if (p != end)
+        return TIDE_E_FORMAT;
+    if (twelve && st->h >= 1 && st->h <= 12)
+        st->h = st->h % 12 + (pm ? 12 : 0);
+    if (st->date && (st->mo < 1 || st->mo > 12 || st->d < 1 || st->d > 31 || st->h > 23 || st->mi > 59 || st->s > 60 ||
+                     st->y < 1700 || st->y > 2200))
+        return TIDE_E_FORMAT;
+    return 0;
+}
+
 int tide__log_time_local(struct tide_str s, int64_t *ns)
 {
     /* [10/Oct/2000:13:55:36 -0700] or 10/Oct/2000:13:55:36.123 -0700 */
@@ -419,6 +600,32 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
         }
         *(t == F_EPOCH_S_START || t == F_EPOCH_MS_START || t == F_EPOCH_US_START ? start_ns : end_ns) = x;
         return 1;
+    case F_STRF_START:
+    case F_STRF_END:
+        if (tide__strf_read(name, v, &f->strf)) {
+            *reason = "bad time (not as the LogFormat's %{...}t pattern)";
+            return TIDE_E_FORMAT;
+        }
+        f->strf.end |= t == F_STRF_END;
+        return 1;
+    case F_FRAC_MS:
+    case F_FRAC_US: {
+        size_t i;
+        int64_t x2 = 0;
+        if (v.len != (t == F_FRAC_MS ? 3u : 6u)) {
+            *reason = "bad time fraction";
+            return TIDE_E_FORMAT;
+        }
+        for (i = 0; i < v.len; i++) {
+            if (!isdigit((unsigned char)v.p[i])) {
+                *reason = "bad time fraction";
+                return TIDE_E_FORMAT;
+            }
+            x2 = x2 * 10 + (v.p[i] - '0');
+        }
+        f->strf.frac_ns = x2 * (t == F_FRAC_MS ? 1000000 : 1000);
+        return 1;
+    }
     case F_REQUEST:
         return tide__log_request_line(tide__log_unescape(v, a), r, reason);
     case F_METHOD:
@@ -734,9 +941,24 @@ static int compile_apache(struct tide_logfmt *f, char *s, struct tide_err *err)
                 it.t = end ? F_EPOCH_MS : F_EPOCH_MS_START;
             else if (argn == 4 && strncmp(arg, "usec", 4) == 0)
                 it.t = end ? F_EPOCH_US : F_EPOCH_US_START;
-            else
+            else if (argn == 9 && strncmp(arg, "msec_frac", 9) == 0)
+                it.t = F_FRAC_MS;
+            else if (argn == 9 && strncmp(arg, "usec_frac", 9) == 0)
+                it.t = F_FRAC_US;
+            else if (argn < sizeof(it.name) && memchr(arg, '%', argn)) {
+                char bad = 0;
+                snprintf(it.name, sizeof(it.name), "%.*s", (int)argn, arg);
+                if (tide__strf_check(it.name, &bad))
+                    return tide_err_set(err, TIDE_E_USAGE, "", "LogFormat: %%{...}t: strftime %%%c is not read back "
+                                                               "(%%Y %%y %%m %%d %%e %%H %%I %%p %%M %%S %%T %%F %%D %%R "
+                                                               "%%b %%h %%B %%a %%A %%z %%Z %%s %%%% are)",
+                                        bad ? bad : '?');
+                it.t = end ? F_STRF_END : F_STRF_START;
+                f->has_strf = true;
+            } else
                 return tide_err_set(err, TIDE_E_USAGE, "", "LogFormat: %%{...}t form not supported (use %%t, "
-                                                           "%%{sec}t, %%{msec}t, %%{usec}t, with begin: or end:)");
+                                                           "%%{sec}t, %%{msec}t, %%{usec}t, a strftime pattern, "
+                                                           "with begin: or end:)");
             break;
         }
         case 'r': it.t = F_REQUEST; break;
@@ -999,6 +1221,8 @@ static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, str
     const char *p = line, *end = line + len;
     int64_t end_ns = TIDE_TIME_UNKNOWN, start_ns = TIDE_TIME_UNKNOWN, dur_ns = -1;
     int k, rc, have_req = -1;
+    if (f->has_strf)
+        memset(&f->strf, 0, sizeof(f->strf));
     for (k = 0; k < f->n_items; k++) {
         const struct tide__item *it = &f->items[k];
         const char *fe;
@@ -1049,7 +1273,8 @@ static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, str
                 return TIDE_E_FORMAT;
             }
         } else if (it->t == F_STATUS || it->t == F_BYTES || it->t == F_DUR_S || it->t == F_DUR_MS ||
-                   it->t == F_DUR_US || it->t == F_TIME_MSEC || it->t >= F_EPOCH_S_START) {
+                   it->t == F_DUR_US || it->t == F_TIME_MSEC || (it->t >= F_EPOCH_S_START && it->t <= F_EPOCH_US_START) ||
+                   it->t == F_FRAC_MS || it->t == F_FRAC_US) {
             /* a number last in the format ends at a space: fields may follow it */
             fe = memchr(p, ' ', (size_t)(end - p));
             if (!fe)
@@ -1070,6 +1295,15 @@ static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, str
     f->tail = (size_t)(end - p);
     if (have_req == 0)
         return 0; /* "-" request: counted as no request */
+    if (f->has_strf && f->strf.date) {
+        /* the pieces of an Apache %{...}t time: local time, its zone written or --tz */
+        const struct tide__strf *st = &f->strf;
+        int64_t x = ((tide_days_from_civil(st->y, (unsigned)st->mo, (unsigned)st->d) * 86400 + st->h * 3600 +
+                      st->mi * 60 + st->s - (st->zone ? st->off_s : 0)) *
+                     TIDE_NS_PER_SEC) +
+                    st->frac_ns - (st->zone ? 0 : f->tz_ns);
+        *(st->end ? &end_ns : &start_ns) = x;
+    }
     if (end_ns == TIDE_TIME_UNKNOWN && start_ns == TIDE_TIME_UNKNOWN && tide__wrap_time(f, &end_ns) != 0) {
         *reason = "line has no time";
         return TIDE_E_FORMAT;

@@ -32,6 +32,7 @@ head -c 30000 /dev/zero >"$W/html/slow.bin"
 chmod -R a+rX "$W"
 F1='%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" %D'
 F2='%h %{msec}t \"%r\" %>s %b %D'
+F3='%h [%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t] \"%r\" %>s %b %D'
 started=""
 for try in 1 2 3 4 5; do
   port=$((20000 + (RANDOM % 20000)))
@@ -53,8 +54,10 @@ DocumentRoot "$W/html"
 </Directory>
 LogFormat "$F1" combined_d
 LogFormat "$F2" msec_d
+LogFormat "$F3" strf_d
 CustomLog "$W/logs/access.log" combined_d
 CustomLog "$W/logs/msec.log" msec_d
+CustomLog "$W/logs/strf.log" strf_d
 Redirect 301 /old /index.html
 <Location "/slow.bin">
   SetOutputFilter RATE_LIMIT
@@ -95,7 +98,7 @@ send GET /old "" 301
 n_sent=$(wc -l <"$W/sent")
 sleep 0.3
 apache_stop
-for l in access msec; do
+for l in access msec strf; do
   grep -v __probe "$W/logs/$l.log" >"$W/$l.log"
   [ "$(wc -l <"$W/$l.log")" -eq "$n_sent" ] || fail "apache logged $(wc -l <"$W/$l.log") lines in $l.log"
 done
@@ -104,14 +107,17 @@ done
   fail "capture (combined + %D): $(cat "$W/err")"
 "$TIDE" capture log --raw --format "apache:${F2//\\/}" "$W/msec.log" -o "$W/m.tide" 2>"$W/err" ||
   fail "capture (%{msec}t): $(cat "$W/err")"
+"$TIDE" capture log --raw --format "apache:${F3//\\/}" "$W/strf.log" -o "$W/s.tide" 2>"$W/err" ||
+  fail "capture (%{strftime}t): $(cat "$W/err")"
+"$TIDE" cat --allow-raw "$W/s.tide" >"$W/s.jsonl"
 "$TIDE" cat --allow-raw "$W/a.tide" >"$W/a.jsonl"
 "$TIDE" cat --allow-raw "$W/m.tide" >"$W/m.jsonl"
-[ "$(wc -l <"$W/a.jsonl")" -eq "$n_sent" ] && [ "$(wc -l <"$W/m.jsonl")" -eq "$n_sent" ] ||
+[ "$(wc -l <"$W/a.jsonl")" -eq "$n_sent" ] && [ "$(wc -l <"$W/m.jsonl")" -eq "$n_sent" ] && [ "$(wc -l <"$W/s.jsonl")" -eq "$n_sent" ] ||
   fail "records: $(wc -l <"$W/a.jsonl") and $(wc -l <"$W/m.jsonl"), want $n_sent"
-pass "every request Apache logged became exactly one record, in both logs"
+pass "every request Apache logged became exactly one record, in all three logs"
 
 # the same logs read with their formats taken from Apache's own configuration
-for t in access:a msec:m; do
+for t in access:a msec:m strf:s; do
   "$TIDE" capture log --raw --apache-conf "$W/httpd.conf" "$W/${t%%:*}.log" -o "$W/c.tide" 2>"$W/err" ||
     fail "--apache-conf capture failed: $(cat "$W/err")"
   grep -q "format apache:.* (from $W/httpd.conf)" "$W/err" || fail "--apache-conf: $(cat "$W/err")"
@@ -122,7 +128,7 @@ pass "--apache-conf finds each CustomLog's LogFormat in Apache's own configurati
 i=0
 while read -r m path q want t0 t1; do
   i=$((i + 1)); [ "$q" = - ] && q=""
-  for t in a m; do
+  for t in a m s; do
     rec=$(jq -c --arg m "$m" --arg p "$path" 'select(.method == $m and .path == $p)' "$W/$t.jsonl")
     [ "$(echo "$rec" | grep -c .)" -eq 1 ] || fail "$t: request $i ($m $path): $(echo "$rec" | grep -c .) records"
     [ "$(echo "$rec" | jq -r .query)" = "$q" ] || fail "$t: request $i: query"
@@ -137,9 +143,9 @@ while read -r m path q want t0 t1; do
   [ "$(jq -r --arg p "$path" --arg m "$m" 'select(.method == $m and .path == $p) | .headers | map(select(.[0] == "User-Agent")) | .[0][1]' "$W/a.jsonl")" = "tide-test $path" ] ||
     fail "request $i: user agent"
 done <"$W/sent"
-pass "method, path, query, status, client, user agent and start time (%t and %{msec}t are the start) match what was sent"
+pass "method, path, query, status, client, user agent and start time (%t, %{msec}t and %{%d/%b/%Y %T}t.%{msec_frac}t are the start) match what was sent"
 
-for t in a m; do
+for t in a m s; do
   d=$(jq -r 'select(.path == "/slow.bin") | .duration_ms' "$W/$t.jsonl")
   awk -v d="$d" 'BEGIN { exit !(d >= 500) }' || fail "$t: slow request duration $d ms"
   [ "$(jq -r 'select(.path == "/slow.bin") | .resp_bytes' "$W/$t.jsonl")" -eq 30000 ] || fail "$t: slow.bin bytes"

@@ -78,6 +78,8 @@ static void format_compile_errors_are_clear(void **state)
     assert_int_equal(tide_logfmt_compile(&f, "nginx:'plain text'", NULL, &err), TIDE_E_USAGE);
 }
 
+static int64_t at(const char *rfc3339);
+
 static int parse1(const char *spec, const char *map, const char *line, struct tide_record *r,
                   struct tide_arena *a, struct tide_logfmt **fout)
 {
@@ -162,7 +164,33 @@ static void apache_format_with_microseconds_and_escapes(void **state)
                      1);
     assert_true(r.ts_ns == end - 1000000);
     tide_logfmt_free(f);
-    assert_int_equal(tide_logfmt_compile(&f, "apache:%h %{%d/%b/%Y}t \"%r\"", NULL, NULL), TIDE_E_USAGE);
+    /* %{strftime}t pieces of one time (Apache's recipe for ms), its zone
+     * written or --tz's; begin: (the default) and end: */
+    assert_int_equal(parse1("apache:%h [%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t] \"%r\" %>s %D", NULL,
+                            "1.2.3.4 [01/May/2024 10:00:00.123 +0200] \"GET / HTTP/1.1\" 200 1500", &r, &a, &f),
+                     1);
+    assert_true(r.ts_ns == at("2024-05-01T08:00:00.123Z"));
+    tide_logfmt_free(f);
+    assert_int_equal(parse1("apache:%h %{end:%Y-%m-%d %H:%M:%S}t.%{usec_frac}t \"%r\" %>s %D", NULL,
+                            "1.2.3.4 2024-05-01 10:00:00.500000 \"GET / HTTP/1.1\" 200 1500", &r, &a, &f),
+                     1);
+    assert_true(r.ts_ns == at("2024-05-01T10:00:00.4985Z")); /* the end, minus %D */
+    tide_logfmt_free(f);
+    assert_int_equal(parse1("apache:%h %{%a, %e %B %y %I:%M:%S %p %Z}t \"%r\"", NULL,
+                            "1.2.3.4 Wed,  1 May 24 01:02:03 PM UTC \"GET / HTTP/1.1\"", &r, &a, &f),
+                     1);
+    assert_true(r.ts_ns == at("2024-05-01T13:02:03Z"));
+    tide_logfmt_free(f);
+    assert_int_equal(parse1("apache:%h %{%s}t \"%r\"", NULL, "1.2.3.4 1714557600 \"GET / HTTP/1.1\"", &r, &a, &f), 1);
+    assert_true(r.ts_ns == INT64_C(1714557600000000000));
+    tide_logfmt_free(f);
+    /* a time that is not as the pattern says: a bad line */
+    assert_int_equal(parse1("apache:%h %{%F %T}t \"%r\"", NULL, "1.2.3.4 2024-13-01 10:00:00 \"GET / HTTP/1.1\"", &r, &a,
+                            &f),
+                     TIDE_E_FORMAT);
+    tide_logfmt_free(f);
+    assert_int_equal(tide_logfmt_compile(&f, "apache:%h %{%j}t \"%r\"", NULL, NULL), TIDE_E_USAGE);
+    assert_int_equal(tide_logfmt_compile(&f, "apache:%h %{nope}t \"%r\"", NULL, NULL), TIDE_E_USAGE);
     tide_arena_free(&a);
 }
 
@@ -193,7 +221,6 @@ static void json_format_with_map_and_nested_headers(void **state)
 
 static int parse_lines(struct tide_logfmt *f, const char *text, struct tide_record *r,
                        struct tide_arena *a, const char **reason);
-static int64_t at(const char *rfc3339);
 
 /* JSON: a start time (Traefik's StartUTC, --map start=), durations written
  * with their unit ("0.058927s", Go's "12.5ms"), Cloud Logging's httpRequest */
