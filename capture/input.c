@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct tide_input {
     bz_stream bz;
     bool bz_init, bz_done;
     volatile int *follow_stop; /* non-NULL: follow the file (tail -F) */
+    bool stream;               /* stdin from a pipe or terminal: followed, it ends when the writer closes it */
     bool follow_nb;            /* at its end, reads fail with TIDE_E_AGAIN instead of waiting */
     tide_idle_fn idle;
     void *idle_userp;
@@ -143,8 +145,29 @@ static int follow_wait(struct tide_input *in)
 static long raw_read(struct tide_input *in, void *buf, size_t n, struct tide_err *err)
 {
     for (;;) {
-        ssize_t k = read(in->fd, buf, n);
-        if (k == 0 && in->follow_stop) {
+        ssize_t k;
+        if (in->follow_stop && in->stream) {
+            /* a live pipe (journalctl -f, kubectl logs -f): nothing yet is
+             * "no new data"; a stop, or the writer closing it, is the end */
+            struct pollfd pfd = {in->fd, POLLIN, 0};
+            int pr;
+            if (*in->follow_stop)
+                return 0;
+            pr = poll(&pfd, 1, in->follow_nb ? 0 : 200);
+            if (pr < 0 && errno == EINTR)
+                continue;
+            if (pr == 0) {
+                if (in->follow_nb) {
+                    tide_err_set(err, TIDE_E_AGAIN, in->name, "no new data yet");
+                    return -1;
+                }
+                if (in->idle)
+                    in->idle(in->idle_userp);
+                continue;
+            }
+        }
+        k = read(in->fd, buf, n);
+        if (k == 0 && in->follow_stop && !in->stream) {
             int w = in->follow_nb ? follow_check(in) : follow_wait(in);
             if (w == 1)
                 continue;
@@ -202,7 +225,9 @@ int tide_input_open(struct tide_input **out, const char *path, struct tide_err *
         return tide_err_set(err, TIDE_E_NOMEM, path, "out of memory");
     }
     if (strcmp(path, "-") == 0) {
+        struct stat sb;
         in->fd = 0;
+        in->stream = fstat(0, &sb) != 0 || !S_ISREG(sb.st_mode);
     } else {
         in->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (in->fd < 0) {

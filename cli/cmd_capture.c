@@ -45,7 +45,9 @@ void help_capture(FILE *f)
             "      --max-bad N|P%%       fail above N bad lines or P%% of lines (default 1%%)\n"
             "      --strict             stop at the first bad line\n"
             "      --follow             follow live logs like tail -F (rotation and\n"
-            "                           truncation handled) until SIGINT/SIGTERM\n"
+            "                           truncation handled) until SIGINT/SIGTERM; '-': a\n"
+            "                           live pipe (journalctl -f, kubectl logs -f) until\n"
+            "                           it ends or SIGINT/SIGTERM\n"
             "      --flush D            with --follow: write a whole block at least every D\n"
             "                           (default 10s), so a crash loses at most that\n\n"
             "tide capture pcap: pcap/pcapng files (or a live interface); reassembles TCP\n"
@@ -350,11 +352,6 @@ static int capture_log(int argc, char **argv)
         cli_errorf("capture log: no input files (use '-' for stdin)");
         return EXIT_USAGE;
     }
-    for (i = 0; follow && i < n; i++)
-        if (strcmp(argv[optind + i], "-") == 0) {
-            cli_errorf("capture log: --follow follows files, not stdin");
-            return EXIT_USAGE;
-        }
     if (server_conf && format) {
         cli_errorf("capture log: give --format or the server's configuration, not both");
         return EXIT_USAGE;

@@ -86,7 +86,30 @@ CAP_PID=""
 [ $rc -eq 0 ] || fail "two logs: capture exit $rc: $(cat "$W/err")"
 got=$("$TIDE" cat --allow-raw "$W/two.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
 [ "$got" = "1 2 3 4 5 6 101 102 103 " ] || fail "two logs: records: $got"
-"$TIDE" capture log --raw --follow --format combined - -o "$W/x.tide" </dev/null 2>"$W/err"
-[ $? -eq 2 ] || fail "--follow on stdin not refused"
 pass "two logs followed at once: a quiet one holds nothing back, is taken up again, and a rotation is followed"
+
+# a live pipe on stdin (journalctl -f, kubectl logs -f): blocks written while
+# it runs; SIGINT ends it with a complete trace; and the writer closing the
+# pipe ends it by itself
+mkfifo "$W/pipe"
+"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --format combined - -o "$W/pipe.tide" <"$W/pipe" 2>"$W/err" &
+CAP_PID=$!
+exec 3>"$W/pipe"
+for i in 1 2 3; do line $i >&3; done
+sleep 3
+n=$("$TIDE" cat --allow-raw "$W/pipe.tide" 2>/dev/null | wc -l)
+[ "$n" -eq 3 ] || fail "stdin: $n records readable while running, want 3"
+line 4 >&3
+sleep 0.5
+kill -INT "$CAP_PID"
+wait "$CAP_PID"
+rc=$?
+CAP_PID=""
+exec 3>&-
+[ $rc -eq 0 ] || fail "stdin: capture exit $rc: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/pipe.tide" | jq -r .path | sed 's#/page/##' | tr '\n' ' ')" = "1 2 3 4 " ] || fail "stdin: records"
+for i in 5 6; do line $i; done | "$TIDE" capture log --raw --follow --format combined - -o "$W/pipe2.tide" 2>"$W/err" ||
+  fail "stdin closed: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/pipe2.tide" | wc -l)" -eq 2 ] || fail "stdin closed: records"
+pass "--follow on a live pipe (stdin): blocks written while running, SIGINT or the pipe's end finish the trace"
 finish
