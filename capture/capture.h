@@ -143,6 +143,7 @@ struct tide_logcap_stats {
     int64_t first_ts, last_ts;
     uint64_t inputs_failed;    /* inputs that ended in an error (truncated .gz, ...) */
     uint64_t unread_tail;      /* records whose line went on past what the format reads (not stored) */
+    uint64_t outside;          /* records outside [since, until): not written */
     struct {
         char reason[96];
         uint64_t count;
@@ -172,6 +173,9 @@ struct tide_logcap_opts {
     void (*on_progress)(void *userp, uint64_t lines, uint64_t bytes_in);
     void *on_progress_userp;
     int progress_ms;
+    /* only requests that start in [since_ns, until_ns) are written (the others
+     * are counted); TIDE_TIME_UNKNOWN (or 0 in a zeroed struct): no bound */
+    int64_t since_ns, until_ns;
 };
 
 /*

@@ -117,6 +117,11 @@ static int advance(struct cap *c, struct src *s, struct tide_err *err)
         if (rc == 1) {
             struct tide__entry *e;
             c->st->unread_tail += s->fmt->tail > 0;
+            if ((c->o->since_ns && c->o->since_ns != TIDE_TIME_UNKNOWN && c->tmp.ts_ns < c->o->since_ns) ||
+                (c->o->until_ns && c->o->until_ns != TIDE_TIME_UNKNOWN && c->tmp.ts_ns >= c->o->until_ns)) {
+                c->st->outside++;
+                continue;
+            }
             e = tide__reorder_pack(c->ro, &c->tmp, s->path, s->lines.lineno);
             if (!e)
                 return tide_err_set(err, TIDE_E_NOMEM, s->path, "out of memory");

@@ -36,6 +36,8 @@ void help_capture(FILE *f)
             "                           that is each file\n"
             "      --map FIELD=PATH,... where json fields are (docs/capture.md)\n"
             "      --reorder-window D   how far lines may be out of start order (default 60s)\n"
+            "      --since T, --until T only requests that start in [T, T) (RFC 3339):\n"
+            "                           an incident's window out of a day's logs\n"
             "      --tz OFFSET          times written without a zone (HAProxy's) are at\n"
             "                           this offset from UTC: +02:00, -0500 (default Z)\n"
             "      --year Y             syslog dates have no year: the first line's is Y\n"
@@ -207,11 +209,12 @@ static char *final_json(const struct tide_logcap_stats *st, const char *const *f
     tide_buf_init(&b, 0);
     tide_buf_printf(&b, "{\"capture\":{\"kind\":\"log\",\"lines\":%llu,\"records\":%llu,\"late\":%llu,"
                         "\"no_request\":%llu,\"bad\":%llu,\"inputs_failed\":%llu,\"unread_tail\":%llu,"
+                        "\"outside\":%llu,"
                         "\"skipped\":{",
                     (unsigned long long)st->lines, (unsigned long long)st->records,
                     (unsigned long long)st->late, (unsigned long long)st->no_request,
                     (unsigned long long)st->bad, (unsigned long long)st->inputs_failed,
-                    (unsigned long long)st->unread_tail);
+                    (unsigned long long)st->unread_tail, (unsigned long long)st->outside);
     for (i = 0; i < st->n_skipped; i++) {
         tide_buf_printf(&b, "%s\"", i ? "," : "");
         tide_json_escape(&b, st->skipped[i].reason, strlen(st->skipped[i].reason));
@@ -238,6 +241,7 @@ static int capture_log(int argc, char **argv)
         {"follow", no_argument, 0, 'F'}, {"flush", required_argument, 0, 'U'},
         {"tz", required_argument, 0, 'z'}, {"year", required_argument, 0, 'Y'},
         {"nginx-conf", required_argument, 0, 'C'}, {"apache-conf", required_argument, 0, 'A'},
+        {"since", required_argument, 0, 'S'}, {"until", required_argument, 0, 'T'},
         {"progress", no_argument, 0, 'P'},
         {"no-progress", no_argument, 0, 'N'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%", *server_conf = NULL;
@@ -278,6 +282,13 @@ static int capture_log(int argc, char **argv)
         switch (c) {
         case 'o': outpath = optarg; break;
         case 'f': format = optarg; break;
+        case 'S':
+        case 'T':
+            if (tide_time_parse_rfc3339(optarg, strlen(optarg), c == 'S' ? &lo.since_ns : &lo.until_ns)) {
+                cli_errorf("--%s: not an RFC 3339 time (2026-03-02T14:00:00Z)", c == 'S' ? "since" : "until");
+                return EXIT_USAGE;
+            }
+            break;
         case 'C':
         case 'A':
             if (server_conf) {
@@ -350,6 +361,10 @@ static int capture_log(int argc, char **argv)
     n = argc - optind;
     if (n < 1) {
         cli_errorf("capture log: no input files (use '-' for stdin)");
+        return EXIT_USAGE;
+    }
+    if (lo.since_ns && lo.until_ns && lo.until_ns <= lo.since_ns) {
+        cli_errorf("capture log: --until is not after --since");
         return EXIT_USAGE;
     }
     if (server_conf && format) {
@@ -472,6 +487,9 @@ static int capture_log(int argc, char **argv)
         for (i = 0; i < st.n_skipped; i++)
             fprintf(stderr, "tide:   skipped %llu: %s%s\n", (unsigned long long)st.skipped[i].count,
                     st.skipped[i].reason, st.skipped[i].bad ? "" : " (not a request)");
+        if (st.outside)
+            fprintf(stderr, "tide:   %llu request(s) outside --since/--until, not written\n",
+                    (unsigned long long)st.outside);
         if (st.inputs_failed)
             fprintf(stderr, "tide:   %llu input(s) ended in an error; records before it were kept\n",
                     (unsigned long long)st.inputs_failed);

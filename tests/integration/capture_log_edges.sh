@@ -161,6 +161,19 @@ grep -q "format journal+combined (guessed" "$W/err" && grep -q "7 lines read, 3 
 [ "$("$TIDE" cat --allow-raw "$W/journal.tide" | jq -r .path | tr '\n' ' ')" = "/e/1 /e/2 /e/3 " ] || fail "journal records"
 pass "a journal export: guessed (journal+combined), other programs' entries counted apart, a MESSAGE left out is a bad line"
 
+# --since/--until: an incident's window out of a longer log; the rest counted
+for i in 1 2 3 4 5 6; do
+  printf '192.0.2.%d - - [10/Oct/2025:13:55:0%d +0000] "GET /e/%d HTTP/1.1" 200 5 "-" "M"\n' $i $i $i
+done >"$W/day.log"
+"$TIDE" capture log --raw --since 2025-10-10T13:55:02Z --until 2025-10-10T13:55:04Z "$W/day.log" -o "$W/win.tide" 2>"$W/err" ||
+  fail "--since/--until: $(cat "$W/err")"
+grep -q "6 lines read, 2 records written" "$W/err" && grep -q "4 request(s) outside --since/--until" "$W/err" ||
+  fail "--since/--until counts: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/win.tide" | jq -r .path | tr '\n' ' ')" = "/e/2 /e/3 " ] || fail "--since/--until records"
+"$TIDE" capture log --raw --since 2025-10-10T13:55:04Z --until 2025-10-10T13:55:02Z "$W/day.log" -o "$W/x.tide" 2>/dev/null
+[ $? -eq 2 ] || fail "--until before --since not refused"
+pass "--since/--until keep the requests that start in the window and count the rest"
+
 # a file that ends inside a split line (the runtime died before the last
 # piece): the pieces are one bad line, not lost without a word
 head -n 7 "$W/cri.log" >"$W/cut.log"
