@@ -71,7 +71,8 @@ static int advance(struct cap *c, struct src *s, struct tide_err *err)
             s->done = true;
             if (s->fmt->piece.len) {
                 /* the runtime split a line and the file ends before its last piece */
-                static const char WHY[] = "a line split by the container runtime ends with the file (its last piece is missing)";
+                static const char WHY[] =
+                    "a line split by the container runtime ends with the file (its last piece is missing)";
                 tide_buf_reset(&s->fmt->piece);
                 c->st->bad++;
                 count_reason(c->st, WHY, true);

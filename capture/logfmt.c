@@ -1273,8 +1273,9 @@ static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, str
                 return TIDE_E_FORMAT;
             }
         } else if (it->t == F_STATUS || it->t == F_BYTES || it->t == F_DUR_S || it->t == F_DUR_MS ||
-                   it->t == F_DUR_US || it->t == F_TIME_MSEC || (it->t >= F_EPOCH_S_START && it->t <= F_EPOCH_US_START) ||
-                   it->t == F_FRAC_MS || it->t == F_FRAC_US) {
+                   it->t == F_DUR_US || it->t == F_TIME_MSEC ||
+                   (it->t >= F_EPOCH_S_START && it->t <= F_EPOCH_US_START) || it->t == F_FRAC_MS ||
+                   it->t == F_FRAC_US) {
             /* a number last in the format ends at a space: fields may follow it */
             fe = memchr(p, ' ', (size_t)(end - p));
             if (!fe)

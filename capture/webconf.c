@@ -120,9 +120,9 @@ static int directive(struct tide_webconf *c, struct tide_buf *w, size_t *off, in
         rc = add(&c->fmts, &c->n_fmts, word[1], len[1], fmt.p ? fmt.p : "", fmt.len);
         tide_buf_free(&fmt);
     } else if (n >= 2 && len[0] == 10 && memcmp(word[0], "access_log", 10) == 0) {
+        bool named = n >= 3 && !memchr(word[2], '=', len[2]); /* else a parameter: buffer=, if=, ... */
         if (!(len[1] == 3 && memcmp(word[1], "off", 3) == 0) && !(len[1] > 7 && memcmp(word[1], "syslog:", 7) == 0))
-            rc = add(&c->logs, &c->n_logs, word[1], len[1], n >= 3 && !memchr(word[2], '=', len[2]) ? word[2] : "combined",
-                     n >= 3 && !memchr(word[2], '=', len[2]) ? len[2] : 8);
+            rc = add(&c->logs, &c->n_logs, word[1], len[1], named ? word[2] : "combined", named ? len[2] : 8);
     } else if (n == 2 && len[0] == 7 && memcmp(word[0], "include", 7) == 0) {
         rc = include(c, word[1], len[1], true, file, line, depth, err);
     }
@@ -255,7 +255,8 @@ static int apache_parse(struct tide_webconf *c, const char *buf, size_t len, con
             i++;
         comment = i < len && (buf[i] == '#' || buf[i] == '<');
         while (i < len && buf[i] != '\n' && !rc) {
-            if (buf[i] == '\\' && i + 1 < len && (buf[i + 1] == '\n' || (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n'))) {
+            if (buf[i] == '\\' && i + 1 < len &&
+                (buf[i + 1] == '\n' || (buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n'))) {
                 i += buf[i + 1] == '\r' ? 3 : 2;
                 line++;
                 continue;
@@ -269,7 +270,8 @@ static int apache_parse(struct tide_webconf *c, const char *buf, size_t len, con
                 continue;
             }
             if (n == MAX_WORDS) {
-                rc = tide_err_set(err, TIDE_E_FORMAT, file, "line %d: more than %d words in a directive", start, MAX_WORDS);
+                rc = tide_err_set(err, TIDE_E_FORMAT, file, "line %d: more than %d words in a directive", start,
+                                  MAX_WORDS);
                 break;
             }
             off[n++] = w.len;

@@ -86,7 +86,9 @@ static struct tide_str tag_of(const char *p, size_t i, size_t t)
         return tide_str_make(p + i, t - i);
     for (d = b + 1; d < p + t && isdigit((unsigned char)*d);)
         d++;
-    return d > b + 1 && d < p + t && *d == ']' ? tide_str_make(p + i, (size_t)(b - (p + i))) : tide_str_make(p + i, t - i);
+    if (d > b + 1 && d < p + t && *d == ']')
+        return tide_str_make(p + i, (size_t)(b - (p + i))); /* a pid */
+    return tide_str_make(p + i, t - i);
 }
 
 /* syslogd's note that it left out repeats of the line before ("last message

@@ -198,7 +198,8 @@ static int sniff(const char *path, char *out, size_t cap, int *tailed, struct ti
     rc = tide_logfmt_sniff(buf, len, out, cap, tailed);
     free(buf);
     if (rc)
-        tide_err_set(err, rc, path, "cannot tell the log format from the first lines; give --format, or the server's configuration (--nginx-conf, --apache-conf)");
+        tide_err_set(err, rc, path, "cannot tell the log format from the first lines; give --format, or the "
+                                    "server's configuration (--nginx-conf, --apache-conf)");
     return rc;
 }
 
