@@ -62,7 +62,8 @@ void help_capture(FILE *f)
             "      --detect             find HTTP on any port\n"
             "      --max-body N         request bodies kept up to N bytes (default 65536; longer: truncated, flagged)\n"
             "      --max-memory N       buffered stream bytes in all (default 256 MiB; past it: evictions, counted)\n"
-            "      --reconcile LOG      compare requests per minute with the server's access log\n\n"
+            "      --reconcile LOG      compare requests per minute with the server's access log\n"
+            "      --since T, --until T only requests that start in [T, T) (RFC 3339)\n\n"
             "Both:\n"
             "  -o, --output FILE        the trace to write ('-' = stdout)\n"
             "      --progress, --no-progress   a live line on stderr: MB read of the whole,\n"
@@ -596,6 +597,24 @@ static void pcap_ready(void *userp)
     fprintf(stderr, "tide: capturing (SIGINT or SIGTERM ends it with a complete trace)\n");
 }
 
+/* --since/--until for pcap capture: requests outside the window are counted, not written */
+struct window {
+    struct tide_sink next;
+    int64_t since, until; /* 0: no bound */
+    uint64_t outside, outside_unanswered;
+};
+
+static int window_sink(void *userp, const struct tide_record *r, struct tide_err *err)
+{
+    struct window *w = userp;
+    if ((w->since && r->ts_ns < w->since) || (w->until && r->ts_ns >= w->until)) {
+        w->outside++;
+        w->outside_unanswered += r->status <= 0;
+        return 0;
+    }
+    return w->next.fn(w->next.userp, r, err);
+}
+
 static int capture_pcap(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -606,8 +625,10 @@ static int capture_pcap(int argc, char **argv)
         {"max-body", required_argument, 0, 'b'}, {"max-memory", required_argument, 0, 'm'},
         {"raw", no_argument, 0, 'r'}, {"level", required_argument, 0, 'l'},
         {"reconcile", required_argument, 0, 'R'}, {"progress", no_argument, 0, 'P'},
-        {"no-progress", no_argument, 0, 'N'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
+        {"no-progress", no_argument, 0, 'N'}, {"since", required_argument, 0, 'S'},
+        {"until", required_argument, 0, 'T'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     struct tide_pcap_opts po;
+    struct window win = {{NULL, NULL}, 0, 0, 0, 0};
     struct progress pr = {0};
     int show_progress = -1;
     const char *reconcile_log = NULL;
@@ -639,6 +660,13 @@ static int capture_pcap(int argc, char **argv)
         case 'o': outpath = optarg; break;
         case 'P': show_progress = 1; break;
         case 'N': show_progress = 0; break;
+        case 'S':
+        case 'T':
+            if (tide_time_parse_rfc3339(optarg, strlen(optarg), c == 'S' ? &win.since : &win.until)) {
+                cli_errorf("--%s: not an RFC 3339 time (2026-03-02T14:00:00Z)", c == 'S' ? "since" : "until");
+                return EXIT_USAGE;
+            }
+            break;
         case 'i': po.interface = optarg; break;
         case 'f': po.filter = optarg; break;
         case 'd':
@@ -722,6 +750,10 @@ static int capture_pcap(int argc, char **argv)
         if (pm.n)
             sink = (struct tide_sink){pm_sink, &pm};
     }
+    if (win.since || win.until) {
+        win.next = sink;
+        sink = (struct tide_sink){window_sink, &win};
+    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     po.stop = &g_stop;
@@ -746,10 +778,13 @@ static int capture_pcap(int argc, char **argv)
     }
     tide_buf_init(&fb, 0);
     tide_buf_printf(&fb, "{\"capture\":{\"kind\":\"pcap\",\"packets\":%llu,\"connections\":%llu,"
-                         "\"requests\":%llu,\"responses\":%llu,\"no_response\":%llu,\"kernel_drops\":%llu,\"skipped\":{",
+                         "\"requests\":%llu,\"responses\":%llu,\"no_response\":%llu,\"kernel_drops\":%llu,"
+                         "\"outside\":%llu,\"skipped\":{",
                     (unsigned long long)st.packets, (unsigned long long)st.connections,
-                    (unsigned long long)st.requests, (unsigned long long)st.responses,
-                    (unsigned long long)st.no_response, (unsigned long long)st.kernel_drops);
+                    (unsigned long long)(st.requests - win.outside),
+                    (unsigned long long)(st.responses - (win.outside - win.outside_unanswered)),
+                    (unsigned long long)(st.no_response - win.outside_unanswered), (unsigned long long)st.kernel_drops,
+                    (unsigned long long)win.outside);
     for (i = 0; i < TIDE_PCAP_SKIP_KINDS; i++)
         tide_buf_printf(&fb, "%s\"%s\":[%llu,%llu]", i ? "," : "", tide_pcap_skip_name(i),
                         (unsigned long long)st.skipped[i], (unsigned long long)st.skipped_bytes[i]);
@@ -766,8 +801,12 @@ static int capture_pcap(int argc, char **argv)
         fprintf(stderr, "tide: capture: %llu packets (%llu bytes), %llu connections, %llu requests written "
                         "(%llu answered, %llu without a response), %llu late\n",
                 (unsigned long long)st.packets, (unsigned long long)st.bytes,
-                (unsigned long long)st.connections, (unsigned long long)st.requests,
-                (unsigned long long)st.responses, (unsigned long long)st.no_response, (unsigned long long)st.late);
+                (unsigned long long)st.connections, (unsigned long long)(st.requests - win.outside),
+                (unsigned long long)(st.responses - (win.outside - win.outside_unanswered)),
+                (unsigned long long)(st.no_response - win.outside_unanswered), (unsigned long long)st.late);
+        if (win.outside)
+            fprintf(stderr, "tide:   %llu request(s) outside --since/--until, not written\n",
+                    (unsigned long long)win.outside);
         fprintf(stderr, "tide:   link types:");
         for (i = 0; i < 6; i++)
             if (st.by_linktype[i])

@@ -82,6 +82,17 @@ pass "query, JSON body, de-chunked upload, HEAD without body, client and duratio
 grep -q "10 requests written (10 answered, 0 without a response)" "$W/err" || fail "summary: $(cat "$W/err")"
 pass "the summary accounts for every request"
 
+# --since/--until: the requests that start in a window; the rest counted
+since=$(jq -rs '.[4].ts' "$W/t.jsonl")
+until=$(jq -rs '.[7].ts' "$W/t.jsonl")
+"$TIDE" capture pcap --raw --ports "$P" --since "$since" --until "$until" "$W/t.pcap" -o "$W/w.tide" 2>"$W/err" ||
+  fail "--since/--until: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/w.tide" | jq -c '[.method, .path]' | tr -d '\n')" = "$(jq -c '[.method, .path]' "$W/t.jsonl" | sed -n 5,7p | tr -d '\n')" ] ||
+  fail "--since/--until: records"
+grep -q "3 requests written (3 answered, 0 without a response)" "$W/err" && grep -q "7 request(s) outside --since/--until" "$W/err" ||
+  fail "--since/--until summary: $(cat "$W/err")"
+pass "--since/--until keep the requests that start in the window; the summary counts the rest"
+
 # --- reconcile with nginx's own log of the same traffic ------------------------------------
 "$TIDE" capture pcap --raw --ports "$P" --reconcile "$W/ngx/logs/access.log" "$W/t.pcap" -o "$W/r.tide" >"$W/rec" 2>/dev/null ||
   fail "reconcile failed"
