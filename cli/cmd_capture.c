@@ -147,6 +147,7 @@ static void on_signal(int sig)
 struct flusher {
     struct cli_trace_out *to;
     int64_t every, last;
+    int64_t stop_at; /* --follow --until: the wall-clock time to end (0: none) */
 };
 
 static void on_idle(void *userp)
@@ -161,6 +162,11 @@ static void on_idle(void *userp)
         if (cli_trace_out_sync(f->to, &err) == 0)
             tide_trace_writer_flush(f->to->w, &err);
         f->last = now;
+    }
+    if (f->stop_at) {
+        clock_gettime(CLOCK_REALTIME, &t);
+        if ((int64_t)t.tv_sec * TIDE_NS_PER_SEC + t.tv_nsec >= f->stop_at)
+            g_stop = 1; /* nothing later can start before --until */
     }
 }
 
@@ -271,7 +277,7 @@ static int capture_log(int argc, char **argv)
     bool follow = false, max_bad_given = false, bad_is_pct = true;
     double bad_pct = 1;   /* --max-bad as parsed: a share of the lines, */
     uint64_t bad_count = 0; /* or a number of them */
-    struct flusher fl = {NULL, 10 * TIDE_NS_PER_SEC, 0};
+    struct flusher fl = {NULL, 10 * TIDE_NS_PER_SEC, 0, 0};
 
     cli_anon_init(&ca);
     optind = 1;
@@ -443,6 +449,8 @@ static int capture_log(int argc, char **argv)
         signal(SIGTERM, on_signal);
         lo.follow_stop = &g_stop;
         fl.to = &to;
+        if (lo.until_ns) /* past --until and the window: the capture is whole */
+            fl.stop_at = lo.until_ns + (lo.reorder_window_ns > 0 ? lo.reorder_window_ns : 60 * TIDE_NS_PER_SEC);
         lo.on_idle = on_idle;
         lo.on_idle_userp = &fl;
         if (!max_bad_given) { /* a live capture is not thrown away for bad lines */

@@ -112,4 +112,20 @@ for i in 5 6; do line $i; done | "$TIDE" capture log --raw --follow --format com
   fail "stdin closed: $(cat "$W/err")"
 [ "$("$TIDE" cat --allow-raw "$W/pipe2.tide" | wc -l)" -eq 2 ] || fail "stdin closed: records"
 pass "--follow on a live pipe (stdin): blocks written while running, SIGINT or the pipe's end finish the trace"
+
+# --follow --until: the capture ends by itself once the wall clock is past
+# --until and the window (a live capture of an hour, left running)
+for i in 1 2; do line $i; done >"$W/u.log"
+"$TIDE" capture log --raw --follow --reorder-window 1s --until "$(date -u -d '+2 seconds' '+%Y-%m-%dT%H:%M:%SZ')" \
+  --format combined "$W/u.log" -o "$W/u.tide" 2>"$W/err" &
+CAP_PID=$!
+line 3 >>"$W/u.log"
+for _ in $(seq 100); do kill -0 "$CAP_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$CAP_PID" 2>/dev/null && fail "--follow --until: still running 10 s on"
+wait "$CAP_PID"
+rc=$?
+CAP_PID=""
+[ $rc -eq 0 ] || fail "--follow --until: exit $rc: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/u.tide" | wc -l)" -eq 3 ] || fail "--follow --until: records"
+pass "--follow --until ends by itself once past --until and the window, with a whole trace"
 finish
