@@ -1093,6 +1093,8 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
                           "cloudfront, w3c, s3, haproxy[:HEADER,...], envoy; any of them after docker+, cri+, "
                           "syslog+ or journal+)", spec);
     }
+    if (!rc && map && *map && f->kind != FMT_JSON && f->kind != FMT_KV)
+        rc = tide_err_set(err, TIDE_E_USAGE, "", "--map is for the json and kv formats, not '%.60s'", full);
     if (!rc && body) {
         size_t bl = strlen(body);
         /* strip one level of quotes copied from a config file: 'fmt' */

@@ -76,6 +76,11 @@ static void format_compile_errors_are_clear(void **state)
     assert_int_equal(tide_logfmt_compile(&f, "nosuch", NULL, &err), TIDE_E_USAGE);
     assert_int_equal(tide_logfmt_compile(&f, "json", "bogus=x", &err), TIDE_E_USAGE);
     assert_int_equal(tide_logfmt_compile(&f, "nginx:'plain text'", NULL, &err), TIDE_E_USAGE);
+    /* a --map for a format that has no fields by name is said, not ignored */
+    assert_int_equal(tide_logfmt_compile(&f, "cri+combined", "ts=t", &err), TIDE_E_USAGE);
+    assert_non_null(strstr(err.msg, "json and kv"));
+    assert_int_equal(tide_logfmt_compile(&f, "docker+kv", "ts=t", &err), 0);
+    tide_logfmt_free(f);
 }
 
 static int64_t at(const char *rfc3339);
