@@ -20,35 +20,47 @@ enum { J_TS = 100, J_START, J_HEADERS, J_BODY, J_SESSION, J_UA, J_REFERER, J_URI
 struct jfield {
     const char *key; /* --map name */
     int kind;        /* enum tide__ftype or J_* */
-    const char *defaults[10];
+    const char *defaults[12];
 };
 
 static const struct jfield JFIELDS[] = {
-    {"ts", J_TS, {"time", "timestamp", "ts", "@timestamp", "date", "time_iso8601", "time_local", "msec", "EdgeEndTimestamp", NULL}},
-    {"start", J_START, {"StartUTC", "EdgeStartTimestamp", NULL}},
-    {"method", F_METHOD, {"method", "request_method", "request.method", "RequestMethod", "http.method",
-                          "httpRequest.requestMethod", "ClientRequestMethod", NULL}},
+    {"ts", J_TS,
+     {"time", "timestamp", "ts", "@timestamp", "date", "time_iso8601", "time_local", "msec", "EdgeEndTimestamp", NULL}},
+    /* API Gateway's requestTime is when the request came in */
+    {"start", J_START, {"StartUTC", "EdgeStartTimestamp", "requestTimeEpoch", "requestTime", NULL}},
+    {"method", F_METHOD,
+     {"method", "request_method", "request.method", "RequestMethod", "http.method", "httpRequest.requestMethod",
+      "ClientRequestMethod", "httpMethod", NULL}},
     {"scheme", F_SCHEME, {"scheme", "request.scheme", "RequestScheme", "ClientRequestScheme", NULL}},
     {"host", F_HOST, {"host", "http_host", "request.host", "RequestHost", "server_name", "ClientRequestHost", NULL}},
-    {"path", J_URI, {"uri", "request_uri", "path", "request.uri", "RequestPath", "url", "request.path",
-                     "httpRequest.requestUrl", "ClientRequestURI", NULL}},
+    {"path", J_URI,
+     {"uri", "request_uri", "path", "request.uri", "RequestPath", "url", "request.path", "httpRequest.requestUrl",
+      "ClientRequestURI", NULL}},
     {"query", F_QUERY, {"query", "args", "query_string", "request.query", NULL}},
-    {"version", F_PROTOCOL, {"protocol", "proto", "request.proto", "RequestProtocol", "server_protocol",
-                             "httpRequest.protocol", "ClientRequestProtocol", NULL}},
-    {"status", F_STATUS, {"status", "DownstreamStatus", "response.status", "http.status_code", "httpRequest.status", "EdgeResponseStatus", NULL}},
-    {"resp_bytes", F_BYTES, {"size", "length", "body_bytes_sent", "DownstreamContentSize", "response.size", "bytes_sent",
-                             "httpRequest.responseSize", "EdgeResponseBytes", NULL}},
-    {"duration_ms", F_DUR_MS, {"duration_ms", "generation_time_milli", NULL}},
+    {"version", F_PROTOCOL,
+     {"protocol", "proto", "request.proto", "RequestProtocol", "server_protocol", "httpRequest.protocol",
+      "ClientRequestProtocol", NULL}},
+    {"status", F_STATUS,
+     {"status", "DownstreamStatus", "response.status", "http.status_code", "httpRequest.status", "EdgeResponseStatus",
+      NULL}},
+    {"resp_bytes", F_BYTES,
+     {"size", "length", "body_bytes_sent", "DownstreamContentSize", "response.size", "bytes_sent",
+      "httpRequest.responseSize", "EdgeResponseBytes", "responseLength", NULL}},
+    {"duration_ms", F_DUR_MS, {"duration_ms", "generation_time_milli", "responseLatency", NULL}},
     {"duration_s", F_DUR_S, {"request_time", "duration", "httpRequest.latency", NULL}},
     {"duration_us", F_DUR_US, {NULL}},
     {"duration_ns", F_IGNORE + 1000, {"Duration", NULL}},
-    {"client", F_CLIENT, {"ip", "remote_addr", "client_ip", "request.remote_ip", "request.client_ip", "ClientHost", "remote_ip",
-                          "httpRequest.remoteIp", "ClientIP", NULL}},
+    {"client", F_CLIENT,
+     {"ip", "remote_addr", "client_ip", "request.remote_ip", "request.client_ip", "ClientHost", "remote_ip",
+      "httpRequest.remoteIp", "ClientIP", "sourceIp", NULL}},
     {"session", J_SESSION, {"session", "session_id", NULL}},
     {"headers", J_HEADERS, {"request.headers", "headers", NULL}},
     {"body", J_BODY, {"body", "request.body", NULL}},
-    {"user_agent", J_UA, {"user_agent", "http_user_agent", "request_User-Agent", "httpRequest.userAgent", "ClientRequestUserAgent", NULL}},
-    {"referer", J_REFERER, {"referrer", "referer", "http_referer", "request_Referer", "httpRequest.referer", "ClientRequestReferer", NULL}},
+    {"user_agent", J_UA,
+     {"user_agent", "http_user_agent", "request_User-Agent", "httpRequest.userAgent", "ClientRequestUserAgent",
+      "userAgent", NULL}},
+    {"referer", J_REFERER,
+     {"referrer", "referer", "http_referer", "request_Referer", "httpRequest.referer", "ClientRequestReferer", NULL}},
 };
 #define N_JFIELDS (sizeof(JFIELDS) / sizeof(JFIELDS[0]))
 

@@ -301,6 +301,26 @@ static void json_start_times_durations_with_units_and_cloud_logging(void **state
                      1);
     assert_true(r.ts_ns / 1000000 == INT64_C(1714557600100)); /* a double holds ns to ~256 ns */
     assert_true(r.duration_ns / 1000000 == 500);
+    /* API Gateway access logs ($context variables in JSON): requestTime is
+     * when the request came in (the start), responseLatency the duration */
+    assert_int_equal(parse_lines(f,
+                                 "{\"requestId\":\"c6af9ac6\",\"ip\":\"203.0.113.7\",\"requestTime\":\"21/Nov/2026:10:00:00 "
+                                 "+0000\",\"httpMethod\":\"POST\",\"path\":\"/prod/essays\",\"routeKey\":\"POST /essays\","
+                                 "\"status\":\"201\",\"protocol\":\"HTTP/1.1\",\"responseLength\":\"42\",\"responseLatency\":\"87\"}",
+                                 &r, &a, &reason),
+                     1);
+    assert_true(r.ts_ns == at("2026-11-21T10:00:00Z"));
+    assert_true(r.duration_ns == 87000000);
+    assert_true(tide_str_is_eq_c(r.method, "POST"));
+    assert_true(tide_str_is_eq_c(r.path, "/prod/essays"));
+    assert_true(r.resp_bytes == 42);
+    assert_true(tide_str_is_eq_c(r.client, "203.0.113.7"));
+    /* its default format has only the route's template (routeKey): no path, a bad line, not a made-up one */
+    assert_int_equal(parse_lines(f, "{\"ip\":\"203.0.113.7\",\"requestTime\":\"21/Nov/2026:10:00:00 +0000\","
+                                    "\"httpMethod\":\"GET\",\"routeKey\":\"GET /pets/{id}\",\"status\":\"200\"}",
+                                 &r, &a, &reason),
+                     TIDE_E_FORMAT);
+    assert_string_equal(reason, "line has no path field");
     tide_logfmt_free(f);
     /* --map start=: an app that logs when a request begins */
     assert_int_equal(tide_logfmt_compile(&f, "json", "start=begun,path=p", NULL), 0);
