@@ -83,6 +83,11 @@ struct conn {
     int rs_status;
     uint64_t rs_left, rs_bytes;
     struct tide_http_chunks rs_ch;
+    /* a whole response to the request whose body is still coming (a server
+     * that answers before reading it: an early 401 or 413, `return 201`) */
+    bool early;
+    int early_status;
+    int64_t early_bytes, early_end;
     struct pending *fifo, *fifo_tail;
     struct conn *lru_prev, *lru_next;
     struct conn *hnext; /* hash chain */
@@ -267,6 +272,14 @@ static void emit_pending(struct tide__flows *f, struct pending *p, int status, i
 static void finish_response(struct tide__flows *f, struct conn *c, int64_t ts)
 {
     struct pending *p = c->fifo;
+    if (!p && c->rq_state != 0 && !c->early) {
+        /* the request's body is still coming: this answers it, once it is whole */
+        c->early = true;
+        c->early_status = c->rs_status;
+        c->early_bytes = (int64_t)c->rs_bytes;
+        c->early_end = ts;
+        return;
+    }
     if (!p)
         return; /* a response without a request we saw (mid-stream): nothing to pair */
     c->fifo = p->next;
@@ -332,6 +345,12 @@ static void queue_request(struct tide__flows *f, struct conn *c)
     }
     p->next = NULL;
     p->head = tide_str_is_eq_c(c->rh.method, "HEAD");
+    if (c->early && !c->fifo) {
+        /* answered before its body was whole: written now, with that answer */
+        c->early = false;
+        emit_pending(f, p, c->early_status, c->early_bytes, c->early_end);
+        return;
+    }
     if (c->fifo_tail)
         c->fifo_tail->next = p;
     else
@@ -487,6 +506,7 @@ static void parse_requests(struct tide__flows *f, struct conn *c, int64_t now)
             if (used < 0) {
                 h->resync = true;
                 c->rq_state = 0;
+                c->early = false; /* the request it answered is lost */
                 continue;
             }
             consume(f, c, h, (size_t)used);
@@ -779,9 +799,10 @@ static void skip_gap(struct tide__flows *f, struct conn *c, struct half *h)
     h->n_marks = 0;
     h->next = h->segs[best].seq;
     h->resync = true;
-    if (h == &c->h[0])
+    if (h == &c->h[0]) {
         c->rq_state = 0;
-    else if (c->rs_state != 4)
+        c->early = false;
+    } else if (c->rs_state != 4)
         c->rs_state = 0;
     drain_ooo(f, c, h);
 }

@@ -44,6 +44,9 @@ while True:
     data += d
 s.close()
 PY
+  # a server that answers before it reads the body (nginx's return; an early
+  # 401 or 413): curl sends Expect: 100-continue, gets 100 then 201, then sends the body anyway
+  head -c 3000 /dev/zero | tr '\0' 'e' | curl -s -o /dev/null -H 'Expect: 100-continue' --data-binary @- "$B/api/early"
 }
 # method path status, in order of sending
 cat >"$W/want" <<'EOF'
@@ -57,6 +60,7 @@ HEAD /index.html 200
 GET /pipe/1 404
 GET /pipe/2 404
 GET /index.html 200
+POST /api/early 201
 EOF
 
 # --- a file made by tcpdump --------------------------------------------------------
@@ -70,7 +74,7 @@ kill "$TD_PID"; wait "$TD_PID" 2>/dev/null; TD_PID=""
 "$TIDE" capture pcap --raw --ports "$P" "$W/t.pcap" -o "$W/t.tide" 2>"$W/err" || fail "capture failed: $(cat "$W/err")"
 "$TIDE" cat --allow-raw "$W/t.tide" | jq -r '"\(.method) \(.path) \(.status)"' >"$W/got"
 diff "$W/want" "$W/got" >"$W/diff" || fail "records differ from the requests sent: $(cat "$W/diff")"
-pass "tcpdump file: exactly the 10 requests sent, in order, with their statuses"
+pass "tcpdump file: exactly the 11 requests sent, in order, with their statuses (one answered before its body was sent)"
 "$TIDE" cat --allow-raw "$W/t.tide" >"$W/t.jsonl"
 [ "$(jq -r 'select(.path == "/index.html" and .query != "") | .query' "$W/t.jsonl")" = "x=1&y=two" ] || fail "query"
 [ "$(jq -r 'select(.path == "/api/essays") | .body' "$W/t.jsonl" | base64 -d)" = '{"essay":"hello world"}' ] || fail "JSON body"
@@ -79,7 +83,7 @@ pass "tcpdump file: exactly the 10 requests sent, in order, with their statuses"
 [ "$(jq -r 'select(.path == "/missing") | .client' "$W/t.jsonl")" = 127.0.0.1 ] || fail "client"
 jq -e 'select(.duration_ms == null or .duration_ms < 0)' "$W/t.jsonl" >/dev/null && fail "a duration is missing"
 pass "query, JSON body, de-chunked upload, HEAD without body, client and durations are right"
-grep -q "10 requests written (10 answered, 0 without a response)" "$W/err" || fail "summary: $(cat "$W/err")"
+grep -q "11 requests written (11 answered, 0 without a response)" "$W/err" || fail "summary: $(cat "$W/err")"
 pass "the summary accounts for every request"
 
 # --since/--until: the requests that start in a window; the rest counted
@@ -89,15 +93,15 @@ until=$(jq -rs '.[7].ts' "$W/t.jsonl")
   fail "--since/--until: $(cat "$W/err")"
 [ "$("$TIDE" cat --allow-raw "$W/w.tide" | jq -c '[.method, .path]' | tr -d '\n')" = "$(jq -c '[.method, .path]' "$W/t.jsonl" | sed -n 5,7p | tr -d '\n')" ] ||
   fail "--since/--until: records"
-grep -q "3 requests written (3 answered, 0 without a response)" "$W/err" && grep -q "7 request(s) outside --since/--until" "$W/err" ||
+grep -q "3 requests written (3 answered, 0 without a response)" "$W/err" && grep -q "8 request(s) outside --since/--until" "$W/err" ||
   fail "--since/--until summary: $(cat "$W/err")"
 pass "--since/--until keep the requests that start in the window; the summary counts the rest"
 
 # --- reconcile with nginx's own log of the same traffic ------------------------------------
 "$TIDE" capture pcap --raw --ports "$P" --reconcile "$W/ngx/logs/access.log" "$W/t.pcap" -o "$W/r.tide" >"$W/rec" 2>/dev/null ||
   fail "reconcile failed"
-grep -q "total: capture 10, log 10 (+0)" "$W/rec" || fail "reconcile: $(cat "$W/rec")"
-pass "--reconcile compares requests per minute with the server's access log (10 and 10)"
+grep -q "total: capture 11, log 11 (+0)" "$W/rec" || fail "reconcile: $(cat "$W/rec")"
+pass "--reconcile compares requests per minute with the server's access log (11 and 11)"
 
 # --- the same capture as nanosecond pcap and big-endian pcap: the same records -------------
 python3 - "$W/t.pcap" "$W/ns.pcap" "$W/be.pcap" <<'PY'
@@ -178,6 +182,6 @@ kill -INT "$CAP_PID"; wait "$CAP_PID"; rc=$?; CAP_PID=""
 "$TIDE" cat --allow-raw "$W/live.tide" | jq -r '"\(.method) \(.path) \(.status)"' >"$W/got2"
 diff "$W/want" "$W/got2" >"$W/diff" || fail "live records differ: $(cat "$W/diff")"
 grep -q "kernel drops 0" "$W/live.err" || fail "kernel drops not reported: $(cat "$W/live.err")"
-pass "live --interface lo: the same 10 requests; SIGINT ends with a complete trace; drops reported"
+pass "live --interface lo: the same 11 requests; SIGINT ends with a complete trace; drops reported"
 
 finish
