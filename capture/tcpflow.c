@@ -614,6 +614,13 @@ static void conn_close(struct tide__flows *f, struct conn *c, int64_t ts)
     struct conn **pp;
     if (c->rs_state == 3)
         finish_response(f, c, ts);
+    if (c->early && c->rq_state != 0 && !c->fifo) {
+        /* answered early and closed before the body was whole (a 413, a 401
+         * that did not read the upload): kept, its body flagged cut short */
+        c->rq_trunc = true;
+        queue_request(f, c);
+        c->rq_state = 0;
+    }
     while ((p = c->fifo)) {
         c->fifo = p->next;
         emit_pending(f, p, -1, -1, 0);

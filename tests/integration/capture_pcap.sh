@@ -21,6 +21,7 @@ mkdir -p "$W/ngx/html"
 echo hello >"$W/ngx/html/index.html"
 chmod -R a+rX "$W"
 nginx_start "$W/ngx" '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"' 'location /api/ { client_body_buffer_size 1m; return 201 "created\n"; }
+    location /small/ { client_max_body_size 1k; return 200; }
     location = /nothing { return 204; }' || skip "nginx did not start"
 P=$NGINX_PORT
 B="http://127.0.0.1:$P"
@@ -47,6 +48,8 @@ PY
   # a server that answers before it reads the body (nginx's return; an early
   # 401 or 413): curl sends Expect: 100-continue, gets 100 then 201, then sends the body anyway
   head -c 3000 /dev/zero | tr '\0' 'e' | curl -s -o /dev/null -H 'Expect: 100-continue' --data-binary @- "$B/api/early"
+  # too large: 413 at once, and the body never sent (curl waits for 100 Continue)
+  head -c 3000 /dev/zero | tr '\0' 'e' | curl -s -o /dev/null -H 'Expect: 100-continue' --data-binary @- "$B/small/up"
 }
 # method path status, in order of sending
 cat >"$W/want" <<'EOF'
@@ -61,6 +64,7 @@ GET /pipe/1 404
 GET /pipe/2 404
 GET /index.html 200
 POST /api/early 201
+POST /small/up 413
 EOF
 
 # --- a file made by tcpdump --------------------------------------------------------
@@ -74,7 +78,7 @@ kill "$TD_PID"; wait "$TD_PID" 2>/dev/null; TD_PID=""
 "$TIDE" capture pcap --raw --ports "$P" "$W/t.pcap" -o "$W/t.tide" 2>"$W/err" || fail "capture failed: $(cat "$W/err")"
 "$TIDE" cat --allow-raw "$W/t.tide" | jq -r '"\(.method) \(.path) \(.status)"' >"$W/got"
 diff "$W/want" "$W/got" >"$W/diff" || fail "records differ from the requests sent: $(cat "$W/diff")"
-pass "tcpdump file: exactly the 11 requests sent, in order, with their statuses (one answered before its body was sent)"
+pass "tcpdump file: exactly the 12 requests sent, in order, with their statuses (one answered before its body was sent, one refused before it)"
 "$TIDE" cat --allow-raw "$W/t.tide" >"$W/t.jsonl"
 [ "$(jq -r 'select(.path == "/index.html" and .query != "") | .query' "$W/t.jsonl")" = "x=1&y=two" ] || fail "query"
 [ "$(jq -r 'select(.path == "/api/essays") | .body' "$W/t.jsonl" | base64 -d)" = '{"essay":"hello world"}' ] || fail "JSON body"
@@ -82,8 +86,10 @@ pass "tcpdump file: exactly the 11 requests sent, in order, with their statuses 
 [ "$(jq -r 'select(.method == "HEAD") | .resp_bytes' "$W/t.jsonl")" = 0 ] || fail "HEAD has a body"
 [ "$(jq -r 'select(.path == "/missing") | .client' "$W/t.jsonl")" = 127.0.0.1 ] || fail "client"
 jq -e 'select(.duration_ms == null or .duration_ms < 0)' "$W/t.jsonl" >/dev/null && fail "a duration is missing"
+[ "$(jq -r 'select(.path == "/small/up") | .body_truncated' "$W/t.jsonl")" = true ] ||
+  fail "a request refused before its body: not flagged as cut short: $(jq -c 'select(.path == "/small/up")' "$W/t.jsonl")"
 pass "query, JSON body, de-chunked upload, HEAD without body, client and durations are right"
-grep -q "11 requests written (11 answered, 0 without a response)" "$W/err" || fail "summary: $(cat "$W/err")"
+grep -q "12 requests written (12 answered, 0 without a response)" "$W/err" || fail "summary: $(cat "$W/err")"
 pass "the summary accounts for every request"
 
 # --since/--until: the requests that start in a window; the rest counted
@@ -93,15 +99,15 @@ until=$(jq -rs '.[7].ts' "$W/t.jsonl")
   fail "--since/--until: $(cat "$W/err")"
 [ "$("$TIDE" cat --allow-raw "$W/w.tide" | jq -c '[.method, .path]' | tr -d '\n')" = "$(jq -c '[.method, .path]' "$W/t.jsonl" | sed -n 5,7p | tr -d '\n')" ] ||
   fail "--since/--until: records"
-grep -q "3 requests written (3 answered, 0 without a response)" "$W/err" && grep -q "8 request(s) outside --since/--until" "$W/err" ||
+grep -q "3 requests written (3 answered, 0 without a response)" "$W/err" && grep -q "9 request(s) outside --since/--until" "$W/err" ||
   fail "--since/--until summary: $(cat "$W/err")"
 pass "--since/--until keep the requests that start in the window; the summary counts the rest"
 
 # --- reconcile with nginx's own log of the same traffic ------------------------------------
 "$TIDE" capture pcap --raw --ports "$P" --reconcile "$W/ngx/logs/access.log" "$W/t.pcap" -o "$W/r.tide" >"$W/rec" 2>/dev/null ||
   fail "reconcile failed"
-grep -q "total: capture 11, log 11 (+0)" "$W/rec" || fail "reconcile: $(cat "$W/rec")"
-pass "--reconcile compares requests per minute with the server's access log (11 and 11)"
+grep -q "total: capture 12, log 12 (+0)" "$W/rec" || fail "reconcile: $(cat "$W/rec")"
+pass "--reconcile compares requests per minute with the server's access log (12 and 12)"
 
 # --- the same capture as nanosecond pcap and big-endian pcap: the same records -------------
 python3 - "$W/t.pcap" "$W/ns.pcap" "$W/be.pcap" <<'PY'
@@ -182,6 +188,6 @@ kill -INT "$CAP_PID"; wait "$CAP_PID"; rc=$?; CAP_PID=""
 "$TIDE" cat --allow-raw "$W/live.tide" | jq -r '"\(.method) \(.path) \(.status)"' >"$W/got2"
 diff "$W/want" "$W/got2" >"$W/diff" || fail "live records differ: $(cat "$W/diff")"
 grep -q "kernel drops 0" "$W/live.err" || fail "kernel drops not reported: $(cat "$W/live.err")"
-pass "live --interface lo: the same 11 requests; SIGINT ends with a complete trace; drops reported"
+pass "live --interface lo: the same 12 requests; SIGINT ends with a complete trace; drops reported"
 
 finish
