@@ -62,6 +62,9 @@ int tide_webconf_parse(struct tide_webconf *c, const char *buf, size_t len, cons
  * neither. */
 int tide_webconf_format_for(const struct tide_webconf *c, const char *file, char *out, size_t cap,
                             struct tide_err *err);
+/* Includes that were not there (skipped): how many, and "file:line" of the
+ * first (NULL if none). */
+const char *tide_webconf_missing(const struct tide_webconf *c, int *n);
 void tide_webconf_free(struct tide_webconf *c);
 
 /* The format's name as given ("combined", "nginx:...", ...); borrowed. */

@@ -47,6 +47,8 @@ struct tide_webconf {
     int files;
     char dir[4096]; /* where relative includes are found */
     bool no_include; /* made without a directory: includes are not followed */
+    int missing;           /* includes that were not there (a configuration copied off its server) */
+    char first_missing[300]; /* "file:line" of the first */
 };
 
 static int add(struct named **v, size_t *n, const char *name, size_t nl, const char *value, size_t vl)
@@ -89,7 +91,9 @@ static int include(struct tide_webconf *c, const char *w, size_t wl, bool must, 
             rc = load_file(c, g.gl_pathv[i], depth + 1, err);
         globfree(&g);
     } else if (must && !strpbrk(pat, "*?[")) {
-        return tide_err_set(err, TIDE_E_NOTFOUND, file, "line %d: included file not found", line);
+        /* skipped, and remembered: a file no access log names then may be one of its */
+        if (!c->missing++)
+            snprintf(c->first_missing, sizeof(c->first_missing), "%.280s:%d", file, line);
     }
     return rc;
 }
@@ -465,8 +469,11 @@ int tide_webconf_format_for(const struct tide_webconf *c, const char *file, char
                                     what);
             name = c->logs[i].value;
         }
-        if (!name)
-            return tide_err_set(err, TIDE_E_USAGE, file, "%s configuration: no access log in it", what);
+        if (!name || c->missing)
+            return tide_err_set(err, TIDE_E_USAGE, file, "%s configuration: %s%s%s%s; give --format", what,
+                                name ? "no access log is this file" : "no access log in it",
+                                c->missing ? " (an included file was not found: " : "", c->first_missing,
+                                c->missing ? ")" : "");
     }
     if (spec_of(c, name, out, cap, &too_long))
         return tide_err_set(err, TIDE_E_USAGE, file, "%s configuration: no %s '%.60s'", what,
@@ -474,4 +481,10 @@ int tide_webconf_format_for(const struct tide_webconf *c, const char *file, char
     if (too_long)
         return tide_err_set(err, TIDE_E_LIMIT, file, "%s configuration: log format '%.60s' too long", what, name);
     return 0;
+}
+
+const char *tide_webconf_missing(const struct tide_webconf *c, int *n)
+{
+    *n = c->missing;
+    return c->missing ? c->first_missing : NULL;
 }

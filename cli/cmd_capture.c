@@ -385,6 +385,13 @@ static int capture_log(int argc, char **argv)
         cli_error(&err);
         return EXIT_USAGE;
     }
+    if (webconf) {
+        int nm;
+        const char *at = tide_webconf_missing(webconf, &nm);
+        if (at)
+            fprintf(stderr, "tide: %s: included file not found, skipped%s (%d in all)\n", at,
+                    nm > 1 ? ", and others" : "", nm);
+    }
     fmts = calloc((size_t)n, sizeof(*fmts));
     fmt_names = calloc((size_t)n, sizeof(*fmt_names));
     if (!fmts || !fmt_names) {

@@ -1162,6 +1162,26 @@ static void nginx_conf_gives_formats(void **state)
     assert_non_null(strstr(err.msg, "no log_format 'nope'"));
     tide_webconf_free(c);
     assert_int_equal(tide_webconf_load(&c, "/nonexistent/nginx.conf", TIDE_WEBCONF_NGINX, &err), TIDE_E_NOTFOUND);
+    /* a configuration copied off its server: missing includes are skipped and
+     * said; a file no access log names is then refused, not guessed */
+    {
+        char path[] = "/tmp/tide-ngx-XXXXXX";
+        int fd = mkstemp(path), nm = 0;
+        static const char TXT[] = "include /nonexistent/mime.types;\n"
+                                  "http { log_format m '$status'; access_log /var/log/nginx/access.log m; }\n";
+        assert_true(fd >= 0);
+        assert_int_equal(write(fd, TXT, sizeof(TXT) - 1), (int)sizeof(TXT) - 1);
+        close(fd);
+        assert_int_equal(tide_webconf_load(&c, path, TIDE_WEBCONF_NGINX, &err), 0);
+        unlink(path);
+        assert_non_null(strstr(tide_webconf_missing(c, &nm), ":1"));
+        assert_int_equal(nm, 1);
+        assert_int_equal(tide_webconf_format_for(c, "access.log.1", out, sizeof(out), &err), 0);
+        assert_string_equal(out, "nginx:$status");
+        assert_int_equal(tide_webconf_format_for(c, "other.log", out, sizeof(out), &err), TIDE_E_USAGE);
+        assert_non_null(strstr(err.msg, "an included file was not found"));
+        tide_webconf_free(c);
+    }
     /* Apache: LogFormat nicknames, CustomLog with a nickname or a format of
      * its own, TransferLog, continued lines, ${VARS} in directories */
     {
