@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define MAX_WORDS 64
 #define MAX_DEPTH 8
@@ -87,8 +88,24 @@ static int include(struct tide_webconf *c, const char *w, size_t wl, bool must, 
     if (depth >= MAX_DEPTH)
         return tide_err_set(err, TIDE_E_FORMAT, file, "line %d: includes nested more than %d deep", line, MAX_DEPTH);
     if (glob(pat, 0, NULL, &g) == 0) {
-        for (i = 0; i < g.gl_pathc && !rc; i++)
-            rc = load_file(c, g.gl_pathv[i], depth + 1, err);
+        for (i = 0; i < g.gl_pathc && !rc; i++) {
+            struct stat sb;
+            if (stat(g.gl_pathv[i], &sb) == 0 && S_ISDIR(sb.st_mode)) {
+                /* Apache's Include of a directory: the files in it */
+                char sub[4096];
+                glob_t g2;
+                size_t j;
+                if ((size_t)snprintf(sub, sizeof(sub), "%s/*", g.gl_pathv[i]) < sizeof(sub) &&
+                    glob(sub, 0, NULL, &g2) == 0) {
+                    for (j = 0; j < g2.gl_pathc && !rc; j++)
+                        if (stat(g2.gl_pathv[j], &sb) == 0 && S_ISREG(sb.st_mode))
+                            rc = load_file(c, g2.gl_pathv[j], depth + 1, err);
+                    globfree(&g2);
+                }
+            } else {
+                rc = load_file(c, g.gl_pathv[i], depth + 1, err);
+            }
+        }
         globfree(&g);
     } else if (must && !strpbrk(pat, "*?[")) {
         /* skipped, and remembered: a file no access log names then may be one of its */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -1181,6 +1182,30 @@ static void nginx_conf_gives_formats(void **state)
         assert_int_equal(tide_webconf_format_for(c, "other.log", out, sizeof(out), &err), TIDE_E_USAGE);
         assert_non_null(strstr(err.msg, "an included file was not found"));
         tide_webconf_free(c);
+    }
+    /* Apache: Include of a directory reads the files in it */
+    {
+        char dir[] = "/tmp/tide-apache-XXXXXX", p1[128], p2[128], p3[128];
+        FILE *fp;
+        assert_non_null(mkdtemp(dir));
+        snprintf(p1, sizeof(p1), "%s/apache2.conf", dir);
+        snprintf(p2, sizeof(p2), "%s/conf.d", dir);
+        snprintf(p3, sizeof(p3), "%s/conf.d/site.conf", dir);
+        assert_int_equal(mkdir(p2, 0700), 0);
+        assert_non_null(fp = fopen(p1, "w"));
+        fputs("LogFormat \"%h %t \\\"%r\\\" %>s\" mine\nInclude conf.d\n", fp);
+        fclose(fp);
+        assert_non_null(fp = fopen(p3, "w"));
+        fputs("CustomLog /var/log/apache2/site.log mine\n", fp);
+        fclose(fp);
+        assert_int_equal(tide_webconf_load(&c, p1, TIDE_WEBCONF_APACHE, &err), 0);
+        assert_int_equal(tide_webconf_format_for(c, "site.log", out, sizeof(out), &err), 0);
+        assert_string_equal(out, "apache:%h %t \"%r\" %>s");
+        tide_webconf_free(c);
+        unlink(p3);
+        rmdir(p2);
+        unlink(p1);
+        rmdir(dir);
     }
     /* Apache: LogFormat nicknames, CustomLog with a nickname or a format of
      * its own, TransferLog, continued lines, ${VARS} in directories */
