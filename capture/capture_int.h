@@ -50,6 +50,9 @@ enum tide__ftype {
     F_STRF_END,
     F_FRAC_MS,
     F_FRAC_US,
+    /* bytes sent with the headers (Apache's %O, nginx's $bytes_sent): the
+     * response's size when the format has no body size, else not read */
+    F_BYTES_ALL,
 };
 
 /* Kinds of format: one parse function each. */

@@ -505,6 +505,7 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
     int rc;
     switch (t) {
     case F_IGNORE:
+    case F_BYTES_ALL: /* resolved at compile time; not read if left */
         return 1;
     case F_CLIENT: {
         const char *comma;
@@ -796,7 +797,7 @@ static const struct var NGINX_VARS[] = {
     {"server_protocol", F_PROTOCOL}, {"scheme", F_SCHEME},
     {"host", F_HOST},                {"http_host", F_HOST},
     {"server_name", F_HOST},         {"status", F_STATUS},
-    {"body_bytes_sent", F_BYTES},    {"bytes_sent", F_IGNORE},
+    {"body_bytes_sent", F_BYTES},    {"bytes_sent", F_BYTES_ALL},
     {"request_length", F_IGNORE},    {"request_time", F_DUR_S},
     {"upstream_response_time", F_IGNORE}, {"connection", F_IGNORE},
     {"pipe", F_IGNORE},
@@ -964,7 +965,8 @@ static int compile_apache(struct tide_logfmt *f, char *s, struct tide_err *err)
         case 'r': it.t = F_REQUEST; break;
         case 's': it.t = F_STATUS; break;
         case 'b': case 'B': it.t = F_BYTES; break;
-        case 'O': case 'I': case 'S': it.t = F_IGNORE; break;
+        case 'O': it.t = F_BYTES_ALL; break;
+        case 'I': case 'S': it.t = F_IGNORE; break;
         case 'D': it.t = F_DUR_US; break;
         case 'T': it.t = arg && argn == 2 && strncmp(arg, "ms", 2) == 0 ? F_DUR_MS
                        : arg && argn == 2 && strncmp(arg, "us", 2) == 0 ? F_DUR_US : F_DUR_S; break;
@@ -1119,6 +1121,16 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
                 }
             if (!rc && fields == 0)
                 rc = tide_err_set(err, TIDE_E_USAGE, "", "log format has no fields");
+            if (!rc) {
+                /* bytes sent with headers stand for the response's size only
+                 * when the format writes no body size */
+                bool body_size = false;
+                for (k = 0; k < f->n_items; k++)
+                    body_size |= !f->items[k].lit && f->items[k].t == F_BYTES;
+                for (k = 0; k < f->n_items; k++)
+                    if (!f->items[k].lit && f->items[k].t == F_BYTES_ALL)
+                        f->items[k].t = body_size ? F_IGNORE : F_BYTES;
+            }
         }
     }
     if (rc) {

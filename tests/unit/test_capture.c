@@ -139,6 +139,28 @@ static void apache_format_with_microseconds_and_escapes(void **state)
     assert_true(r.resp_bytes == 0); /* %b writes '-' for zero */
     assert_true(r.duration_ns == 1500000);
     assert_true(tide_str_is_eq_c(tide_record_header(&r, "User-Agent"), "a \"q\" b"));
+    /* %O and $bytes_sent (bytes with headers) are the size only without a body size */
+    tide_logfmt_free(f);
+    assert_int_equal(parse1("apache:%h %t \"%r\" %>s %O", NULL, "1.2.3.4 [26/Dec/2016:16:16:29 +0200] \"GET / HTTP/1.0\" 200 312",
+                            &r, &a, &f),
+                     1);
+    assert_true(r.resp_bytes == 312);
+    tide_logfmt_free(f);
+    assert_int_equal(parse1("apache:%h %t \"%r\" %>s %b %O", NULL,
+                            "1.2.3.4 [26/Dec/2016:16:16:29 +0200] \"GET / HTTP/1.0\" 200 100 312", &r, &a, &f),
+                     1);
+    assert_true(r.resp_bytes == 100);
+    tide_logfmt_free(f);
+    assert_int_equal(parse1("nginx:$remote_addr [$time_local] \"$request\" $status $bytes_sent", NULL,
+                            "1.2.3.4 [26/Dec/2016:16:16:29 +0200] \"GET / HTTP/1.0\" 200 312", &r, &a, &f),
+                     1);
+    assert_true(r.resp_bytes == 312);
+    tide_logfmt_free(f);
+    assert_int_equal(parse1("apache:%h %l %u %t \"%r\" %>s %b \"%{User-Agent}i\" %D", NULL,
+                            "::1 - - [26/Dec/2016:16:16:29 +0200] \"GET /x HTTP/1.0\" 404 - "
+                            "\"a \\\"q\\\" b\" 1500",
+                            &r, &a, &f),
+                     1);
     /* Apache's %t is when the request was received: the start itself */
     assert_int_equal(tide__log_time_local(tide_str_c("26/Dec/2016:16:16:29 +0200"), &end), 0);
     assert_true(r.ts_ns == end);
