@@ -258,7 +258,7 @@ static int capture_log(int argc, char **argv)
     int conf_kind = TIDE_WEBCONF_NGINX;
     struct tide_webconf *webconf = NULL;
     int64_t tz = 0;
-    int year = 0;
+    int year = 0, same = 0; /* files guessed as the one before, not said yet */
     int show_progress = -1; /* -1: on a terminal */
     struct progress pr = {0};
     bool raw = false;
@@ -422,8 +422,15 @@ static int capture_log(int argc, char **argv)
                 ex = EXIT_USAGE;
                 goto out_free;
             }
-            fprintf(stderr, "tide: %s: format %s (guessed; --format sets it)\n", argv[optind + i],
-                    guessed);
+            /* rotated files of one log guess alike: said once, then counted */
+            if (i > 0 && fmt_names[i - 1] && strcmp(fmt_names[i - 1], guessed) == 0 && !tailed) {
+                same++;
+            } else {
+                if (same)
+                    fprintf(stderr, "tide:   (and %d more file(s) of that format)\n", same);
+                same = 0;
+                fprintf(stderr, "tide: %s: format %s (guessed; --format sets it)\n", argv[optind + i], guessed);
+            }
             if (tailed)
                 fprintf(stderr, "tide: %s: %d of the lines read to guess it carry fields after what that format "
                         "reads; they are not stored (--format with the log's own format string reads them)\n",
@@ -435,6 +442,8 @@ static int capture_log(int argc, char **argv)
             ex = EXIT_USAGE;
             goto out_free;
         }
+        if (same && i == n - 1)
+            fprintf(stderr, "tide:   (and %d more file(s) of that format)\n", same);
         tide_logfmt_set_tz(fmts[i], tz);
         {
             /* syslog dates without a year: no later than the file's last change
