@@ -174,6 +174,14 @@ grep -q "6 lines read, 2 records written" "$W/err" && grep -q "4 request(s) outs
 [ $? -eq 2 ] || fail "--until before --since not refused"
 pass "--since/--until keep the requests that start in the window and count the rest"
 
+# a log's rotations guessed alike: said once, then counted
+cp "$W/day.log" "$W/day.log.1"
+gzip -c "$W/day.log" >"$W/day.log.2.gz"
+"$TIDE" capture log --raw "$W/day.log.2.gz" "$W/day.log.1" "$W/day.log" -o "$W/rot.tide" 2>"$W/err" || fail "rotations: $(cat "$W/err")"
+[ "$(grep -c "(guessed; --format sets it)" "$W/err")" -eq 1 ] && grep -q "(and 2 more file(s) of that format)" "$W/err" ||
+  fail "rotations guessed: $(cat "$W/err")"
+pass "a log's rotations, guessed alike, are said once"
+
 # a file that ends inside a split line (the runtime died before the last
 # piece): the pieces are one bad line, not lost without a word
 head -n 7 "$W/cri.log" >"$W/cut.log"
