@@ -408,7 +408,14 @@ static int capture_log(int argc, char **argv)
                 ex = EXIT_USAGE;
                 goto out_free;
             }
-            fprintf(stderr, "tide: %s: format %s (from %s)\n", argv[optind + i], guessed, server_conf);
+            if (i > 0 && fmt_names[i - 1] && strcmp(fmt_names[i - 1], guessed) == 0) {
+                same++;
+            } else {
+                if (same)
+                    fprintf(stderr, "tide:   (and %d more file(s) of that format)\n", same);
+                same = 0;
+                fprintf(stderr, "tide: %s: format %s (from %s)\n", argv[optind + i], guessed, server_conf);
+            }
             spec = guessed;
         }
         if (!spec) {
