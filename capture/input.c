@@ -229,6 +229,7 @@ int tide_input_open(struct tide_input **out, const char *path, struct tide_err *
         in->fd = 0;
         in->stream = fstat(0, &sb) != 0 || !S_ISREG(sb.st_mode);
     } else {
+        struct stat sb;
         in->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (in->fd < 0) {
             int e = errno;
@@ -236,6 +237,12 @@ int tide_input_open(struct tide_input **out, const char *path, struct tide_err *
             free(in);
             return tide_err_set(err, e == ENOENT ? TIDE_E_NOTFOUND : TIDE_E_IO, path,
                                 "cannot open: %s", strerror(e));
+        }
+        if (fstat(in->fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+            close(in->fd);
+            free(in->ibuf);
+            free(in);
+            return tide_err_set(err, TIDE_E_USAGE, path, "is a directory: give the files in it");
         }
     }
     /* sniff the magic from the first read; keep the bytes for the decoder */

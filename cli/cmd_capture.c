@@ -497,7 +497,7 @@ static int capture_log(int argc, char **argv)
     secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (rc) {
         cli_error(&err);
-        ex = rc == TIDE_E_FORMAT ? EXIT_USAGE : rc == TIDE_E_NOTFOUND ? EXIT_USAGE : EXIT_RUNTIME;
+        ex = rc == TIDE_E_FORMAT || rc == TIDE_E_NOTFOUND || rc == TIDE_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
     } else {
         uint64_t limit = bad_is_pct ? (uint64_t)(bad_pct / 100.0 * (double)st.lines) : bad_count;
         if (st.bad > limit) {

@@ -174,6 +174,12 @@ grep -q "6 lines read, 2 records written" "$W/err" && grep -q "4 request(s) outs
 [ $? -eq 2 ] || fail "--until before --since not refused"
 pass "--since/--until keep the requests that start in the window and count the rest"
 
+# a directory for a file: said, exit 2
+mkdir -p "$W/logdir"
+"$TIDE" capture log --raw --format combined "$W/logdir" -o "$W/d.tide" 2>"$W/err"
+[ $? -eq 2 ] && grep -q "is a directory" "$W/err" || fail "a directory given: $(cat "$W/err")"
+pass "a directory given for a log: a clear error, exit 2"
+
 # a log's rotations guessed alike: said once, then counted
 cp "$W/day.log" "$W/day.log.1"
 gzip -c "$W/day.log" >"$W/day.log.2.gz"
