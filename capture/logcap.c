@@ -58,10 +58,33 @@ static void count_reason(struct tide_logcap_stats *st, const char *reason, bool 
 }
 
 /* Reads src up to its next record (counting everything else). */
+/* Opens a source's input; followed, its end reads as "nothing new yet". */
+static int open_src(struct cap *c, struct src *s, struct tide_err *err)
+{
+    int rc = tide_input_open(&s->in, s->path, err);
+    if (rc)
+        return rc;
+    tide_lines_init(&s->lines, tide_input_read, s->in, (size_t)16 << 20);
+    if (c->o->follow_stop)
+        tide_input_follow_nb(s->in, c->o->follow_stop);
+    return 0;
+}
+
 static int advance(struct cap *c, struct src *s, struct tide_err *err)
 {
     struct tide_str line;
     const char *reason;
+    if (!s->in) {
+        /* followed before it exists: looked for again, like tail -F */
+        int rc = open_src(c, s, err);
+        if (rc == TIDE_E_NOTFOUND) {
+            tide_err_clear(err);
+            s->waiting = true;
+            return 0;
+        }
+        if (rc)
+            return rc;
+    }
     for (;;) {
         int rc;
         tide_err_clear(err);
@@ -192,12 +215,14 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
     for (i = 0; i < n; i++) {
         c.srcs[i].path = paths[i];
         c.srcs[i].fmt = formats[i];
-        rc = tide_input_open(&c.srcs[i].in, paths[i], err);
+        rc = open_src(&c, &c.srcs[i], err);
+        if (rc == TIDE_E_NOTFOUND && opts->follow_stop && strcmp(paths[i], "-") != 0) {
+            rc = 0; /* followed: it may be made later (advance looks again) */
+            tide_err_clear(err);
+            continue;
+        }
         if (rc)
             goto out_close;
-        tide_lines_init(&c.srcs[i].lines, tide_input_read, c.srcs[i].in, (size_t)16 << 20);
-        if (opts->follow_stop)
-            tide_input_follow_nb(c.srcs[i].in, opts->follow_stop);
     }
     for (i = 0; i < n && !rc; i++)
         rc = advance(&c, &c.srcs[i], err);
@@ -267,7 +292,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
                     (opts->progress_ms ? opts->progress_ms : 500)) {
                 uint64_t bytes = 0;
                 for (i = 0; i < n; i++)
-                    bytes += tide_input_bytes(c.srcs[i].in);
+                    bytes += c.srcs[i].in ? tide_input_bytes(c.srcs[i].in) : 0;
                 opts->on_progress(opts->on_progress_userp, stats->lines, bytes);
                 last_progress = now;
             }

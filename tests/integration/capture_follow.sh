@@ -113,6 +113,21 @@ for i in 5 6; do line $i; done | "$TIDE" capture log --raw --follow --format com
 [ "$("$TIDE" cat --allow-raw "$W/pipe2.tide" | wc -l)" -eq 2 ] || fail "stdin closed: records"
 pass "--follow on a live pipe (stdin): blocks written while running, SIGINT or the pipe's end finish the trace"
 
+# --follow on a log that does not exist yet: looked for until it does (tail -F)
+"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --format combined "$W/later.log" -o "$W/later.tide" 2>"$W/err" &
+CAP_PID=$!
+sleep 1
+kill -0 "$CAP_PID" 2>/dev/null || fail "--follow on a missing file gave up: $(cat "$W/err")"
+for i in 1 2; do line $i; done >"$W/later.log"
+sleep 2.5
+kill -INT "$CAP_PID"
+wait "$CAP_PID"
+rc=$?
+CAP_PID=""
+[ $rc -eq 0 ] || fail "--follow on a missing file: exit $rc: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/later.tide" | wc -l)" -eq 2 ] || fail "--follow on a missing file: records"
+pass "--follow on a log made later: waited for, then read"
+
 # --follow --until: the capture ends by itself once the wall clock is past
 # --until and the window (a live capture of an hour, left running)
 for i in 1 2; do line $i; done >"$W/u.log"
