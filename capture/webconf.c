@@ -115,18 +115,23 @@ static int include(struct tide_webconf *c, const char *w, size_t wl, bool must, 
     return rc;
 }
 
-/* One nginx directive's words (strings unquoted, escapes kept as nginx keeps
- * them: a log_format's \" stays for the format compiler). */
-static int directive(struct tide_webconf *c, struct tide_buf *w, size_t *off, int n, const char *file,
-                     int line, int depth, struct tide_err *err)
+/* A directive's n words, kept one after another in w, each ended by a NUL
+ * and starting at off[k], as views. */
+static void word_views(const struct tide_buf *w, const size_t *off, int n, const char **word, size_t *len)
 {
-    const char *word[MAX_WORDS];
-    size_t len[MAX_WORDS];
-    int k, rc = 0;
+    int k;
     for (k = 0; k < n; k++) {
         word[k] = w->p + off[k];
         len[k] = (k + 1 < n ? off[k + 1] - 1 : w->len - 1) - off[k];
     }
+}
+
+/* One nginx directive's words (strings unquoted, escapes kept as nginx keeps
+ * them: a log_format's \" stays for the format compiler). */
+static int directive(struct tide_webconf *c, const char **word, const size_t *len, int n, const char *file,
+                     int line, int depth, struct tide_err *err)
+{
+    int k, rc = 0;
     if (n >= 3 && len[0] == 10 && memcmp(word[0], "log_format", 10) == 0) {
         struct tide_buf fmt;
         tide_buf_init(&fmt, 0);
@@ -188,8 +193,12 @@ static int nginx_parse(struct tide_webconf *c, const char *buf, size_t len, cons
                 rc = tide_err_set(err, TIDE_E_FORMAT, file, "line %d: ';' without a directive", line);
                 break;
             }
-            if (n)
-                rc = directive(c, &w, off, n, file, line, depth, err);
+            if (n) {
+                const char *word[MAX_WORDS];
+                size_t wl[MAX_WORDS];
+                word_views(&w, off, n, word, wl);
+                rc = directive(c, word, wl, n, file, line, depth, err);
+            }
             n = 0;
             tide_buf_reset(&w);
             i++;
@@ -322,11 +331,7 @@ static int apache_parse(struct tide_webconf *c, const char *buf, size_t len, con
         if (!rc && n) {
             const char *word[MAX_WORDS];
             size_t wl[MAX_WORDS];
-            int k;
-            for (k = 0; k < n; k++) {
-                word[k] = w.p + off[k];
-                wl[k] = (k + 1 < n ? off[k + 1] - 1 : w.len - 1) - off[k];
-            }
+            word_views(&w, off, n, word, wl);
             rc = apache_directive(c, word, wl, n, file, start, depth, err);
         }
         if (i < len && buf[i] == '\n') {
