@@ -83,6 +83,7 @@ struct tide__jmap {
 enum { TIDE__WRAP_NONE, TIDE__WRAP_DOCKER, TIDE__WRAP_CRI, TIDE__WRAP_SYSLOG, TIDE__WRAP_JOURNAL };
 /* wrappers whose lines come from many programs, told apart by a tag */
 #define TIDE__WRAP_TAGGED(w) ((w) == TIDE__WRAP_SYSLOG || (w) == TIDE__WRAP_JOURNAL)
+#define TIDE__TAG_LEN 64 /* a syslog tag kept (cut to this, NUL included) */
 enum { TIDE__WT_NONE, TIDE__WT_RFC3339, TIDE__WT_SYSLOG /* Mmm dd hh:mm:ss */, TIDE__WT_EPOCH_US };
 #define TIDE__WRAP_MAX_JOINED ((size_t)1 << 20) /* a line split in pieces, joined */
 
@@ -115,7 +116,7 @@ struct tide_logfmt {
     unsigned year_last_month;
     /* syslog: tags whose lines were read as requests (a line that is not one
      * from another tag is that program's, not a bad access-log line) */
-    char tags[8][64];
+    char tags[8][TIDE__TAG_LEN];
     int n_tags;
     bool sniffing; /* guessing a format: every line is judged as is */
     bool heroku;   /* kv: Heroku's router lines (they begin "at=") */

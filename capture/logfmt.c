@@ -1365,27 +1365,34 @@ static int parse_inner(struct tide_logfmt *f, const char *line, size_t len, stru
     return TIDE_E_INTERNAL;
 }
 
+/* The slot of tag among the n tags kept (cut to a slot's size), added if
+ * add and there is room (max in all); -1 if it is not there. */
+static int tag_slot(char tags[][TIDE__TAG_LEN], int *n, int max, struct tide_str tag, bool add)
+{
+    int i;
+    if (tag.len >= TIDE__TAG_LEN)
+        tag.len = TIDE__TAG_LEN - 1;
+    for (i = 0; i < *n; i++)
+        if (strlen(tags[i]) == tag.len && memcmp(tags[i], tag.p, tag.len) == 0)
+            return i;
+    if (!add || *n >= max)
+        return -1;
+    memcpy(tags[*n], tag.p, tag.len);
+    tags[*n][tag.len] = 0;
+    return (*n)++;
+}
+
 /* A syslog file holds every program's lines. A line that is no access-log
  * line, from a program (tag) none of whose lines were, is that program's:
  * counted apart, not as bad. rc: what the line inside gave. */
 static int syslog_program(struct tide_logfmt *f, int rc, const char **reason)
 {
-    struct tide_str tag = f->wrap_tag;
-    int i;
     if (f->sniffing)
         return rc; /* a guess is judged on every line of the program tried */
-    if (tag.len >= sizeof(f->tags[0]))
-        tag.len = sizeof(f->tags[0]) - 1;
-    for (i = 0; i < f->n_tags; i++)
-        if (strlen(f->tags[i]) == tag.len && memcmp(f->tags[i], tag.p, tag.len) == 0)
-            return rc; /* a program whose lines are requests */
-    if (rc == 1) {
-        if (f->n_tags < (int)(sizeof(f->tags) / sizeof(f->tags[0]))) {
-            memcpy(f->tags[f->n_tags], tag.p, tag.len);
-            f->tags[f->n_tags++][tag.len] = 0;
-        }
+    /* a program whose lines are requests (this one, read as one, joins them) */
+    if (tag_slot(f->tags, &f->n_tags, (int)(sizeof(f->tags) / sizeof(f->tags[0])), f->wrap_tag, rc == 1) >= 0 ||
+        rc == 1)
         return rc;
-    }
     if (rc == TIDE_E_FORMAT) {
         *reason = f->wrap == TIDE__WRAP_JOURNAL ? "another program's journal entry" : "another program's syslog line";
         return 0;
@@ -1533,7 +1540,7 @@ static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int
         struct tide_logfmt *f;
         struct tide_arena a;
         struct tide_buf lines[MAX_TAGS];
-        char tags[MAX_TAGS][64], wrap[16];
+        char tags[MAX_TAGS][TIDE__TAG_LEN], wrap[16];
         int n_lines[MAX_TAGS] = {0}, n_tags = 0, t, best = -1, best_tailed = 0;
         char best_spec[600];
         const char *p = buf, *end = buf + len, *reason;
@@ -1558,17 +1565,9 @@ static int sniff_wrapped(const char *buf, size_t len, char *out, size_t cap, int
                 ok += u >= 0;
                 if (u >= 0) {
                     /* the tag's lines (docker and cri have one, empty, tag) */
-                    struct tide_str tag = TIDE__WRAP_TAGGED(f->wrap) ? f->wrap_tag : tide_str_make("", 0);
-                    if (tag.len >= sizeof(tags[0]))
-                        tag.len = sizeof(tags[0]) - 1;
-                    for (t = 0; t < n_tags && !(strlen(tags[t]) == tag.len && memcmp(tags[t], tag.p, tag.len) == 0);)
-                        t++;
-                    if (t == n_tags && n_tags < MAX_TAGS) {
-                        memcpy(tags[t], tag.p, tag.len);
-                        tags[t][tag.len] = 0;
-                        n_tags++;
-                    }
-                    if (t < n_tags) {
+                    t = tag_slot(tags, &n_tags, MAX_TAGS,
+                                 TIDE__WRAP_TAGGED(f->wrap) ? f->wrap_tag : tide_str_make("", 0), true);
+                    if (t >= 0) {
                         n_lines[t] += u == 1;
                         if (tide_buf_append(&lines[t], p, ll) || tide_buf_append(&lines[t], "\n", 1))
                             break;
