@@ -241,6 +241,25 @@ static char *final_json(const struct tide_logcap_stats *st, const char *const *f
     return b.p;
 }
 
+/* Says where a file's format came from (note: "guessed; --format sets it",
+ * "from nginx.conf"), once for a run of files that share it (a log's
+ * rotations): those after the first are counted in *same and said as a
+ * number when the run ends (a different format, a file with more to say
+ * (alone), or file NULL: the end). prev: the file before's format, or NULL. */
+static void say_format(const char *file, const char *spec, const char *prev, const char *note, bool alone,
+                       int *same)
+{
+    if (file && prev && !alone && strcmp(prev, spec) == 0) {
+        (*same)++;
+        return;
+    }
+    if (*same)
+        fprintf(stderr, "tide:   (and %d more file(s) of that format)\n", *same);
+    *same = 0;
+    if (file)
+        fprintf(stderr, "tide: %s: format %s (%s)\n", file, spec, note);
+}
+
 static int capture_log(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -257,6 +276,7 @@ static int capture_log(int argc, char **argv)
     const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%", *server_conf = NULL;
     int conf_kind = TIDE_WEBCONF_NGINX;
     struct tide_webconf *webconf = NULL;
+    char conf_note[4200];
     int64_t tz = 0;
     int year = 0, same = 0; /* files guessed as the one before, not said yet */
     int show_progress = -1; /* -1: on a terminal */
@@ -381,6 +401,7 @@ static int capture_log(int argc, char **argv)
         cli_errorf("capture log: give --format or the server's configuration, not both");
         return EXIT_USAGE;
     }
+    snprintf(conf_note, sizeof(conf_note), "from %s", server_conf ? server_conf : "");
     if (server_conf && tide_webconf_load(&webconf, server_conf, conf_kind, &err)) {
         cli_error(&err);
         return EXIT_USAGE;
@@ -408,14 +429,7 @@ static int capture_log(int argc, char **argv)
                 ex = EXIT_USAGE;
                 goto out_free;
             }
-            if (i > 0 && fmt_names[i - 1] && strcmp(fmt_names[i - 1], guessed) == 0) {
-                same++;
-            } else {
-                if (same)
-                    fprintf(stderr, "tide:   (and %d more file(s) of that format)\n", same);
-                same = 0;
-                fprintf(stderr, "tide: %s: format %s (from %s)\n", argv[optind + i], guessed, server_conf);
-            }
+            say_format(argv[optind + i], guessed, i ? fmt_names[i - 1] : NULL, conf_note, false, &same);
             spec = guessed;
         }
         if (!spec) {
@@ -429,15 +443,8 @@ static int capture_log(int argc, char **argv)
                 ex = EXIT_USAGE;
                 goto out_free;
             }
-            /* rotated files of one log guess alike: said once, then counted */
-            if (i > 0 && fmt_names[i - 1] && strcmp(fmt_names[i - 1], guessed) == 0 && !tailed) {
-                same++;
-            } else {
-                if (same)
-                    fprintf(stderr, "tide:   (and %d more file(s) of that format)\n", same);
-                same = 0;
-                fprintf(stderr, "tide: %s: format %s (guessed; --format sets it)\n", argv[optind + i], guessed);
-            }
+            say_format(argv[optind + i], guessed, i ? fmt_names[i - 1] : NULL, "guessed; --format sets it",
+                       tailed > 0, &same);
             if (tailed)
                 fprintf(stderr, "tide: %s: %d of the lines read to guess it carry fields after what that format "
                         "reads; they are not stored (--format with the log's own format string reads them)\n",
@@ -449,8 +456,6 @@ static int capture_log(int argc, char **argv)
             ex = EXIT_USAGE;
             goto out_free;
         }
-        if (same && i == n - 1)
-            fprintf(stderr, "tide:   (and %d more file(s) of that format)\n", same);
         tide_logfmt_set_tz(fmts[i], tz);
         {
             /* syslog dates without a year: no later than the file's last change
@@ -463,6 +468,7 @@ static int capture_log(int argc, char **argv)
         }
         fmt_names[i] = strdup(spec);
     }
+    say_format(NULL, NULL, NULL, NULL, false, &same);
     ex = cli_trace_out_open_kinds(&to, outpath, raw, &ca, (const char *const *)fmt_names,
                                   (const char *const *)argv + optind, n, &wo);
     if (ex != EXIT_OK)
