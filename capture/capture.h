@@ -220,6 +220,7 @@ struct tide_pcap_stats {
     uint64_t skipped_bytes[TIDE_PCAP_SKIP_KINDS];
     uint64_t kernel_drops, if_drops;          /* live capture (pcap_stats) */
     bool file_truncated;                      /* a file ended inside a packet */
+    uint64_t outside;                         /* requests outside [since, until): not written */
     int64_t first_ts, last_ts;
 };
 
@@ -231,6 +232,7 @@ struct tide_pcap_opts {
     int64_t duration_ns;      /* live: stop after (0 = until *stop) */
     uint64_t count;           /* stop after this many packets (0 = no limit) */
     int snaplen;              /* live; default 262144 */
+    int64_t since_ns, until_ns; /* only requests that start in [since, until) (0: no bound) */
     const uint16_t *ports;    /* HTTP server ports; NULL = defaults */
     int n_ports;
     bool detect;              /* HTTP on any port */

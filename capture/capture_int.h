@@ -129,6 +129,12 @@ struct tide_logfmt {
                   * set it, the others leave it 0 */
 };
 
+/* Outside the [since, until) window of --since/--until (0 or TIDE_TIME_UNKNOWN: no bound). */
+static inline bool tide__outside_window(int64_t ts, int64_t since, int64_t until)
+{
+    return (since && since != TIDE_TIME_UNKNOWN && ts < since) || (until && until != TIDE_TIME_UNKNOWN && ts >= until);
+}
+
 /* Shared helpers (logfmt.c). */
 /* An empty field or a lone '-': the log's way of saying "none". */
 static inline bool tide__log_dash(struct tide_str v) { return v.len == 0 || (v.len == 1 && v.p[0] == '-'); }

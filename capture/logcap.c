@@ -141,8 +141,7 @@ static int advance(struct cap *c, struct src *s, struct tide_err *err)
         if (rc == 1) {
             struct tide__entry *e;
             c->st->unread_tail += s->fmt->tail > 0;
-            if ((c->o->since_ns && c->o->since_ns != TIDE_TIME_UNKNOWN && c->tmp.ts_ns < c->o->since_ns) ||
-                (c->o->until_ns && c->o->until_ns != TIDE_TIME_UNKNOWN && c->tmp.ts_ns >= c->o->until_ns)) {
+            if (tide__outside_window(c->tmp.ts_ns, c->o->since_ns, c->o->until_ns)) {
                 c->st->outside++;
                 continue;
             }

@@ -798,6 +798,8 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
     fo.max_body = o->max_body ? o->max_body : 64 * 1024;
     fo.max_memory = o->max_memory ? o->max_memory : (size_t)256 << 20;
     fo.idle_timeout_ns = o->idle_timeout_ns > 0 ? o->idle_timeout_ns : 120 * TIDE_NS_PER_SEC;
+    fo.since_ns = o->since_ns;
+    fo.until_ns = o->until_ns;
     fo.is_server_port = is_server_port;
     fo.userp = &x;
     x.flows = x.ro ? tide__flows_new(&fo, st, x.ro) : NULL;

@@ -256,6 +256,12 @@ static void emit_pending(struct tide__flows *f, struct pending *p, int status, i
                          int64_t end_ts)
 {
     struct tide_err err;
+    if (tide__outside_window(p->e->rec.ts_ns, f->o.since_ns, f->o.until_ns)) {
+        f->st->outside++;
+        tide__reorder_put(f->ro, p->e);
+        pending_put(f, p);
+        return;
+    }
     if (status >= 0) {
         p->e->rec.status = status;
         p->e->rec.resp_bytes = resp_bytes;

@@ -21,6 +21,7 @@ struct tide__flowkey {
 struct tide__flow_opts {
     size_t max_body, max_memory;
     int64_t idle_timeout_ns;
+    int64_t since_ns, until_ns; /* requests outside are counted, not written (0: no bound) */
     bool (*is_server_port)(void *userp, uint16_t port);
     void *userp;
     const char *source_name; /* set by the caller per file */

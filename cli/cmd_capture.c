@@ -241,6 +241,15 @@ static char *final_json(const struct tide_logcap_stats *st, const char *const *f
     return b.p;
 }
 
+/* --since T, --until T (c 'S' or 'T'): *since or *until, or an error said. */
+static int window_option(int c, const char *arg, int64_t *since, int64_t *until)
+{
+    if (tide_time_parse_rfc3339(arg, strlen(arg), c == 'S' ? since : until) == 0)
+        return 0;
+    cli_errorf("--%s: not an RFC 3339 time (2026-03-02T14:00:00Z)", c == 'S' ? "since" : "until");
+    return EXIT_USAGE;
+}
+
 /* Says where a file's format came from (note: "guessed; --format sets it",
  * "from nginx.conf"), once for a run of files that share it (a log's
  * rotations): those after the first are counted in *same and said as a
@@ -314,10 +323,8 @@ static int capture_log(int argc, char **argv)
         case 'f': format = optarg; break;
         case 'S':
         case 'T':
-            if (tide_time_parse_rfc3339(optarg, strlen(optarg), c == 'S' ? &lo.since_ns : &lo.until_ns)) {
-                cli_errorf("--%s: not an RFC 3339 time (2026-03-02T14:00:00Z)", c == 'S' ? "since" : "until");
+            if (window_option(c, optarg, &lo.since_ns, &lo.until_ns))
                 return EXIT_USAGE;
-            }
             break;
         case 'C':
         case 'A':
@@ -636,24 +643,6 @@ static void pcap_ready(void *userp)
     fprintf(stderr, "tide: capturing (SIGINT or SIGTERM ends it with a complete trace)\n");
 }
 
-/* --since/--until for pcap capture: requests outside the window are counted, not written */
-struct window {
-    struct tide_sink next;
-    int64_t since, until; /* 0: no bound */
-    uint64_t outside, outside_unanswered;
-};
-
-static int window_sink(void *userp, const struct tide_record *r, struct tide_err *err)
-{
-    struct window *w = userp;
-    if ((w->since && r->ts_ns < w->since) || (w->until && r->ts_ns >= w->until)) {
-        w->outside++;
-        w->outside_unanswered += r->status <= 0;
-        return 0;
-    }
-    return w->next.fn(w->next.userp, r, err);
-}
-
 static int capture_pcap(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -667,7 +656,6 @@ static int capture_pcap(int argc, char **argv)
         {"no-progress", no_argument, 0, 'N'}, {"since", required_argument, 0, 'S'},
         {"until", required_argument, 0, 'T'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     struct tide_pcap_opts po;
-    struct window win = {{NULL, NULL}, 0, 0, 0, 0};
     struct progress pr = {0};
     int show_progress = -1;
     const char *reconcile_log = NULL;
@@ -701,10 +689,8 @@ static int capture_pcap(int argc, char **argv)
         case 'N': show_progress = 0; break;
         case 'S':
         case 'T':
-            if (tide_time_parse_rfc3339(optarg, strlen(optarg), c == 'S' ? &win.since : &win.until)) {
-                cli_errorf("--%s: not an RFC 3339 time (2026-03-02T14:00:00Z)", c == 'S' ? "since" : "until");
+            if (window_option(c, optarg, &po.since_ns, &po.until_ns))
                 return EXIT_USAGE;
-            }
             break;
         case 'i': po.interface = optarg; break;
         case 'f': po.filter = optarg; break;
@@ -789,10 +775,6 @@ static int capture_pcap(int argc, char **argv)
         if (pm.n)
             sink = (struct tide_sink){pm_sink, &pm};
     }
-    if (win.since || win.until) {
-        win.next = sink;
-        sink = (struct tide_sink){window_sink, &win};
-    }
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     po.stop = &g_stop;
@@ -820,10 +802,9 @@ static int capture_pcap(int argc, char **argv)
                          "\"requests\":%llu,\"responses\":%llu,\"no_response\":%llu,\"kernel_drops\":%llu,"
                          "\"outside\":%llu,\"skipped\":{",
                     (unsigned long long)st.packets, (unsigned long long)st.connections,
-                    (unsigned long long)(st.requests - win.outside),
-                    (unsigned long long)(st.responses - (win.outside - win.outside_unanswered)),
-                    (unsigned long long)(st.no_response - win.outside_unanswered), (unsigned long long)st.kernel_drops,
-                    (unsigned long long)win.outside);
+                    (unsigned long long)st.requests, (unsigned long long)st.responses,
+                    (unsigned long long)st.no_response, (unsigned long long)st.kernel_drops,
+                    (unsigned long long)st.outside);
     for (i = 0; i < TIDE_PCAP_SKIP_KINDS; i++)
         tide_buf_printf(&fb, "%s\"%s\":[%llu,%llu]", i ? "," : "", tide_pcap_skip_name(i),
                         (unsigned long long)st.skipped[i], (unsigned long long)st.skipped_bytes[i]);
@@ -840,12 +821,11 @@ static int capture_pcap(int argc, char **argv)
         fprintf(stderr, "tide: capture: %llu packets (%llu bytes), %llu connections, %llu requests written "
                         "(%llu answered, %llu without a response), %llu late\n",
                 (unsigned long long)st.packets, (unsigned long long)st.bytes,
-                (unsigned long long)st.connections, (unsigned long long)(st.requests - win.outside),
-                (unsigned long long)(st.responses - (win.outside - win.outside_unanswered)),
-                (unsigned long long)(st.no_response - win.outside_unanswered), (unsigned long long)st.late);
-        if (win.outside)
+                (unsigned long long)st.connections, (unsigned long long)st.requests,
+                (unsigned long long)st.responses, (unsigned long long)st.no_response, (unsigned long long)st.late);
+        if (st.outside)
             fprintf(stderr, "tide:   %llu request(s) outside --since/--until, not written\n",
-                    (unsigned long long)win.outside);
+                    (unsigned long long)st.outside);
         fprintf(stderr, "tide:   link types:");
         for (i = 0; i < 6; i++)
             if (st.by_linktype[i])
