@@ -140,33 +140,29 @@ static struct tide_str text(cJSON *v, struct tide_arena *a)
     return tide_str_make(NULL, 0);
 }
 
+/* An epoch time, its unit by its magnitude: ns, us, ms, else s (to the us);
+ * a time past what int64 ns hold (the year 2262) is not a time. */
+static int epoch_ts(double d, int64_t *out)
+{
+    if (d > 1e17 && d < 9.2e18)
+        *out = (int64_t)d;
+    else if (d > 1e14 && d < 9.2e15)
+        *out = (int64_t)llround(d) * 1000;
+    else if (d > 1e11 && d < 9.2e12)
+        *out = (int64_t)llround(d) * 1000000;
+    else if (d > -9.2e9 && d < 9.2e9)
+        *out = (int64_t)llround(d * 1e6) * 1000;
+    else
+        return -1;
+    return 0;
+}
+
 static int set_ts(cJSON *v, int64_t *out)
 {
-    if (cJSON_IsString(v) && v->valuestring[0] && strspn(v->valuestring, "0123456789.") == strlen(v->valuestring)) {
-        /* an epoch number written as a string (key=value logs): as a number */
-        double d = strtod(v->valuestring, NULL);
-        cJSON n;
-        memset(&n, 0, sizeof(n));
-        n.type = cJSON_Number;
-        n.valuedouble = d;
-        return set_ts(&n, out);
-    }
-    if (cJSON_IsNumber(v)) {
-        /* the unit by magnitude: ns, us, ms, else s (to the us); a time past
-         * what int64 ns hold (the year 2262) is not a time */
-        double d = v->valuedouble;
-        if (d > 1e17 && d < 9.2e18)
-            *out = (int64_t)d;
-        else if (d > 1e14 && d < 9.2e15)
-            *out = (int64_t)llround(d) * 1000;
-        else if (d > 1e11 && d < 9.2e12)
-            *out = (int64_t)llround(d) * 1000000;
-        else if (d > -9.2e9 && d < 9.2e9)
-            *out = (int64_t)llround(d * 1e6) * 1000;
-        else
-            return -1;
-        return 0;
-    }
+    if (cJSON_IsNumber(v))
+        return epoch_ts(v->valuedouble, out);
+    if (cJSON_IsString(v) && v->valuestring[0] && strspn(v->valuestring, "0123456789.") == strlen(v->valuestring))
+        return epoch_ts(strtod(v->valuestring, NULL), out); /* a number written as a string (key=value logs) */
     if (cJSON_IsString(v)) {
         const char *s = v->valuestring;
         size_t n = strlen(s);
