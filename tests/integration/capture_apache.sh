@@ -66,12 +66,7 @@ Redirect 301 /old /index.html
 CFG
   apache2 -X -f "$W/httpd.conf" >"$W/logs/start.out" 2>&1 &
   APACHE_PID=$!
-  for _ in $(seq 50); do
-    if curl -s -o /dev/null "http://127.0.0.1:$port/__probe" 2>/dev/null; then started=1; break; fi
-    kill -0 "$APACHE_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$started" ] && break
+  wait_http "http://127.0.0.1:$port/__probe" "$APACHE_PID" && started=1 && break
   apache_stop
 done
 [ -n "$started" ] || skip "apache did not start: $(tail -3 "$W/logs/start.out" "$W/logs/error.log" 2>/dev/null)"

@@ -53,12 +53,7 @@ backend be
 CFG
   haproxy -db -f "$W/haproxy.cfg" >"$W/haproxy.log" 2>"$W/haproxy.err" &
   HAPROXY_PID=$!
-  for _ in $(seq 50); do
-    if curl -s -o /dev/null "http://127.0.0.1:$port/__probe" 2>/dev/null; then started=1; break; fi
-    kill -0 "$HAPROXY_PID" 2>/dev/null || break
-    sleep 0.1
-  done
-  [ -n "$started" ] && break
+  wait_http "http://127.0.0.1:$port/__probe" "$HAPROXY_PID" && started=1 && break
   haproxy_stop
 done
 [ -n "$started" ] || skip "haproxy did not start: $(tail -3 "$W/haproxy.err")"

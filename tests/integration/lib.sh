@@ -11,6 +11,18 @@ finish() {
 }
 need() { command -v "$1" >/dev/null 2>&1 || skip "$1 is not installed"; }
 
+# Waits up to 5 s for a server started as PID to answer URL: 0 once it does,
+# 1 if it exits or never answers.
+wait_http() {
+  local url=$1 pid=$2
+  for _ in $(seq 50); do
+    curl -sk -o /dev/null "$url" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
 # Starts nginx on 127.0.0.1 (a random free port) with one server block.
 # Usage: nginx_start DIR LOG_FORMAT SERVER_DIRECTIVES
 # (NGINX_LISTEN_OPTS=ssl and NGINX_SCHEME=https for a TLS server.)
@@ -46,16 +58,12 @@ http {
 NGX
     nginx -c "$dir/nginx.conf" -p "$dir" 2>>"$dir/logs/start.err" &
     NGINX_PID=$!
-    for _ in $(seq 50); do
-      if curl -sk -o /dev/null "${NGINX_SCHEME:-http}://127.0.0.1:$port/__probe" 2>/dev/null; then
-        NGINX_PORT=$port
-        sleep 0.1
-        : >"$dir/logs/access.log" 2>/dev/null || true
-        return 0
-      fi
-      kill -0 "$NGINX_PID" 2>/dev/null || break
+    if wait_http "${NGINX_SCHEME:-http}://127.0.0.1:$port/__probe" "$NGINX_PID"; then
+      NGINX_PORT=$port
       sleep 0.1
-    done
+      : >"$dir/logs/access.log" 2>/dev/null || true
+      return 0
+    fi
     kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null
     NGINX_PID=""
   done
