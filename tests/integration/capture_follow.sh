@@ -11,6 +11,13 @@ need jq
 W=$(mktemp -d)
 CAP_PID=""
 trap '[ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null; rm -rf "$W"' EXIT
+# Ends the capture started as CAP_PID with SIGINT; its exit status in rc.
+interrupt_capture() {
+  kill -INT "$CAP_PID"
+  wait "$CAP_PID"
+  rc=$?
+  CAP_PID=""
+}
 line() { # n: a combined line whose time is now (the window lets it go after 1 s)
   printf '10.0.0.%d - - [%s] "GET /page/%d HTTP/1.1" 200 %d "-" "test"\n' "$(( $1 % 250 + 1 ))" "$(date -u '+%d/%b/%Y:%H:%M:%S +0000')" "$1" "$1"
 }
@@ -31,10 +38,7 @@ sleep 1.5
 : >"$W/access.log"                             # copytruncate
 for i in 10 11; do line $i >>"$W/access.log"; done
 sleep 1.5
-kill -INT "$CAP_PID"
-wait "$CAP_PID"
-rc=$?
-CAP_PID=""
+interrupt_capture
 [ $rc -eq 0 ] || fail "capture exit $rc: $(cat "$W/err")"
 "$TIDE" inspect "$W/live.tide" >"$W/i.txt" 2>&1 || fail "trace incomplete after SIGINT: $(cat "$W/i.txt")"
 got=$("$TIDE" cat --allow-raw "$W/live.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
@@ -52,10 +56,7 @@ for i in 4 5 6; do line $i >>"$W/anon.log"; done
 sleep 2.5
 n=$("$TIDE" cat "$W/anon.tide" 2>/dev/null | wc -l)
 [ "$n" -ge 3 ] || fail "anonymized: nothing flushed while running ($n records readable)"
-kill -INT "$CAP_PID"
-wait "$CAP_PID"
-rc=$?
-CAP_PID=""
+interrupt_capture
 [ $rc -eq 0 ] || fail "anonymized capture exit $rc: $(cat "$W/err")"
 [ "$("$TIDE" cat "$W/anon.tide" | wc -l)" -eq 6 ] || fail "anonymized: not all 6 records after SIGINT"
 "$TIDE" cat "$W/anon.tide" | grep -q '"client":"10\.0\.0\.' && fail "anonymized: a client address in clear"
@@ -79,10 +80,7 @@ line 103 >>"$W/b.log"
 mv "$W/a.log" "$W/a.log.1"
 line 6 >"$W/a.log"
 sleep 1.5
-kill -INT "$CAP_PID"
-wait "$CAP_PID"
-rc=$?
-CAP_PID=""
+interrupt_capture
 [ $rc -eq 0 ] || fail "two logs: capture exit $rc: $(cat "$W/err")"
 got=$("$TIDE" cat --allow-raw "$W/two.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
 [ "$got" = "1 2 3 4 5 6 101 102 103 " ] || fail "two logs: records: $got"
@@ -101,10 +99,7 @@ n=$("$TIDE" cat --allow-raw "$W/pipe.tide" 2>/dev/null | wc -l)
 [ "$n" -eq 3 ] || fail "stdin: $n records readable while running, want 3"
 line 4 >&3
 sleep 0.5
-kill -INT "$CAP_PID"
-wait "$CAP_PID"
-rc=$?
-CAP_PID=""
+interrupt_capture
 exec 3>&-
 [ $rc -eq 0 ] || fail "stdin: capture exit $rc: $(cat "$W/err")"
 [ "$("$TIDE" cat --allow-raw "$W/pipe.tide" | jq -r .path | sed 's#/page/##' | tr '\n' ' ')" = "1 2 3 4 " ] || fail "stdin: records"
@@ -120,10 +115,7 @@ sleep 1
 kill -0 "$CAP_PID" 2>/dev/null || fail "--follow on a missing file gave up: $(cat "$W/err")"
 for i in 1 2; do line $i; done >"$W/later.log"
 sleep 2.5
-kill -INT "$CAP_PID"
-wait "$CAP_PID"
-rc=$?
-CAP_PID=""
+interrupt_capture
 [ $rc -eq 0 ] || fail "--follow on a missing file: exit $rc: $(cat "$W/err")"
 [ "$("$TIDE" cat --allow-raw "$W/later.tide" | wc -l)" -eq 2 ] || fail "--follow on a missing file: records"
 pass "--follow on a log made later: waited for, then read"
