@@ -1,5 +1,5 @@
 /*
- * input.c - log inputs: plain files, stdin, gzip, zstd and bzip2, told apart by
+ * input.c - log inputs: plain files, stdin, gzip, zstd, bzip2 and xz, told apart by
  * their first bytes rather than their names (rotated logs are often renamed).
  * A truncated compressed file yields what decompressed and then an error
  * that says so.
@@ -20,10 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 #include <bzlib.h>
+#include <lzma.h>
 #include <zlib.h>
 #include <zstd.h>
 
-enum kind { IN_PLAIN, IN_GZIP, IN_ZSTD, IN_BZIP2 };
+enum kind { IN_PLAIN, IN_GZIP, IN_ZSTD, IN_BZIP2, IN_XZ };
 
 struct tide_input {
     int fd;
@@ -39,6 +40,8 @@ struct tide_input {
     size_t zs_last; /* last ZSTD_decompressStream result: 0 = frame complete */
     bz_stream bz;
     bool bz_init, bz_done;
+    lzma_stream xz;
+    bool xz_init, xz_done;
     volatile int *follow_stop; /* non-NULL: follow the file (tail -F) */
     bool stream;               /* stdin from a pipe or terminal: followed, it ends when the writer closes it */
     bool follow_nb;            /* at its end, reads fail with TIDE_E_AGAIN instead of waiting */
@@ -277,6 +280,16 @@ int tide_input_open(struct tide_input **out, const char *path, struct tide_err *
             return tide_err_set(err, TIDE_E_NOMEM, path, "bzip2 init failed");
         }
         in->bz_init = true;
+    } else if (k >= 6 && memcmp(in->ibuf, "\xfd" "7zXZ\0", 6) == 0) {
+        lzma_stream z0 = LZMA_STREAM_INIT;
+        in->kind = IN_XZ;
+        in->xz = z0;
+        /* concatenated streams (xz of several files, cat a.xz b.xz) read through */
+        if (lzma_stream_decoder(&in->xz, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
+            tide_input_close(in);
+            return tide_err_set(err, TIDE_E_NOMEM, path, "xz init failed");
+        }
+        in->xz_init = true;
     }
     *out = in;
     return 0;
@@ -380,6 +393,42 @@ static long decode(struct tide_input *in, void *buf, size_t n, struct tide_err *
             }
             if (in->bz.next_out - (char *)buf > 0)
                 return (long)(in->bz.next_out - (char *)buf);
+        }
+    }
+    if (in->kind == IN_XZ) {
+        for (;;) {
+            lzma_ret xr;
+            bool end;
+            if (in->xz_done)
+                return 0;
+            if (fill(in, err))
+                return -1;
+            end = in->ipos >= in->ilen && in->eof;
+            in->xz.next_in = in->ibuf + in->ipos;
+            in->xz.avail_in = in->ilen - in->ipos;
+            in->xz.next_out = buf;
+            in->xz.avail_out = n;
+            /* LZMA_FINISH once the input is all given: a stream cut short
+             * then ends in LZMA_BUF_ERROR (no progress on two calls) */
+            xr = lzma_code(&in->xz, end ? LZMA_FINISH : LZMA_RUN);
+            in->ipos = in->ilen - in->xz.avail_in;
+            if (xr == LZMA_STREAM_END)
+                in->xz_done = true;
+            else if (xr == LZMA_BUF_ERROR && end) {
+                tide_err_set(err, TIDE_E_TRUNCATED, in->name,
+                             "xz stream is truncated (after %llu compressed bytes)",
+                             (unsigned long long)in->bytes);
+                return -1;
+            } else if (xr == LZMA_MEM_ERROR) {
+                tide_err_set(err, TIDE_E_NOMEM, in->name, "out of memory decoding xz");
+                return -1;
+            } else if (xr != LZMA_OK && xr != LZMA_BUF_ERROR) {
+                tide_err_set(err, TIDE_E_FORMAT, in->name, "xz data is corrupt near byte %llu",
+                             (unsigned long long)in->bytes);
+                return -1;
+            }
+            if (in->xz.next_out - (uint8_t *)buf > 0)
+                return (long)(in->xz.next_out - (uint8_t *)buf);
         }
     }
     for (;;) { /* zstd */
@@ -538,6 +587,8 @@ void tide_input_close(struct tide_input *in)
         inflateEnd(&in->z);
     if (in->bz_init)
         BZ2_bzDecompressEnd(&in->bz);
+    if (in->xz_init)
+        lzma_end(&in->xz);
     ZSTD_freeDStream(in->zs);
     if (in->fd > 0)
         close(in->fd);

@@ -22,7 +22,7 @@ void help_capture(FILE *f)
             "       tide capture pcap [options] FILE... -o OUT.tide\n"
             "       tide capture pcap --interface IF [--filter BPF] [--duration D] -o OUT.tide\n"
             "Records requests into a trace, anonymized unless --raw (docs/capture.md).\n\n"
-            "tide capture log: access logs (plain, .gz, .zst, .bz2, or '-' for stdin),\n"
+            "tide capture log: access logs (plain, .gz, .zst, .bz2, .xz, or '-' for stdin),\n"
             "several at once (rotated files, several servers), merged by request start time.\n"
             "  -f, --format F           combined | common | vhost_combined | vhost_common |\n"
             "                           ingress_nginx | traefik | nginx:'<log_format>' |\n"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Log capture on the awkward inputs a real log has: CRLF line endings, a last
 # line without a newline, escape=json fields, a URL over 64 KiB, raw non-UTF-8
-# bytes, a truncated .gz and .bz2 (what decompressed is kept, the run says so and
-# exits 5), concatenated .bz2 streams, stdin, two rotated files merged by
+# bytes, a truncated .gz, .bz2 and .xz (what decompressed is kept, the run says
+# so and exits 5), concatenated .bz2 and .xz streams, stdin, two rotated files merged by
 # start time, and access logs inside container runtimes' logs.
 set -u
 TIDE=${1:?usage: capture_log_edges.sh TIDE}
@@ -61,23 +61,27 @@ n=$("$TIDE" cat --allow-raw "$W/cut.tide" | wc -l)
 [ "$n" -gt 1000 ] && [ "$n" -lt 20000 ] || fail "truncated .gz kept $n records"
 pass "a truncated .gz keeps what decompressed ($n records), says so, exits 5"
 
-# bzip2 (logrotate's compresscmd can be bzip2): concatenated streams are read
-# through; a cut one keeps what decompressed, says so, exits 5
+# bzip2 and xz (logrotate's compresscmd can be either): concatenated streams
+# are read through; a cut one keeps what decompressed, says so, exits 5
 python3 -c "
 import sys
 l = '9.9.9.9 - - [10/Oct/2025:13:55:36 +0000] \"GET /z HTTP/1.1\" 200 1 \"-\" \"ua\"\n'
-sys.stdout.write(l * 20000)" | bzip2 -1 -c >"$W/big.bz2"
-cat "$W/big.bz2" "$W/big.bz2" >"$W/two.bz2"
-"$TIDE" capture log --raw --format combined "$W/two.bz2" -o "$W/two.tide" 2>"$W/err" || fail "two .bz2 streams: $(cat "$W/err")"
-[ "$("$TIDE" cat --allow-raw "$W/two.tide" | wc -l)" -eq 40000 ] || fail "two .bz2 streams: not 40000 records"
-size=$(stat -c %s "$W/big.bz2")
-head -c $((size / 2)) "$W/big.bz2" >"$W/cut.bz2"
-"$TIDE" capture log --raw --format combined "$W/cut.bz2" -o "$W/cutb.tide" 2>"$W/err"
-[ $? -eq 5 ] || fail "truncated .bz2: exit not 5: $(cat "$W/err")"
-grep -q "bzip2 stream is truncated" "$W/err" || fail "truncated .bz2 not said: $(cat "$W/err")"
-n=$("$TIDE" cat --allow-raw "$W/cutb.tide" | wc -l)
-[ "$n" -gt 1000 ] && [ "$n" -lt 20000 ] || fail "truncated .bz2 kept $n records"
-pass ".bz2: two concatenated streams read through (40000 records); a cut one keeps $n records, says so, exits 5"
+sys.stdout.write(l * 20000)" >"$W/big.plain"
+for c in bzip2:bz2 xz:xz; do
+  tool=${c%%:*} ext=${c#*:}
+  "$tool" -1 -c "$W/big.plain" >"$W/big.$ext"
+  cat "$W/big.$ext" "$W/big.$ext" >"$W/two.$ext"
+  "$TIDE" capture log --raw --format combined "$W/two.$ext" -o "$W/two.tide" 2>"$W/err" || fail "two .$ext streams: $(cat "$W/err")"
+  [ "$("$TIDE" cat --allow-raw "$W/two.tide" | wc -l)" -eq 40000 ] || fail "two .$ext streams: not 40000 records"
+  size=$(stat -c %s "$W/big.$ext")
+  head -c $((size / 2)) "$W/big.$ext" >"$W/cut.$ext"
+  "$TIDE" capture log --raw --format combined "$W/cut.$ext" -o "$W/cutb.tide" 2>"$W/err"
+  [ $? -eq 5 ] || fail "truncated .$ext: exit not 5: $(cat "$W/err")"
+  grep -q "$tool stream is truncated" "$W/err" || fail "truncated .$ext not said: $(cat "$W/err")"
+  n=$("$TIDE" cat --allow-raw "$W/cutb.tide" | wc -l)
+  [ "$n" -gt 1000 ] && [ "$n" -lt 20000 ] || fail "truncated .$ext kept $n records"
+  pass ".$ext: two concatenated streams read through (40000 records); a cut one keeps $n records, says so, exits 5"
+done
 
 # nginx in a container: the runtime's own log lines wrap the access log's
 # (Kubernetes CRI files, Docker json-file), stderr carries the error log, and

@@ -157,12 +157,13 @@ PY
 [ "$(stat -c %s "$W/big.pcap")" -gt 3000000 ] || fail "the padded pcap is too small to span chunks"
 gzip -1 -c "$W/big.pcap" >"$W/big.pcap.gz"
 bzip2 -1 -c "$W/big.pcap" >"$W/big.pcap.bz2"
-for v in big.pcap big.pcap.gz big.pcap.bz2; do
+xz -1 -c "$W/big.pcap" >"$W/big.pcap.xz"
+for v in big.pcap big.pcap.gz big.pcap.bz2 big.pcap.xz; do
   "$TIDE" capture pcap --raw --ports "$P" "$W/$v" -o "$W/$v.tide" 2>"$W/err" || fail "$v: $(cat "$W/err")"
   cmp -s <("$TIDE" cat --allow-raw "$W/v0.tide" | jq -c 'del(.source)') <("$TIDE" cat --allow-raw "$W/$v.tide" | jq -c 'del(.source)') ||
     fail "$v: records differ from the plain file's"
 done
-pass "a pcap of several read chunks, plain, gzipped and bzipped: the same records"
+pass "a pcap of several read chunks, plain, gzipped, bzipped and xz-compressed: the same records"
 "$TIDE" capture pcap --raw --ports "$P" - -o "$W/stdin.tide" <"$W/big.pcap" 2>"$W/err" || fail "stdin: $(cat "$W/err")"
 cmp -s <("$TIDE" cat --allow-raw "$W/v0.tide" | jq -c 'del(.source)') <("$TIDE" cat --allow-raw "$W/stdin.tide" | jq -c 'del(.source)') ||
   fail "stdin: records differ from the file's"
