@@ -98,7 +98,7 @@ int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap, int *t
 struct tide_input;
 
 /*
- * Opens a log input: a path ("-" = stdin), decompressing .gz, .zst and .bz2 by
+ * Opens a log input: a path ("-" = stdin), decompressing .gz, .zst, .bz2 and .xz by
  * their magic bytes (not their names). Returns 0 or TIDE_E_NOTFOUND/IO.
  */
 int tide_input_open(struct tide_input **out, const char *path, struct tide_err *err);
@@ -108,8 +108,9 @@ long tide_input_read(void *userp, void *buf, size_t n, struct tide_err *err);
  * Follows a live plain file like `tail -F` from its start: at the end of the
  * data it waits for more, calling idle(userp) about every 200 ms, and returns
  * end of input only once *stop is set. A rotated file (a new inode at path) is
- * read to its end and then the new file from its start; a truncated file
- * (copytruncate) is read again from its start.
+ * read on until it has stopped growing for the rotation wait (default 5 s; a
+ * server writes on into it until it reopens its log), then the new file from
+ * its start; a truncated file (copytruncate) is read again from its start.
  */
 typedef void (*tide_idle_fn)(void *userp);
 void tide_input_follow(struct tide_input *in, volatile int *stop, tide_idle_fn idle, void *userp);
@@ -117,6 +118,9 @@ void tide_input_follow(struct tide_input *in, volatile int *stop, tide_idle_fn i
  * TIDE_E_AGAIN (err says so) until more data, a rotation or a truncation
  * comes; after *stop, it ends. For several followed inputs at once. */
 void tide_input_follow_nb(struct tide_input *in, volatile int *stop);
+/* How long a followed file must have stopped growing after a rotation before
+ * it is left for the new one (> 0; default 5 s). */
+void tide_input_rotate_wait(struct tide_input *in, int64_t ns);
 
 /*
  * Reads (and decompresses) on a thread of its own, a few 1 MiB chunks ahead
@@ -168,6 +172,7 @@ struct tide_logcap_opts {
     /* live capture (one input): follow it until *stop; while it is idle, records
      * older than the wall clock minus the window are written and on_idle runs */
     volatile int *follow_stop;
+    int64_t rotate_wait_ns; /* 0: the input's default (tide_input_rotate_wait) */
     tide_idle_fn on_idle;
     void *on_idle_userp;
     /* every progress_ms of a run (0: 500; < 0: every 8,192 lines), on the

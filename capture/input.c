@@ -51,6 +51,8 @@ struct tide_input {
     uint64_t offset; /* bytes read from the current file */
     uint8_t tail[64]; /* the last bytes read, to tell a truncated-and-rewritten file */
     size_t tail_len;
+    int next_fd;         /* followed: the file now at path, once it is another (-1: none) */
+    int64_t rotate_wait; /* how long the old file must be quiet before it is left */
     /* chunks: filled by decode() here, or by the read-ahead thread */
     char *chunk;  /* without read-ahead: the chunk last handed out */
     const char *cur; /* tide_input_read() over chunks: what is left of the current one */
@@ -85,46 +87,87 @@ void tide_input_follow_nb(struct tide_input *in, volatile int *stop)
     in->follow_nb = true;
 }
 
+/* A followed file's path names a new file (a rotation): by default, how long
+ * the old one must have been left alone (its ctime: the rename, or the last
+ * write) before it is left for the new. A server writes on into the renamed
+ * file until it reopens its log: logrotate's `create` renames and makes the
+ * new file first, then signals the server in postrotate (nginx: USR1,
+ * through invoke-rc.d; Apache's graceful reload lets running requests finish
+ * and log), and each worker reopens when it next gets to it. Leaving at once
+ * lost those lines. */
+#define ROTATE_WAIT_NS INT64_C(5000000000)
+
+void tide_input_rotate_wait(struct tide_input *in, int64_t ns)
+{
+    if (ns > 0)
+        in->rotate_wait = ns;
+}
+
+/* The file that followed the open one at its path (a rotation), opened as
+ * soon as it is seen: a second rotation within the wait renames it in turn,
+ * and it must still be read. -1 while there is none. */
+static int next_file(struct tide_input *in, const struct stat *cur)
+{
+    struct stat now;
+    if (in->next_fd < 0 && stat(in->path, &now) == 0 &&
+        (now.st_ino != cur->st_ino || now.st_dev != cur->st_dev))
+        in->next_fd = open(in->path, O_RDONLY | O_CLOEXEC);
+    return in->next_fd;
+}
+
+/* Leaves the open file, read to its end, for the next one. */
+static void take_next_file(struct tide_input *in)
+{
+    close(in->fd);
+    in->fd = in->next_fd;
+    in->next_fd = -1;
+    in->offset = 0;
+    in->tail_len = 0;
+}
+
 /* At the end of a followed file, one look: 0 stopped (the real end), 1 read
  * again (more data, a rotation, a truncation), 2 nothing new yet. */
 static int follow_check(struct tide_input *in)
 {
-    {
-        struct stat now, cur;
-        if (*in->follow_stop)
-            return 0; /* real end */
-        if (fstat(in->fd, &cur) == 0 && (uint64_t)cur.st_size < in->offset) {
-            lseek(in->fd, 0, SEEK_SET); /* truncated in place: read it again */
-            in->offset = 0;
-            in->tail_len = 0;
-            return 1;
-        }
-        if (in->tail_len && (uint64_t)cur.st_size >= in->offset) {
-            /* truncated and written again past our offset before we looked: the
-             * bytes before our offset are no longer the ones we read */
-            uint8_t chk[64];
-            if (pread(in->fd, chk, in->tail_len, (off_t)(in->offset - in->tail_len)) != (ssize_t)in->tail_len ||
-                memcmp(chk, in->tail, in->tail_len) != 0) {
-                lseek(in->fd, 0, SEEK_SET);
-                in->offset = 0;
-                in->tail_len = 0;
-                return 1;
-            }
-        }
-        if (fstat(in->fd, &cur) == 0 && (uint64_t)cur.st_size > in->offset)
-            return 1; /* more data */
-        if (stat(in->path, &now) == 0 && (now.st_ino != cur.st_ino || now.st_dev != cur.st_dev)) {
-            int nfd = open(in->path, O_RDONLY | O_CLOEXEC);
-            if (nfd < 0)
-                return 2; /* the new file is not there yet */
-            close(in->fd); /* the old one was read to its end above */
-            in->fd = nfd;
-            in->offset = 0;
-            in->tail_len = 0;
-            return 1;
-        }
-        return 2;
+    struct stat cur;
+    struct timespec now;
+    if (fstat(in->fd, &cur) != 0)
+        return *in->follow_stop ? 0 : 2;
+    if (*in->follow_stop) {
+        /* the real end, once a file that came after this one is read too */
+        if (next_file(in, &cur) < 0)
+            return 0;
+        take_next_file(in);
+        return 1;
     }
+    if ((uint64_t)cur.st_size < in->offset) {
+        lseek(in->fd, 0, SEEK_SET); /* truncated in place: read it again */
+        in->offset = 0;
+        in->tail_len = 0;
+        return 1;
+    }
+    if (in->tail_len) {
+        /* truncated and written again past our offset before we looked: the
+         * bytes before our offset are no longer the ones we read */
+        uint8_t chk[64];
+        if (pread(in->fd, chk, in->tail_len, (off_t)(in->offset - in->tail_len)) != (ssize_t)in->tail_len ||
+            memcmp(chk, in->tail, in->tail_len) != 0) {
+            lseek(in->fd, 0, SEEK_SET);
+            in->offset = 0;
+            in->tail_len = 0;
+            return 1;
+        }
+    }
+    if ((uint64_t)cur.st_size > in->offset)
+        return 1; /* more data */
+    if (next_file(in, &cur) < 0)
+        return 2;
+    clock_gettime(CLOCK_REALTIME, &now);
+    if ((int64_t)(now.tv_sec - cur.st_ctim.tv_sec) * 1000000000 + (now.tv_nsec - cur.st_ctim.tv_nsec) <
+        in->rotate_wait)
+        return 2; /* renamed or written lately: the server may not have reopened its log */
+    take_next_file(in);
+    return 1;
 }
 
 /* At the end of a followed file: wait for data, a rotation, a truncation or a stop. */
@@ -222,6 +265,8 @@ int tide_input_open(struct tide_input **out, const char *path, struct tide_err *
         return tide_err_set(err, TIDE_E_NOMEM, path, "out of memory");
     snprintf(in->name, sizeof(in->name), "%s", path);
     snprintf(in->path, sizeof(in->path), "%s", path);
+    in->rotate_wait = ROTATE_WAIT_NS;
+    in->next_fd = -1;
     in->ibuf = malloc(IBUF);
     if (!in->ibuf) {
         free(in);
@@ -592,6 +637,8 @@ void tide_input_close(struct tide_input *in)
     ZSTD_freeDStream(in->zs);
     if (in->fd > 0)
         close(in->fd);
+    if (in->next_fd >= 0)
+        close(in->next_fd);
     free(in->ibuf);
     free(in);
 }

@@ -57,7 +57,6 @@ static void count_reason(struct tide_logcap_stats *st, const char *reason, bool 
     }
 }
 
-/* Reads src up to its next record (counting everything else). */
 /* Opens a source's input; followed, its end reads as "nothing new yet". */
 static int open_src(struct cap *c, struct src *s, struct tide_err *err)
 {
@@ -65,11 +64,14 @@ static int open_src(struct cap *c, struct src *s, struct tide_err *err)
     if (rc)
         return rc;
     tide_lines_init(&s->lines, tide_input_read, s->in, (size_t)16 << 20);
-    if (c->o->follow_stop)
+    if (c->o->follow_stop) {
         tide_input_follow_nb(s->in, c->o->follow_stop);
+        tide_input_rotate_wait(s->in, c->o->rotate_wait_ns);
+    }
     return 0;
 }
 
+/* Reads src up to its next record (counting everything else). */
 static int advance(struct cap *c, struct src *s, struct tide_err *err)
 {
     struct tide_str line;

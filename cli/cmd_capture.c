@@ -52,7 +52,10 @@ void help_capture(FILE *f)
             "                           live pipe (journalctl -f, kubectl logs -f) until\n"
             "                           it ends or SIGINT/SIGTERM\n"
             "      --flush D            with --follow: write a whole block at least every D\n"
-            "                           (default 10s), so a crash loses at most that\n\n"
+            "                           (default 10s), so a crash loses at most that\n"
+            "      --rotate-wait D      with --follow: after a rotation, read the old file\n"
+            "                           until it has been quiet for D (default 5s): the\n"
+            "                           server writes on into it until it reopens its log\n\n"
             "tide capture pcap: pcap/pcapng files (or a live interface); reassembles TCP\n"
             "and pairs HTTP/1.x requests with responses.\n"
             "  -i, --interface IF       live capture ('any' for all); SIGINT ends it\n"
@@ -277,6 +280,7 @@ static int capture_log(int argc, char **argv)
         {"reorder-window", required_argument, 0, 'w'}, {"max-bad", required_argument, 0, 'b'},
         {"strict", no_argument, 0, 's'}, {"level", required_argument, 0, 'l'},
         {"follow", no_argument, 0, 'F'}, {"flush", required_argument, 0, 'U'},
+        {"rotate-wait", required_argument, 0, 'Q'},
         {"tz", required_argument, 0, 'z'}, {"year", required_argument, 0, 'Y'},
         {"nginx-conf", required_argument, 0, 'C'}, {"apache-conf", required_argument, 0, 'A'},
         {"since", required_argument, 0, 'S'}, {"until", required_argument, 0, 'T'},
@@ -389,6 +393,12 @@ static int capture_log(int argc, char **argv)
         case 'U':
             if (tide_duration_parse(optarg, &fl.every) || fl.every <= 0) {
                 cli_errorf("--flush: not a duration");
+                return EXIT_USAGE;
+            }
+            break;
+        case 'Q':
+            if (tide_duration_parse(optarg, &lo.rotate_wait_ns) || lo.rotate_wait_ns <= 0) {
+                cli_errorf("--rotate-wait: not a duration");
                 return EXIT_USAGE;
             }
             break;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `tide capture log --follow` on a live log: lines appended later are
-# captured; a rotation (mv + new file) and a truncation (copytruncate) are
+# captured; a rotation (mv + new file, with the server writing on into the
+# renamed file for a while) and a truncation (copytruncate) are
 # followed; blocks are written while it runs (--flush), so a reader sees them
 # before the end; SIGINT ends it with a complete, indexed trace. Several logs
 # are followed at once.
@@ -22,7 +23,7 @@ line() { # n: a combined line whose time is now (the window lets it go after 1 s
   printf '10.0.0.%d - - [%s] "GET /page/%d HTTP/1.1" 200 %d "-" "test"\n' "$(( $1 % 250 + 1 ))" "$(date -u '+%d/%b/%Y:%H:%M:%S +0000')" "$1" "$1"
 }
 for i in 1 2 3; do line $i; done >"$W/access.log"
-"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --format combined "$W/access.log" -o "$W/live.tide" 2>"$W/err" &
+"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --rotate-wait 1s --format combined "$W/access.log" -o "$W/live.tide" 2>"$W/err" &
 CAP_PID=$!
 sleep 1
 for i in 4 5 6; do line $i >>"$W/access.log"; done
@@ -32,9 +33,10 @@ n=$("$TIDE" cat --allow-raw "$W/live.tide" 2>/dev/null | wc -l)
 [ "$n" -ge 3 ] || fail "nothing flushed while running ($n records readable)"
 pass "blocks are written while following (--flush): $n records readable before the end"
 mv "$W/access.log" "$W/access.log.1"          # rotation
-line 7 >>"$W/access.log.1"                     # a late write to the old file
 for i in 8 9; do line $i; done >"$W/access.log" # the new file
-sleep 1.5
+sleep 0.5
+line 7 >>"$W/access.log.1"                     # the server writes on into the old file
+sleep 2.5                                      # until it has been quiet for --rotate-wait
 : >"$W/access.log"                             # copytruncate
 for i in 10 11; do line $i >>"$W/access.log"; done
 sleep 1.5

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -1630,10 +1631,89 @@ static void reorder_sink_failure_is_returned(void **state)
     }
 }
 
+/* Reads a followed input until it says "nothing new yet": what came. */
+static size_t read_until_again(struct tide_input *in, char *out, size_t cap)
+{
+    size_t n = 0;
+    for (;;) {
+        struct tide_err err = {0};
+        long k = tide_input_read(in, out + n, cap - 1 - n, &err);
+        if (k <= 0) {
+            assert_int_equal(err.code, k < 0 ? TIDE_E_AGAIN : 0);
+            break;
+        }
+        n += (size_t)k;
+    }
+    out[n] = 0;
+    return n;
+}
+
+static void append(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "a");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* A followed log after a rotation: the server writes on into the renamed
+ * file until it reopens its log, so that file is read until it has been left
+ * alone for the rotation wait; a second rotation in that time renames the
+ * new file too, and it is still read, before the newest. */
+static void follow_reads_a_renamed_log_until_it_is_quiet(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tide-follow-XXXXXX", log[128], r1[128], r2[128], got[256];
+    volatile int stop = 0;
+    struct tide_input *in;
+    struct tide_err err = {0};
+    struct timespec wait = {0, 450 * 1000000};
+    assert_non_null(mkdtemp(dir));
+    snprintf(log, sizeof(log), "%s/access.log", dir);
+    snprintf(r1, sizeof(r1), "%s/access.log.1", dir);
+    snprintf(r2, sizeof(r2), "%s/access.log.2", dir);
+    append(log, "a1\n");
+    assert_int_equal(tide_input_open(&in, log, &err), 0);
+    tide_input_follow_nb(in, &stop);
+    tide_input_rotate_wait(in, 300 * 1000000);
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "a1\n");
+
+    assert_int_equal(rename(log, r1), 0); /* rotated: a new file at the path */
+    append(log, "b1\n");
+    append(r1, "a2\n"); /* the server has not reopened its log yet */
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "a2\n");
+    assert_int_equal(rename(r1, r2), 0); /* a second rotation within the wait */
+    assert_int_equal(rename(log, r1), 0);
+    append(log, "c1\n");
+    append(r1, "b2\n");
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, ""); /* the renamed file was written lately */
+    nanosleep(&wait, NULL);
+    /* the middle file whole (left alone since its rename, longer than the
+     * wait ago: no second wait for it), then the newest */
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "b1\nb2\nc1\n");
+
+    /* a rotation then a stop: what the new file holds is read before the end */
+    assert_int_equal(rename(log, r2), 0);
+    append(log, "d1\n");
+    stop = 1;
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "d1\n");
+    tide_input_close(in);
+    unlink(log);
+    unlink(r1);
+    unlink(r2);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(log_time_local_with_offset_and_brackets),
+        cmocka_unit_test(follow_reads_a_renamed_log_until_it_is_quiet),
         cmocka_unit_test(log_decimal_is_exact),
         cmocka_unit_test(request_line_forms),
         cmocka_unit_test(format_compile_errors_are_clear),
