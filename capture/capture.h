@@ -110,7 +110,8 @@ long tide_input_read(void *userp, void *buf, size_t n, struct tide_err *err);
  * end of input only once *stop is set. A rotated file (a new inode at path) is
  * read on until it has stopped growing for the rotation wait (default 5 s; a
  * server writes on into it until it reopens its log), then the new file from
- * its start; a truncated file (copytruncate) is read again from its start.
+ * its start; a truncated file (copytruncate) is read again from its start,
+ * after what its copy beside it (name.1, name-DATE) holds past what was read.
  */
 typedef void (*tide_idle_fn)(void *userp);
 void tide_input_follow(struct tide_input *in, volatile int *stop, tide_idle_fn idle, void *userp);

@@ -11,6 +11,7 @@
 #include "capture_int.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
@@ -52,6 +53,7 @@ struct tide_input {
     uint8_t tail[64]; /* the last bytes read, to tell a truncated-and-rewritten file */
     size_t tail_len;
     int next_fd;         /* followed: the file now at path, once it is another (-1: none) */
+    bool next_now;       /* next_fd is the log itself, after its copytruncate copy: no wait */
     int64_t rotate_wait; /* how long the old file must be quiet before it is left */
     /* chunks: filled by decode() here, or by the read-ahead thread */
     char *chunk;  /* without read-ahead: the chunk last handed out */
@@ -121,6 +123,64 @@ static void take_next_file(struct tide_input *in)
     close(in->fd);
     in->fd = in->next_fd;
     in->next_fd = -1;
+    in->next_now = false;
+    in->offset = 0;
+    in->tail_len = 0;
+}
+
+/* The copy logrotate's copytruncate made of a followed log before
+ * truncating it, if it is beside the log under a rotated name (access.log.1,
+ * access.log-20261122, ...), not compressed yet, and holds what was read
+ * last at the same offset: open, or -1. */
+static int find_copy(const struct tide_input *in, const struct stat *live)
+{
+    char dir[4096], name[4096 + 256];
+    const char *slash = strrchr(in->path, '/'), *base = slash ? slash + 1 : in->path;
+    size_t blen = strlen(base);
+    int found = -1, looked = 0;
+    struct dirent *de;
+    DIR *d;
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - in->path) : 1, slash ? in->path : ".");
+    if (slash == in->path)
+        snprintf(dir, sizeof(dir), "/");
+    if (!(d = opendir(dir)))
+        return -1;
+    while (found < 0 && looked < 256 && (de = readdir(d))) {
+        uint8_t chk[64];
+        struct stat st;
+        int fd;
+        if (strncmp(de->d_name, base, blen) != 0 || (de->d_name[blen] != '.' && de->d_name[blen] != '-'))
+            continue;
+        looked++;
+        snprintf(name, sizeof(name), "%s/%s", dir, de->d_name);
+        if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0)
+            continue;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino != live->st_ino &&
+            (uint64_t)st.st_size >= in->offset &&
+            pread(fd, chk, in->tail_len, (off_t)(in->offset - in->tail_len)) == (ssize_t)in->tail_len &&
+            memcmp(chk, in->tail, in->tail_len) == 0)
+            found = fd;
+        else
+            close(fd);
+    }
+    closedir(d);
+    return found;
+}
+
+/* A followed log truncated in place (copytruncate): read again from its
+ * start, after what its copy holds past what was read (the lines written
+ * between the last read and the copy, lost by tail -F). */
+static void follow_truncated(struct tide_input *in, const struct stat *live)
+{
+    int copy = in->tail_len && in->next_fd < 0 ? find_copy(in, live) : -1;
+    lseek(in->fd, 0, SEEK_SET);
+    if (copy >= 0) {
+        lseek(copy, (off_t)in->offset, SEEK_SET); /* offset and tail stay: they are the copy's too */
+        in->next_fd = in->fd;
+        in->next_now = true;
+        in->fd = copy;
+        return;
+    }
     in->offset = 0;
     in->tail_len = 0;
 }
@@ -141,9 +201,7 @@ static int follow_check(struct tide_input *in)
         return 1;
     }
     if ((uint64_t)cur.st_size < in->offset) {
-        lseek(in->fd, 0, SEEK_SET); /* truncated in place: read it again */
-        in->offset = 0;
-        in->tail_len = 0;
+        follow_truncated(in, &cur);
         return 1;
     }
     if (in->tail_len) {
@@ -152,9 +210,7 @@ static int follow_check(struct tide_input *in)
         uint8_t chk[64];
         if (pread(in->fd, chk, in->tail_len, (off_t)(in->offset - in->tail_len)) != (ssize_t)in->tail_len ||
             memcmp(chk, in->tail, in->tail_len) != 0) {
-            lseek(in->fd, 0, SEEK_SET);
-            in->offset = 0;
-            in->tail_len = 0;
+            follow_truncated(in, &cur);
             return 1;
         }
     }
@@ -163,7 +219,7 @@ static int follow_check(struct tide_input *in)
     if (next_file(in, &cur) < 0)
         return 2;
     clock_gettime(CLOCK_REALTIME, &now);
-    if ((int64_t)(now.tv_sec - cur.st_ctim.tv_sec) * 1000000000 + (now.tv_nsec - cur.st_ctim.tv_nsec) <
+    if (!in->next_now && (int64_t)(now.tv_sec - cur.st_ctim.tv_sec) * 1000000000 + (now.tv_nsec - cur.st_ctim.tv_nsec) <
         in->rotate_wait)
         return 2; /* renamed or written lately: the server may not have reopened its log */
     take_next_file(in);
@@ -225,7 +281,7 @@ static long raw_read(struct tide_input *in, void *buf, size_t n, struct tide_err
         if (k >= 0) {
             __atomic_add_fetch(&in->bytes, (uint64_t)k, __ATOMIC_RELAXED);
             in->offset += (uint64_t)k;
-            if (in->follow_stop && k > 0) {
+            if (k > 0) { /* the last bytes read, for follow_check (the first read comes before follow) */
                 size_t keep = (size_t)k >= sizeof(in->tail) ? sizeof(in->tail) : (size_t)k;
                 size_t old = in->tail_len + keep > sizeof(in->tail) ? sizeof(in->tail) - keep : in->tail_len;
                 memmove(in->tail, in->tail + in->tail_len - old, old);

@@ -1709,11 +1709,55 @@ static void follow_reads_a_renamed_log_until_it_is_quiet(void **state)
     rmdir(dir);
 }
 
+/* A followed log truncated in place (copytruncate): what was written after
+ * the last read and before the copy is read from the copy beside it, then
+ * the log from its start; a file that is not its copy is not read. */
+static void follow_reads_the_rest_from_a_copytruncate_copy(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tide-follow-XXXXXX", log[128], r1[128], other[128], got[256];
+    volatile int stop = 0;
+    struct tide_input *in;
+    struct tide_err err = {0};
+    FILE *f;
+    assert_non_null(mkdtemp(dir));
+    snprintf(log, sizeof(log), "%s/access.log", dir);
+    snprintf(r1, sizeof(r1), "%s/access.log.1", dir);
+    snprintf(other, sizeof(other), "%s/access.log-20261121", dir);
+    append(other, "x1\nx2\nx3\nx4\n"); /* an older rotation: not the copy */
+    append(log, "a1\n");
+    assert_int_equal(tide_input_open(&in, log, &err), 0);
+    tide_input_follow_nb(in, &stop);
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "a1\n");
+    append(log, "a2\n"); /* written, not read yet, when logrotate copies */
+    append(r1, "a1\na2\n");
+    assert_non_null(f = fopen(log, "w")); /* truncated */
+    fclose(f);
+    append(log, "b1\n");
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "a2\nb1\n");
+
+    /* truncated again with no copy beside it: the log from its start */
+    assert_int_equal(unlink(r1), 0);
+    append(log, "b2\n");
+    assert_non_null(f = fopen(log, "w"));
+    fclose(f);
+    append(log, "c1\n");
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "c1\n");
+    tide_input_close(in);
+    unlink(log);
+    unlink(other);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(log_time_local_with_offset_and_brackets),
         cmocka_unit_test(follow_reads_a_renamed_log_until_it_is_quiet),
+        cmocka_unit_test(follow_reads_the_rest_from_a_copytruncate_copy),
         cmocka_unit_test(log_decimal_is_exact),
         cmocka_unit_test(request_line_forms),
         cmocka_unit_test(format_compile_errors_are_clear),
