@@ -169,6 +169,16 @@ cmp -s <("$TIDE" cat --allow-raw "$W/v0.tide" | jq -c 'del(.source)') <("$TIDE" 
   fail "stdin: records differ from the file's"
 pass "a pcap on standard input (-): the same records"
 
+# --- tcpdump's rotated files (-C): connections that run on from one file into the next ---
+tcpdump -Z "$(id -un)" -r "$W/big.pcap" -w "$W/part.pcap" -C 1 2>/dev/null || fail "tcpdump -C could not split the capture"
+parts=$(ls "$W"/part.pcap* | sort -r) # newest first: tide orders them by their first packets
+[ "$(echo "$parts" | wc -l)" -ge 3 ] || fail "tcpdump -C made fewer than 3 files"
+# shellcheck disable=SC2086
+"$TIDE" capture pcap --raw --ports "$P" $parts -o "$W/parts.tide" 2>"$W/err" || fail "rotated files: $(cat "$W/err")"
+cmp -s <("$TIDE" cat --allow-raw "$W/v0.tide" | jq -c 'del(.source)') <("$TIDE" cat --allow-raw "$W/parts.tide" | jq -c 'del(.source)') ||
+  fail "rotated files: records differ from the one file's"
+pass "tcpdump -C's rotated files, given in any order: the same records as one file"
+
 # --- truncated mid-packet: every whole packet is used ------------------------------------
 size=$(stat -c %s "$W/t.pcap")
 head -c $((size - 7)) "$W/t.pcap" >"$W/cut.pcap"
