@@ -54,6 +54,7 @@ struct tide_input {
     size_t tail_len;
     int next_fd;         /* followed: the file now at path, once it is another (-1: none) */
     bool next_now;       /* next_fd is the log itself, after its copytruncate copy: no wait */
+    bool need_sniff;     /* the next bytes read start a file: their magic sets the kind */
     int64_t rotate_wait; /* how long the old file must be quiet before it is left */
     /* chunks: filled by decode() here, or by the read-ahead thread */
     char *chunk;  /* without read-ahead: the chunk last handed out */
@@ -124,6 +125,7 @@ static void take_next_file(struct tide_input *in)
     in->fd = in->next_fd;
     in->next_fd = -1;
     in->next_now = false;
+    in->need_sniff = true;
     in->offset = 0;
     in->tail_len = 0;
 }
@@ -181,6 +183,7 @@ static void follow_truncated(struct tide_input *in, const struct stat *live)
         in->fd = copy;
         return;
     }
+    in->need_sniff = true;
     in->offset = 0;
     in->tail_len = 0;
 }
@@ -297,6 +300,62 @@ static long raw_read(struct tide_input *in, void *buf, size_t n, struct tide_err
     }
 }
 
+/* Ends the decoder of the bytes read so far, if any. */
+static void end_decoder(struct tide_input *in)
+{
+    if (in->z_init)
+        inflateEnd(&in->z);
+    in->z_init = in->z_done = false;
+    ZSTD_freeDStream(in->zs);
+    in->zs = NULL;
+    in->zs_last = 0;
+    if (in->bz_init)
+        BZ2_bzDecompressEnd(&in->bz);
+    in->bz_init = in->bz_done = false;
+    if (in->xz_init)
+        lzma_end(&in->xz);
+    in->xz_init = in->xz_done = false;
+    in->kind = IN_PLAIN;
+}
+
+/* Sets up the decoder the magic of the bytes in ibuf calls for (plain when
+ * none), ending the one before: a followed log's next file, or the file
+ * read again after a truncation, starts a stream of its own. */
+static int set_kind(struct tide_input *in, struct tide_err *err)
+{
+    const uint8_t *b = in->ibuf + in->ipos;
+    size_t k = in->ilen - in->ipos;
+    end_decoder(in);
+    if (k >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
+        in->kind = IN_GZIP;
+        if (inflateInit2(&in->z, 15 + 32) != Z_OK)
+            return tide_err_set(err, TIDE_E_NOMEM, in->name, "zlib init failed");
+        in->z_init = true;
+    } else if (k >= 4 && b[0] == 0x28 && b[1] == 0xb5 && b[2] == 0x2f && b[3] == 0xfd) {
+        in->kind = IN_ZSTD;
+        if (!(in->zs = ZSTD_createDStream()))
+            return tide_err_set(err, TIDE_E_NOMEM, in->name, "zstd init failed");
+        ZSTD_initDStream(in->zs);
+    } else if (k >= 3 && b[0] == 'B' && b[1] == 'Z' && b[2] == 'h') {
+        in->kind = IN_BZIP2;
+        if (BZ2_bzDecompressInit(&in->bz, 0, 0) != BZ_OK)
+            return tide_err_set(err, TIDE_E_NOMEM, in->name, "bzip2 init failed");
+        in->bz_init = true;
+    } else if (k >= 6 && memcmp(b, "\xfd" "7zXZ\0", 6) == 0) {
+        lzma_stream z0 = LZMA_STREAM_INIT;
+        in->kind = IN_XZ;
+        in->xz = z0;
+        /* concatenated streams (xz of several files, cat a.xz b.xz) read through */
+        if (lzma_stream_decoder(&in->xz, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK)
+            return tide_err_set(err, TIDE_E_NOMEM, in->name, "xz init failed");
+        in->xz_init = true;
+    }
+    return 0;
+}
+
+/* Reads more into ibuf once it is used up: 0, -1 (err set), or 1 when the
+ * bytes read start a new file whose kind is now set (the caller decodes
+ * afresh). */
 static int fill(struct tide_input *in, struct tide_err *err)
 {
     long k;
@@ -304,11 +363,14 @@ static int fill(struct tide_input *in, struct tide_err *err)
         return 0;
     k = raw_read(in, in->ibuf, IBUF, err);
     if (k < 0)
-        return TIDE_E_IO;
+        return -1;
     in->ilen = (size_t)k;
     in->ipos = 0;
-    if (k == 0)
-        in->eof = true;
+    in->eof = k == 0; /* followed, an end may be followed by more */
+    if (k > 0 && in->need_sniff) {
+        in->need_sniff = false;
+        return set_kind(in, err) ? -1 : 1;
+    }
     return 0;
 }
 
@@ -358,39 +420,11 @@ int tide_input_open(struct tide_input **out, const char *path, struct tide_err *
     in->ilen = (size_t)k;
     if (k == 0)
         in->eof = true;
-    if (k >= 2 && in->ibuf[0] == 0x1f && in->ibuf[1] == 0x8b) {
-        in->kind = IN_GZIP;
-        if (inflateInit2(&in->z, 15 + 32) != Z_OK) {
-            tide_input_close(in);
-            return tide_err_set(err, TIDE_E_NOMEM, path, "zlib init failed");
-        }
-        in->z_init = true;
-    } else if (k >= 4 && in->ibuf[0] == 0x28 && in->ibuf[1] == 0xb5 && in->ibuf[2] == 0x2f &&
-               in->ibuf[3] == 0xfd) {
-        in->kind = IN_ZSTD;
-        in->zs = ZSTD_createDStream();
-        if (!in->zs) {
-            tide_input_close(in);
-            return tide_err_set(err, TIDE_E_NOMEM, path, "zstd init failed");
-        }
-        ZSTD_initDStream(in->zs);
-    } else if (k >= 3 && in->ibuf[0] == 'B' && in->ibuf[1] == 'Z' && in->ibuf[2] == 'h') {
-        in->kind = IN_BZIP2;
-        if (BZ2_bzDecompressInit(&in->bz, 0, 0) != BZ_OK) {
-            tide_input_close(in);
-            return tide_err_set(err, TIDE_E_NOMEM, path, "bzip2 init failed");
-        }
-        in->bz_init = true;
-    } else if (k >= 6 && memcmp(in->ibuf, "\xfd" "7zXZ\0", 6) == 0) {
-        lzma_stream z0 = LZMA_STREAM_INIT;
-        in->kind = IN_XZ;
-        in->xz = z0;
-        /* concatenated streams (xz of several files, cat a.xz b.xz) read through */
-        if (lzma_stream_decoder(&in->xz, UINT64_MAX, LZMA_CONCATENATED) != LZMA_OK) {
-            tide_input_close(in);
-            return tide_err_set(err, TIDE_E_NOMEM, path, "xz init failed");
-        }
-        in->xz_init = true;
+    if (k == 0)
+        in->need_sniff = true; /* an empty log, followed: its first bytes tell */
+    else if (set_kind(in, err)) {
+        tide_input_close(in);
+        return err->code;
     }
     *out = in;
     return 0;
@@ -399,16 +433,19 @@ int tide_input_open(struct tide_input **out, const char *path, struct tide_err *
 /* Reads and decodes up to n bytes: > 0, 0 at the end, -1 with err set. */
 static long decode(struct tide_input *in, void *buf, size_t n, struct tide_err *err)
 {
+    int f;
     if (in->kind == IN_PLAIN) {
         size_t k;
+        /* straight into the caller's buffer, but not when following: the
+         * next file's first bytes must be seen in ibuf (fill) to tell its kind */
         if (in->ipos >= in->ilen && !in->eof && !in->follow_stop && n >= IBUF) {
             long r = raw_read(in, buf, n, err); /* straight into the caller's buffer */
             if (r == 0)
                 in->eof = true;
             return r;
         }
-        if (fill(in, err))
-            return -1;
+        if ((f = fill(in, err)) != 0)
+            return f < 0 ? -1 : decode(in, buf, n, err);
         if (in->follow_stop && in->ipos >= in->ilen)
             return 0; /* stopped */
         k = in->ilen - in->ipos;
@@ -423,8 +460,8 @@ static long decode(struct tide_input *in, void *buf, size_t n, struct tide_err *
             int zr;
             if (in->z_done && in->ipos >= in->ilen && in->eof)
                 return 0;
-            if (fill(in, err))
-                return -1;
+            if ((f = fill(in, err)) != 0)
+                return f < 0 ? -1 : decode(in, buf, n, err);
             if (in->ipos >= in->ilen && in->eof) {
                 if (!in->z_done) {
                     tide_err_set(err, TIDE_E_TRUNCATED, in->name,
@@ -458,8 +495,8 @@ static long decode(struct tide_input *in, void *buf, size_t n, struct tide_err *
     if (in->kind == IN_BZIP2) {
         for (;;) {
             int br;
-            if (fill(in, err))
-                return -1;
+            if ((f = fill(in, err)) != 0)
+                return f < 0 ? -1 : decode(in, buf, n, err);
             if (in->ipos >= in->ilen && in->eof) {
                 if (!in->bz_done) {
                     tide_err_set(err, TIDE_E_TRUNCATED, in->name,
@@ -502,8 +539,8 @@ static long decode(struct tide_input *in, void *buf, size_t n, struct tide_err *
             bool end;
             if (in->xz_done)
                 return 0;
-            if (fill(in, err))
-                return -1;
+            if ((f = fill(in, err)) != 0)
+                return f < 0 ? -1 : decode(in, buf, n, err);
             end = in->ipos >= in->ilen && in->eof;
             in->xz.next_in = in->ibuf + in->ipos;
             in->xz.avail_in = in->ilen - in->ipos;
@@ -535,8 +572,8 @@ static long decode(struct tide_input *in, void *buf, size_t n, struct tide_err *
     for (;;) { /* zstd */
         ZSTD_inBuffer ib;
         ZSTD_outBuffer ob = {buf, n, 0};
-        if (fill(in, err))
-            return -1;
+        if ((f = fill(in, err)) != 0)
+            return f < 0 ? -1 : decode(in, buf, n, err);
         if (in->ipos >= in->ilen && in->eof) {
             if (in->zs_last != 0) {
                 tide_err_set(err, TIDE_E_TRUNCATED, in->name, "zstd stream is truncated");
@@ -684,13 +721,7 @@ void tide_input_close(struct tide_input *in)
         free(ra);
     }
     free(in->chunk);
-    if (in->z_init)
-        inflateEnd(&in->z);
-    if (in->bz_init)
-        BZ2_bzDecompressEnd(&in->bz);
-    if (in->xz_init)
-        lzma_end(&in->xz);
-    ZSTD_freeDStream(in->zs);
+    end_decoder(in);
     if (in->fd > 0)
         close(in->fd);
     if (in->next_fd >= 0)

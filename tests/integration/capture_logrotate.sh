@@ -6,7 +6,9 @@
 # copytruncate; all under traffic. Every request in nginx's own files is in
 # the trace exactly once, including those nginx wrote to the renamed file
 # before it reopened its log, and those copytruncate's copy took after
-# tide's last read.
+# tide's last read. The same requests also go to a second log nginx writes
+# as gzip members (gzip=1), empty when tide starts following it and rotated
+# too: each file's kind is told by its first bytes.
 set -u
 TIDE=${1:?usage: capture_logrotate.sh TIDE}
 . "$(dirname "$0")/lib.sh"
@@ -17,15 +19,20 @@ need logrotate
 
 W=$(mktemp -d)
 CAP_PID=""
+GZ_PID=""
 LOAD_PID=""
-trap '[ -n "$LOAD_PID" ] && kill "$LOAD_PID" 2>/dev/null; [ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null; nginx_stop; rm -rf "$W"' EXIT
+trap 'for p in "$LOAD_PID" "$CAP_PID" "$GZ_PID"; do [ -n "$p" ] && kill "$p" 2>/dev/null; done; nginx_stop; rm -rf "$W"' EXIT
 mkdir -p "$W/html"
 echo "hello" >"$W/html/index.html"
 chmod -R a+rX "$W"
 FMT='$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time'
-nginx_start "$W" "$FMT" 'location /r/ { return 200 "ok\n"; }' ||
+# a second log of the same requests, written as gzip members every second
+# (gzip=1: nginx buffers and compresses), empty until its first flush
+nginx_start "$W" "$FMT" 'location /r/ { return 200 "ok\n"; }
+    access_log '"$W"'/logs/gz.log.gz t gzip=1 flush=1s;' ||
   skip "nginx did not start: $(tail -3 "$W/logs/start.err" "$W/logs/error.log" 2>/dev/null)"
 LOG=$W/logs/access.log
+GZ=$W/logs/gz.log.gz
 B="http://127.0.0.1:$NGINX_PORT"
 
 # nginx's own logrotate file (Debian's, with the reopen signal sent to this
@@ -43,6 +50,15 @@ $LOG {
   endscript
 }
 EOF
+cat >"$W/gz.conf" <<EOF
+$GZ {
+  rotate 5
+  create 0640 root root
+  postrotate
+    kill -USR1 $NGINX_PID
+  endscript
+}
+EOF
 cat >"$W/copy.conf" <<EOF
 $LOG {
   rotate 5
@@ -56,6 +72,9 @@ rotate() { logrotate -f -s "$W/state" "$W/$1.conf" 2>>"$W/logrotate.err" || fail
 "$TIDE" capture log --raw --follow --flush 1s --reorder-window 5s --rotate-wait 2s --format "nginx:$FMT" "$LOG" \
   -o "$W/live.tide" 2>"$W/err" &
 CAP_PID=$!
+"$TIDE" capture log --raw --follow --flush 1s --reorder-window 5s --rotate-wait 2s --format "nginx:$FMT" "$GZ" \
+  -o "$W/gz.tide" 2>"$W/gz.err" &
+GZ_PID=$!
 sleep 0.5
 
 # traffic all along, until told to stop (bounded: at most 3000 requests)
@@ -71,6 +90,7 @@ LOAD_PID=$!
 # rotations further apart than --rotate-wait, as a day's are
 sleep 1
 rotate create # access.log -> .1, a new access.log, nginx told to reopen
+rotate gz     # gz.log.gz -> gz.log.gz.1, a new one, nginx told to reopen
 sleep 3
 rotate create # .1 -> .2.gz (delaycompress), access.log -> .1
 sleep 3
@@ -83,11 +103,15 @@ N=$(wc -l <"$W/sent")
 [ -f "$W/curl-failed" ] && fail "curl failed for $(wc -l <"$W/curl-failed") requests"
 [ -f "$W/logs/access.log.3.gz" ] || fail "logrotate did not make access.log.3.gz: $(ls "$W/logs")"
 sleep 2.5
-kill -INT "$CAP_PID"
+kill -INT "$CAP_PID" "$GZ_PID"
 wait "$CAP_PID"
 rc=$?
 CAP_PID=""
 [ $rc -eq 0 ] || fail "capture exit $rc: $(cat "$W/err")"
+wait "$GZ_PID"
+rc=$?
+GZ_PID=""
+[ $rc -eq 0 ] || fail "capture of the gzip log: exit $rc: $(cat "$W/gz.err")"
 
 # what nginx's own files hold: every request once, but for those written
 # between copytruncate's copy and its truncation (logrotate loses them)
@@ -103,5 +127,10 @@ missing=$(comm -23 "$W/logged" "$W/got" | head -20 | tr '\n' ' ')
 sort "$W/sent" >"$W/sent.sorted"
 extra=$(comm -13 "$W/sent.sorted" "$W/got" | head -20 | tr '\n' ' ')
 [ -z "$extra" ] || fail "records of requests never sent: $extra"
+zcat "$GZ" "$GZ.1" | paths >"$W/gz.logged"
+"$TIDE" cat --allow-raw "$W/gz.tide" | jq -r '.path' | sed -n 's#^/r/##p' | sort >"$W/gz.got"
+[ "$(wc -l <"$W/gz.logged")" -eq "$N" ] || fail "nginx's gzip logs hold $(wc -l <"$W/gz.logged") of the $N requests"
+cmp -s "$W/gz.logged" "$W/gz.got" || fail "the gzip log's trace differs from nginx's gzip logs: $(comm -3 "$W/gz.logged" "$W/gz.got" | head -5 | tr '\n' ' ')"
+pass "nginx's gzip=1 log, empty when followed, rotated (create + reopen): all $N requests captured once"
 pass "real nginx + logrotate under traffic (create + reopen, delaycompress, copytruncate): every request in nginx's files captured once ($(wc -l <"$W/got") of $N; nginx's files lost $lost)"
 finish

@@ -1752,12 +1752,62 @@ static void follow_reads_the_rest_from_a_copytruncate_copy(void **state)
     rmdir(dir);
 }
 
+static void append_bytes(const char *path, const void *p, size_t n)
+{
+    FILE *f = fopen(path, "ab");
+    assert_non_null(f);
+    assert_int_equal(fwrite(p, 1, n, f), n);
+    fclose(f);
+}
+
+/* A followed log's kind comes from its first bytes, whenever they come: a log
+ * empty when opened that nginx then writes as gzip members (gzip=1), and the
+ * plain file a rotation puts in its place. */
+static void follow_tells_each_files_kind_by_its_first_bytes(void **state)
+{
+    (void)state;
+    static const uint8_t g1[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x4b, 0x37,
+                                 0xe4, 0x02, 0x00, 0x1b, 0xea, 0x51, 0x94, 0x03, 0x00, 0x00, 0x00};
+    static const uint8_t g2[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x4b, 0x37,
+                                 0xe2, 0x02, 0x00, 0xd8, 0xb9, 0x7c, 0xbf, 0x03, 0x00, 0x00, 0x00};
+    char dir[] = "/tmp/tide-follow-XXXXXX", log[128], r1[128], got[256];
+    volatile int stop = 0;
+    struct tide_input *in;
+    struct tide_err err = {0};
+    struct timespec wait = {0, 150 * 1000000};
+    assert_non_null(mkdtemp(dir));
+    snprintf(log, sizeof(log), "%s/access.log.gz", dir);
+    snprintf(r1, sizeof(r1), "%s/access.log.gz.1", dir);
+    append(log, "");
+    assert_int_equal(tide_input_open(&in, log, &err), 0);
+    tide_input_follow_nb(in, &stop);
+    tide_input_rotate_wait(in, 100 * 1000000);
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "");
+    append_bytes(log, g1, sizeof(g1)); /* one member a flush */
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "g1\n");
+    append_bytes(log, g2, sizeof(g2));
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "g2\n");
+    assert_int_equal(rename(log, r1), 0); /* rotated: a plain file now */
+    append(log, "p1\n");
+    nanosleep(&wait, NULL);
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "p1\n");
+    tide_input_close(in);
+    unlink(log);
+    unlink(r1);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(log_time_local_with_offset_and_brackets),
         cmocka_unit_test(follow_reads_a_renamed_log_until_it_is_quiet),
         cmocka_unit_test(follow_reads_the_rest_from_a_copytruncate_copy),
+        cmocka_unit_test(follow_tells_each_files_kind_by_its_first_bytes),
         cmocka_unit_test(log_decimal_is_exact),
         cmocka_unit_test(request_line_forms),
         cmocka_unit_test(format_compile_errors_are_clear),
