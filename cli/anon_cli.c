@@ -210,6 +210,10 @@ int cmd_anonymize(int argc, char **argv)
         cli_errorf("anonymize: exactly one input trace expected");
         return EXIT_USAGE;
     }
+    if (!outpath) {
+        cli_errorf("anonymize: an output is required (-o FILE, or -o - for stdout)");
+        return EXIT_USAGE;
+    }
     fd = cli_in_open(argv[optind], &err);
     if (fd < 0 || tide_trace_reader_open(&r, fd, argv[optind], NULL, &err)) {
         cli_error(&err);
@@ -348,6 +352,10 @@ static int trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw
     t->raw = raw;
     t->ca = ca;
     t->out.fd = -1;
+    if (!outpath) { /* said before the key is set up (and warned about) */
+        cli_errorf("an output is required (-o FILE, or -o - for stdout)");
+        return EXIT_USAGE;
+    }
     if (!raw && cli_anon_setup(ca, &err)) {
         cli_error(&err);
         return EXIT_USAGE;

@@ -410,6 +410,10 @@ static int capture_log(int argc, char **argv)
         cli_errorf("capture log: no input files (use '-' for stdin)");
         return EXIT_USAGE;
     }
+    if (!outpath) { /* said before any input is read or guessed */
+        cli_errorf("capture log: an output is required (-o FILE, or -o - for stdout)");
+        return EXIT_USAGE;
+    }
     if (lo.since_ns && lo.until_ns && lo.until_ns <= lo.since_ns) {
         cli_errorf("capture log: --until is not after --since");
         return EXIT_USAGE;
@@ -764,6 +768,10 @@ static int capture_pcap(int argc, char **argv)
     }
     if (po.interface && optind < argc) {
         cli_errorf("capture pcap: files or --interface, not both");
+        return EXIT_USAGE;
+    }
+    if (!outpath) {
+        cli_errorf("capture pcap: an output is required (-o FILE, or -o - for stdout)");
         return EXIT_USAGE;
     }
     if (!po.interface) {

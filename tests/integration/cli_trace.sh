@@ -46,6 +46,16 @@ n2=$("$TIDE" cat --allow-raw --from +4m59.804343s --to +5m59.804343s "$W/a.tide"
 [ $? -eq 2 ] || fail "bad --from accepted"
 pass "--from/--to (absolute and offsets) and --limit"
 
+# a forgotten -o is said first and alone: nothing is read, guessed or warned about
+"$TIDE" cat --allow-raw "$W/a.tide" | head -3 >"$W/few.jsonl"
+for cmd in "import $W/few.jsonl" "anonymize $W/a.tide" "capture log $W/few.jsonl" "capture pcap $W/few.jsonl"; do
+  # shellcheck disable=SC2086
+  "$TIDE" $cmd 2>"$W/err"
+  [ $? -eq 2 ] || fail "tide $cmd without -o: exit not 2"
+  [ "$(wc -l <"$W/err")" -eq 1 ] && grep -q "an output is required" "$W/err" || fail "tide $cmd without -o: $(cat "$W/err")"
+done
+pass "a missing -o is the one thing said (import, anonymize, capture log, capture pcap)"
+
 # reading from a pipe gives the same records
 cat "$W/a.tide" | "$TIDE" cat --allow-raw - >"$W/p.jsonl" || fail "cat from pipe"
 cmp -s "$W/a.jsonl" "$W/p.jsonl" || fail "pipe read differs"
