@@ -155,7 +155,7 @@ static int find_copy(const struct tide_input *in, const struct stat *live)
             continue;
         looked++;
         snprintf(name, sizeof(name), "%s/%s", dir, de->d_name);
-        if ((fd = open(name, O_RDONLY | O_CLOEXEC)) < 0)
+        if ((fd = open(name, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0) /* a FIFO must not block */
             continue;
         if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino != live->st_ino &&
             (uint64_t)st.st_size >= in->offset &&
