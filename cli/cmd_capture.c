@@ -186,8 +186,10 @@ static void on_bad(void *userp, const char *file, uint64_t line, const char *rea
         fprintf(stderr, "tide: (more bad lines: counted in the summary)\n");
 }
 
-/* Reads the start of a log to guess its format; *tailed: lines with fields the guess ignores. */
-static int sniff(const char *path, char *out, size_t cap, int *tailed, struct tide_err *err)
+/* Reads the start of a log to guess its format; *tailed: lines with fields the
+ * guess ignores. An empty log has nothing to guess from: with empty, *empty
+ * says so (and out is ""); without, it is an error. */
+static int sniff(const char *path, char *out, size_t cap, int *tailed, bool *empty, struct tide_err *err)
 {
     struct tide_input *in;
     char *buf = malloc(65536);
@@ -207,9 +209,18 @@ static int sniff(const char *path, char *out, size_t cap, int *tailed, struct ti
         len += (size_t)k;
     }
     tide_input_close(in);
+    if (len == 0 && empty) {
+        free(buf);
+        *empty = true;
+        out[0] = 0;
+        return 0;
+    }
     rc = tide_logfmt_sniff(buf, len, out, cap, tailed);
     free(buf);
-    if (rc)
+    if (rc && len == 0)
+        tide_err_set(err, rc, path, "is empty: nothing to tell its format from; give --format, or the "
+                                    "server's configuration (--nginx-conf, --apache-conf)");
+    else if (rc)
         tide_err_set(err, rc, path, "cannot tell the log format from the first lines; give --format, or the "
                                     "server's configuration (--nginx-conf, --apache-conf)");
     return rc;
@@ -270,6 +281,55 @@ static void say_format(const char *file, const char *spec, const char *prev, con
     *same = 0;
     if (file)
         fprintf(stderr, "tide: %s: format %s (%s)\n", file, spec, note);
+}
+
+/* Compiles input path's format, with the time zone and the year for dates
+ * without one. */
+static int setup_format(struct tide_logfmt **f, const char *spec, const char *map, int64_t tz, int year,
+                        bool follow, const char *path, struct tide_err *err)
+{
+    struct stat sb;
+    int64_t ref = 0;
+    if (tide_logfmt_compile(f, spec, map, err))
+        return err->code;
+    tide_logfmt_set_tz(*f, tz);
+    /* syslog dates without a year: no later than the file's last change (a
+     * followed log's lines are new: the time they are read) */
+    if (!follow && strcmp(path, "-") != 0 && stat(path, &sb) == 0)
+        ref = (int64_t)sb.st_mtim.tv_sec * TIDE_NS_PER_SEC + sb.st_mtim.tv_nsec;
+    tide_logfmt_set_year(*f, year, ref);
+    return 0;
+}
+
+/* The format of a log that was empty when guessing began: the one the other
+ * inputs share. Followed, lines will come, so without one it is an error;
+ * read once, it has no lines, and any format reads them. */
+static const char *empty_log_format(const char *path, char *const *names, int n, bool follow,
+                                    struct tide_err *err)
+{
+    const char *common = NULL;
+    int i;
+    for (i = 0; i < n; i++) {
+        if (!names[i])
+            continue;
+        if (common && strcmp(common, names[i]) != 0) {
+            common = NULL;
+            break;
+        }
+        common = names[i];
+    }
+    if (common) {
+        fprintf(stderr, "tide: %s: empty; %s with the format of the others (%s)\n", path,
+                follow ? "followed" : "read", common);
+        return common;
+    }
+    if (follow) {
+        tide_err_set(err, TIDE_E_USAGE, path, "is empty: nothing to tell its format from; give --format, or the "
+                                              "server's configuration (--nginx-conf, --apache-conf)");
+        return NULL;
+    }
+    fprintf(stderr, "tide: %s: empty\n", path);
+    return "combined";
 }
 
 static int capture_log(int argc, char **argv)
@@ -443,6 +503,7 @@ static int capture_log(int argc, char **argv)
     for (i = 0; i < n; i++) {
         char guessed[512];
         int tailed = 0;
+        bool empty = false;
         const char *spec = format;
         if (!spec && webconf) {
             if (tide_webconf_format_for(webconf, argv[optind + i], guessed, sizeof(guessed), &err)) {
@@ -459,11 +520,13 @@ static int capture_log(int argc, char **argv)
                 ex = EXIT_USAGE;
                 goto out_free;
             }
-            if (sniff(argv[optind + i], guessed, sizeof(guessed), &tailed, &err)) {
+            if (sniff(argv[optind + i], guessed, sizeof(guessed), &tailed, &empty, &err)) {
                 cli_error(&err);
                 ex = EXIT_USAGE;
                 goto out_free;
             }
+            if (empty)
+                continue; /* below, once the others are known */
             say_format(argv[optind + i], guessed, i ? fmt_names[i - 1] : NULL, "guessed; --format sets it",
                        tailed > 0, &same);
             if (tailed)
@@ -472,24 +535,26 @@ static int capture_log(int argc, char **argv)
                         argv[optind + i], tailed);
             spec = guessed;
         }
-        if (tide_logfmt_compile(&fmts[i], spec, map, &err)) {
+        if (setup_format(&fmts[i], spec, map, tz, year, follow, argv[optind + i], &err) ||
+            !(fmt_names[i] = strdup(spec))) {
             cli_error(&err);
             ex = EXIT_USAGE;
             goto out_free;
         }
-        tide_logfmt_set_tz(fmts[i], tz);
-        {
-            /* syslog dates without a year: no later than the file's last change
-             * (a followed log's lines are new: the time they are read) */
-            struct stat sb;
-            int64_t ref = 0;
-            if (!follow && strcmp(argv[optind + i], "-") != 0 && stat(argv[optind + i], &sb) == 0)
-                ref = (int64_t)sb.st_mtim.tv_sec * TIDE_NS_PER_SEC + sb.st_mtim.tv_nsec;
-            tide_logfmt_set_year(fmts[i], year, ref);
-        }
-        fmt_names[i] = strdup(spec);
     }
     say_format(NULL, NULL, NULL, NULL, false, &same);
+    for (i = 0; i < n; i++) {
+        const char *spec;
+        if (fmts[i])
+            continue;
+        spec = empty_log_format(argv[optind + i], fmt_names, n, follow, &err);
+        if (!spec || setup_format(&fmts[i], spec, map, tz, year, follow, argv[optind + i], &err) ||
+            !(fmt_names[i] = strdup(spec))) {
+            cli_error(&err);
+            ex = EXIT_USAGE;
+            goto out_free;
+        }
+    }
     ex = cli_trace_out_open_kinds(&to, outpath, raw, &ca, (const char *const *)fmt_names,
                                   (const char *const *)argv + optind, n, &wo);
     if (ex != EXIT_OK)
@@ -625,7 +690,7 @@ static int reconcile(const char *log, struct per_minute *cap, struct tide_err *e
     srv.n = calloc(srv.cap, sizeof(uint64_t));
     if (!srv.n)
         return TIDE_E_NOMEM;
-    rc = sniff(log, spec, sizeof(spec), NULL, err);
+    rc = sniff(log, spec, sizeof(spec), NULL, NULL, err);
     if (!rc)
         rc = tide_logfmt_compile(&fmt, spec, NULL, err);
     if (!rc)

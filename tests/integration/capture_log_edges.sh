@@ -192,6 +192,17 @@ gzip -c "$W/day.log" >"$W/day.log.2.gz"
   fail "rotations guessed: $(cat "$W/err")"
 pass "a log's rotations, guessed alike, are said once"
 
+# right after logrotate the live log is empty: it takes its rotations' format
+# (nothing to guess from); alone and followed, --format is asked for
+: >"$W/fresh.log"
+"$TIDE" capture log --raw "$W/day.log.1" "$W/fresh.log" -o "$W/fresh.tide" 2>"$W/err" || fail "an empty log among its rotations: $(cat "$W/err")"
+grep -q "fresh.log: empty; read with the format of the others" "$W/err" || fail "empty log not said: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/fresh.tide" | wc -l)" -eq "$("$TIDE" cat --allow-raw "$W/rot.tide" | wc -l | awk '{print $1 / 3}')" ] ||
+  fail "an empty log among its rotations: records lost"
+"$TIDE" capture log --raw --follow "$W/fresh.log" -o "$W/f2.tide" 2>"$W/err"
+[ $? -eq 2 ] && grep -q "is empty: nothing to tell its format from; give --format" "$W/err" || fail "empty followed log: $(cat "$W/err")"
+pass "an empty log (just rotated) takes its rotations' format; followed alone, --format is asked for"
+
 # a file that ends inside a split line (the runtime died before the last
 # piece): the pieces are one bad line, not lost without a word
 head -n 7 "$W/cri.log" >"$W/cut.log"
