@@ -226,6 +226,7 @@ struct tide_pcap_stats {
     uint64_t skipped_bytes[TIDE_PCAP_SKIP_KINDS];
     uint64_t kernel_drops, if_drops;          /* live capture (pcap_stats) */
     bool file_truncated;                      /* a file ended inside a packet */
+    uint64_t empty_files;                     /* files without a byte (not even a file header): no packets */
     uint64_t outside;                         /* requests outside [since, until): not written */
     int64_t first_ts, last_ts;
 };

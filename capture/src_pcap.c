@@ -766,6 +766,21 @@ static bool is_pcapng(const char *path)
     return yes;
 }
 
+/* A file without a byte, once decompressed (a capture that never wrote its
+ * header): no packets, not a broken file. */
+static bool is_empty(const char *path)
+{
+    struct tide_input *in;
+    struct tide_err err;
+    uint8_t b;
+    bool yes;
+    if (strcmp(path, "-") == 0 || tide_input_open(&in, path, &err))
+        return false;
+    yes = tide_input_read(in, &b, 1, &err) == 0;
+    tide_input_close(in);
+    return yes;
+}
+
 /* The time of a file's first packet, to read several files in time order. */
 static int64_t first_time(const char *path)
 {
@@ -837,6 +852,10 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
             int r;
             tide__flows_opts(x.flows)->source_name = path;
             tide__flows_opts(x.flows)->packet_no = 0;
+            if (is_empty(path)) {
+                st->empty_files++;
+                continue;
+            }
             /* tide's own readers; 1: a pcap variant (or stdin) for libpcap */
             if ((rc = is_pcapng(path) ? read_pcapng(&x, path, err) : read_pcap_classic(&x, path, err)) != 1) {
                 if (rc == TIDE_E_TRUNCATED)

@@ -883,11 +883,11 @@ static int capture_pcap(int argc, char **argv)
     tide_buf_init(&fb, 0);
     tide_buf_printf(&fb, "{\"capture\":{\"kind\":\"pcap\",\"packets\":%llu,\"connections\":%llu,"
                          "\"requests\":%llu,\"responses\":%llu,\"no_response\":%llu,\"kernel_drops\":%llu,"
-                         "\"outside\":%llu,\"skipped\":{",
+                         "\"outside\":%llu,\"empty_files\":%llu,\"skipped\":{",
                     (unsigned long long)st.packets, (unsigned long long)st.connections,
                     (unsigned long long)st.requests, (unsigned long long)st.responses,
                     (unsigned long long)st.no_response, (unsigned long long)st.kernel_drops,
-                    (unsigned long long)st.outside);
+                    (unsigned long long)st.outside, (unsigned long long)st.empty_files);
     for (i = 0; i < TIDE_PCAP_SKIP_KINDS; i++)
         tide_buf_printf(&fb, "%s\"%s\":[%llu,%llu]", i ? "," : "", tide_pcap_skip_name(i),
                         (unsigned long long)st.skipped[i], (unsigned long long)st.skipped_bytes[i]);
@@ -909,11 +909,16 @@ static int capture_pcap(int argc, char **argv)
         if (st.outside)
             fprintf(stderr, "tide:   %llu request(s) outside --since/--until, not written\n",
                     (unsigned long long)st.outside);
-        fprintf(stderr, "tide:   link types:");
-        for (i = 0; i < 6; i++)
-            if (st.by_linktype[i])
-                fprintf(stderr, " %s %llu", LT[i], (unsigned long long)st.by_linktype[i]);
-        fprintf(stderr, "\n");
+        if (st.empty_files)
+            fprintf(stderr, "tide:   %llu empty file(s): no packets, not even a file header\n",
+                    (unsigned long long)st.empty_files);
+        if (st.packets) {
+            fprintf(stderr, "tide:   link types:");
+            for (i = 0; i < 6; i++)
+                if (st.by_linktype[i])
+                    fprintf(stderr, " %s %llu", LT[i], (unsigned long long)st.by_linktype[i]);
+            fprintf(stderr, "\n");
+        }
         for (i = 0; i < TIDE_PCAP_SKIP_KINDS; i++)
             if (st.skipped[i] || st.skipped_bytes[i])
                 fprintf(stderr, "tide:   not used: %s: %llu (%llu bytes)\n", tide_pcap_skip_name(i),

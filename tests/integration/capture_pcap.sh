@@ -178,6 +178,12 @@ parts=$(ls "$W"/part.pcap* | sort -r) # newest first: tide orders them by their 
 cmp -s <("$TIDE" cat --allow-raw "$W/v0.tide" | jq -c 'del(.source)') <("$TIDE" cat --allow-raw "$W/parts.tide" | jq -c 'del(.source)') ||
   fail "rotated files: records differ from the one file's"
 pass "tcpdump -C's rotated files, given in any order: the same records as one file"
+: >"$W/empty.pcap" # a capture killed before it wrote its header
+"$TIDE" capture pcap --raw --ports "$P" "$W/empty.pcap" "$W/t.pcap" -o "$W/withempty.tide" 2>"$W/err" || fail "an empty file among pcaps: $(cat "$W/err")"
+grep -q "1 empty file(s): no packets" "$W/err" || fail "empty pcap not said: $(cat "$W/err")"
+cmp -s <("$TIDE" cat --allow-raw "$W/v0.tide" | jq -c 'del(.source)') <("$TIDE" cat --allow-raw "$W/withempty.tide" | jq -c 'del(.source)') ||
+  fail "an empty file among pcaps: records differ"
+pass "an empty pcap file among others: counted and said, not an error"
 
 # --- truncated mid-packet: every whole packet is used ------------------------------------
 size=$(stat -c %s "$W/t.pcap")
