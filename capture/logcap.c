@@ -137,6 +137,10 @@ static int advance(struct cap *c, struct src *s, struct tide_err *err)
             return 0;
         }
         c->st->lines++;
+        if (s->lines.lineno == 1 && line.len >= 3 && memcmp(line.p, "\xef\xbb\xbf", 3) == 0) {
+            line.p += 3; /* a UTF-8 byte order mark (Windows tools write one) */
+            line.len -= 3;
+        }
         tide_arena_reset(&c->scratch);
         reason = NULL;
         rc = tide_logfmt_parse(s->fmt, line.p, line.len, &c->tmp, &c->scratch, &reason);

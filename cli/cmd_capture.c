@@ -215,7 +215,10 @@ static int sniff(const char *path, char *out, size_t cap, int *tailed, bool *emp
         out[0] = 0;
         return 0;
     }
-    rc = tide_logfmt_sniff(buf, len, out, cap, tailed);
+    {
+        size_t bom = len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0; /* read past it too */
+        rc = tide_logfmt_sniff(buf + bom, len - bom, out, cap, tailed);
+    }
     free(buf);
     if (rc && len == 0)
         tide_err_set(err, rc, path, "is empty: nothing to tell its format from; give --format, or the "

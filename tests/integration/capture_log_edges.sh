@@ -18,6 +18,14 @@ printf '%s\r\n%s' "$L1" "$L2" >"$W/crlf.log"
 [ "$("$TIDE" cat --allow-raw "$W/c.tide" | jq -r '.headers[0][1]' | tr '\n' '|')" = "ua one|ua two|" ] || fail "CRLF or last line"
 pass "CRLF line endings and a last line without a newline"
 
+# a UTF-8 byte order mark first (Windows tools write one): not part of the first line, nor of the guess
+printf '\xef\xbb\xbf%s\n%s\n' "$L1" "$L2" >"$W/bom.log"
+printf '\xef\xbb\xbf#Software: Microsoft Internet Information Services 10.0\r\n#Fields: date time s-ip cs-method cs-uri-stem cs-uri-query s-port cs-username c-ip cs(User-Agent) sc-status sc-substatus sc-win32-status time-taken\r\n2025-11-20 12:00:01 10.0.0.1 GET /a x=1 80 - 1.2.3.4 Mozilla/5.0 200 0 0 15\r\n' >"$W/bom-iis.log"
+"$TIDE" capture log --raw "$W/bom.log" "$W/bom-iis.log" -o "$W/bom.tide" 2>"$W/err" || fail "byte order mark: $(cat "$W/err")"
+grep -q "bom-iis.log: format w3c" "$W/err" || fail "a W3C log with a byte order mark not guessed: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/bom.tide" | jq -r .client | sort | tr '\n' '|')" = "1.2.3.4|1.2.3.4|::1|" ] || fail "byte order mark kept in a field"
+pass "a UTF-8 byte order mark before the first line is read past (combined, and IIS's W3C guessed)"
+
 python3 - "$W" <<'PY'
 import sys
 W = sys.argv[1]
