@@ -8,6 +8,7 @@
 #include "capture/capture.h"
 
 #include <getopt.h>
+#include <regex.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -286,6 +287,42 @@ static void say_format(const char *file, const char *spec, const char *prev, con
         fprintf(stderr, "tide: %s: format %s (%s)\n", file, spec, note);
 }
 
+/* Whose error log path is, by its first line (a shell glob of every .log in
+ * nginx's log directory takes it in with the access logs), or NULL. */
+static const char *error_log_of(const char *path)
+{
+    static const struct {
+        const char *who, *re;
+    } K[] = {
+        /* 2026/11/22 21:40:01 [error] 1234#1234: ... */
+        {"nginx's", "^[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} "
+                    "\\[(debug|info|notice|warn|error|crit|alert|emerg)\\] [0-9]+#[0-9]+: "},
+        /* [Sun Nov 22 21:40:01.123456 2026] [core:error] [pid 1234...] ... */
+        {"Apache's", "^\\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9:.]+ [0-9]{4}\\] "
+                     "\\[([a-z_0-9]+:)?(emerg|alert|crit|error|warn|notice|info|debug|trace[1-8])\\] "}};
+    struct tide_input *in;
+    struct tide_err err;
+    char buf[4096];
+    long len = 0, k;
+    const char *who = NULL;
+    size_t i;
+    if (strcmp(path, "-") == 0 || tide_input_open(&in, path, &err))
+        return NULL;
+    while (len < (long)sizeof(buf) - 1 && (k = tide_input_read(in, buf + len, sizeof(buf) - 1 - (size_t)len, &err)) > 0)
+        len += k;
+    tide_input_close(in);
+    buf[len] = 0;
+    for (i = 0; i < sizeof(K) / sizeof(K[0]) && !who; i++) {
+        regex_t re;
+        if (regcomp(&re, K[i].re, REG_EXTENDED | REG_NOSUB | REG_NEWLINE) != 0)
+            continue;
+        if (regexec(&re, buf, 0, NULL, 0) == 0)
+            who = K[i].who;
+        regfree(&re);
+    }
+    return who;
+}
+
 /* Compiles input path's format, with the time zone and the year for dates
  * without one. */
 static int setup_format(struct tide_logfmt **f, const char *spec, const char *map, int64_t tz, int year,
@@ -507,7 +544,19 @@ static int capture_log(int argc, char **argv)
         char guessed[512];
         int tailed = 0;
         bool empty = false;
-        const char *spec = format;
+        const char *spec = format, *who = format ? NULL : error_log_of(argv[optind + i]);
+        if (who && n > 1) { /* a glob of the log directory took it in: said, and left out */
+            fprintf(stderr, "tide: %s: %s error log, not an access log: left out\n", argv[optind + i], who);
+            memmove(&argv[optind + i], &argv[optind + i + 1], (size_t)(n - i - 1) * sizeof(*argv));
+            n--;
+            i--;
+            continue;
+        }
+        if (who) {
+            cli_errorf("%s: %s error log, not an access log", argv[optind + i], who);
+            ex = EXIT_USAGE;
+            goto out_free;
+        }
         if (!spec && webconf) {
             if (tide_webconf_format_for(webconf, argv[optind + i], guessed, sizeof(guessed), &err)) {
                 cli_error(&err);

@@ -70,6 +70,16 @@ grep -q "format nginx:.* (from $W/nginx.conf)" "$W/err" || fail "--nginx-conf: $
 "$TIDE" cat --allow-raw "$W/c.tide" | cmp -s - "$W/t.jsonl" || fail "--nginx-conf gives other records than --format"
 pass "--nginx-conf finds the log_format of the access_log in nginx's own configuration"
 
+# a glob of nginx's log directory takes its error log in too: said and left out
+grep -q '\[error\]' "$W/logs/error.log" || fail "nginx logged no error (the 404 should be one)"
+"$TIDE" capture log --raw --nginx-conf "$W/nginx.conf" "$W/logs/error.log" "$W/access.log" -o "$W/e.tide" 2>"$W/err" ||
+  fail "error log among the inputs: $(cat "$W/err")"
+grep -q "error.log: nginx's error log, not an access log: left out" "$W/err" || fail "error log not said: $(cat "$W/err")"
+"$TIDE" cat --allow-raw "$W/e.tide" | cmp -s - "$W/t.jsonl" || fail "with the error log left out: other records"
+"$TIDE" capture log --raw "$W/logs/error.log" -o "$W/e1.tide" 2>"$W/err"
+[ $? -eq 2 ] && grep -q "nginx's error log, not an access log" "$W/err" || fail "error log alone: $(cat "$W/err")"
+pass "nginx's error log given with its access log is said and left out; alone, refused as what it is"
+
 # match records to sent requests by method+path (unique in this set)
 i=0
 while read -r m path q want t0 t1; do
