@@ -975,6 +975,10 @@ static int capture_pcap(int argc, char **argv)
             if (st.skipped[i] || st.skipped_bytes[i])
                 fprintf(stderr, "tide:   not used: %s: %llu (%llu bytes)\n", tide_pcap_skip_name(i),
                         (unsigned long long)st.skipped[i], (unsigned long long)st.skipped_bytes[i]);
+        if (st.skipped[TIDE_PCAP_SKIP_TRUNCATED_PACKET])
+            fprintf(stderr, "tide:   (the capture kept only the first bytes of %s packets: record with the whole "
+                            "packet, tcpdump -s 0)\n",
+                    st.skipped[TIDE_PCAP_SKIP_TRUNCATED_PACKET] == st.packets ? "all" : "those");
         if (st.bodies_truncated)
             fprintf(stderr, "tide:   %llu request bodies truncated at --max-body (flagged)\n",
                     (unsigned long long)st.bodies_truncated);

@@ -184,6 +184,20 @@ grep -q "1 empty file(s): no packets" "$W/err" || fail "empty pcap not said: $(c
 cmp -s <("$TIDE" cat --allow-raw "$W/v0.tide" | jq -c 'del(.source)') <("$TIDE" cat --allow-raw "$W/withempty.tide" | jq -c 'del(.source)') ||
   fail "an empty file among pcaps: records differ"
 pass "an empty pcap file among others: counted and said, not an error"
+python3 - "$W/t.pcap" "$W/snap.pcap" <<'PY2' # as tcpdump -s 96 records: each packet cut at 96 bytes
+import struct, sys
+src = open(sys.argv[1], "rb").read()
+out, at = [src[:24]], 24
+while at + 16 <= len(src):
+    sec, usec, incl, orig = struct.unpack("<IIII", src[at:at + 16])
+    k = min(incl, 96)
+    out.append(struct.pack("<IIII", sec, usec, k, orig) + src[at + 16:at + 16 + k])
+    at += 16 + incl
+open(sys.argv[2], "wb").write(b"".join(out))
+PY2
+"$TIDE" capture pcap --raw --ports "$P" "$W/snap.pcap" -o "$W/snap.tide" 2>"$W/err" || fail "snaplen-cut pcap: $(cat "$W/err")"
+grep -q "not used: truncated packets (snaplen): [1-9]" "$W/err" && grep -q "tcpdump -s 0" "$W/err" || fail "snaplen cut not said: $(cat "$W/err")"
+pass "packets cut by a short snaplen are counted and the fix is said"
 
 # --- truncated mid-packet: every whole packet is used ------------------------------------
 size=$(stat -c %s "$W/t.pcap")
