@@ -122,6 +122,9 @@ void tide_input_follow_nb(struct tide_input *in, volatile int *stop);
 /* How long a followed file must have stopped growing after a rotation before
  * it is left for the new one (> 0; default 5 s). */
 void tide_input_rotate_wait(struct tide_input *in, int64_t ns);
+/* Followed: the input ends once its file is deleted (no link left, nothing
+ * at its path) and left alone for the rotation wait. */
+void tide_input_end_when_gone(struct tide_input *in);
 
 /*
  * Reads (and decompresses) on a thread of its own, a few 1 MiB chunks ahead
@@ -185,6 +188,15 @@ struct tide_logcap_opts {
     /* only requests that start in [since_ns, until_ns) are written (the others
      * are counted); TIDE_TIME_UNKNOWN (or 0 in a zeroed struct): no bound */
     int64_t since_ns, until_ns;
+    /* followed: glob(3) patterns looked at again about every second; a file
+     * that newly matches one is followed from its start with the format
+     * new_format gives (returning 0 and *f; 1: not followed; 2: asked again
+     * later, as when it is still empty), and ends once it is deleted and left
+     * alone for the rotation wait (a pod's log in /var/log/containers) */
+    const char *const *follow_globs;
+    int n_follow_globs;
+    int (*new_format)(void *userp, const char *path, const char *pattern, struct tide_logfmt **f);
+    void *new_format_userp;
 };
 
 /*

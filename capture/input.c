@@ -56,6 +56,7 @@ struct tide_input {
     bool next_now;       /* next_fd is the log itself, after its copytruncate copy: no wait */
     bool need_sniff;     /* the next bytes read start a file: their magic sets the kind */
     int64_t rotate_wait; /* how long the old file must be quiet before it is left */
+    bool end_when_gone;  /* followed: deleted and quiet is the end */
     /* chunks: filled by decode() here, or by the read-ahead thread */
     char *chunk;  /* without read-ahead: the chunk last handed out */
     const char *cur; /* tide_input_read() over chunks: what is left of the current one */
@@ -104,6 +105,16 @@ void tide_input_rotate_wait(struct tide_input *in, int64_t ns)
 {
     if (ns > 0)
         in->rotate_wait = ns;
+}
+
+void tide_input_end_when_gone(struct tide_input *in) { in->end_when_gone = true; }
+
+/* Nanoseconds since the file's last change (ctime: a write, a rename, an unlink). */
+static int64_t quiet_for(const struct stat *st)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)(now.tv_sec - st->st_ctim.tv_sec) * 1000000000 + (now.tv_nsec - st->st_ctim.tv_nsec);
 }
 
 /* The file that followed the open one at its path (a rotation), opened as
@@ -193,7 +204,6 @@ static void follow_truncated(struct tide_input *in, const struct stat *live)
 static int follow_check(struct tide_input *in)
 {
     struct stat cur;
-    struct timespec now;
     if (fstat(in->fd, &cur) != 0)
         return *in->follow_stop ? 0 : 2;
     if (*in->follow_stop) {
@@ -219,11 +229,13 @@ static int follow_check(struct tide_input *in)
     }
     if ((uint64_t)cur.st_size > in->offset)
         return 1; /* more data */
-    if (next_file(in, &cur) < 0)
+    if (next_file(in, &cur) < 0) {
+        struct stat at;
+        if (in->end_when_gone && cur.st_nlink == 0 && stat(in->path, &at) != 0 && quiet_for(&cur) >= in->rotate_wait)
+            return 0; /* deleted, and no one writes it */
         return 2;
-    clock_gettime(CLOCK_REALTIME, &now);
-    if (!in->next_now && (int64_t)(now.tv_sec - cur.st_ctim.tv_sec) * 1000000000 + (now.tv_nsec - cur.st_ctim.tv_nsec) <
-        in->rotate_wait)
+    }
+    if (!in->next_now && quiet_for(&cur) < in->rotate_wait)
         return 2; /* renamed or written lately: the server may not have reopened its log */
     take_next_file(in);
     return 1;

@@ -14,12 +14,17 @@
  */
 #include "capture_int.h"
 
+#include <fnmatch.h>
+#include <glob.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 struct src {
     const char *path;
+    char *owned;  /* path, when a --follow pattern found it while running */
+    bool matched; /* a --follow pattern's: ends once deleted, and is taken up again if made anew */
+    bool refused; /* found by a pattern, given no format */
     struct tide_logfmt *fmt;
     struct tide_input *in;
     struct tide_lines lines;
@@ -31,7 +36,8 @@ struct src {
 
 struct cap {
     struct src *srcs;
-    int n;
+    int n, cap;
+    struct timespec last_look; /* for files new to the follow patterns */
     const struct tide_logcap_opts *o;
     struct tide_logcap_stats *st;
     struct tide__reorder *ro;
@@ -67,6 +73,8 @@ static int open_src(struct cap *c, struct src *s, struct tide_err *err)
     if (c->o->follow_stop) {
         tide_input_follow_nb(s->in, c->o->follow_stop);
         tide_input_rotate_wait(s->in, c->o->rotate_wait_ns);
+        if (s->matched)
+            tide_input_end_when_gone(s->in);
     }
     return 0;
 }
@@ -94,6 +102,13 @@ static int advance(struct cap *c, struct src *s, struct tide_err *err)
         rc = tide_lines_next(&s->lines, &line, err);
         if (rc == 0) {
             s->done = true;
+            if (s->matched && c->o->follow_stop && !*c->o->follow_stop) {
+                /* a pattern's file, deleted: let go now (pods come and go) */
+                c->st->bytes_in += tide_input_bytes(s->in);
+                tide_lines_free(&s->lines);
+                tide_input_close(s->in);
+                s->in = NULL;
+            }
             if (s->fmt->piece.len) {
                 /* the runtime split a line and the file ends before its last piece */
                 static const char WHY[] =
@@ -174,6 +189,90 @@ static int advance(struct cap *c, struct src *s, struct tide_err *err)
     }
 }
 
+/* Followed with patterns, about every second: files that newly match one are
+ * added as inputs (read from their start). A file already an input, or one
+ * the caller gives no format, is passed over. */
+static int look_for_new_files(struct cap *c, struct tide_err *err)
+{
+    struct timespec now;
+    int p, rc = 0;
+    if (!c->o->n_follow_globs || !c->o->new_format)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    if ((now.tv_sec - c->last_look.tv_sec) * 1000 + (now.tv_nsec - c->last_look.tv_nsec) / 1000000 < 1000)
+        return 0;
+    c->last_look = now;
+    for (p = 0; p < c->o->n_follow_globs && !rc; p++) {
+        glob_t g;
+        size_t k;
+        if (glob(c->o->follow_globs[p], 0, NULL, &g) != 0)
+            continue;
+        for (k = 0; k < g.gl_pathc && !rc; k++) {
+            struct src *s;
+            struct tide_logfmt *f;
+            int i;
+            for (i = 0; i < c->n && strcmp(c->srcs[i].path, g.gl_pathv[k]) != 0; i++)
+                ;
+            if (i < c->n) {
+                s = &c->srcs[i];
+                if (!s->matched || s->refused || !s->done || s->pending)
+                    continue;
+                /* a file made again where one was deleted and let go: a new input */
+                tide_lines_free(&s->lines);
+                tide_input_close(s->in);
+                s->in = NULL;
+                s->done = s->waiting = false;
+                if ((rc = open_src(c, s, err)) == TIDE_E_NOTFOUND) {
+                    tide_err_clear(err);
+                    s->done = true;
+                    rc = 0;
+                } else if (!rc)
+                    rc = advance(c, s, err);
+                continue;
+            }
+            if (c->n == c->cap) {
+                int nc = c->cap * 2 + 4;
+                struct src *ns = realloc(c->srcs, (size_t)nc * sizeof(*ns));
+                if (!ns) {
+                    rc = tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+                    break;
+                }
+                c->srcs = ns;
+                c->cap = nc;
+            }
+            f = NULL;
+            i = c->o->new_format(c->o->new_format_userp, g.gl_pathv[k], c->o->follow_globs[p], &f);
+            if (i == 2)
+                continue; /* not yet: looked at again next time */
+            s = &c->srcs[c->n];
+            memset(s, 0, sizeof(*s));
+            if (!(s->owned = strdup(g.gl_pathv[k]))) {
+                rc = tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+                break;
+            }
+            s->path = s->owned;
+            s->matched = true;
+            c->n++; /* known from now on, followed or not */
+            if (i != 0 || !f) {
+                s->done = s->refused = true;
+                continue;
+            }
+            s->fmt = f;
+            rc = open_src(c, s, err);
+            if (rc == TIDE_E_NOTFOUND) { /* gone again already */
+                tide_err_clear(err);
+                s->done = true;
+                rc = 0;
+                continue;
+            }
+            if (!rc)
+                rc = advance(c, s, err);
+        }
+        globfree(&g);
+    }
+    return rc;
+}
+
 /* While a followed log is idle: write what the window has let go, then the caller's hook. */
 static void on_follow_idle(void *userp)
 {
@@ -201,10 +300,10 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
     memset(stats, 0, sizeof(*stats));
     c.o = opts;
     c.st = stats;
-    c.n = n;
+    c.n = c.cap = n;
     tide_arena_init(&c.scratch, 0);
     c.ro = tide__reorder_new(sink, opts->reorder_window_ns, opts->max_pending);
-    c.srcs = calloc((size_t)n, sizeof(*c.srcs));
+    c.srcs = calloc((size_t)n + 1, sizeof(*c.srcs));
     if (!c.srcs || !c.ro) {
         free(c.srcs);
         tide__reorder_free(c.ro);
@@ -218,8 +317,11 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
         return rc;
     }
     for (i = 0; i < n; i++) {
+        int p;
         c.srcs[i].path = paths[i];
         c.srcs[i].fmt = formats[i];
+        for (p = 0; p < opts->n_follow_globs && !c.srcs[i].matched; p++)
+            c.srcs[i].matched = fnmatch(opts->follow_globs[p], paths[i], FNM_PATHNAME | FNM_PERIOD) == 0;
         rc = open_src(&c, &c.srcs[i], err);
         if (rc == TIDE_E_NOTFOUND && opts->follow_stop && strcmp(paths[i], "-") != 0) {
             rc = 0; /* followed: it may be made later (advance looks again) */
@@ -232,6 +334,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
     for (i = 0; i < n && !rc; i++)
         rc = advance(&c, &c.srcs[i], err);
     clock_gettime(CLOCK_MONOTONIC, &last_progress);
+    c.last_look = last_progress;
     last_idle = last_progress;
     /* k-way: always advance the input that is furthest behind in log time; a
      * record leaves the window once every input has passed it by the window */
@@ -239,16 +342,17 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
         struct src *best = NULL;
         int64_t watermark = INT64_MAX;
         struct tide__entry *e;
-        for (i = 0; i < n; i++)
+        for (i = 0; i < c.n; i++)
             if (c.srcs[i].pending && (!best || c.srcs[i].pending_end < best->pending_end))
                 best = &c.srcs[i];
         if (!best) {
             /* followed logs all at their end for now: write what the wall
              * clock lets go, wait a little, look again (a stop ends them) */
             bool waiting = false;
-            for (i = 0; i < n; i++)
+            for (i = 0; i < c.n; i++)
                 waiting |= c.srcs[i].waiting;
-            if (!waiting)
+            /* with patterns, a capture waits for files to come until stopped */
+            if (!waiting && !(opts->follow_stop && opts->n_follow_globs && !*opts->follow_stop))
                 break;
             on_follow_idle(&c);
             {
@@ -256,9 +360,11 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
                 nanosleep(&ts, NULL);
             }
             clock_gettime(CLOCK_MONOTONIC, &last_idle);
-            for (i = 0; i < n && !rc; i++)
+            for (i = 0; i < c.n && !rc; i++)
                 if (c.srcs[i].waiting)
                     rc = advance(&c, &c.srcs[i], err);
+            if (!rc)
+                rc = look_for_new_files(&c, err);
             continue;
         }
         /* a followed log at its end is looked at again now and then while
@@ -267,9 +373,11 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
         iter++;
         if (opts->follow_stop && (iter & 1023) == 0) {
             struct timespec now;
-            for (i = 0; i < n && !rc; i++)
+            for (i = 0; i < c.n && !rc; i++)
                 if (c.srcs[i].waiting)
                     rc = advance(&c, &c.srcs[i], err);
+            if (!rc)
+                rc = look_for_new_files(&c, err);
             /* logs that never all wait at once still get their --flush */
             clock_gettime(CLOCK_MONOTONIC, &now);
             if (!rc && (now.tv_sec - last_idle.tv_sec) * 1000 + (now.tv_nsec - last_idle.tv_nsec) / 1000000 >= 200) {
@@ -284,7 +392,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
         rc = tide__reorder_add(c.ro, e, err);
         if (!rc)
             rc = advance(&c, best, err);
-        for (i = 0; i < n; i++)
+        for (i = 0; i < c.n; i++)
             if (c.srcs[i].pending && c.srcs[i].pending_end < watermark)
                 watermark = c.srcs[i].pending_end;
         if (!rc)
@@ -296,7 +404,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
                 (now.tv_sec - last_progress.tv_sec) * 1000 + (now.tv_nsec - last_progress.tv_nsec) / 1000000 >=
                     (opts->progress_ms ? opts->progress_ms : 500)) {
                 uint64_t bytes = 0;
-                for (i = 0; i < n; i++)
+                for (i = 0; i < c.n; i++)
                     bytes += c.srcs[i].in ? tide_input_bytes(c.srcs[i].in) : 0;
                 opts->on_progress(opts->on_progress_userp, stats->lines, bytes);
                 last_progress = now;
@@ -315,11 +423,12 @@ out_close:
         stats->first_ts = rs->first_ts;
         stats->last_ts = rs->last_ts;
     }
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < c.n; i++) {
         stats->bytes_in += c.srcs[i].in ? tide_input_bytes(c.srcs[i].in) : 0;
         tide__reorder_put(c.ro, c.srcs[i].pending);
         tide_lines_free(&c.srcs[i].lines);
         tide_input_close(c.srcs[i].in);
+        free(c.srcs[i].owned);
     }
     tide__reorder_free(c.ro);
     free(c.srcs);

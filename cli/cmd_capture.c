@@ -8,6 +8,7 @@
 #include "capture/capture.h"
 
 #include <getopt.h>
+#include <glob.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -51,7 +52,9 @@ void help_capture(FILE *f)
             "      --follow             follow live logs like tail -F (rotation and\n"
             "                           truncation handled) until SIGINT/SIGTERM; '-': a\n"
             "                           live pipe (journalctl -f, kubectl logs -f) until\n"
-            "                           it ends or SIGINT/SIGTERM\n"
+            "                           it ends or SIGINT/SIGTERM; a quoted pattern\n"
+            "                           ('/var/log/containers/web-*.log') also takes up\n"
+            "                           files made later\n"
             "      --flush D            with --follow: write a whole block at least every D\n"
             "                           (default 10s), so a crash loses at most that\n"
             "      --rotate-wait D      with --follow: after a rotation, read the old file\n"
@@ -372,6 +375,116 @@ static const char *empty_log_format(const char *path, char *const *names, int n,
     return "combined";
 }
 
+/* Inputs as given, with quoted patterns (access.log*, /var/log/containers/web-*.log)
+ * expanded; with follow, the patterns are kept to find files made later.
+ * *out and *pats are allocated (strings too): free with free_inputs. */
+static int expand_inputs(char *const *args, int n, bool follow, char ***out, int *n_out, char ***pats,
+                         int *n_pats)
+{
+    char **v = NULL, **p = NULL;
+    int nv = 0, np = 0, cv = 0, i;
+    for (i = 0; i < n; i++) {
+        glob_t g;
+        size_t k;
+        bool pattern = strcmp(args[i], "-") != 0 && strpbrk(args[i], "*?[") && access(args[i], F_OK) != 0;
+        int gr = pattern ? glob(args[i], 0, NULL, &g) : GLOB_NOMATCH;
+        if (pattern && follow) {
+            char **np2 = realloc(p, (size_t)(np + 1) * sizeof(*p));
+            if (!np2 || !(np2[np] = strdup(args[i]))) {
+                p = np2 ? np2 : p;
+                goto nomem;
+            }
+            p = np2;
+            np++;
+        }
+        for (k = 0; k < (gr == 0 ? g.gl_pathc : 1); k++) {
+            const char *one = gr == 0 ? g.gl_pathv[k] : args[i];
+            if (gr != 0 && pattern && follow)
+                break; /* nothing yet: the pattern waits for it */
+            if (nv == cv) {
+                char **nv2 = realloc(v, (size_t)(cv = cv * 2 + 8) * sizeof(*v));
+                if (!nv2)
+                    goto nomem;
+                v = nv2;
+            }
+            if (!(v[nv] = strdup(one)))
+                goto nomem;
+            nv++;
+        }
+        if (gr == 0)
+            globfree(&g);
+    }
+    *out = v;
+    *n_out = nv;
+    *pats = p;
+    *n_pats = np;
+    return 0;
+nomem:
+    for (i = 0; i < nv; i++)
+        free(v[i]);
+    for (i = 0; i < np; i++)
+        free(p[i]);
+    free(v);
+    free(p);
+    return TIDE_E_NOMEM;
+}
+
+/* --follow with patterns: the format of a file that newly matches one. */
+struct new_files {
+    const char *format, *map;
+    int64_t tz;
+    int year;
+    struct tide_webconf *webconf;
+    char *const *names; /* the first inputs' formats: an empty new file takes the one they share */
+    int n_names;
+    struct tide_logfmt **made;
+    int n_made;
+};
+
+static int new_file_format(void *userp, const char *path, const char *pattern, struct tide_logfmt **f)
+{
+    struct new_files *nf = userp;
+    char guessed[512];
+    const char *spec = nf->format, *who;
+    struct tide_err err = {0};
+    struct tide_logfmt **m;
+    if (!spec && nf->webconf && tide_webconf_format_for(nf->webconf, path, guessed, sizeof(guessed), &err) == 0)
+        spec = guessed;
+    if (!spec && (who = error_log_of(path))) {
+        fprintf(stderr, "tide: %s: %s error log, not an access log: left out\n", path, who);
+        return 1;
+    }
+    if (!spec) {
+        bool empty = false;
+        int tailed = 0, i;
+        if (sniff(path, guessed, sizeof(guessed), &tailed, &empty, &err) == 0 && !empty) {
+            spec = guessed;
+        } else if (empty) {
+            for (i = 0; i < nf->n_names; i++) /* the format the first inputs share */
+                if (!spec || strcmp(spec, nf->names[i]) == 0)
+                    spec = nf->names[i];
+                else
+                    break;
+            if (!spec || i < nf->n_names)
+                return 2; /* nothing to tell from yet: asked again when it has lines */
+        } else {
+            fprintf(stderr, "tide: %s: new file matching %s: cannot tell its format, not followed (give --format)\n",
+                    path, pattern);
+            return 1;
+        }
+    }
+    if (!(m = realloc(nf->made, (size_t)(nf->n_made + 1) * sizeof(*m))))
+        return 1;
+    nf->made = m;
+    if (setup_format(f, spec, nf->map, nf->tz, nf->year, true, path, &err)) {
+        cli_error(&err);
+        return 1;
+    }
+    nf->made[nf->n_made++] = *f;
+    fprintf(stderr, "tide: %s: new file matching %s, followed (format %s)\n", path, pattern, spec);
+    return 0;
+}
+
 static int capture_log(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -388,6 +501,9 @@ static int capture_log(int argc, char **argv)
         {"no-progress", no_argument, 0, 'N'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%", *server_conf = NULL;
     int conf_kind = TIDE_WEBCONF_NGINX;
+    char **inputs = NULL, **patterns = NULL;
+    int n_inputs = 0, n_patterns = 0;
+    struct new_files nf = {0};
     struct tide_webconf *webconf = NULL;
     char conf_note[4200];
     int64_t tz = 0;
@@ -534,8 +650,20 @@ static int capture_log(int argc, char **argv)
             fprintf(stderr, "tide: %s: included file not found, skipped%s (%d in all)\n", at,
                     nm > 1 ? ", and others" : "", nm);
     }
-    fmts = calloc((size_t)n, sizeof(*fmts));
-    fmt_names = calloc((size_t)n, sizeof(*fmt_names));
+    if (expand_inputs(argv + optind, n, follow, &inputs, &n_inputs, &patterns, &n_patterns)) {
+        ex = EXIT_RUNTIME;
+        goto out_free;
+    }
+    if (n_inputs == 0 && n_patterns == 0) {
+        cli_errorf("capture log: no file matches %s", argv[optind]);
+        ex = EXIT_USAGE;
+        goto out_free;
+    }
+    argv = inputs; /* from here on, the inputs are argv[optind..optind + n) */
+    optind = 0;
+    n = n_inputs;
+    fmts = calloc((size_t)n + 1, sizeof(*fmts));
+    fmt_names = calloc((size_t)n + 1, sizeof(*fmt_names));
     if (!fmts || !fmt_names) {
         ex = EXIT_RUNTIME;
         goto out_free;
@@ -547,7 +675,9 @@ static int capture_log(int argc, char **argv)
         const char *spec = format, *who = format ? NULL : error_log_of(argv[optind + i]);
         if (who && n > 1) { /* a glob of the log directory took it in: said, and left out */
             fprintf(stderr, "tide: %s: %s error log, not an access log: left out\n", argv[optind + i], who);
+            free(argv[optind + i]); /* argv is inputs here */
             memmove(&argv[optind + i], &argv[optind + i + 1], (size_t)(n - i - 1) * sizeof(*argv));
+            argv[optind + n - 1] = NULL;
             n--;
             i--;
             continue;
@@ -617,6 +747,17 @@ static int capture_log(int argc, char **argv)
         signal(SIGINT, on_signal);
         signal(SIGTERM, on_signal);
         lo.follow_stop = &g_stop;
+        lo.follow_globs = (const char *const *)patterns;
+        lo.n_follow_globs = n_patterns;
+        nf.format = format;
+        nf.map = map;
+        nf.tz = tz;
+        nf.year = year;
+        nf.webconf = webconf;
+        nf.names = fmt_names;
+        nf.n_names = n;
+        lo.new_format = new_file_format;
+        lo.new_format_userp = &nf;
         fl.to = &to;
         if (lo.until_ns) /* past --until and the window: the capture is whole */
             fl.stop_at = lo.until_ns + (lo.reorder_window_ns > 0 ? lo.reorder_window_ns : 60 * TIDE_NS_PER_SEC);
@@ -697,6 +838,15 @@ out_free:
     free(fmt_names);
     free(fin);
     tide_webconf_free(webconf);
+    for (i = 0; i < nf.n_made; i++)
+        tide_logfmt_free(nf.made[i]);
+    free(nf.made);
+    for (i = 0; i < n_inputs; i++)
+        free(inputs[i]);
+    for (i = 0; i < n_patterns; i++)
+        free(patterns[i]);
+    free(inputs);
+    free(patterns);
     return ex;
 }
 

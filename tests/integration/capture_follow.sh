@@ -137,4 +137,35 @@ CAP_PID=""
 [ $rc -eq 0 ] || fail "--follow --until: exit $rc: $(cat "$W/err")"
 [ "$("$TIDE" cat --allow-raw "$W/u.tide" | wc -l)" -eq 3 ] || fail "--follow --until: records"
 pass "--follow --until ends by itself once past --until and the window, with a whole trace"
+
+# a quoted pattern (a pod's logs in /var/log/containers): files made later are
+# followed (an empty one takes the format the first shares), a deleted one is
+# let go (its descriptor closed) and taken up again when made anew
+mkdir "$W/pods"
+line 1 >"$W/pods/web-a.log"
+"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --rotate-wait 1s "$W/pods/web-*.log" -o "$W/pods.tide" 2>"$W/err" &
+CAP_PID=$!
+sleep 1.2
+: >"$W/pods/web-b.log" # a new pod: its log empty at first
+line 99 >"$W/pods/other.log" # not matched
+sleep 1.5
+line 2 >>"$W/pods/web-b.log"
+line 3 >"$W/pods/web-c.log"
+rm "$W/pods/web-a.log" # the first pod is gone
+sleep 3
+open_fds=$(ls -l "/proc/$CAP_PID/fd" | grep -c "/pods/web-")
+line 4 >"$W/pods/web-a.log" # and a pod of that name again
+sleep 2
+interrupt_capture
+[ $rc -eq 0 ] || fail "pattern: capture exit $rc: $(cat "$W/err")"
+[ "$open_fds" -eq 2 ] || fail "pattern: $open_fds files open after one was deleted, want 2"
+grep -q "web-b.log: new file matching .*web-\*.log, followed (format combined)" "$W/err" || fail "pattern: new file not said: $(cat "$W/err")"
+got=$("$TIDE" cat --allow-raw "$W/pods.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
+[ "$got" = "1 2 3 4 " ] || fail "pattern: records: $got"
+pass "--follow on a quoted pattern: files made later followed, a deleted one let go and taken up again"
+
+# without --follow a quoted pattern is expanded as the shell would
+"$TIDE" capture log --raw "$W/pods/web-*.log" -o "$W/pq.tide" 2>"$W/err" || fail "quoted pattern: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/pq.tide" | wc -l)" -eq 3 ] || fail "quoted pattern: records"
+pass "a quoted pattern is expanded"
 finish
