@@ -737,8 +737,28 @@ static int capture_log(int argc, char **argv)
             goto out_free;
         }
     }
-    ex = cli_trace_out_open_kinds(&to, outpath, raw, &ca, (const char *const *)fmt_names,
-                                  (const char *const *)argv + optind, n, &wo);
+    {
+        /* the trace's sources: the inputs, then the patterns followed for more */
+        const char **msrc = calloc((size_t)(n + n_patterns) + 1, sizeof(*msrc));
+        const char **mkind = calloc((size_t)(n + n_patterns) + 1, sizeof(*mkind));
+        if (!msrc || !mkind) {
+            free(msrc);
+            free(mkind);
+            ex = EXIT_RUNTIME;
+            goto out_free;
+        }
+        for (i = 0; i < n; i++) {
+            msrc[i] = argv[optind + i];
+            mkind[i] = fmt_names[i];
+        }
+        for (i = 0; i < n_patterns; i++) {
+            msrc[n + i] = patterns[i];
+            mkind[n + i] = format ? format : "each new file's own";
+        }
+        ex = cli_trace_out_open_kinds(&to, outpath, raw, &ca, mkind, msrc, n + n_patterns, &wo);
+        free(msrc);
+        free(mkind);
+    }
     if (ex != EXIT_OK)
         goto out_free;
     lo.on_bad = on_bad;
