@@ -375,6 +375,14 @@ static const char *empty_log_format(const char *path, char *const *names, int n,
     return "combined";
 }
 
+static void free_strv(char **v, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 /* Inputs as given, with quoted patterns (access.log*, /var/log/containers/web-*.log)
  * expanded; with follow, the patterns are kept to find files made later.
  * *out and *pats are allocated (strings too): free with free_inputs. */
@@ -420,12 +428,8 @@ static int expand_inputs(char *const *args, int n, bool follow, char ***out, int
     *n_pats = np;
     return 0;
 nomem:
-    for (i = 0; i < nv; i++)
-        free(v[i]);
-    for (i = 0; i < np; i++)
-        free(p[i]);
-    free(v);
-    free(p);
+    free_strv(v, nv);
+    free_strv(p, np);
     return TIDE_E_NOMEM;
 }
 
@@ -861,12 +865,8 @@ out_free:
     for (i = 0; i < nf.n_made; i++)
         tide_logfmt_free(nf.made[i]);
     free(nf.made);
-    for (i = 0; i < n_inputs; i++)
-        free(inputs[i]);
-    for (i = 0; i < n_patterns; i++)
-        free(patterns[i]);
-    free(inputs);
-    free(patterns);
+    free_strv(inputs, n_inputs);
+    free_strv(patterns, n_patterns);
     return ex;
 }
 

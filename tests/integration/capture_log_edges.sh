@@ -2,7 +2,8 @@
 # Log capture on the awkward inputs a real log has: CRLF line endings, a last
 # line without a newline, escape=json fields, a URL over 64 KiB, raw non-UTF-8
 # bytes, a truncated .gz, .bz2 and .xz (what decompressed is kept, the run says
-# so and exits 5), concatenated .bz2 and .xz streams, stdin, two rotated files merged by
+# so and exits 5), concatenated .gz, .bz2 and .xz streams, stdin, two rotated
+# files merged by
 # start time, and access logs inside container runtimes' logs.
 set -u
 TIDE=${1:?usage: capture_log_edges.sh TIDE}
@@ -56,26 +57,13 @@ gzip -c "$W/access.log.1" >"$W/access.log.1.gz"
 [ "$("$TIDE" cat --allow-raw "$W/m.tide" | jq -r .path | tr '\n' ' ')" = "/b /a " ] || fail "rotated files not merged by time"
 pass "stdin, and rotated files (plain + .gz) merged by start time"
 
-python3 -c "
-import sys
-l = '9.9.9.9 - - [10/Oct/2025:13:55:36 +0000] \"GET /z HTTP/1.1\" 200 1 \"-\" \"ua\"\n'
-sys.stdout.write(l * 20000)" | gzip -c >"$W/big.gz"
-size=$(stat -c %s "$W/big.gz")
-head -c $((size / 2)) "$W/big.gz" >"$W/cut.gz"
-"$TIDE" capture log --raw --format combined "$W/cut.gz" -o "$W/cut.tide" 2>"$W/err"
-[ $? -eq 5 ] || fail "truncated .gz: exit not 5: $(cat "$W/err")"
-grep -q "gzip stream is truncated" "$W/err" || fail "truncated .gz not said: $(cat "$W/err")"
-n=$("$TIDE" cat --allow-raw "$W/cut.tide" | wc -l)
-[ "$n" -gt 1000 ] && [ "$n" -lt 20000 ] || fail "truncated .gz kept $n records"
-pass "a truncated .gz keeps what decompressed ($n records), says so, exits 5"
-
-# bzip2 and xz (logrotate's compresscmd can be either): concatenated streams
+# gzip, bzip2 and xz (logrotate's compresscmd can be any): concatenated streams
 # are read through; a cut one keeps what decompressed, says so, exits 5
 python3 -c "
 import sys
 l = '9.9.9.9 - - [10/Oct/2025:13:55:36 +0000] \"GET /z HTTP/1.1\" 200 1 \"-\" \"ua\"\n'
 sys.stdout.write(l * 20000)" >"$W/big.plain"
-for c in bzip2:bz2 xz:xz; do
+for c in gzip:gz bzip2:bz2 xz:xz; do
   tool=${c%%:*} ext=${c#*:}
   "$tool" -1 -c "$W/big.plain" >"$W/big.$ext"
   cat "$W/big.$ext" "$W/big.$ext" >"$W/two.$ext"
