@@ -3,8 +3,7 @@
 # line without a newline, escape=json fields, a URL over 64 KiB, raw non-UTF-8
 # bytes, a truncated .gz, .bz2 and .xz (what decompressed is kept, the run says
 # so and exits 5), concatenated .gz, .bz2 and .xz streams, stdin, two rotated
-# files merged by
-# start time, and access logs inside container runtimes' logs.
+# files merged by start time, and access logs inside container runtimes' logs.
 set -u
 TIDE=${1:?usage: capture_log_edges.sh TIDE}
 . "$(dirname "$0")/lib.sh"
