@@ -209,8 +209,8 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
             continue;
         for (k = 0; k < g.gl_pathc && !rc; k++) {
             struct src *s;
-            struct tide_logfmt *f;
-            int i;
+            struct tide_logfmt *f = NULL;
+            int i, said;
             for (i = 0; i < c->n && strcmp(c->srcs[i].path, g.gl_pathv[k]) != 0; i++)
                 ;
             if (i < c->n) {
@@ -240,9 +240,8 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
                 c->srcs = ns;
                 c->cap = nc;
             }
-            f = NULL;
-            i = c->o->new_format(c->o->new_format_userp, g.gl_pathv[k], c->o->follow_globs[p], &f);
-            if (i == 2)
+            said = c->o->new_format(c->o->new_format_userp, g.gl_pathv[k], c->o->follow_globs[p], &f);
+            if (said == 2)
                 continue; /* not yet: looked at again next time */
             s = &c->srcs[c->n];
             memset(s, 0, sizeof(*s));
@@ -253,7 +252,7 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
             s->path = s->owned;
             s->matched = true;
             c->n++; /* known from now on, followed or not */
-            if (i != 0 || !f) {
+            if (said != 0 || !f) {
                 s->done = s->refused = true;
                 continue;
             }
