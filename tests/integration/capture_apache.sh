@@ -120,6 +120,14 @@ for t in access:a msec:m strf:s; do
 done
 pass "--apache-conf finds each CustomLog's LogFormat in Apache's own configuration"
 
+# a glob of Apache's log directory takes its error log in too: said and left out
+[ -s "$W/logs/error.log" ] || fail "Apache wrote no error log"
+"$TIDE" capture log --raw --apache-conf "$W/httpd.conf" "$W/logs/error.log" "$W/access.log" -o "$W/e.tide" 2>"$W/err" ||
+  fail "error log among the inputs: $(cat "$W/err")"
+grep -q "error.log: Apache's error log, not an access log: left out" "$W/err" || fail "error log not said: $(cat "$W/err"; head -2 "$W/logs/error.log")"
+"$TIDE" cat --allow-raw "$W/e.tide" | cmp -s - "$W/a.jsonl" || fail "with the error log left out: other records"
+pass "Apache's error log given with its access log is said and left out"
+
 i=0
 while read -r m path q want t0 t1; do
   i=$((i + 1)); [ "$q" = - ] && q=""
