@@ -383,54 +383,52 @@ static void free_strv(char **v, int n)
     free(v);
 }
 
+/* Appends a copy of str to the list (*v, *n): 0, or TIDE_E_NOMEM. */
+static int strv_push(char ***v, int *n, const char *str)
+{
+    char **nv = realloc(*v, (size_t)(*n + 1) * sizeof(**v));
+    if (!nv)
+        return TIDE_E_NOMEM;
+    *v = nv;
+    if (!(nv[*n] = strdup(str)))
+        return TIDE_E_NOMEM;
+    (*n)++;
+    return 0;
+}
+
 /* Inputs as given, with quoted patterns (access.log*, /var/log/containers/web-*.log)
- * expanded; with follow, the patterns are kept to find files made later.
- * *out and *pats are allocated (strings too): free with free_inputs. */
+ * expanded; with follow, the patterns are kept to find files made later (one
+ * that matches nothing yet waits for them). *out and *pats are allocated:
+ * free with free_strv. */
 static int expand_inputs(char *const *args, int n, bool follow, char ***out, int *n_out, char ***pats,
                          int *n_pats)
 {
     char **v = NULL, **p = NULL;
-    int nv = 0, np = 0, cv = 0, i;
-    for (i = 0; i < n; i++) {
+    int nv = 0, np = 0, i, rc = 0;
+    for (i = 0; i < n && !rc; i++) {
         glob_t g;
         size_t k;
         bool pattern = strcmp(args[i], "-") != 0 && strpbrk(args[i], "*?[") && access(args[i], F_OK) != 0;
-        int gr = pattern ? glob(args[i], 0, NULL, &g) : GLOB_NOMATCH;
-        if (pattern && follow) {
-            char **np2 = realloc(p, (size_t)(np + 1) * sizeof(*p));
-            if (!np2 || !(np2[np] = strdup(args[i]))) {
-                p = np2 ? np2 : p;
-                goto nomem;
-            }
-            p = np2;
-            np++;
-        }
-        for (k = 0; k < (gr == 0 ? g.gl_pathc : 1); k++) {
-            const char *one = gr == 0 ? g.gl_pathv[k] : args[i];
-            if (gr != 0 && pattern && follow)
-                break; /* nothing yet: the pattern waits for it */
-            if (nv == cv) {
-                char **nv2 = realloc(v, (size_t)(cv = cv * 2 + 8) * sizeof(*v));
-                if (!nv2)
-                    goto nomem;
-                v = nv2;
-            }
-            if (!(v[nv] = strdup(one)))
-                goto nomem;
-            nv++;
-        }
-        if (gr == 0)
+        if (pattern && follow)
+            rc = strv_push(&p, &np, args[i]);
+        if (pattern && glob(args[i], 0, NULL, &g) == 0) {
+            for (k = 0; k < g.gl_pathc && !rc; k++)
+                rc = strv_push(&v, &nv, g.gl_pathv[k]);
             globfree(&g);
+        } else if (!rc && !(pattern && follow)) {
+            rc = strv_push(&v, &nv, args[i]); /* a pattern matching nothing: said when opened */
+        }
+    }
+    if (rc) {
+        free_strv(v, nv);
+        free_strv(p, np);
+        return rc;
     }
     *out = v;
     *n_out = nv;
     *pats = p;
     *n_pats = np;
     return 0;
-nomem:
-    free_strv(v, nv);
-    free_strv(p, np);
-    return TIDE_E_NOMEM;
 }
 
 /* --follow with patterns: the format of a file that newly matches one. */
