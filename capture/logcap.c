@@ -264,6 +264,17 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
                 rc = 0;
                 continue;
             }
+            if (rc && rc != TIDE_E_NOMEM) {
+                /* one new file that cannot be read (no access, no descriptor
+                 * left) does not end the capture: said and counted */
+                c->st->inputs_failed++;
+                if (c->o->on_bad)
+                    c->o->on_bad(c->o->on_bad_userp, s->path, 0, err->msg);
+                tide_err_clear(err);
+                s->done = s->refused = true;
+                rc = 0;
+                continue;
+            }
             if (!rc)
                 rc = advance(c, s, err);
         }

@@ -184,7 +184,9 @@ static void on_bad(void *userp, const char *file, uint64_t line, const char *rea
     struct bad_report *b = userp;
     if (b->shown < 11)
         progress_clear(b->pr);
-    if (b->shown++ < 10)
+    if (b->shown++ < 10 && line == 0) /* the file as a whole */
+        fprintf(stderr, "tide: %s: %s\n", file, reason);
+    else if (b->shown <= 10)
         fprintf(stderr, "tide: %s:%llu: %s\n", file, (unsigned long long)line, reason);
     else if (b->shown == 11)
         fprintf(stderr, "tide: (more bad lines: counted in the summary)\n");
