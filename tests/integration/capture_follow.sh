@@ -164,6 +164,24 @@ got=$("$TIDE" cat --allow-raw "$W/pods.tide" | jq -r .path | sed 's#/page/##' | 
 [ "$got" = "1 2 3 4 " ] || fail "pattern: records: $got"
 pass "--follow on a quoted pattern: files made later followed, a deleted one let go and taken up again"
 
+# a new file that cannot be opened (here: no descriptor left) is said and
+# counted; the capture goes on with the others and ends incomplete (exit 5)
+mkdir "$W/many"
+line 0 >"$W/many/web-0.log"
+(ulimit -n 14; exec "$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --format combined \
+  "$W/many/web-*.log" -o "$W/many.tide" 2>"$W/err") &
+CAP_PID=$!
+sleep 1.2
+for i in $(seq 1 20); do line "$i" >"$W/many/web-$i.log"; done
+sleep 2.5
+interrupt_capture
+[ $rc -eq 5 ] || fail "no descriptor left: exit $rc, want 5: $(cat "$W/err")"
+grep -q "cannot open: Too many open files" "$W/err" && grep -q "input(s) ended in an error" "$W/err" ||
+  fail "no descriptor left: not said: $(cat "$W/err")"
+n=$("$TIDE" cat --allow-raw "$W/many.tide" | wc -l)
+[ "$n" -ge 2 ] && [ "$n" -lt 21 ] || fail "no descriptor left: $n records"
+pass "a new file that cannot be opened is said and counted; the others are captured ($n of 21), exit 5"
+
 # without --follow a quoted pattern is expanded as the shell would
 "$TIDE" capture log --raw "$W/pods/web-*.log" -o "$W/pq.tide" 2>"$W/err" || fail "quoted pattern: $(cat "$W/err")"
 [ "$("$TIDE" cat --allow-raw "$W/pq.tide" | wc -l)" -eq 3 ] || fail "quoted pattern: records"
