@@ -443,7 +443,8 @@ int cmd_inspect(int argc, char **argv)
     st = tide_trace_reader_stats(r);
     if (rc == TIDE_E_TRUNCATED)
         snprintf(verdict, sizeof(verdict),
-                 "%llu whole blocks verified OK; INCOMPLETE: %llu bytes after block %llu lost",
+                 "%llu whole blocks verified OK; INCOMPLETE (no index: the writer did not finish, or is "
+                 "still writing): %llu bytes after block %llu not read",
                  (unsigned long long)st->blocks_read, (unsigned long long)st->truncated_lost_bytes,
                  (unsigned long long)(st->last_good_block ? st->last_good_block - 1 : 0));
     else if (rc == TIDE_E_CORRUPT || st->blocks_corrupt)

@@ -635,11 +635,11 @@ static int set_truncated(struct tide_trace_reader *r, uint64_t at, uint64_t lost
     if (r->st.last_good_block)
         return tide_err_set(err, TIDE_E_TRUNCATED, wb,
                             "trace is incomplete: %llu bytes after block %llu lost (no index: "
-                            "the writer did not finish)",
+                            "the writer did not finish, or is still writing)",
                             (unsigned long long)lost, (unsigned long long)r->st.last_good_block - 1);
     return tide_err_set(err, TIDE_E_TRUNCATED, wb,
                         "trace is incomplete: %llu bytes after the metadata lost, no whole block "
-                        "(the writer did not finish)",
+                        "(the writer did not finish, or is still writing)",
                         (unsigned long long)lost);
 }
 
