@@ -155,6 +155,8 @@ struct tide_logcap_stats {
     uint64_t inputs_failed;    /* inputs that ended in an error (truncated .gz, ...) */
     uint64_t unread_tail;      /* records whose line went on past what the format reads (not stored) */
     uint64_t outside;          /* records outside [since, until): not written */
+    uint64_t files_new;        /* --follow patterns: files followed that came while running */
+    uint64_t files_let_go;     /* --follow patterns: files deleted and let go */
     struct {
         char reason[96];
         uint64_t count;

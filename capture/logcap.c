@@ -104,6 +104,7 @@ static int advance(struct cap *c, struct src *s, struct tide_err *err)
             s->done = true;
             if (s->matched && c->o->follow_stop && !*c->o->follow_stop) {
                 /* a pattern's file, deleted: let go now (pods come and go) */
+                c->st->files_let_go++;
                 c->st->bytes_in += tide_input_bytes(s->in);
                 tide_lines_free(&s->lines);
                 tide_input_close(s->in);
@@ -226,8 +227,10 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
                     tide_err_clear(err);
                     s->done = true;
                     rc = 0;
-                } else if (!rc)
+                } else if (!rc) {
+                    c->st->files_new++;
                     rc = advance(c, s, err);
+                }
                 continue;
             }
             if (c->n == c->cap) {
@@ -275,6 +278,7 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
                 rc = 0;
                 continue;
             }
+            c->st->files_new++;
             if (!rc)
                 rc = advance(c, s, err);
         }

@@ -837,6 +837,10 @@ static int capture_log(int argc, char **argv)
         if (st.inputs_failed)
             fprintf(stderr, "tide:   %llu input(s) ended in an error; records before it were kept\n",
                     (unsigned long long)st.inputs_failed);
+        if (n_patterns)
+            fprintf(stderr, "tide:   followed %llu file(s): %llu new while running, %llu deleted and let go\n",
+                    (unsigned long long)n + st.files_new, (unsigned long long)st.files_new,
+                    (unsigned long long)st.files_let_go);
         if (st.unread_tail)
             fprintf(stderr, "tide:   %llu record(s) from lines that go on past what the format reads; the rest "
                             "of those lines is not stored (--format with the log's own format string reads it)\n",

@@ -162,6 +162,7 @@ interrupt_capture
 grep -q "web-b.log: new file matching .*web-\*.log, followed (format combined)" "$W/err" || fail "pattern: new file not said: $(cat "$W/err")"
 got=$("$TIDE" cat --allow-raw "$W/pods.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
 [ "$got" = "1 2 3 4 " ] || fail "pattern: records: $got"
+grep -q "followed 4 file(s): 3 new while running, 1 deleted and let go" "$W/err" || fail "pattern: summary: $(cat "$W/err")"
 pass "--follow on a quoted pattern: files made later followed, a deleted one let go and taken up again"
 
 # a new file that cannot be opened (here: no descriptor left) is said and
