@@ -1656,6 +1656,37 @@ static void append(const char *path, const char *text)
     fclose(f);
 }
 
+/* A followed log in a directory of its own: the log and its rotations' names. */
+struct follow_fix {
+    char dir[32], log[128], r1[160], r2[160];
+};
+
+static struct tide_input *follow_open(struct follow_fix *f, const char *name, const char *first,
+                                      volatile int *stop, int64_t rotate_wait_ns)
+{
+    struct tide_input *in;
+    struct tide_err err = {0};
+    snprintf(f->dir, sizeof(f->dir), "/tmp/tide-follow-XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    snprintf(f->log, sizeof(f->log), "%s/%s", f->dir, name);
+    snprintf(f->r1, sizeof(f->r1), "%s.1", f->log);
+    snprintf(f->r2, sizeof(f->r2), "%s.2", f->log);
+    append(f->log, first);
+    assert_int_equal(tide_input_open(&in, f->log, &err), 0);
+    tide_input_follow_nb(in, stop);
+    tide_input_rotate_wait(in, rotate_wait_ns);
+    return in;
+}
+
+static void follow_done(struct follow_fix *f, struct tide_input *in)
+{
+    tide_input_close(in);
+    unlink(f->log);
+    unlink(f->r1);
+    unlink(f->r2);
+    rmdir(f->dir);
+}
+
 /* A followed log after a rotation: the server writes on into the renamed
  * file until it reopens its log, so that file is read until it has been left
  * alone for the rotation wait; a second rotation in that time renames the
@@ -1663,19 +1694,11 @@ static void append(const char *path, const char *text)
 static void follow_reads_a_renamed_log_until_it_is_quiet(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/tide-follow-XXXXXX", log[128], r1[128], r2[128], got[256];
+    struct follow_fix fx;
+    char *log = fx.log, *r1 = fx.r1, *r2 = fx.r2, got[256];
     volatile int stop = 0;
-    struct tide_input *in;
-    struct tide_err err = {0};
     struct timespec wait = {0, 450 * 1000000};
-    assert_non_null(mkdtemp(dir));
-    snprintf(log, sizeof(log), "%s/access.log", dir);
-    snprintf(r1, sizeof(r1), "%s/access.log.1", dir);
-    snprintf(r2, sizeof(r2), "%s/access.log.2", dir);
-    append(log, "a1\n");
-    assert_int_equal(tide_input_open(&in, log, &err), 0);
-    tide_input_follow_nb(in, &stop);
-    tide_input_rotate_wait(in, 300 * 1000000);
+    struct tide_input *in = follow_open(&fx, "access.log", "a1\n", &stop, 300 * 1000000);
     read_until_again(in, got, sizeof(got));
     assert_string_equal(got, "a1\n");
 
@@ -1702,11 +1725,7 @@ static void follow_reads_a_renamed_log_until_it_is_quiet(void **state)
     stop = 1;
     read_until_again(in, got, sizeof(got));
     assert_string_equal(got, "d1\n");
-    tide_input_close(in);
-    unlink(log);
-    unlink(r1);
-    unlink(r2);
-    rmdir(dir);
+    follow_done(&fx, in);
 }
 
 /* A followed log truncated in place (copytruncate): what was written after
@@ -1715,19 +1734,13 @@ static void follow_reads_a_renamed_log_until_it_is_quiet(void **state)
 static void follow_reads_the_rest_from_a_copytruncate_copy(void **state)
 {
     (void)state;
-    char dir[] = "/tmp/tide-follow-XXXXXX", log[128], r1[128], other[128], got[256];
+    struct follow_fix fx;
+    char *log = fx.log, *r1 = fx.r1, other[160], got[256];
     volatile int stop = 0;
-    struct tide_input *in;
-    struct tide_err err = {0};
     FILE *f;
-    assert_non_null(mkdtemp(dir));
-    snprintf(log, sizeof(log), "%s/access.log", dir);
-    snprintf(r1, sizeof(r1), "%s/access.log.1", dir);
-    snprintf(other, sizeof(other), "%s/access.log-20261121", dir);
+    struct tide_input *in = follow_open(&fx, "access.log", "a1\n", &stop, 5 * TIDE_NS_PER_SEC);
+    snprintf(other, sizeof(other), "%s/access.log-20261121", fx.dir);
     append(other, "x1\nx2\nx3\nx4\n"); /* an older rotation: not the copy */
-    append(log, "a1\n");
-    assert_int_equal(tide_input_open(&in, log, &err), 0);
-    tide_input_follow_nb(in, &stop);
     read_until_again(in, got, sizeof(got));
     assert_string_equal(got, "a1\n");
     append(log, "a2\n"); /* written, not read yet, when logrotate copies */
@@ -1746,10 +1759,8 @@ static void follow_reads_the_rest_from_a_copytruncate_copy(void **state)
     append(log, "c1\n");
     read_until_again(in, got, sizeof(got));
     assert_string_equal(got, "c1\n");
-    tide_input_close(in);
-    unlink(log);
     unlink(other);
-    rmdir(dir);
+    follow_done(&fx, in);
 }
 
 static void append_bytes(const char *path, const void *p, size_t n)
@@ -1770,18 +1781,11 @@ static void follow_tells_each_files_kind_by_its_first_bytes(void **state)
                                  0xe4, 0x02, 0x00, 0x1b, 0xea, 0x51, 0x94, 0x03, 0x00, 0x00, 0x00};
     static const uint8_t g2[] = {0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x4b, 0x37,
                                  0xe2, 0x02, 0x00, 0xd8, 0xb9, 0x7c, 0xbf, 0x03, 0x00, 0x00, 0x00};
-    char dir[] = "/tmp/tide-follow-XXXXXX", log[128], r1[128], got[256];
+    struct follow_fix fx;
+    char *log = fx.log, *r1 = fx.r1, got[256];
     volatile int stop = 0;
-    struct tide_input *in;
-    struct tide_err err = {0};
     struct timespec wait = {0, 150 * 1000000};
-    assert_non_null(mkdtemp(dir));
-    snprintf(log, sizeof(log), "%s/access.log.gz", dir);
-    snprintf(r1, sizeof(r1), "%s/access.log.gz.1", dir);
-    append(log, "");
-    assert_int_equal(tide_input_open(&in, log, &err), 0);
-    tide_input_follow_nb(in, &stop);
-    tide_input_rotate_wait(in, 100 * 1000000);
+    struct tide_input *in = follow_open(&fx, "access.log.gz", "", &stop, 100 * 1000000);
     read_until_again(in, got, sizeof(got));
     assert_string_equal(got, "");
     append_bytes(log, g1, sizeof(g1)); /* one member a flush */
@@ -1795,10 +1799,7 @@ static void follow_tells_each_files_kind_by_its_first_bytes(void **state)
     nanosleep(&wait, NULL);
     read_until_again(in, got, sizeof(got));
     assert_string_equal(got, "p1\n");
-    tide_input_close(in);
-    unlink(log);
-    unlink(r1);
-    rmdir(dir);
+    follow_done(&fx, in);
 }
 
 int main(void)
