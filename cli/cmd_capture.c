@@ -184,39 +184,44 @@ static void on_bad(void *userp, const char *file, uint64_t line, const char *rea
     struct bad_report *b = userp;
     if (b->shown < 11)
         progress_clear(b->pr);
-    if (b->shown++ < 10 && line == 0) /* the file as a whole */
-        fprintf(stderr, "tide: %s: %s\n", file, reason);
-    else if (b->shown <= 10)
-        fprintf(stderr, "tide: %s:%llu: %s\n", file, (unsigned long long)line, reason);
-    else if (b->shown == 11)
+    if (b->shown++ < 10) {
+        if (line == 0) /* the file as a whole */
+            fprintf(stderr, "tide: %s: %s\n", file, reason);
+        else
+            fprintf(stderr, "tide: %s:%llu: %s\n", file, (unsigned long long)line, reason);
+    } else if (b->shown == 11)
         fprintf(stderr, "tide: (more bad lines: counted in the summary)\n");
 }
 
-/* Reads the start of a log to guess its format; *tailed: lines with fields the
- * guess ignores. An empty log has nothing to guess from: with empty, *empty
- * says so (and out is ""); without, it is an error. */
-static int sniff(const char *path, char *out, size_t cap, int *tailed, bool *empty, struct tide_err *err)
+#define START_LEN 65536 /* what is read of a log's start: for the guess, and to tell an error log */
+
+/* Reads the start of a log (decompressed) into buf (START_LEN bytes): 0 and
+ * *len, or the input's error. */
+static int read_start(const char *path, char *buf, size_t *len, struct tide_err *err)
 {
     struct tide_input *in;
-    char *buf = malloc(65536);
-    size_t len = 0;
-    int rc;
-    if (!buf)
-        return TIDE_E_NOMEM;
-    rc = tide_input_open(&in, path, err);
-    if (rc) {
-        free(buf);
+    int rc = tide_input_open(&in, path, err);
+    *len = 0;
+    if (rc)
         return rc;
-    }
-    while (len < 65536) {
-        long k = tide_input_read(in, buf + len, 65536 - len, err);
+    while (*len < START_LEN) {
+        long k = tide_input_read(in, buf + *len, START_LEN - *len, err);
         if (k <= 0)
             break;
-        len += (size_t)k;
+        *len += (size_t)k;
     }
     tide_input_close(in);
+    return 0;
+}
+
+/* Guesses a log's format from its start (buf, len); *tailed: lines with
+ * fields the guess ignores. An empty log has nothing to guess from: with
+ * empty, *empty says so (and out is ""); without, it is an error. */
+static int guess_format(const char *path, const char *buf, size_t len, char *out, size_t cap, int *tailed,
+                        bool *empty, struct tide_err *err)
+{
+    int rc;
     if (len == 0 && empty) {
-        free(buf);
         *empty = true;
         out[0] = 0;
         return 0;
@@ -225,13 +230,27 @@ static int sniff(const char *path, char *out, size_t cap, int *tailed, bool *emp
         size_t bom = len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0; /* read past it too */
         rc = tide_logfmt_sniff(buf + bom, len - bom, out, cap, tailed);
     }
-    free(buf);
     if (rc && len == 0)
         tide_err_set(err, rc, path, "is empty: nothing to tell its format from; give --format, or the "
                                     "server's configuration (--nginx-conf, --apache-conf)");
     else if (rc)
         tide_err_set(err, rc, path, "cannot tell the log format from the first lines; give --format, or the "
                                     "server's configuration (--nginx-conf, --apache-conf)");
+    return rc;
+}
+
+/* Reads the start of a log to guess its format (guess_format). */
+static int sniff(const char *path, char *out, size_t cap, int *tailed, bool *empty, struct tide_err *err)
+{
+    char *buf = malloc(START_LEN);
+    size_t len;
+    int rc;
+    if (!buf)
+        return TIDE_E_NOMEM;
+    rc = read_start(path, buf, &len, err);
+    if (!rc)
+        rc = guess_format(path, buf, len, out, cap, tailed, empty, err);
+    free(buf);
     return rc;
 }
 
@@ -292,9 +311,10 @@ static void say_format(const char *file, const char *spec, const char *prev, con
         fprintf(stderr, "tide: %s: format %s (%s)\n", file, spec, note);
 }
 
-/* Whose error log path is, by its first line (a shell glob of every .log in
- * nginx's log directory takes it in with the access logs), or NULL. */
-static const char *error_log_of(const char *path)
+/* Whose error log a log is, by its first lines (start, len: read_start; a
+ * shell glob of every .log in nginx's log directory takes it in with the
+ * access logs), or NULL. */
+static const char *error_log_in(const char *start, size_t len)
 {
     static const struct {
         const char *who, *re;
@@ -305,17 +325,12 @@ static const char *error_log_of(const char *path)
         /* [Sun Nov 22 21:40:01.123456 2026] [core:error] [pid 1234...] ... */
         {"Apache's", "^\\[[A-Z][a-z]{2} [A-Z][a-z]{2} [ 0-9][0-9] [0-9:.]+ [0-9]{4}\\] "
                      "\\[([a-z_0-9]+:)?(emerg|alert|crit|error|warn|notice|info|debug|trace[1-8])\\] "}};
-    struct tide_input *in;
-    struct tide_err err;
-    char buf[4096];
-    long len = 0, k;
+    char buf[4096]; /* the first lines are enough */
     const char *who = NULL;
     size_t i;
-    if (strcmp(path, "-") == 0 || tide_input_open(&in, path, &err))
-        return NULL;
-    while (len < (long)sizeof(buf) - 1 && (k = tide_input_read(in, buf + len, sizeof(buf) - 1 - (size_t)len, &err)) > 0)
-        len += k;
-    tide_input_close(in);
+    if (len > sizeof(buf) - 1)
+        len = sizeof(buf) - 1;
+    memcpy(buf, start, len);
     buf[len] = 0;
     for (i = 0; i < sizeof(K) / sizeof(K[0]) && !who; i++) {
         regex_t re;
@@ -346,23 +361,29 @@ static int setup_format(struct tide_logfmt **f, const char *spec, const char *ma
     return 0;
 }
 
-/* The format of a log that was empty when guessing began: the one the other
- * inputs share. Followed, lines will come, so without one it is an error;
- * read once, it has no lines, and any format reads them. */
-static const char *empty_log_format(const char *path, char *const *names, int n, bool follow,
-                                    struct tide_err *err)
+/* The format all the named inputs share (those without a name yet passed
+ * over), or NULL when they have several or none. */
+static const char *shared_format(char *const *names, int n)
 {
     const char *common = NULL;
     int i;
     for (i = 0; i < n; i++) {
         if (!names[i])
             continue;
-        if (common && strcmp(common, names[i]) != 0) {
-            common = NULL;
-            break;
-        }
+        if (common && strcmp(common, names[i]) != 0)
+            return NULL;
         common = names[i];
     }
+    return common;
+}
+
+/* The format of a log that was empty when guessing began: the one the other
+ * inputs share. Followed, lines will come, so without one it is an error;
+ * read once, it has no lines, and any format reads them. */
+static const char *empty_log_format(const char *path, char *const *names, int n, bool follow,
+                                    struct tide_err *err)
+{
+    const char *common = shared_format(names, n);
     if (common) {
         fprintf(stderr, "tide: %s: empty; %s with the format of the others (%s)\n", path,
                 follow ? "followed" : "read", common);
@@ -454,22 +475,26 @@ static int new_file_format(void *userp, const char *path, const char *pattern, s
     struct tide_logfmt **m;
     if (!spec && nf->webconf && tide_webconf_format_for(nf->webconf, path, guessed, sizeof(guessed), &err) == 0)
         spec = guessed;
-    if (!spec && (who = error_log_of(path))) {
-        fprintf(stderr, "tide: %s: %s error log, not an access log: left out\n", path, who);
-        return 1;
-    }
     if (!spec) {
         bool empty = false;
-        int tailed = 0, i;
-        if (sniff(path, guessed, sizeof(guessed), &tailed, &empty, &err) == 0 && !empty) {
+        int tailed = 0, rc;
+        size_t len;
+        char *start = malloc(START_LEN);
+        if (!start)
+            return 1;
+        rc = read_start(path, start, &len, &err);
+        who = rc ? NULL : error_log_in(start, len);
+        if (!rc && !who)
+            rc = guess_format(path, start, len, guessed, sizeof(guessed), &tailed, &empty, &err);
+        free(start);
+        if (who) {
+            fprintf(stderr, "tide: %s: %s error log, not an access log: left out\n", path, who);
+            return 1;
+        }
+        if (rc == 0 && !empty) {
             spec = guessed;
         } else if (empty) {
-            for (i = 0; i < nf->n_names; i++) /* the format the first inputs share */
-                if (!spec || strcmp(spec, nf->names[i]) == 0)
-                    spec = nf->names[i];
-                else
-                    break;
-            if (!spec || i < nf->n_names)
+            if (!(spec = shared_format(nf->names, nf->n_names)))
                 return 2; /* nothing to tell from yet: asked again when it has lines */
         } else {
             fprintf(stderr, "tide: %s: new file matching %s: cannot tell its format, not followed (give --format)\n",
@@ -505,7 +530,7 @@ static int capture_log(int argc, char **argv)
         {"no-progress", no_argument, 0, 'N'}, CLI_ANON_LONGOPTS, {0, 0, 0, 0}};
     const char *outpath = NULL, *format = NULL, *map = NULL, *max_bad = "1%", *server_conf = NULL;
     int conf_kind = TIDE_WEBCONF_NGINX;
-    char **inputs = NULL, **patterns = NULL;
+    char **inputs = NULL, **patterns = NULL, *start = NULL;
     int n_inputs = 0, n_patterns = 0;
     struct new_files nf = {0};
     struct tide_webconf *webconf = NULL;
@@ -672,11 +697,21 @@ static int capture_log(int argc, char **argv)
         ex = EXIT_RUNTIME;
         goto out_free;
     }
+    if (!format && !(start = malloc(START_LEN))) {
+        ex = EXIT_RUNTIME;
+        goto out_free;
+    }
     for (i = 0; i < n; i++) {
         char guessed[512];
-        int tailed = 0;
+        int tailed = 0, read_rc = 1;
         bool empty = false;
-        const char *spec = format, *who = format ? NULL : error_log_of(argv[optind + i]);
+        size_t start_len = 0;
+        const char *spec = format, *who = NULL;
+        struct tide_err read_err = {0};
+        if (!format && strcmp(argv[optind + i], "-") != 0) { /* read once: the error-log check, then the guess */
+            read_rc = read_start(argv[optind + i], start, &start_len, &read_err);
+            who = read_rc ? NULL : error_log_in(start, start_len);
+        }
         if (who && n > 1) { /* a glob of the log directory took it in: said, and left out */
             fprintf(stderr, "tide: %s: %s error log, not an access log: left out\n", argv[optind + i], who);
             free(argv[optind + i]); /* argv is inputs here */
@@ -706,8 +741,9 @@ static int capture_log(int argc, char **argv)
                 ex = EXIT_USAGE;
                 goto out_free;
             }
-            if (sniff(argv[optind + i], guessed, sizeof(guessed), &tailed, &empty, &err)) {
-                cli_error(&err);
+            if (read_rc || guess_format(argv[optind + i], start, start_len, guessed, sizeof(guessed), &tailed,
+                                        &empty, &err)) {
+                cli_error(read_rc ? &read_err : &err);
                 ex = EXIT_USAGE;
                 goto out_free;
             }
@@ -871,6 +907,7 @@ out_free:
     free(nf.made);
     free_strv(inputs, n_inputs);
     free_strv(patterns, n_patterns);
+    free(start);
     return ex;
 }
 
