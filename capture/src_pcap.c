@@ -752,33 +752,24 @@ static int read_pcap_classic(struct pcapctx *x, const char *path, struct tide_er
     return rc ? rc : x->rc;
 }
 
-/* The file's first four bytes say pcapng. */
-static bool is_pcapng(const char *path)
+/* What a file's first bytes (decompressed) say it is: nothing at all (a
+ * capture that never wrote its header: no packets, not a broken file),
+ * pcapng, or something for the classic reader or libpcap. */
+enum start_kind { START_EMPTY, START_PCAPNG, START_OTHER };
+
+static enum start_kind start_kind(const char *path)
 {
     struct tide_input *in;
     struct tide_err err;
     uint8_t m[4];
-    bool yes = false;
+    size_t got;
     if (strcmp(path, "-") == 0 || tide_input_open(&in, path, &err))
-        return false;
-    yes = read_n(in, m, 4, &err) == 4 && m[0] == 0x0A && m[1] == 0x0D && m[2] == 0x0D && m[3] == 0x0A;
+        return START_OTHER;
+    got = read_n(in, m, 4, &err);
     tide_input_close(in);
-    return yes;
-}
-
-/* A file without a byte, once decompressed (a capture that never wrote its
- * header): no packets, not a broken file. */
-static bool is_empty(const char *path)
-{
-    struct tide_input *in;
-    struct tide_err err;
-    uint8_t b;
-    bool yes;
-    if (strcmp(path, "-") == 0 || tide_input_open(&in, path, &err))
-        return false;
-    yes = tide_input_read(in, &b, 1, &err) == 0;
-    tide_input_close(in);
-    return yes;
+    if (got == 0)
+        return START_EMPTY;
+    return got == 4 && m[0] == 0x0A && m[1] == 0x0D && m[2] == 0x0D && m[3] == 0x0A ? START_PCAPNG : START_OTHER;
 }
 
 /* The time of a file's first packet, to read several files in time order. */
@@ -846,18 +837,20 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
         free(t);
         for (i = 0; i < o->n_files && !rc; i++) {
             const char *path = o->files[order[i]];
+            enum start_kind kind;
             pcap_t *p;
             struct pcap_pkthdr *h;
             const u_char *d;
             int r;
             tide__flows_opts(x.flows)->source_name = path;
             tide__flows_opts(x.flows)->packet_no = 0;
-            if (is_empty(path)) {
+            kind = start_kind(path);
+            if (kind == START_EMPTY) {
                 st->empty_files++;
                 continue;
             }
             /* tide's own readers; 1: a pcap variant (or stdin) for libpcap */
-            if ((rc = is_pcapng(path) ? read_pcapng(&x, path, err) : read_pcap_classic(&x, path, err)) != 1) {
+            if ((rc = kind == START_PCAPNG ? read_pcapng(&x, path, err) : read_pcap_classic(&x, path, err)) != 1) {
                 if (rc == TIDE_E_TRUNCATED)
                     rc = 0; /* said in the stats; other files still read */
                 continue;
