@@ -465,32 +465,40 @@ static int spec_of(const struct tide_webconf *c, const char *name, char *out, si
     return 0;
 }
 
+/* The format name the access logs that are file share (file NULL: all the
+ * access logs): 0 and *name (NULL: none), or -1 when they have two. */
+static int shared_format_name(const struct tide_webconf *c, const char *file, const char **name)
+{
+    size_t i;
+    *name = NULL;
+    for (i = 0; i < c->n_logs; i++) {
+        /* a variable in the name: no file can be told by it */
+        if (file && (strchr(strrchr(c->logs[i].name, '/') ? strrchr(c->logs[i].name, '/') : c->logs[i].name, '$') ||
+                     !same_log(file, c->logs[i].name)))
+            continue;
+        if (*name && strcmp(*name, c->logs[i].value) != 0)
+            return -1;
+        *name = c->logs[i].value;
+    }
+    return 0;
+}
+
 int tide_webconf_format_for(const struct tide_webconf *c, const char *file, char *out, size_t cap,
                             struct tide_err *err)
 {
-    const char *name = NULL, *what = c->kind == TIDE_WEBCONF_APACHE ? "Apache" : "nginx";
-    size_t i;
+    const char *name, *what = c->kind == TIDE_WEBCONF_APACHE ? "Apache" : "nginx";
     bool too_long = false;
-    for (i = 0; i < c->n_logs; i++)
-        if (!strchr(strrchr(c->logs[i].name, '/') ? strrchr(c->logs[i].name, '/') : c->logs[i].name, '$') &&
-            same_log(file, c->logs[i].name)) { /* a variable in the name: no file can be told by it */
-            if (name && strcmp(name, c->logs[i].value) != 0)
-                return tide_err_set(err, TIDE_E_USAGE, file,
-                                    "%s configuration: the access logs of this file's name have two formats; "
-                                    "give --format",
-                                    what);
-            name = c->logs[i].value;
-        }
+    if (shared_format_name(c, file, &name))
+        return tide_err_set(err, TIDE_E_USAGE, file,
+                            "%s configuration: the access logs of this file's name have two formats; give --format",
+                            what);
     if (!name) {
         /* no access log by this name: one format for every access log will do */
-        for (i = 0; i < c->n_logs; i++) {
-            if (name && strcmp(name, c->logs[i].value) != 0)
-                return tide_err_set(err, TIDE_E_USAGE, file,
-                                    "%s configuration: no access log is this file, and its access logs use "
-                                    "several formats; give --format",
-                                    what);
-            name = c->logs[i].value;
-        }
+        if (shared_format_name(c, NULL, &name))
+            return tide_err_set(err, TIDE_E_USAGE, file,
+                                "%s configuration: no access log is this file, and its access logs use "
+                                "several formats; give --format",
+                                what);
         if (!name || c->missing)
             return tide_err_set(err, TIDE_E_USAGE, file, "%s configuration: %s%s%s%s; give --format", what,
                                 name ? "no access log is this file" : "no access log in it",
