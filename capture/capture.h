@@ -157,6 +157,7 @@ struct tide_logcap_stats {
     uint64_t outside;          /* records outside [since, until): not written */
     uint64_t files_new;        /* --follow patterns: files followed that came while running */
     uint64_t files_let_go;     /* --follow patterns: files deleted and let go */
+    uint64_t files_opened_late; /* --follow patterns: new files opened on a later try (in files_new) */
     struct {
         char reason[96];
         uint64_t count;

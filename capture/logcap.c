@@ -24,7 +24,8 @@ struct src {
     const char *path;
     char *owned;  /* path, when a --follow pattern found it while running */
     bool matched; /* a --follow pattern's: ends once deleted, and is taken up again if made anew */
-    bool refused; /* found by a pattern, given no format */
+    bool refused; /* found by a pattern, given no format, or (retry_open) not opened */
+    bool retry_open; /* could not be opened (no access, no descriptor left): tried again at each look */
     struct tide_logfmt *fmt;
     struct tide_input *in;
     struct tide_lines lines;
@@ -216,6 +217,19 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
                 ;
             if (i < c->n) {
                 s = &c->srcs[i];
+                if (s->retry_open) {
+                    /* not opened before: its start is still to read; said once */
+                    if (open_src(c, s, err) == 0) {
+                        s->retry_open = s->refused = s->done = false;
+                        c->st->inputs_failed--;
+                        c->st->files_new++;
+                        c->st->files_opened_late++;
+                        rc = advance(c, s, err);
+                    } else {
+                        tide_err_clear(err);
+                    }
+                    continue;
+                }
                 if (!s->matched || s->refused || !s->done || s->pending)
                     continue;
                 /* a file made again where one was deleted and let go: a new input */
@@ -269,12 +283,15 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
             }
             if (rc && rc != TIDE_E_NOMEM) {
                 /* one new file that cannot be read (no access, no descriptor
-                 * left) does not end the capture: said and counted */
+                 * left) does not end the capture: said and counted, and
+                 * tried again at each look (counted while it stays unread) */
+                char msg[600];
+                snprintf(msg, sizeof(msg), "%s; tried again every second", err->msg);
                 c->st->inputs_failed++;
                 if (c->o->on_bad)
-                    c->o->on_bad(c->o->on_bad_userp, s->path, 0, err->msg);
+                    c->o->on_bad(c->o->on_bad_userp, s->path, 0, msg);
                 tide_err_clear(err);
-                s->done = s->refused = true;
+                s->done = s->refused = s->retry_open = true;
                 rc = 0;
                 continue;
             }

@@ -464,43 +464,96 @@ struct new_files {
     int n_names;
     struct tide_logfmt **made;
     int n_made;
+    struct unknown { /* files whose format could not be told yet: looked at again when they grow */
+        char *path;
+        off_t size; /* and its last change, when last looked at */
+        struct timespec ctime;
+    } *unknown;
+    int n_unknown;
 };
+
+/* The entry of a file whose format was not told, or NULL. */
+static struct unknown *unknown_entry(struct new_files *nf, const char *path)
+{
+    int i;
+    for (i = 0; i < nf->n_unknown; i++)
+        if (nf->unknown[i].path && strcmp(nf->unknown[i].path, path) == 0)
+            return &nf->unknown[i];
+    return NULL;
+}
+
+/* A new file's format could not be told from its start (why: a reason, or
+ * err's message): said once, and looked at again when it has grown (its
+ * first line may have been half written). 2: not yet. */
+static int format_not_told(struct new_files *nf, const char *path, const char *pattern, const struct stat *sb,
+                           const char *why)
+{
+    struct unknown *u = unknown_entry(nf, path);
+    if (!u) {
+        if (!(u = realloc(nf->unknown, (size_t)(nf->n_unknown + 1) * sizeof(*u))))
+            return 2;
+        nf->unknown = u;
+        u += nf->n_unknown;
+        if (!(u->path = strdup(path)))
+            return 2;
+        nf->n_unknown++;
+    } else {
+        why = NULL; /* said already */
+    }
+    u->size = sb->st_size;
+    u->ctime = sb->st_ctim;
+    if (!why)
+        return 2;
+    fprintf(stderr, "tide: %s: new file matching %s: %s; looked at again as it grows (--format sets the format)\n",
+            path, pattern, why);
+    return 2;
+}
 
 static int new_file_format(void *userp, const char *path, const char *pattern, struct tide_logfmt **f)
 {
     struct new_files *nf = userp;
     char guessed[512];
-    const char *spec = nf->format, *who;
+    const char *spec = nf->format;
     struct tide_err err = {0};
     struct tide_logfmt **m;
-    if (!spec && nf->webconf && tide_webconf_format_for(nf->webconf, path, guessed, sizeof(guessed), &err) == 0)
-        spec = guessed;
+    struct unknown *u = unknown_entry(nf, path);
+    struct stat sb;
+    if (stat(path, &sb) != 0)
+        return 2; /* gone again already */
+    if (u && u->size == sb.st_size && u->ctime.tv_sec == sb.st_ctim.tv_sec && u->ctime.tv_nsec == sb.st_ctim.tv_nsec)
+        return 2; /* not told from what it held last time, and not changed since */
     if (!spec) {
+        /* as for the inputs given at the start: an error log is told first,
+         * then the configuration's format, then the guess */
         bool empty = false;
-        int tailed = 0, rc;
+        int tailed = 0, rc = 0, read_rc;
         size_t len;
+        const char *who;
         char *start = malloc(START_LEN);
         if (!start)
             return 1;
-        rc = read_start(path, start, &len, &err);
-        who = rc ? NULL : error_log_in(start, len);
-        if (!rc && !who)
+        read_rc = read_start(path, start, &len, &err);
+        who = read_rc ? NULL : error_log_in(start, len);
+        if (!read_rc && !who && nf->webconf &&
+            tide_webconf_format_for(nf->webconf, path, guessed, sizeof(guessed), &err) == 0)
+            spec = guessed;
+        else if (!read_rc && !who)
             rc = guess_format(path, start, len, guessed, sizeof(guessed), &tailed, &empty, &err);
         free(start);
         if (who) {
             fprintf(stderr, "tide: %s: %s error log, not an access log: left out\n", path, who);
             return 1;
         }
-        if (rc == 0 && !empty) {
+        if (read_rc == TIDE_E_NOTFOUND)
+            return 2; /* gone again already */
+        if (read_rc)
+            return format_not_told(nf, path, pattern, &sb, err.msg); /* no access, say */
+        if (!spec && rc == 0 && !empty)
             spec = guessed;
-        } else if (empty) {
-            if (!(spec = shared_format(nf->names, nf->n_names)))
-                return 2; /* nothing to tell from yet: asked again when it has lines */
-        } else {
-            fprintf(stderr, "tide: %s: new file matching %s: cannot tell its format, not followed (give --format)\n",
-                    path, pattern);
-            return 1;
-        }
+        else if (!spec && empty && !(spec = shared_format(nf->names, nf->n_names)))
+            return 2; /* nothing to tell from yet: asked again when it has lines */
+        else if (!spec)
+            return format_not_told(nf, path, pattern, &sb, "cannot tell its format yet");
     }
     if (!(m = realloc(nf->made, (size_t)(nf->n_made + 1) * sizeof(*m))))
         return 1;
@@ -510,6 +563,10 @@ static int new_file_format(void *userp, const char *path, const char *pattern, s
         return 1;
     }
     nf->made[nf->n_made++] = *f;
+    if (u) { /* told at last */
+        free(u->path);
+        u->path = NULL;
+    }
     fprintf(stderr, "tide: %s: new file matching %s, followed (format %s)\n", path, pattern, spec);
     return 0;
 }
@@ -548,7 +605,7 @@ static int capture_log(int argc, char **argv)
     struct cli_trace_out to = {0};
     struct tide_logfmt **fmts = NULL;
     char **fmt_names = NULL;
-    int c, i, n, rc, ex = EXIT_OK;
+    int c, i, n, rc, ex = EXIT_OK, untold = 0;
     char *fin = NULL;
     struct timespec t0, t1;
     double secs;
@@ -873,10 +930,20 @@ static int capture_log(int argc, char **argv)
         if (st.inputs_failed)
             fprintf(stderr, "tide:   %llu input(s) ended in an error; records before it were kept\n",
                     (unsigned long long)st.inputs_failed);
-        if (n_patterns)
+        if (n_patterns && st.files_opened_late)
+            fprintf(stderr, "tide:   followed %llu file(s): %llu new while running (%llu opened on a later try), "
+                            "%llu deleted and let go\n",
+                    (unsigned long long)n + st.files_new, (unsigned long long)st.files_new,
+                    (unsigned long long)st.files_opened_late, (unsigned long long)st.files_let_go);
+        else if (n_patterns)
             fprintf(stderr, "tide:   followed %llu file(s): %llu new while running, %llu deleted and let go\n",
                     (unsigned long long)n + st.files_new, (unsigned long long)st.files_new,
                     (unsigned long long)st.files_let_go);
+        for (i = 0; i < nf.n_unknown; i++)
+            untold += nf.unknown[i].path != NULL;
+        if (untold)
+            fprintf(stderr, "tide:   %d file(s) matching a pattern not read: their format was never told "
+                            "(--format sets it)\n", untold);
         if (st.unread_tail)
             fprintf(stderr, "tide:   %llu record(s) from lines that go on past what the format reads; the rest "
                             "of those lines is not stored (--format with the log's own format string reads it)\n",
@@ -889,7 +956,7 @@ static int capture_log(int argc, char **argv)
         fprintf(stderr, "tide:   %.1f MB in %.2f s (%.1f MB/s, %.0f lines/s)\n",
                 (double)st.bytes_in / 1e6, secs, secs > 0 ? (double)st.bytes_in / 1e6 / secs : 0,
                 secs > 0 ? (double)st.lines / secs : 0);
-        if (st.inputs_failed)
+        if (st.inputs_failed || untold)
             ex = EXIT_INCOMPLETE;
     }
 out_free:
@@ -905,6 +972,9 @@ out_free:
     for (i = 0; i < nf.n_made; i++)
         tide_logfmt_free(nf.made[i]);
     free(nf.made);
+    for (i = 0; i < nf.n_unknown; i++)
+        free(nf.unknown[i].path);
+    free(nf.unknown);
     free_strv(inputs, n_inputs);
     free_strv(patterns, n_patterns);
     free(start);

@@ -183,6 +183,81 @@ n=$("$TIDE" cat --allow-raw "$W/many.tide" | wc -l)
 [ "$n" -ge 2 ] && [ "$n" -lt 21 ] || fail "no descriptor left: $n records"
 pass "a new file that cannot be opened is said and counted; the others are captured ($n of 21), exit 5"
 
+# a new file that could not be opened is tried again every second: once the
+# capture lets go of deleted files (freeing descriptors) it is read from its
+# start, and nothing is missing (exit 0)
+mkdir "$W/retry"
+line 0 >"$W/retry/web-0.log"
+(ulimit -n 14; exec "$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --rotate-wait 1s \
+  --format combined "$W/retry/web-*.log" -o "$W/retry.tide" 2>"$W/err") &
+CAP_PID=$!
+sleep 1.2
+for i in $(seq 1 12); do line "$i" >"$W/retry/web-$i.log"; done
+sleep 1.5
+for _ in $(seq 15); do # delete the files the capture has open, until none is left
+  [ -z "$(ls "$W/retry")" ] && break
+  for f in $(ls -l "/proc/$CAP_PID/fd" | grep -o "/retry/web-[0-9]*\.log" | sort -u); do rm -f "$W$f"; done
+  sleep 2.5
+done
+interrupt_capture
+[ $rc -eq 0 ] || fail "retried open: exit $rc, want 0: $(cat "$W/err")"
+grep -q "cannot open: Too many open files; tried again every second" "$W/err" ||
+  fail "retried open: the first failure not said: $(cat "$W/err")"
+grep -q "12 new while running ([1-9][0-9]* opened on a later try), 13 deleted and let go" "$W/err" ||
+  fail "retried open: summary: $(cat "$W/err")"
+got=$("$TIDE" cat --allow-raw "$W/retry.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
+[ "$got" = "0 1 2 3 4 5 6 7 8 9 10 11 12 " ] || fail "retried open: records: $got"
+pass "a new file that could not be opened is tried again and read whole once a descriptor is free"
+
+# a new file whose first line is half written when it is found: its format is
+# told once it has grown; a file whose format is never told is said in the
+# summary and the capture ends incomplete (exit 5)
+mkdir "$W/half"
+line 1 >"$W/half/web-a.log"
+"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s "$W/half/web-*.log" -o "$W/half.tide" 2>"$W/err" &
+CAP_PID=$!
+sleep 1.2
+l=$(line 2)
+printf '%s' "${l:0:20}" >"$W/half/web-b.log"
+printf 'not a log line at all\n' >"$W/half/web-junk.log"
+sleep 2.2
+printf '%s\n' "${l:20}" >>"$W/half/web-b.log"
+line 3 >>"$W/half/web-b.log"
+sleep 2.2
+interrupt_capture
+[ $rc -eq 5 ] || fail "half line: exit $rc, want 5: $(cat "$W/err")"
+grep -q "web-b.log: new file matching .*: cannot tell its format yet; looked at again as it grows" "$W/err" &&
+  grep -q "web-b.log: new file matching .*, followed (format combined)" "$W/err" ||
+  fail "half line: not said: $(cat "$W/err")"
+[ "$(grep -c "web-junk.log: new file matching .*: cannot tell its format yet" "$W/err")" -eq 1 ] ||
+  fail "half line: the junk file said more than once, or not: $(cat "$W/err")"
+grep -q "1 file(s) matching a pattern not read: their format was never told" "$W/err" ||
+  fail "half line: summary: $(cat "$W/err")"
+got=$("$TIDE" cat --allow-raw "$W/half.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
+[ "$got" = "1 2 3 " ] || fail "half line: records: $got"
+pass "a new file whose first line was half written is followed once it has grown; one never told is said (exit 5)"
+
+# with the server's configuration, an error log new to a followed pattern is
+# told and left out, as it is among the inputs given at the start
+mkdir "$W/ng"
+printf 'http {\n  access_log %s combined;\n  server { listen 80; }\n}\n' "$W/ng/access.log" >"$W/ng.conf"
+line 1 >"$W/ng/access.log"
+"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --nginx-conf "$W/ng.conf" "$W/ng/*.log" \
+  -o "$W/ng.tide" 2>"$W/err" &
+CAP_PID=$!
+sleep 1.2
+echo "$(date -u '+%Y/%m/%d %H:%M:%S') [error] 12#12: *1 open() \"/srv/x\" failed (2: No such file or directory)" \
+  >"$W/ng/error.log"
+line 2 >>"$W/ng/access.log"
+sleep 2.2
+interrupt_capture
+[ $rc -eq 0 ] || fail "error log under a pattern: exit $rc: $(cat "$W/err")"
+grep -q "error.log: nginx's error log, not an access log: left out" "$W/err" ||
+  fail "error log under a pattern: not said: $(cat "$W/err")"
+grep -q " 0 bad" "$W/err" || fail "error log under a pattern: read as an access log: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/ng.tide" | wc -l)" -eq 2 ] || fail "error log under a pattern: records"
+pass "with --nginx-conf, an error log new to a followed pattern is told and left out"
+
 # without --follow a quoted pattern is expanded as the shell would
 "$TIDE" capture log --raw "$W/pods/web-*.log" -o "$W/pq.tide" 2>"$W/err" || fail "quoted pattern: $(cat "$W/err")"
 [ "$("$TIDE" cat --allow-raw "$W/pq.tide" | wc -l)" -eq 3 ] || fail "quoted pattern: records"
