@@ -8,6 +8,7 @@
  * their own, a few 1 MiB chunks ahead of the caller; tide_input_chunk() hands
  * those chunks out without copying them.
  */
+#define _GNU_SOURCE /* memfd_create */
 #include "capture_int.h"
 
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -141,16 +143,78 @@ static void take_next_file(struct tide_input *in)
     in->tail_len = 0;
 }
 
+/* A copy whose first bytes say it is compressed (gzip, zstd, bzip2, xz). */
+static bool compressed_magic(const uint8_t *b, size_t n)
+{
+    return (n >= 2 && b[0] == 0x1f && b[1] == 0x8b) || (n >= 4 && memcmp(b, "\x28\xb5\x2f\xfd", 4) == 0) ||
+           (n >= 3 && memcmp(b, "BZh", 3) == 0) || (n >= 6 && memcmp(b, "\xfd" "7zXZ\0", 6) == 0);
+}
+
+/* A compressed copy (logrotate's compress without delaycompress made
+ * access.log.1.gz of it before tide looked): decoded, and if it holds what
+ * was read last at the same offset, what it holds past that is put in a
+ * memory file at the same offsets (the tail before it too, for
+ * follow_check): open, or -1. A copy still being compressed (cut short) is
+ * passed over: its plain original is still beside it then. */
+static int decoded_copy(const struct tide_input *in, const char *name)
+{
+    struct tide_input *c;
+    struct tide_err e = {0};
+    uint64_t pos = 0, from = in->offset - in->tail_len;
+    uint8_t have[64];
+    size_t got = 0;
+    int mfd = -1;
+    char *buf;
+    long k = 0;
+    if (tide_input_open(&c, name, &e))
+        return -1;
+    if (!(buf = malloc(CHUNK))) {
+        tide_input_close(c);
+        return -1;
+    }
+    while ((k = tide_input_read(c, buf, CHUNK, &e)) > 0) {
+        uint64_t end = pos + (uint64_t)k;
+        if (end > from && pos < in->offset) { /* the bytes of the tail */
+            uint64_t a = pos > from ? pos : from, b = end < in->offset ? end : in->offset;
+            memcpy(have + (a - from), buf + (a - pos), (size_t)(b - a));
+            got += (size_t)(b - a);
+            if (got == in->tail_len && memcmp(have, in->tail, in->tail_len) != 0)
+                break; /* another rotation's */
+        }
+        if (end > from && got == in->tail_len && memcmp(have, in->tail, in->tail_len) == 0) {
+            uint64_t a = pos > from ? pos : from;
+            if (mfd < 0 && (mfd = memfd_create("tide-copy", MFD_CLOEXEC)) < 0)
+                break;
+            if (pwrite(mfd, buf + (a - pos), (size_t)(end - a), (off_t)a) != (ssize_t)(end - a))
+                break;
+        }
+        pos = end;
+    }
+    free(buf);
+    tide_input_close(c);
+    if (k != 0 || got != in->tail_len || mfd < 0) { /* cut short, another file's, or no memory */
+        if (mfd >= 0)
+            close(mfd);
+        return -1;
+    }
+    return mfd;
+}
+
+#define COPY_FRESH_NS INT64_C(60000000000) /* a compressed copy older than this is an older rotation's */
+
 /* The copy logrotate's copytruncate made of a followed log before
  * truncating it, if it is beside the log under a rotated name (access.log.1,
- * access.log-20261122, ...), not compressed yet, and holds what was read
- * last at the same offset: open, or -1. */
+ * access.log-20261122, ...) and holds what was read last at the same offset:
+ * open, or -1. Plain copies are looked at first; a compressed one made in
+ * the last minute (access.log.1.gz: compress without delaycompress) is
+ * decoded (decoded_copy). */
 static int find_copy(const struct tide_input *in, const struct stat *live)
 {
     char dir[4096], name[4096 + 256];
     const char *slash = strrchr(in->path, '/'), *base = slash ? slash + 1 : in->path;
     size_t blen = strlen(base);
-    int found = -1, looked = 0;
+    int found = -1, looked = 0, n_packed = 0, i;
+    char *packed[8]; /* compressed copies, fresh: for the second look */
     struct dirent *de;
     DIR *d;
     snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - in->path) : 1, slash ? in->path : ".");
@@ -171,12 +235,22 @@ static int find_copy(const struct tide_input *in, const struct stat *live)
         if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino != live->st_ino &&
             (uint64_t)st.st_size >= in->offset &&
             pread(fd, chk, in->tail_len, (off_t)(in->offset - in->tail_len)) == (ssize_t)in->tail_len &&
-            memcmp(chk, in->tail, in->tail_len) == 0)
+            memcmp(chk, in->tail, in->tail_len) == 0) {
             found = fd;
-        else
-            close(fd);
+            continue;
+        }
+        if (n_packed < (int)(sizeof(packed) / sizeof(packed[0])) && S_ISREG(st.st_mode) &&
+            st.st_ino != live->st_ino && quiet_for(&st) < COPY_FRESH_NS &&
+            pread(fd, chk, 6, 0) == 6 && compressed_magic(chk, 6) && (packed[n_packed] = strdup(name)))
+            n_packed++;
+        close(fd);
     }
     closedir(d);
+    for (i = 0; i < n_packed; i++) {
+        if (found < 0)
+            found = decoded_copy(in, packed[i]);
+        free(packed[i]);
+    }
     return found;
 }
 

@@ -3,7 +3,8 @@
 # rotates it, the ways Debian's servers are set up: `create` with a reopen
 # signal in postrotate (nginx's own logrotate file: USR1 to the master) and
 # delaycompress, so the older rotation is gzipped while followed; then
-# copytruncate; all under traffic. Every request in nginx's own files is in
+# copytruncate, with the copy left plain and then gzipped at once (compress
+# without delaycompress); all under traffic. Every request in nginx's own files is in
 # the trace exactly once, including those nginx wrote to the renamed file
 # before it reopened its log, and those copytruncate's copy took after
 # tide's last read. The same requests also go to a second log nginx writes
@@ -67,6 +68,18 @@ $LOG {
   copytruncate
 }
 EOF
+# copytruncate with compress and no delaycompress: the copy is gzipped (and
+# the plain one removed) at once, before tide sees the truncation; dated
+# names keep it apart from the numbered rotations above
+cat >"$W/copyz.conf" <<EOF
+$LOG {
+  rotate 5
+  compress
+  copytruncate
+  dateext
+  dateformat -z%s
+}
+EOF
 rotate() { logrotate -f -s "$W/state" "$W/$1.conf" 2>>"$W/logrotate.err" || fail "logrotate $1: $(cat "$W/logrotate.err")"; }
 
 "$TIDE" capture log --raw --follow --flush 1s --reorder-window 5s --rotate-wait 2s --format "nginx:$FMT" "$LOG" \
@@ -95,6 +108,8 @@ sleep 3
 rotate create # .1 -> .2.gz (delaycompress), access.log -> .1
 sleep 3
 rotate copy   # .1 -> .2 (.2.gz -> .3.gz), access.log copied to .1 and truncated in place
+sleep 3
+rotate copyz  # access.log copied to access.log-z<time>, truncated, the copy gzipped at once
 sleep 1
 touch "$W/stop-load"
 wait "$LOAD_PID"
@@ -102,6 +117,7 @@ LOAD_PID=""
 N=$(wc -l <"$W/sent")
 [ -f "$W/curl-failed" ] && fail "curl failed for $(wc -l <"$W/curl-failed") requests"
 [ -f "$W/logs/access.log.3.gz" ] || fail "logrotate did not make access.log.3.gz: $(ls "$W/logs")"
+ls "$W/logs/access.log-z"*.gz >/dev/null 2>&1 || fail "logrotate did not make access.log-z<time>.gz: $(ls "$W/logs")"
 sleep 2.5
 kill -INT "$CAP_PID" "$GZ_PID"
 wait "$CAP_PID"
@@ -116,7 +132,8 @@ GZ_PID=""
 # what nginx's own files hold: every request once, but for those written
 # between copytruncate's copy and its truncation (logrotate loses them)
 paths() { sed -n 's#.*"GET /r/\([0-9]*\) .*#\1#p' | sort; }
-(cat "$W/logs/access.log" "$W/logs/access.log.1"; zcat "$W/logs/access.log."[2-9].gz) | paths >"$W/logged"
+(cat "$W/logs/access.log" "$W/logs/access.log.1"; zcat "$W/logs/access.log."[2-9].gz "$W/logs/access.log-z"*.gz) |
+  paths >"$W/logged"
 [ "$(sort -u "$W/logged" | wc -l)" -eq "$(wc -l <"$W/logged")" ] || fail "nginx's files hold a request twice"
 lost=$((N - $(wc -l <"$W/logged")))
 [ "$lost" -le 10 ] || fail "nginx's rotated files lack $lost of the $N requests"
@@ -132,5 +149,5 @@ zcat "$GZ" "$GZ.1" | paths >"$W/gz.logged"
 [ "$(wc -l <"$W/gz.logged")" -eq "$N" ] || fail "nginx's gzip logs hold $(wc -l <"$W/gz.logged") of the $N requests"
 cmp -s "$W/gz.logged" "$W/gz.got" || fail "the gzip log's trace differs from nginx's gzip logs: $(comm -3 "$W/gz.logged" "$W/gz.got" | head -5 | tr '\n' ' ')"
 pass "nginx's gzip=1 log, empty when followed, rotated (create + reopen): all $N requests captured once"
-pass "real nginx + logrotate under traffic (create + reopen, delaycompress, copytruncate): every request in nginx's files captured once ($(wc -l <"$W/got") of $N; nginx's files lost $lost)"
+pass "real nginx + logrotate under traffic (create + reopen, delaycompress, copytruncate, copytruncate with the copy gzipped at once): every request in nginx's files captured once ($(wc -l <"$W/got") of $N; nginx's files lost $lost)"
 finish
