@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <zlib.h>
 
 #include "capture/capture.h"
 #include "capture/capture_int.h"
@@ -1763,6 +1764,47 @@ static void follow_reads_the_rest_from_a_copytruncate_copy(void **state)
     follow_done(&fx, in);
 }
 
+/* Writes text gzipped to path. */
+static void write_gz(const char *path, const char *text)
+{
+    gzFile g = gzopen(path, "wb");
+    assert_non_null(g);
+    assert_int_equal(gzwrite(g, text, (unsigned)strlen(text)), (int)strlen(text));
+    assert_int_equal(gzclose(g), Z_OK);
+}
+
+/* copytruncate with compress and no delaycompress: the copy is gzipped
+ * (and the plain one gone) before the truncation is seen. The rest is read
+ * from the compressed copy that holds the last bytes read at the same
+ * offset, not from a fresh one that does not. */
+static void follow_reads_the_rest_from_a_compressed_copy(void **state)
+{
+    (void)state;
+    struct follow_fix fx;
+    char *log = fx.log, other[160], copy[160], got[256];
+    volatile int stop = 0;
+    FILE *f;
+    struct tide_input *in = follow_open(&fx, "access.log", "a1\n", &stop, 5 * TIDE_NS_PER_SEC);
+    snprintf(other, sizeof(other), "%s.2.gz", log);
+    snprintf(copy, sizeof(copy), "%s.1.gz", log);
+    write_gz(other, "x1\nx2\nx3\nx4\n"); /* another rotation's, as fresh: not the copy */
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "a1\n");
+    append(log, "a2\na3\n"); /* written, not read yet, when logrotate copies */
+    write_gz(copy, "a1\na2\na3\n");
+    assert_non_null(f = fopen(log, "w")); /* truncated */
+    fclose(f);
+    append(log, "b1\n");
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "a2\na3\nb1\n");
+    append(log, "b2\n"); /* and followed on */
+    read_until_again(in, got, sizeof(got));
+    assert_string_equal(got, "b2\n");
+    unlink(other);
+    unlink(copy);
+    follow_done(&fx, in);
+}
+
 static void append_bytes(const char *path, const void *p, size_t n)
 {
     FILE *f = fopen(path, "ab");
@@ -1808,6 +1850,7 @@ int main(void)
         cmocka_unit_test(log_time_local_with_offset_and_brackets),
         cmocka_unit_test(follow_reads_a_renamed_log_until_it_is_quiet),
         cmocka_unit_test(follow_reads_the_rest_from_a_copytruncate_copy),
+        cmocka_unit_test(follow_reads_the_rest_from_a_compressed_copy),
         cmocka_unit_test(follow_tells_each_files_kind_by_its_first_bytes),
         cmocka_unit_test(log_decimal_is_exact),
         cmocka_unit_test(request_line_forms),
