@@ -93,6 +93,13 @@ int tide_logfmt_parse(struct tide_logfmt *f, const char *line, size_t len,
  */
 int tide_logfmt_sniff(const char *buf, size_t len, char *out, size_t cap, int *tailed);
 
+/* mod_ssl's request log (format "ssl_request"): the same HTTPS requests as
+ * the access log beside it, without status or duration. */
+#define TIDE_SSL_REQUEST_FORMAT "%t %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x \"%r\" %b"
+/* Whether spec (a --format, a guess, or a configuration's apache:'...') is
+ * that log's. */
+bool tide_logfmt_is_ssl_request(const char *spec);
+
 /* ---- inputs ----------------------------------------------------------------- */
 
 struct tide_input;

@@ -64,6 +64,8 @@ struct tide__item {
     size_t len;
     enum tide__ftype t;
     char name[64]; /* header or cookie name, for F_HEADER/F_COOKIE; strftime pattern */
+    uint8_t spaces; /* runs of spaces its value always holds (a time's before its zone): the
+                       next literal is looked for past them */
 };
 
 /* The pieces of a time Apache's %{...}t items write apart, per line. */

@@ -803,6 +803,9 @@ static const struct var NGINX_VARS[] = {
     {"pipe", F_IGNORE},
 };
 
+/* A literal part of a format. */
+#define LIT(p, n) ((struct tide__item){.lit = true, .s = (p), .len = (n), .t = F_IGNORE})
+
 static int add_item(struct tide_logfmt *f, struct tide__item it, struct tide_err *err)
 {
     if (f->n_items >= TIDE__LOG_MAX_ITEMS)
@@ -844,7 +847,7 @@ static int compile_nginx(struct tide_logfmt *f, char *s, struct tide_err *err)
             continue;
         }
         if (i > lit_start)
-            rc = add_item(f, (struct tide__item){true, s + lit_start, i - lit_start, F_IGNORE, ""}, err);
+            rc = add_item(f, LIT(s + lit_start, i - lit_start), err);
         braced = i + 1 < n && s[i + 1] == '{';
         st = i + 1 + braced;
         vn = 0;
@@ -878,7 +881,7 @@ static int compile_nginx(struct tide_logfmt *f, char *s, struct tide_err *err)
         lit_start = i;
     }
     if (!rc && n > lit_start)
-        rc = add_item(f, (struct tide__item){true, s + lit_start, n - lit_start, F_IGNORE, ""}, err);
+        rc = add_item(f, LIT(s + lit_start, n - lit_start), err);
     return rc;
 }
 
@@ -891,19 +894,20 @@ static int compile_apache(struct tide_logfmt *f, char *s, struct tide_err *err)
         const char *arg = NULL;
         size_t argn = 0, st;
         char d;
+        bool bracketed = false;
         if (s[i] != '%') {
             i++;
             continue;
         }
         if (i + 1 < n && s[i + 1] == '%') { /* literal percent */
             if (i + 1 > lit_start)
-                rc = add_item(f, (struct tide__item){true, s + lit_start, i + 1 - lit_start, F_IGNORE, ""}, err);
+                rc = add_item(f, LIT(s + lit_start, i + 1 - lit_start), err);
             i += 2;
             lit_start = i;
             continue;
         }
         if (i > lit_start)
-            rc = add_item(f, (struct tide__item){true, s + lit_start, i - lit_start, F_IGNORE, ""}, err);
+            rc = add_item(f, LIT(s + lit_start, i - lit_start), err);
         st = i + 1;
         while (st < n && (s[st] == '>' || s[st] == '<' || s[st] == '!' || s[st] == ',' ||
                           isdigit((unsigned char)s[st])))
@@ -934,8 +938,13 @@ static int compile_apache(struct tide_logfmt *f, char *s, struct tide_err *err)
                 arg += 4;
                 argn -= 4;
             }
-            if (!arg || argn == 0)
+            if (!arg || argn == 0) {
+                /* Apache writes it in brackets, [10/Oct/2000:13:55:36 -0700]:
+                 * they are the field's bounds, as the time holds a space
+                 * (first in a format, "%t %h", it ended there) */
                 it.t = end ? F_TIME_LOCAL : F_TIME_LOCAL_START;
+                bracketed = true;
+            }
             else if (argn == 3 && strncmp(arg, "sec", 3) == 0)
                 it.t = end ? F_TIME_MSEC : F_EPOCH_S_START;
             else if (argn == 4 && strncmp(arg, "msec", 4) == 0)
@@ -997,13 +1006,51 @@ static int compile_apache(struct tide_logfmt *f, char *s, struct tide_err *err)
         default:
             return tide_err_set(err, TIDE_E_USAGE, "", "LogFormat: unknown directive %%%c", d);
         }
-        rc = add_item(f, it, err);
+        if (bracketed && !rc)
+            rc = add_item(f, LIT("[", 1), err);
+        if (!rc)
+            rc = add_item(f, it, err);
+        if (bracketed && !rc)
+            rc = add_item(f, LIT("]", 1), err);
         i = st + 1;
         lit_start = i;
     }
     if (!rc && n > lit_start)
-        rc = add_item(f, (struct tide__item){true, s + lit_start, n - lit_start, F_IGNORE, ""}, err);
+        rc = add_item(f, LIT(s + lit_start, n - lit_start), err);
     return rc;
+}
+
+/* The runs of spaces a field's value always holds: a time is written with
+ * one before its zone ($time_local, %t: "10/Oct/2000:13:55:36 -0700"), a
+ * strftime pattern with those it has ("%d/%b/%Y %T"; %e pads with one more,
+ * in the same run). Its end is looked for past them: first in a format
+ * ("$time_local $remote_addr"), the first space would end it. */
+static uint8_t value_spaces(const struct tide__item *it)
+{
+    const char *c;
+    uint8_t n = 0;
+    if (it->t == F_TIME_LOCAL || it->t == F_TIME_LOCAL_START)
+        return 1;
+    if (it->t != F_STRF_START && it->t != F_STRF_END)
+        return 0;
+    for (c = it->name; *c; c++)
+        if (*c == ' ' && (c == it->name || c[-1] != ' '))
+            n++;
+    return n;
+}
+
+/* p past n runs of spaces (end if there are fewer). */
+static const char *past_spaces(const char *p, const char *end, unsigned n)
+{
+    while (n--) {
+        const char *sp = memchr(p, ' ', (size_t)(end - p));
+        if (!sp)
+            return end;
+        p = sp;
+        while (p < end && *p == ' ')
+            p++;
+    }
+    return p;
 }
 
 /* The Kubernetes ingress-nginx controller's default log-format-upstream:
@@ -1059,6 +1106,11 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
          * router and server, and the duration with its unit; the date is the start */
         body = "%h - %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" %k \"%{router}x\" \"%{server}x\" %{ms}Tms";
         apache = true;
+    } else if (strcmp(spec, "ssl_request") == 0) {
+        /* mod_ssl's request log, in Red Hat's and Fedora's ssl.conf:
+         * CustomLog logs/ssl_request_log (no status, no duration) */
+        body = TIDE_SSL_REQUEST_FORMAT;
+        apache = true;
     } else if (strcmp(spec, "vhost_common") == 0) {
         /* the combined tail is optional, so vhost-prefixed common and combined lines both read */
         body = "%v %h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"";
@@ -1091,7 +1143,7 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
     } else {
         rc = tide_err_set(err, TIDE_E_USAGE, "",
                           "unknown log format '%.60s' (combined, common, vhost_combined, "
-                          "vhost_common, ingress_nginx, traefik, nginx:'...', apache:'...', json, kv, heroku, alb, "
+                          "vhost_common, ingress_nginx, traefik, ssl_request, nginx:'...', apache:'...', json, kv, heroku, alb, "
                           "cloudfront, w3c, s3, haproxy[:HEADER,...], envoy; any of them after docker+, cri+, "
                           "syslog+ or journal+)", spec);
     }
@@ -1113,6 +1165,7 @@ int tide_logfmt_compile(struct tide_logfmt **out, const char *spec, const char *
             int k, fields = 0;
             for (k = 0; k < f->n_items; k++)
                 if (!f->items[k].lit) {
+                    f->items[k].spaces = value_spaces(&f->items[k]);
                     fields++;
                     if (k > 0 && !f->items[k - 1].lit)
                         rc = tide_err_set(err, TIDE_E_USAGE, "",
@@ -1270,7 +1323,7 @@ static int parse_tokens(struct tide_logfmt *f, const char *line, size_t len, str
                 while (fe && ((size_t)(end - fe) < nx->len || memcmp(fe, nx->s, nx->len) != 0))
                     fe = quoted_end(fe + 1, end);
             } else {
-                fe = find_lit(p, end, nx->s, nx->len);
+                fe = find_lit(it->spaces ? past_spaces(p, end, it->spaces) : p, end, nx->s, nx->len);
             }
             if (!fe && rest_optional(f, k + 1)) {
                 /* the line stops after this field; the rest is optional. A
@@ -1444,12 +1497,18 @@ static const char SNIFF_XFF_RT[] = NGX_COMBINED " \"$http_x_forwarded_for\" $req
 static const char SNIFF_RT[] = NGX_COMBINED " $request_time";
 static const char SNIFF_XFF[] = NGX_COMBINED " \"$http_x_forwarded_for\""; /* nginx's "main" */
 
+bool tide_logfmt_is_ssl_request(const char *spec)
+{
+    return strcmp(spec, "ssl_request") == 0 ||
+           (strncmp(spec, "apache:", 7) == 0 && strcmp(spec + 7, TIDE_SSL_REQUEST_FORMAT) == 0);
+}
+
 /* The format most of the lines in buf read with; wrap ("syslog+", ...)
  * before each candidate when the lines are wrapped. */
 static int sniff_plain(const char *buf, size_t len, const char *wrap, char *out, size_t cap, int *tailed)
 {
     static const char *CANDIDATES[] = {"cloudfront", "w3c", "alb", "s3", "haproxy", "envoy",
-                                       "json",       "heroku", "kv", "vhost_combined", "vhost_common", "traefik",
+                                       "json",       "heroku", "kv", "vhost_combined", "vhost_common", "traefik", "ssl_request",
                                        SNIFF_XFF_RT, SNIFF_RT, "combined", SNIFF_XFF, "ingress_nginx", "common"};
     size_t c;
     int best_ok = 0, best_tailed = 0, best_recs = 0;

@@ -27,7 +27,8 @@ void help_capture(FILE *f)
             "tide capture log: access logs (plain, .gz, .zst, .bz2, .xz, or '-' for stdin),\n"
             "several at once (rotated files, several servers), merged by request start time.\n"
             "  -f, --format F           combined | common | vhost_combined | vhost_common |\n"
-            "                           ingress_nginx | traefik | nginx:'<log_format>' |\n"
+            "                           ingress_nginx | traefik | ssl_request |\n"
+            "                           nginx:'<log_format>' |\n"
             "                           apache:'<LogFormat>' | json | kv | heroku | w3c\n"
             "                           (IIS, NetScaler) | haproxy[:HEADER,...] | envoy |\n"
             "                           alb | cloudfront | s3; docker+F, cri+F, syslog+F,\n"
@@ -343,6 +344,42 @@ static const char *error_log_in(const char *start, size_t len)
     return who;
 }
 
+#define SSL_REQUEST_NOTE "mod_ssl's request log (the HTTPS requests of the access log beside it, without " \
+                         "their status): left out; given alone it is read"
+
+/* Red Hat's httpd writes each HTTPS request twice: to ssl_access_log and to
+ * mod_ssl's ssl_request_log (no status). A glob of the log directory takes
+ * in both; read together every HTTPS request would be replayed twice. So
+ * among other logs, those told as ssl_request logs are said and left out.
+ * The inputs (paths, formats and their names, n of them; paths owned) lose
+ * them: their new count. */
+static int leave_out_ssl_request(char **paths, struct tide_logfmt **fmts, char **names, int n)
+{
+    int i, others = 0, k = 0;
+    for (i = 0; i < n; i++)
+        others += names[i] && !tide_logfmt_is_ssl_request(names[i]);
+    if (!others)
+        return n;
+    for (i = 0; i < n; i++) {
+        if (names[i] && tide_logfmt_is_ssl_request(names[i])) {
+            fprintf(stderr, "tide: %s: " SSL_REQUEST_NOTE "\n", paths[i]);
+            free(paths[i]);
+            tide_logfmt_free(fmts[i]);
+            free(names[i]);
+            continue;
+        }
+        paths[k] = paths[i];
+        fmts[k] = fmts[i];
+        names[k++] = names[i];
+    }
+    for (i = k; i < n; i++) {
+        paths[i] = NULL;
+        fmts[i] = NULL;
+        names[i] = NULL;
+    }
+    return k;
+}
+
 /* Compiles input path's format, with the time zone and the year for dates
  * without one. */
 static int setup_format(struct tide_logfmt **f, const char *spec, const char *map, int64_t tz, int year,
@@ -554,6 +591,15 @@ static int new_file_format(void *userp, const char *path, const char *pattern, s
             return 2; /* nothing to tell from yet: asked again when it has lines */
         else if (!spec)
             return format_not_told(nf, path, pattern, &sb, "cannot tell its format yet");
+        if (tide_logfmt_is_ssl_request(spec)) { /* as at the start: left out beside other logs */
+            int k;
+            for (k = 0; k < nf->n_names && (!nf->names[k] || tide_logfmt_is_ssl_request(nf->names[k])); k++)
+                ;
+            if (k < nf->n_names) {
+                fprintf(stderr, "tide: %s: " SSL_REQUEST_NOTE "\n", path);
+                return 1;
+            }
+        }
     }
     if (!(m = realloc(nf->made, (size_t)(nf->n_made + 1) * sizeof(*m))))
         return 1;
@@ -822,6 +868,8 @@ static int capture_log(int argc, char **argv)
         }
     }
     say_format(NULL, NULL, NULL, NULL, false, &same);
+    if (!format)
+        n = leave_out_ssl_request(argv + optind, fmts, fmt_names, n);
     for (i = 0; i < n; i++) {
         const char *spec;
         if (fmts[i])

@@ -22,6 +22,7 @@ static const char *FORMATS[] = {
     "apache:%h %{msec}t %{end:usec}t \"%r\" %>s %{begin:sec}t", /* epoch times, start and end */
     "traefik", "kv", "syslog+heroku", "journal+apache:%h \"%r\" %>s %T",
     "apache:%h [%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t] %{end:%a %e %B %y %I:%M:%S %p %Z}t %{%s}t \"%r\"",
+    "ssl_request", /* %t first */
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

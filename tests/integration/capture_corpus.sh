@@ -41,7 +41,7 @@ done <<'LIST'
 apachelogs/joomla_exploit_escaped_ua.log||vhost_combined|1 1 0 0 0
 apachelogs/vhost_combined.log||vhost_combined|7 6 0 0 1
 beats-filebeat/apache_access_darwin-2.4.23.log||combined|6 5 0 1 0
-beats-filebeat/apache_access_ssl-request.log|apache:%t %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x "%r" %b|-|2 2 0 0 0
+beats-filebeat/apache_access_ssl-request.log||ssl_request|2 2 0 0 0
 beats-filebeat/apache_access_test.log||main|7 5 0 2 0
 beats-filebeat/nginx_access_access.log||combined|13 13 0 0 0
 beats-filebeat/nginx_access_test.log||main|7 6 1 1 0
@@ -94,6 +94,11 @@ pass "an X-Forwarded-For list in the client field keeps the first hop as client"
 [ "$("$TIDE" cat --allow-raw "$W/m.tide" | jq -r '.headers[] | select(.[0] == "User-Agent") | .[1]' | grep -c '"$')" -eq 0 ] ||
   fail "a user agent kept its closing quote"
 pass "nginx's main format (combined + X-Forwarded-For) is guessed and its X-Forwarded-For kept (13 of 1000 lines)"
+"$TIDE" capture log --raw "$C/beats-filebeat/apache_access_ssl-request.log" -o "$W/r.tide" 2>/dev/null
+got=$("$TIDE" cat --allow-raw "$W/r.tide" | jq -r '[.ts,.client,.path,.resp_bytes] | join(" ")' | tr '\n' ' ')
+[ "$got" = "2018-08-10T07:45:56.000000000Z 172.30.0.119 /nagiosxi/ajaxhelper.php 1375 2019-10-16T09:53:47.000000000Z 81.2.69.143 /appl/ajaxhelper.php 0 " ] ||
+  fail "mod_ssl request log fields: $got"
+pass "mod_ssl's request log: %t first is read whole (its zone applied), the client after it"
 "$TIDE" capture log --raw "$C/matomo/alb.log" -o "$W/a.tide" 2>/dev/null
 [ "$("$TIDE" cat --allow-raw "$W/a.tide" | jq -r '[.ts,.scheme,.host,.path,.status,.duration_ms,.client] | join(" ")')" = \
   "2020-01-01T00:55:04.023000000Z https www.example.com:443 /path/index.html 200 103 1.2.3.4" ] || fail "ALB fields: $("$TIDE" cat --allow-raw "$W/a.tide")"
