@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -485,8 +486,15 @@ int tide_input_open(struct tide_input **out, const char *path, struct tide_err *
         in->fd = open(path, O_RDONLY | O_CLOEXEC);
         if (in->fd < 0) {
             int e = errno;
+            struct rlimit rl;
             free(in->ibuf);
             free(in);
+            if (e == EMFILE && getrlimit(RLIMIT_NOFILE, &rl) == 0)
+                return tide_err_set(err, TIDE_E_IO, path,
+                                    "cannot open: %s (every input is read at once, and the limit is %llu: "
+                                    "raise it (ulimit -Hn), or capture fewer files at a time and join the "
+                                    "traces with tide merge)",
+                                    strerror(e), (unsigned long long)rl.rlim_cur);
             return tide_err_set(err, e == ENOENT ? TIDE_E_NOTFOUND : TIDE_E_IO, path,
                                 "cannot open: %s", strerror(e));
         }

@@ -6,6 +6,7 @@
 #include "cli_int.h"
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <string.h>
 
 static void help_help(FILE *f);
@@ -68,11 +69,25 @@ static int cmd_help(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* Descriptors: the soft limit (often 1024) is raised to the hard one, as
+ * servers do. A capture reads every input at once (three years of daily
+ * logs: over a thousand files), and a replay against a slow target holds a
+ * connection for each request in flight. */
+static void raise_open_file_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
     const struct cli_cmd *c;
     int i;
     signal(SIGPIPE, SIG_IGN); /* a closed pipe becomes EPIPE, reported where it happens */
+    raise_open_file_limit();
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;

@@ -167,7 +167,8 @@ static int64_t now_ns(void)
 const char *tide__err_name(int k)
 {
     static const char *N[] = {"timeout", "connection refused", "connection reset",
-                              "empty reply", "garbage reply", "tls", "other"};
+                              "empty reply", "garbage reply", "tls", "no descriptor left",
+                              "other"};
     return k >= 0 && k < ERR_KINDS ? N[k] : "?";
 }
 

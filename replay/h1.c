@@ -418,7 +418,7 @@ static void on_connect(uv_connect_t *cr, int status)
 }
 
 /* A new connection, connecting; NULL with *errk set if it could not even
- * start (refused at once, or out of descriptors or memory: ERR_OTHER). */
+ * start (refused at once; out of descriptors: ERR_NOFD; out of memory: ERR_OTHER). */
 static struct conn *conn_new(struct tide__h1 *h, int *errk)
 {
     struct conn *c = calloc(1, sizeof(*c));
@@ -446,6 +446,8 @@ static struct conn *conn_new(struct tide__h1 *h, int *errk)
         conn_close(c);
         if (rc == UV_ECONNREFUSED)
             *errk = ERR_REFUSED;
+        else if (rc == UV_EMFILE || rc == UV_ENFILE)
+            *errk = ERR_NOFD; /* the load machine's limit, not the target */
         return NULL;
     }
     return c;

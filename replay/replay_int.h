@@ -16,6 +16,7 @@ enum {
     ERR_EMPTY,
     ERR_GARBAGE,
     ERR_TLS,
+    ERR_NOFD, /* the replay itself had no descriptor left for a connection */
     ERR_OTHER,
     ERR_KINDS
 };

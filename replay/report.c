@@ -217,6 +217,10 @@ char *tide_replay_report_text(const struct tide_replay_result *r)
         if (r->err[i])
             tide_buf_printf(&b, " %s %llu;", tide__err_name(i), (unsigned long long)r->err[i]);
     tide_buf_printf(&b, "%s\n", r->all.errors ? "" : " none");
+    if (r->err[ERR_NOFD])
+        tide_buf_printf(&b, "  tide had no descriptor left for %llu request(s): those errors are the load machine's, "
+                            "not the target's; raise its open-file limit (ulimit -Hn) or cap --connections\n",
+                        (unsigned long long)r->err[ERR_NOFD]);
     tide_buf_printf(&b, "  shape fidelity (sent vs scheduled per minute): %.1f%%\n\n", 100 * fidelity(r));
     tide_buf_printf(&b, "  latency from due time      %-9s %8s %8s %7s %9s %9s %9s %9s %9s %9s\n", "", "sent", "done",
                     "errors", "p50", "p90", "p95", "p99", "p99.9", "max");

@@ -234,4 +234,21 @@ grep -q "3 record(s) from lines that go on past what the format reads" "$W/err" 
 grep -q "go on past" "$W/err" && fail "guessed combined + \$request_time still leaves something unread: $(cat "$W/err")"
 [ "$("$TIDE" cat --allow-raw "$W/tail2.tide" | jq -s 'map(.duration_ms) | add')" = 364 ] || fail "request times not read"
 pass "lines that go on past the format are counted and said; the guessed format reads them (durations 163+200+1 ms)"
+
+# three years of daily logs are read together: past a soft open-file limit
+# of 256 (tide raises it to the hard one); with a hard limit that low, the
+# error says the limit and what to do
+mkdir "$W/days"
+for i in $(seq 1 1100); do
+  printf '10.0.0.1 - - [%s] "GET /p/%d HTTP/1.1" 200 5 "-" "x"\n' \
+    "$(date -u -d "2026-01-01 +$i minutes" '+%d/%b/%Y:%H:%M:%S +0000')" "$i"
+done | split -l 1 -a 4 - "$W/days/access.log."
+(ulimit -S -n 256; exec "$TIDE" capture log --raw "$W/days/"access.log.* -o "$W/days.tide" 2>"$W/err") ||
+  fail "1100 files past a soft limit of 256: $(tail -2 "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/days.tide" | wc -l)" -eq 1100 ] || fail "1100 files: records"
+(ulimit -n 256; exec "$TIDE" capture log --raw "$W/days/"access.log.* -o "$W/days2.tide" 2>"$W/err")
+rc=$?
+[ $rc -ne 0 ] && [ ! -e "$W/days2.tide" ] && grep -q "Too many open files (every input is read at once, and the limit is 256" "$W/err" ||
+  fail "a hard limit of 256: exit $rc: $(tail -2 "$W/err")"
+pass "1100 log files read together past a soft open-file limit; a hard limit too low is said with its value"
 finish

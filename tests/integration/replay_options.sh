@@ -107,4 +107,31 @@ pass "HTTPS: an unknown certificate is refused; --cacert and --insecure connect"
 sleep 0.3
 [ "$(grep -c 'HTTP/2.0"' "$W/ngs/logs/access.log")" -eq 18 ] || fail "--http2: $(head -2 "$W/ngs/logs/access.log")"
 pass "--http2 speaks HTTP/2 to the target (18 requests as HTTP/2.0 in nginx's log)"
+nginx_stop
+
+# --- the load machine out of descriptors --------------------------------------------------------
+# 300 requests due within a second to a route nginx answers slowly (limit_rate):
+# each holds a connection. Under a limit of 64 descriptors those that find
+# none are counted as the load machine's errors, and said so, not as the
+# target's (they were "other" before)
+python3 - "$W" <<'PY'
+import json, sys
+with open(sys.argv[1] + "/burst.jsonl", "w") as f:
+    for i in range(300):
+        f.write(json.dumps({"ts": "2026-11-20T10:00:00.%03d000000Z" % (i * 3), "method": "GET", "path": "/slow.txt",
+            "query": "i=%d" % i, "version": "HTTP/1.1", "headers": [], "status": 200, "client": "198.51.100.1",
+            "session": "", "source": "gen"}) + "\n")
+PY
+"$TIDE" import --key-file "$W/key" "$W/burst.jsonl" -o "$W/burst.tide" 2>/dev/null || fail "import burst"
+nginx_start "$W/ngd" "$FMT" "location / { limit_rate 100; }" || skip "nginx did not start"
+head -c 600 /dev/zero | tr '\0' x >"$W/ngd/html/slow.txt"
+chmod -R a+rX "$W/ngd/html"
+(ulimit -n 64; exec "$TIDE" replay "$W/burst.tide" --target "http://127.0.0.1:$NGINX_PORT" --timeout 2s --drain 3s \
+  --no-progress --report-json "$W/nofd.json" >"$W/nofd.txt" 2>&1)
+nofd=$(jq '.errors_by_reason["no descriptor left"]' "$W/nofd.json")
+[ "$nofd" -ge 100 ] && [ "$(jq '.errors_by_reason.other' "$W/nofd.json")" -eq 0 ] ||
+  fail "out of descriptors: $(jq -c .errors_by_reason "$W/nofd.json")"
+grep -q "tide had no descriptor left for $nofd request(s): those errors are the load machine's" "$W/nofd.txt" ||
+  fail "out of descriptors not said: $(cat "$W/nofd.txt")"
+pass "requests the load machine had no descriptor for are counted apart and said ($nofd of 300 under ulimit -n 64)"
 finish
