@@ -7,7 +7,9 @@
 
 #include "replay/replay.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <netdb.h>
 #include <math.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -187,9 +189,12 @@ static int parse_methods(const char *s, uint32_t *mask, bool *all)
 /* host part of a URL: "http://h:8080/x" -> "h" */
 static void url_host(const char *url, char *out, size_t cap)
 {
-    const char *p = strstr(url, "://");
+    const char *p = strstr(url, "://"), *at;
     size_t n = 0;
     p = p ? p + 3 : url;
+    at = strchr(p, '@');
+    if (at && at < p + strcspn(p, "/?#"))
+        p = at + 1; /* user:password@ */
     if (*p == '[') {
         p++;
         while (p[n] && p[n] != ']')
@@ -646,6 +651,23 @@ int cmd_replay(int argc, char **argv)
                 ex = EXIT_USAGE;
                 goto out;
             }
+    }
+    if (o.target && !dry) {
+        /* a target that does not resolve (a typo, staging's name not in
+         * this machine's DNS): said now, not as a run of timeouts */
+        char th[256];
+        struct addrinfo hints, *ai = NULL;
+        int grc;
+        url_host(o.target, th, sizeof(th));
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_socktype = SOCK_STREAM;
+        if ((grc = getaddrinfo(th, NULL, &hints, &ai)) != 0) {
+            cli_errorf("replay: the target host '%s' does not resolve (%s); nothing was sent", th,
+                       grc == EAI_SYSTEM ? strerror(errno) : gai_strerror(grc));
+            ex = EXIT_USAGE;
+            goto out;
+        }
+        freeaddrinfo(ai);
     }
     {
         int i;

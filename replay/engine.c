@@ -1621,7 +1621,8 @@ static void *abort_main(void *arg)
 
 /* The native client serves plain http:// targets whose host resolves, unless
  * asked otherwise (HTTPS, HTTP/2 and --client curl go through libcurl; so does
- * a host that does not resolve now, and libcurl then says why per request). */
+ * a host that does not resolve now, and libcurl then says why per request:
+ * the CLI refuses such a target before this). */
 static bool pick_native(struct shared *s)
 {
     const struct tide_replay_opts *o = s->o;

@@ -123,6 +123,9 @@ reset_log
 [ $? -eq 2 ] && grep -q "raw" "$W/err" || fail "raw trace not refused"
 "$TIDE" replay "$W/t.tide" --target "http://prod.example.edu:$NGINX_PORT" --no-progress >/dev/null 2>"$W/err"
 [ $? -eq 2 ] && grep -q "recorded in the trace" "$W/err" || fail "capture host not refused"
+"$TIDE" replay "$W/t.tide" --target "http://staging.invalid:$NGINX_PORT" --no-progress >/dev/null 2>"$W/err"
+[ $? -eq 2 ] && grep -q "the target host 'staging.invalid' does not resolve" "$W/err" ||
+  fail "a target that does not resolve not refused: $(cat "$W/err")"
 for bad in "--speed 0" "--multiplier -1" "--threads 0" "--loop 0" "--connections -5"; do
   "$TIDE" replay "$W/t.tide" --target "$T" --no-progress $bad >/dev/null 2>"$W/err"
   [ $? -eq 2 ] && grep -q "must be" "$W/err" || fail "$bad not refused: $(cat "$W/err")"
@@ -132,7 +135,7 @@ grep -q "40 requests in the window" "$W/dry" && grep -q "requests per minute" "$
   fail "dry run schedule: $(head -5 "$W/dry")"
 settle
 [ "$(wc -l <"$LOG")" -eq 0 ] || fail "refusals or dry run sent requests"
-pass "methods default to GET/HEAD/OPTIONS (skips said); raw traces, capture hosts, out-of-range options refused (exit 2); --dry-run sends nothing"
+pass "methods default to GET/HEAD/OPTIONS (skips said); raw traces, capture hosts, targets that do not resolve, out-of-range options refused (exit 2); --dry-run sends nothing"
 
 # --- faults: target down, stalls, resets, garbage -------------------------------------
 port_down=$((NGINX_PORT + 1))
