@@ -580,8 +580,13 @@ int cmd_replay(int argc, char **argv)
         goto out;
     }
     o.trace_path = argv[optind];
-    if (!dry && (!o.target || (strncmp(o.target, "http://", 7) != 0 && strncmp(o.target, "https://", 8) != 0))) {
+    if (!dry && !o.target) {
         cli_errorf("replay: --target http://host:port (or https://) is required");
+        ex = EXIT_USAGE;
+        goto out;
+    }
+    if (o.target && strncasecmp(o.target, "http://", 7) != 0 && strncasecmp(o.target, "https://", 8) != 0) {
+        cli_errorf("replay: --target must start with http:// or https:// (got '%.200s')", o.target);
         ex = EXIT_USAGE;
         goto out;
     }

@@ -126,6 +126,9 @@ reset_log
 "$TIDE" replay "$W/t.tide" --target "http://staging.invalid:$NGINX_PORT" --no-progress >/dev/null 2>"$W/err"
 [ $? -eq 2 ] && grep -q "the target host 'staging.invalid' does not resolve" "$W/err" ||
   fail "a target that does not resolve not refused: $(cat "$W/err")"
+"$TIDE" replay "$W/t.tide" --target "127.0.0.1:$NGINX_PORT" --no-progress >/dev/null 2>"$W/err"
+[ $? -eq 2 ] && grep -q "target must start with http:// or https:// (got '127.0.0.1:" "$W/err" ||
+  fail "a target without a scheme: $(cat "$W/err")"
 for bad in "--speed 0" "--multiplier -1" "--threads 0" "--loop 0" "--connections -5"; do
   "$TIDE" replay "$W/t.tide" --target "$T" --no-progress $bad >/dev/null 2>"$W/err"
   [ $? -eq 2 ] && grep -q "must be" "$W/err" || fail "$bad not refused: $(cat "$W/err")"
