@@ -12,17 +12,9 @@ TIDE=${1:?usage: capture_apache.sh TIDE}
 need apache2
 need curl
 need jq
-M=/usr/lib/apache2/modules
-for mod in mpm_prefork authz_core alias ratelimit env; do
-  [ -e "$M/mod_$mod.so" ] || skip "Apache module $mod is not installed"
-done
+apache_modules mpm_prefork authz_core alias ratelimit env
 
 W=$(mktemp -d)
-APACHE_PID=""
-apache_stop() {
-  if [ -n "$APACHE_PID" ]; then kill "$APACHE_PID" 2>/dev/null; wait "$APACHE_PID" 2>/dev/null; fi
-  APACHE_PID=""
-}
 trap 'apache_stop; rm -rf "$W"' EXIT
 
 mkdir -p "$W/html/api" "$W/logs"
@@ -33,25 +25,9 @@ chmod -R a+rX "$W"
 F1='%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\" %D'
 F2='%h %{msec}t \"%r\" %>s %b %D'
 F3='%h [%{%d/%b/%Y %T}t.%{msec_frac}t %{%z}t] \"%r\" %>s %b %D'
-started=""
-for try in 1 2 3 4 5; do
-  port=$((20000 + (RANDOM % 20000)))
-  cat >"$W/httpd.conf" <<CFG
-ServerRoot "$W"
-DefaultRuntimeDir "$W"
-LoadModule mpm_prefork_module $M/mod_mpm_prefork.so
-LoadModule authz_core_module $M/mod_authz_core.so
-LoadModule alias_module $M/mod_alias.so
-LoadModule ratelimit_module $M/mod_ratelimit.so
-LoadModule env_module $M/mod_env.so
-Listen 127.0.0.1:$port
-ServerName 127.0.0.1
-PidFile "$W/httpd.pid"
+apache_conf() {
+  cat <<CFG
 ErrorLog "$W/logs/error.log"
-DocumentRoot "$W/html"
-<Directory "$W/html">
-  Require all granted
-</Directory>
 LogFormat "$F1" combined_d
 LogFormat "$F2" msec_d
 LogFormat "$F3" strf_d
@@ -64,13 +40,10 @@ Redirect 301 /old /index.html
   SetEnv rate-limit 20
 </Location>
 CFG
-  apache2 -X -f "$W/httpd.conf" >"$W/logs/start.out" 2>&1 &
-  APACHE_PID=$!
-  wait_http "http://127.0.0.1:$port/__probe" "$APACHE_PID" && started=1 && break
-  apache_stop
-done
-[ -n "$started" ] || skip "apache did not start: $(tail -3 "$W/logs/start.out" "$W/logs/error.log" 2>/dev/null)"
-B="http://127.0.0.1:$port"
+}
+apache_start "$W" http "" mpm_prefork authz_core alias ratelimit env ||
+  skip "apache did not start: $(tail -3 "$W/logs/start.out" "$W/logs/error.log" 2>/dev/null)"
+B="http://127.0.0.1:$APACHE_PORT"
 
 now() { date +%s%N; }
 # method path query status extra-curl-args...

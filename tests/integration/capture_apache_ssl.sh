@@ -14,17 +14,9 @@ need apache2
 need curl
 need jq
 need openssl
-M=/usr/lib/apache2/modules
-for mod in mpm_prefork authz_core ssl socache_shmcb; do
-  [ -e "$M/mod_$mod.so" ] || skip "Apache module $mod is not installed"
-done
+apache_modules mpm_prefork authz_core ssl socache_shmcb
 
 W=$(mktemp -d)
-APACHE_PID=""
-apache_stop() {
-  if [ -n "$APACHE_PID" ]; then kill "$APACHE_PID" 2>/dev/null; wait "$APACHE_PID" 2>/dev/null; fi
-  APACHE_PID=""
-}
 trap 'apache_stop; rm -rf "$W"' EXIT
 
 mkdir -p "$W/html/essays" "$W/logs"
@@ -33,27 +25,12 @@ echo "an essay" >"$W/html/essays/42"
 chmod -R a+rX "$W"
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$W/key.pem" -out "$W/cert.pem" -days 1 \
   -subj "/CN=127.0.0.1" >/dev/null 2>&1 || skip "openssl could not make a certificate"
-started=""
-for try in 1 2 3 4 5; do
-  port=$((20000 + (RANDOM % 20000)))
-  cat >"$W/httpd.conf" <<CFG
-ServerRoot "$W"
-DefaultRuntimeDir "$W"
-LoadModule mpm_prefork_module $M/mod_mpm_prefork.so
-LoadModule authz_core_module $M/mod_authz_core.so
-LoadModule socache_shmcb_module $M/mod_socache_shmcb.so
-LoadModule ssl_module $M/mod_ssl.so
-Listen 127.0.0.1:$port https
-ServerName 127.0.0.1
-PidFile "$W/httpd.pid"
-DocumentRoot "$W/html"
-<Directory "$W/html">
-  Require all granted
-</Directory>
+apache_conf() {
+  cat <<CFG
 LogFormat "%h %l %u %t \"%r\" %>s %b \"%{Referer}i\" \"%{User-Agent}i\"" combined
 LogFormat "%h %l %u %t \"%r\" %>s %b"
 SSLSessionCache shmcb:$W/ssl_scache(512000)
-<VirtualHost _default_:$port>
+<VirtualHost _default_:$1>
   ErrorLog "$W/logs/ssl_error_log"
   TransferLog "$W/logs/ssl_access_log"
   LogLevel warn
@@ -64,13 +41,10 @@ SSLSessionCache shmcb:$W/ssl_scache(512000)
           "%t %h %{SSL_PROTOCOL}x %{SSL_CIPHER}x \"%r\" %b"
 </VirtualHost>
 CFG
-  apache2 -X -f "$W/httpd.conf" >"$W/logs/start.out" 2>&1 &
-  APACHE_PID=$!
-  wait_http "https://127.0.0.1:$port/__probe" "$APACHE_PID" && started=1 && break
-  apache_stop
-done
-[ -n "$started" ] || skip "apache did not start: $(tail -3 "$W/logs/start.out" 2>/dev/null)"
-B="https://127.0.0.1:$port"
+}
+apache_start "$W" https https mpm_prefork authz_core socache_shmcb ssl ||
+  skip "apache did not start: $(tail -3 "$W/logs/start.out" 2>/dev/null)"
+B="https://127.0.0.1:$APACHE_PORT"
 
 now() { date +%s%N; }
 send() { # path query status

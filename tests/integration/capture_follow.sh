@@ -19,6 +19,10 @@ interrupt_capture() {
   rc=$?
   CAP_PID=""
 }
+# Fails with WHAT and the capture's messages unless they hold PATTERN.
+said() { grep -q "$1" "$W/err" || fail "$2: $(cat "$W/err")"; }
+# The page numbers a trace's records asked for, sorted, on one line.
+pages() { "$TIDE" cat --allow-raw "$1" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' '; }
 line() { # n: a combined line whose time is now (the window lets it go after 1 s)
   printf '10.0.0.%d - - [%s] "GET /page/%d HTTP/1.1" 200 %d "-" "test"\n' "$(( $1 % 250 + 1 ))" "$(date -u '+%d/%b/%Y:%H:%M:%S +0000')" "$1" "$1"
 }
@@ -43,7 +47,7 @@ sleep 1.5
 interrupt_capture
 [ $rc -eq 0 ] || fail "capture exit $rc: $(cat "$W/err")"
 "$TIDE" inspect "$W/live.tide" >"$W/i.txt" 2>&1 || fail "trace incomplete after SIGINT: $(cat "$W/i.txt")"
-got=$("$TIDE" cat --allow-raw "$W/live.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
+got=$(pages "$W/live.tide")
 [ "$got" = "1 2 3 4 5 6 7 8 9 10 11 " ] || fail "records: $got"
 pass "appended lines, a rotation and a truncation are followed; SIGINT leaves a complete, indexed trace"
 
@@ -84,7 +88,7 @@ line 6 >"$W/a.log"
 sleep 1.5
 interrupt_capture
 [ $rc -eq 0 ] || fail "two logs: capture exit $rc: $(cat "$W/err")"
-got=$("$TIDE" cat --allow-raw "$W/two.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
+got=$(pages "$W/two.tide")
 [ "$got" = "1 2 3 4 5 6 101 102 103 " ] || fail "two logs: records: $got"
 pass "two logs followed at once: a quiet one holds nothing back, is taken up again, and a rotation is followed"
 
@@ -160,7 +164,7 @@ interrupt_capture
 [ $rc -eq 0 ] || fail "pattern: capture exit $rc: $(cat "$W/err")"
 [ "$open_fds" -eq 2 ] || fail "pattern: $open_fds files open after one was deleted, want 2"
 grep -q "web-b.log: new file matching .*web-\*.log, followed (format combined)" "$W/err" || fail "pattern: new file not said: $(cat "$W/err")"
-got=$("$TIDE" cat --allow-raw "$W/pods.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
+got=$(pages "$W/pods.tide")
 [ "$got" = "1 2 3 4 " ] || fail "pattern: records: $got"
 grep -q "followed 4 file(s): 3 new while running, 1 deleted and let go" "$W/err" || fail "pattern: summary: $(cat "$W/err")"
 pass "--follow on a quoted pattern: files made later followed, a deleted one let go and taken up again"
@@ -201,12 +205,9 @@ for _ in $(seq 15); do # delete the files the capture has open, until none is le
 done
 interrupt_capture
 [ $rc -eq 0 ] || fail "retried open: exit $rc, want 0: $(cat "$W/err")"
-grep -q "cannot open: Too many open files.*; tried again every second" "$W/err" ||
-  fail "retried open: the first failure not said: $(cat "$W/err")"
-grep -q "12 new while running ([1-9][0-9]* opened on a later try), 13 deleted and let go" "$W/err" ||
-  fail "retried open: summary: $(cat "$W/err")"
-got=$("$TIDE" cat --allow-raw "$W/retry.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
-[ "$got" = "0 1 2 3 4 5 6 7 8 9 10 11 12 " ] || fail "retried open: records: $got"
+said "cannot open: Too many open files.*; tried again every second" "retried open: the first failure not said"
+said "12 new while running ([1-9][0-9]* opened on a later try), 13 deleted and let go" "retried open: summary"
+[ "$(pages "$W/retry.tide")" = "0 1 2 3 4 5 6 7 8 9 10 11 12 " ] || fail "retried open: records: $(pages "$W/retry.tide")"
 pass "a new file that could not be opened is tried again and read whole once a descriptor is free"
 
 # a new file whose first line is half written when it is found: its format is
@@ -226,15 +227,12 @@ line 3 >>"$W/half/web-b.log"
 sleep 2.2
 interrupt_capture
 [ $rc -eq 5 ] || fail "half line: exit $rc, want 5: $(cat "$W/err")"
-grep -q "web-b.log: new file matching .*: cannot tell its format yet; looked at again as it grows" "$W/err" &&
-  grep -q "web-b.log: new file matching .*, followed (format combined)" "$W/err" ||
-  fail "half line: not said: $(cat "$W/err")"
+said "web-b.log: new file matching .*: cannot tell its format yet; looked at again as it grows" "half line: not said"
+said "web-b.log: new file matching .*, followed (format combined)" "half line: not followed"
 [ "$(grep -c "web-junk.log: new file matching .*: cannot tell its format yet" "$W/err")" -eq 1 ] ||
   fail "half line: the junk file said more than once, or not: $(cat "$W/err")"
-grep -q "1 file(s) matching a pattern not read: their format was never told" "$W/err" ||
-  fail "half line: summary: $(cat "$W/err")"
-got=$("$TIDE" cat --allow-raw "$W/half.tide" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' ')
-[ "$got" = "1 2 3 " ] || fail "half line: records: $got"
+said "1 file(s) matching a pattern not read: their format was never told" "half line: summary"
+[ "$(pages "$W/half.tide")" = "1 2 3 " ] || fail "half line: records: $(pages "$W/half.tide")"
 pass "a new file whose first line was half written is followed once it has grown; one never told is said (exit 5)"
 
 # with the server's configuration, an error log new to a followed pattern is
@@ -252,9 +250,8 @@ line 2 >>"$W/ng/access.log"
 sleep 2.2
 interrupt_capture
 [ $rc -eq 0 ] || fail "error log under a pattern: exit $rc: $(cat "$W/err")"
-grep -q "error.log: nginx's error log, not an access log: left out" "$W/err" ||
-  fail "error log under a pattern: not said: $(cat "$W/err")"
-grep -q " 0 bad" "$W/err" || fail "error log under a pattern: read as an access log: $(cat "$W/err")"
+said "error.log: nginx's error log, not an access log: left out" "error log under a pattern: not said"
+said " 0 bad" "error log under a pattern: read as an access log"
 [ "$("$TIDE" cat --allow-raw "$W/ng.tide" | wc -l)" -eq 2 ] || fail "error log under a pattern: records"
 pass "with --nginx-conf, an error log new to a followed pattern is told and left out"
 

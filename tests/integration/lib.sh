@@ -73,3 +73,53 @@ nginx_stop() {
   if [ -n "${NGINX_PID:-}" ]; then kill "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null; fi
   NGINX_PID=""
 }
+
+# Apache httpd in the foreground (-X) on 127.0.0.1, a random free port.
+# apache_modules NAME...: skips the test unless each module is installed.
+# apache_start DIR SCHEME LISTEN_PROTO MODULE... (http "" or https https):
+# writes DIR/httpd.conf:
+# ServerRoot, the modules, Listen, ServerName, PidFile, DocumentRoot DIR/html
+# open to all, then what the test's function apache_conf PORT prints; starts
+# it and waits for an answer (up to five ports). Sets APACHE_PID and
+# APACHE_PORT. Stop it with apache_stop (by PID; never by name).
+APACHE_MODS=/usr/lib/apache2/modules
+apache_modules() {
+  local mod
+  for mod in "$@"; do
+    [ -e "$APACHE_MODS/mod_$mod.so" ] || skip "Apache module $mod is not installed"
+  done
+}
+apache_start() {
+  local dir=$1 scheme=$2 proto=$3 port mod
+  shift 3
+  APACHE_PID=""
+  mkdir -p "$dir/logs" "$dir/html"
+  for _ in 1 2 3 4 5; do
+    port=$((20000 + (RANDOM % 20000)))
+    {
+      echo "ServerRoot \"$dir\""
+      echo "DefaultRuntimeDir \"$dir\""
+      for mod in "$@"; do echo "LoadModule ${mod}_module $APACHE_MODS/mod_$mod.so"; done
+      echo "Listen 127.0.0.1:$port $proto"
+      echo "ServerName 127.0.0.1"
+      echo "PidFile \"$dir/httpd.pid\""
+      echo "DocumentRoot \"$dir/html\""
+      echo "<Directory \"$dir/html\">"
+      echo "  Require all granted"
+      echo "</Directory>"
+      apache_conf "$port"
+    } >"$dir/httpd.conf"
+    apache2 -X -f "$dir/httpd.conf" >"$dir/logs/start.out" 2>&1 &
+    APACHE_PID=$!
+    if wait_http "$scheme://127.0.0.1:$port/__probe" "$APACHE_PID"; then
+      APACHE_PORT=$port
+      return 0
+    fi
+    apache_stop
+  done
+  return 1
+}
+apache_stop() {
+  if [ -n "${APACHE_PID:-}" ]; then kill "$APACHE_PID" 2>/dev/null; wait "$APACHE_PID" 2>/dev/null; fi
+  APACHE_PID=""
+}

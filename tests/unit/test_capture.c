@@ -153,31 +153,29 @@ static void apache_format_with_microseconds_and_escapes(void **state)
                      1);
     assert_true(r.resp_bytes == 100);
     tide_logfmt_free(f);
-    /* %t first (mod_ssl's ssl_request_log): Apache writes it in brackets, and
-     * the space inside does not end it */
-    assert_int_equal(parse1("ssl_request", NULL,
-                            "[26/Dec/2016:16:16:29 +0200] 1.2.3.4 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 \"GET /a?b=1 "
-                            "HTTP/1.1\" 312", &r, &a, &f),
-                     1);
-    assert_true(r.ts_ns == INT64_C(1482761789) * TIDE_NS_PER_SEC);
-    assert_true(tide_str_is_eq_c(r.client, "1.2.3.4"));
-    assert_true(tide_str_is_eq_c(r.path, "/a") && tide_str_is_eq_c(r.query, "b=1"));
-    assert_true(r.resp_bytes == 312);
-    tide_logfmt_free(f);
-    /* the same for nginx's $time_local and a strftime time with spaces first
-     * (%e pads a day with one more): the space inside does not end them */
-    assert_int_equal(parse1("nginx:$time_local $remote_addr \"$request\" $status", NULL,
-                            "26/Dec/2016:16:16:29 +0200 1.2.3.4 \"GET / HTTP/1.1\" 200", &r, &a, &f),
-                     1);
-    assert_true(r.ts_ns == INT64_C(1482761789) * TIDE_NS_PER_SEC);
-    assert_true(tide_str_is_eq_c(r.client, "1.2.3.4"));
-    tide_logfmt_free(f);
-    assert_int_equal(parse1("apache:%{%b %e %H:%M:%S %Y}t %h \"%r\" %>s", NULL,
-                            "Dec  6 16:16:29 2016 1.2.3.4 \"GET / HTTP/1.1\" 200", &r, &a, &f),
-                     1);
-    assert_true(r.ts_ns == INT64_C(1481040989) * TIDE_NS_PER_SEC);
-    assert_true(tide_str_is_eq_c(r.client, "1.2.3.4"));
-    tide_logfmt_free(f);
+    /* a time first in a format, the space inside it not ending it: Apache's
+     * %t (mod_ssl's ssl_request_log) in its brackets, nginx's $time_local, a
+     * strftime time (%e pads a day with one more) */
+    {
+        static const struct {
+            const char *spec, *line;
+            int64_t ts;
+        } T[] = {{"ssl_request",
+                  "[26/Dec/2016:16:16:29 +0200] 1.2.3.4 TLSv1.2 ECDHE-RSA-AES128-GCM-SHA256 \"GET /a?b=1 HTTP/1.1\" 312",
+                  1482761789},
+                 {"nginx:$time_local $remote_addr \"$request\" $status",
+                  "26/Dec/2016:16:16:29 +0200 1.2.3.4 \"GET /a?b=1 HTTP/1.1\" 200", 1482761789},
+                 {"apache:%{%b %e %H:%M:%S %Y}t %h \"%r\" %>s",
+                  "Dec  6 16:16:29 2016 1.2.3.4 \"GET /a?b=1 HTTP/1.1\" 200", 1481040989}};
+        size_t i;
+        for (i = 0; i < sizeof(T) / sizeof(T[0]); i++) {
+            assert_int_equal(parse1(T[i].spec, NULL, T[i].line, &r, &a, &f), 1);
+            assert_true(r.ts_ns == T[i].ts * TIDE_NS_PER_SEC);
+            assert_true(tide_str_is_eq_c(r.client, "1.2.3.4"));
+            assert_true(tide_str_is_eq_c(r.path, "/a") && tide_str_is_eq_c(r.query, "b=1"));
+            tide_logfmt_free(f);
+        }
+    }
     assert_true(tide_logfmt_is_ssl_request("ssl_request"));
     assert_true(tide_logfmt_is_ssl_request("apache:" TIDE_SSL_REQUEST_FORMAT));
     assert_false(tide_logfmt_is_ssl_request("combined"));
