@@ -241,7 +241,7 @@ const char *tide_pcap_skip_name(int k);
 
 struct tide_pcap_stats {
     uint64_t packets, bytes;
-    uint64_t by_linktype[8]; /* ethernet, sll, sll2, null/loop, raw, other */
+    uint64_t by_linktype[8]; /* ethernet, sll, sll2, null/loop, raw, other, nflog */
     uint64_t connections, requests, responses, no_response, bodies_truncated;
     uint64_t late;
     uint64_t skipped[TIDE_PCAP_SKIP_KINDS];   /* packets or connections, by reason */

@@ -3,7 +3,8 @@
  * interface), TCP segments out to tcpflow.c.
  *
  * Link layers: Ethernet with 802.1Q/QinQ tags, Linux cooked SLL and SLL2
- * (`-i any`), BSD loopback (NULL/LOOP), raw IPv4/IPv6. IPv4 fragments and
+ * (`-i any`), BSD loopback (NULL/LOOP), raw IPv4/IPv6, Linux NFLOG (`-i
+ * nflog:N`: packets an iptables/nftables log rule sent). IPv4 fragments and
  * IPv6 fragment headers are reassembled (bounded; what never completes is
  * counted); IPv6 extension headers are walked. Several files are read in the
  * time order of their first packets. Every packet that cannot be used is
@@ -41,6 +42,7 @@ struct pcapctx {
     struct tide__reorder *ro;
     struct fragset *frags; /* MAX_FRAG_SETS, allocated on the first fragment */
     int linktype;
+    bool swapped; /* the file was written in the other byte order (NFLOG's TLVs are in the writer's) */
     int64_t last_release, last_expire;
     int64_t now;
     int rc;             /* the writer's failure: stops the capture */
@@ -297,6 +299,40 @@ static void ip_by_ethertype(struct pcapctx *x, uint16_t et, const uint8_t *p, si
         skip(x, TIDE_PCAP_SKIP_NOT_TCP);
 }
 
+/* Linux NFLOG: a 4-byte header (address family, version, group), then
+ * TLVs (length and type in the capturing host's byte order, each padded to 4
+ * bytes); the packet is the NFULA_PAYLOAD one (type 9), from its IP header. */
+static void nflog(struct pcapctx *x, const u_char *p, size_t n)
+{
+    size_t at = 4;
+    if (n < 4) {
+        skip(x, TIDE_PCAP_SKIP_TRUNCATED_PACKET);
+        return;
+    }
+    while (at + 4 <= n) {
+        uint16_t tl = (uint16_t)(p[at] | p[at + 1] << 8), tt = (uint16_t)(p[at + 2] | p[at + 3] << 8);
+        if (x->swapped) {
+            tl = __builtin_bswap16(tl);
+            tt = __builtin_bswap16(tt);
+        }
+        if (tl < 4 || tl > n - at)
+            break;
+        if ((tt & 0x7fff) == 9) { /* NFULA_PAYLOAD (the top bit: nested) */
+            const u_char *ip = p + at + 4;
+            size_t il = tl - 4u;
+            if (il >= 1 && (ip[0] >> 4) == 4)
+                ipv4(x, ip, il);
+            else if (il >= 1 && (ip[0] >> 4) == 6)
+                ipv6(x, ip, il);
+            else
+                skip(x, TIDE_PCAP_SKIP_BAD_HEADER);
+            return;
+        }
+        at += ((size_t)tl + 3) & ~(size_t)3;
+    }
+    skip(x, at + 4 <= n ? TIDE_PCAP_SKIP_BAD_HEADER : TIDE_PCAP_SKIP_NOT_TCP); /* a bad TLV, or no packet */
+}
+
 static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *p)
 {
     struct pcapctx *x = (struct pcapctx *)user;
@@ -379,6 +415,10 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *p
         else
             skip(x, TIDE_PCAP_SKIP_BAD_HEADER);
         break;
+    case DLT_NFLOG:
+        x->st->by_linktype[6]++;
+        nflog(x, p, n);
+        break;
     default:
         x->st->by_linktype[5]++;
     }
@@ -398,7 +438,7 @@ static void on_packet(u_char *user, const struct pcap_pkthdr *h, const u_char *p
 static bool link_ok(int lt)
 {
     return lt == DLT_EN10MB || lt == DLT_LINUX_SLL || lt == DLT_LINUX_SLL2 || lt == DLT_NULL || lt == DLT_LOOP ||
-           lt == DLT_RAW || lt == DLT_IPV4 || lt == DLT_IPV6;
+           lt == DLT_RAW || lt == DLT_IPV4 || lt == DLT_IPV6 || lt == DLT_NFLOG;
 }
 
 /* The error for a link type tide does not read, on a file or an interface. */
@@ -604,6 +644,7 @@ static int read_pcapng(struct pcapctx *x, const char *path, struct tide_err *err
                 continue;
             }
             x->linktype = ifs[ifid].linktype;
+            x->swapped = swap;
             on_packet((u_char *)x, &ph, data);
             if (x->rc || enough(x))
                 break;
@@ -705,6 +746,7 @@ static int read_pcap_classic(struct pcapctx *x, const char *path, struct tide_er
         return 1;
     }
     x->linktype = dlt_of(rd32(gh + 20, swap) & 0x03FFFFFF);
+    x->swapped = swap;
     if (!link_ok(x->linktype)) {
         tide_input_close(in);
         return link_refused(err, path, x->linktype);
@@ -912,15 +954,25 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         t0 = (int64_t)ts.tv_sec * TIDE_NS_PER_SEC + ts.tv_nsec;
         /* non-blocking reads behind our own poll, so a stop is seen within 100 ms
-         * even when no packet comes (immediate mode would otherwise block) */
-        pcap_setnonblock(p, 1, eb);
+         * even when no packet comes (immediate mode would otherwise block).
+         * libpcap's NFLOG reader takes "nothing yet" for an error: there it
+         * reads only once the poll says a message is waiting */
+        bool nb = x.linktype != DLT_NFLOG;
+        if (nb)
+            pcap_setnonblock(p, 1, eb);
         for (;;) {
             struct pollfd pfd = {pcap_get_selectable_fd(p), POLLIN, 0};
-            int r;
+            int r = 0, ready = 1;
             if (pfd.fd >= 0)
-                poll(&pfd, 1, 100);
-            r = pcap_dispatch(p, -1, on_packet, (u_char *)&x);
+                ready = poll(&pfd, 1, 100) > 0 && (pfd.revents & (POLLIN | POLLERR | POLLHUP));
+            if (nb || ready)
+                r = pcap_dispatch(p, -1, on_packet, (u_char *)&x);
             struct pcap_stat ps;
+            if (r == PCAP_ERROR) { /* the interface went away: said, and what came before kept */
+                rc = tide_err_set(err, TIDE_E_TRUNCATED, o->interface,
+                                  "the capture stopped: %s (the requests before it are kept)", pcap_geterr(p));
+                break;
+            }
             if (r < 0 || x.rc)
                 break;
             if (enough(&x))
@@ -942,7 +994,8 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
             }
         }
         pcap_close(p);
-        rc = x.rc;
+        if (!rc)
+            rc = x.rc;
     }
 out:
     if (rc && rc == x.rc)

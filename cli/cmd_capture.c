@@ -1281,7 +1281,7 @@ static int capture_pcap(int argc, char **argv)
         goto out_free;
     }
     {
-        static const char *LT[] = {"ethernet", "linux-sll", "linux-sll2", "null/loop", "raw ip", "other"};
+        static const char *LT[] = {"ethernet", "linux-sll", "linux-sll2", "null/loop", "raw ip", "other", "nflog"};
         fprintf(stderr, "tide: capture: %llu packets (%llu bytes), %llu connections, %llu requests written "
                         "(%llu answered, %llu without a response), %llu late\n",
                 (unsigned long long)st.packets, (unsigned long long)st.bytes,
@@ -1295,7 +1295,7 @@ static int capture_pcap(int argc, char **argv)
                     (unsigned long long)st.empty_files);
         if (st.packets) {
             fprintf(stderr, "tide:   link types:");
-            for (i = 0; i < 6; i++)
+            for (i = 0; i < (int)(sizeof(LT) / sizeof(LT[0])); i++)
                 if (st.by_linktype[i])
                     fprintf(stderr, " %s %llu", LT[i], (unsigned long long)st.by_linktype[i]);
             fprintf(stderr, "\n");

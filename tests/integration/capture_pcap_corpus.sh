@@ -91,7 +91,7 @@ zeek/http__post.pcap|1 1|0|
 zeek/http__smuggle-http-request.pcap|2 2|0|
 zeek/http__zero-length-bodies-with-drops.pcap|6 6|0|tshark 7 8: packets were dropped in the capture; one request falls into the gap
 zeek/ipv6-http-atomic-frag.pcap|0 0|0|
-zeek/nflog-http.pcap|-|2|tshark 1 1: link type NFLOG is not supported; refused with a message naming it
+zeek/nflog-http.pcap|1 1|0|
 zeek/tcp__handshake-reorder.pcap|1 1|0|
 zeek/tcp__missing-syn.pcap|1 1|0|
 zeek/tcp__retransmit-timeout.pcapng|1 0|0|
