@@ -942,7 +942,9 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
         }
         if (o->filter) {
             if (pcap_compile(p, &prog, o->filter, 1, PCAP_NETMASK_UNKNOWN) < 0 || pcap_setfilter(p, &prog) < 0) {
-                rc = tide_err_set(err, TIDE_E_USAGE, o->interface, "bad filter: %s", pcap_geterr(p));
+                rc = tide_err_set(err, TIDE_E_USAGE, o->interface, "bad filter: %s%s", pcap_geterr(p),
+                                  x.linktype == DLT_NFLOG ? " (the nftables or iptables rule that logs the packets "
+                                                            "is the filter)" : "");
                 pcap_close(p);
                 goto out;
             }
