@@ -921,6 +921,7 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
         struct bpf_program prog;
         int64_t t0;
         struct timespec ts;
+        int arc;
         if (!p) {
             rc = tide_err_set(err, TIDE_E_IO, o->interface, "cannot open: %s", eb);
             goto out;
@@ -929,8 +930,12 @@ int tide_pcap_run(const struct tide_pcap_opts *o, struct tide_sink sink, struct 
         pcap_set_timeout(p, 100);
         pcap_set_immediate_mode(p, 1);
         pcap_set_buffer_size(p, 32 << 20);
-        if (pcap_activate(p) < 0) {
-            rc = tide_err_set(err, TIDE_E_IO, o->interface, "cannot capture: %s", pcap_geterr(p));
+        if ((arc = pcap_activate(p)) < 0) {
+            const char *hint = arc == PCAP_ERROR_PERM_DENIED
+                                   ? " (live capture needs root, or the capabilities CAP_NET_RAW and CAP_NET_ADMIN: "
+                                     "setcap cap_net_raw,cap_net_admin=eip on the tide binary)"
+                               : arc == PCAP_ERROR_NO_SUCH_DEVICE ? " (tcpdump -D lists the interfaces)" : "";
+            rc = tide_err_set(err, TIDE_E_IO, o->interface, "cannot capture: %s%s", pcap_geterr(p), hint);
             pcap_close(p);
             goto out;
         }

@@ -221,4 +221,17 @@ diff "$W/want" "$W/got2" >"$W/diff" || fail "live records differ: $(cat "$W/diff
 grep -q "kernel drops 0" "$W/live.err" || fail "kernel drops not reported: $(cat "$W/live.err")"
 pass "live --interface lo: the same 12 requests; SIGINT ends with a complete trace; drops reported"
 
+# live capture that cannot start says what to do: without the capabilities
+# (root's taken away with setpriv) and on an interface that does not exist
+if command -v setpriv >/dev/null; then
+  setpriv --bounding-set=-net_raw,-net_admin "$TIDE" capture pcap --raw --interface lo --duration 1s \
+    -o "$W/np.tide" 2>"$W/err"
+  [ $? -eq 4 ] && [ ! -e "$W/np.tide" ] && grep -q "lo: cannot capture: .*(live capture needs root, or the capabilities CAP_NET_RAW and CAP_NET_ADMIN" "$W/err" ||
+    fail "no capture rights: $(cat "$W/err")"
+fi
+"$TIDE" capture pcap --raw --interface tide-nosuch0 --duration 1s -o "$W/ns.tide" 2>"$W/err"
+[ $? -eq 4 ] && grep -q "tide-nosuch0: cannot capture: .*(tcpdump -D lists the interfaces)" "$W/err" ||
+  fail "no such interface: $(cat "$W/err")"
+pass "a live capture that cannot start says why and what to do (rights, interface names), and writes no trace"
+
 finish
