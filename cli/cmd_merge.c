@@ -68,6 +68,37 @@ static char *merged_meta(struct input *in, int n, char **names, bool *raw)
     return s;
 }
 
+/* Anonymized inputs whose keys or time shifts differ cannot be joined
+ * seamlessly: one person has a pseudonym per key (sessions that span the
+ * inputs split), and times moved by different shifts do not line up. Said,
+ * naming the first input that differs from the first anonymized one. */
+static void say_mixed_anonymization(struct input *in, int n, char **names)
+{
+    char key0[32] = "", *first = NULL;
+    int shift0 = 0, i;
+    for (i = 0; i < n; i++) {
+        cJSON *m = cJSON_Parse(tide_trace_reader_meta(in[i].r));
+        cJSON *a = m ? cJSON_GetObjectItem(m, "anonymization") : NULL;
+        cJSON *kf = a ? cJSON_GetObjectItem(a, "key_fingerprint") : NULL;
+        cJSON *ts = a ? cJSON_GetObjectItem(a, "time_shift_weeks") : NULL;
+        const char *key = cJSON_IsString(kf) ? kf->valuestring : "?";
+        int shift = cJSON_IsNumber(ts) ? ts->valueint : 0;
+        if (a && !first) {
+            snprintf(key0, sizeof(key0), "%s", key);
+            shift0 = shift;
+            first = names[i];
+        } else if (a && strcmp(key, key0) != 0) {
+            fprintf(stderr, "tide: merge: %s and %s were anonymized with different keys (%s, %s): a person has "
+                            "a different pseudonym in each, so sessions that span them are split\n",
+                    first, names[i], key0, key);
+        } else if (a && shift != shift0) {
+            fprintf(stderr, "tide: merge: %s and %s were moved by different time shifts (%d and %d weeks): "
+                            "their times do not line up\n", first, names[i], shift0, shift);
+        }
+        cJSON_Delete(m);
+    }
+}
+
 int cmd_merge(int argc, char **argv)
 {
     static const struct option longopts[] = {{"output", required_argument, 0, 'o'},
@@ -114,6 +145,7 @@ int cmd_merge(int argc, char **argv)
             goto out_close_inputs;
         }
     }
+    say_mixed_anonymization(in, n, argv + optind);
     meta = merged_meta(in, n, argv + optind, &raw);
     if (!meta || cli_out_open(&out, outpath, raw, &err)) {
         free(meta);

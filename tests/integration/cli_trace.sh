@@ -170,6 +170,20 @@ awk 'NR % 2 == 0' "$W/a.jsonl" >"$W/even.jsonl"
 jq -r .source "$W/a.jsonl" | cmp -s - "$W/msrc" || fail "merge did not restore time order"
 [ "$("$TIDE" inspect --json "$W/merged.tide" | jq '.metadata.sources | length')" -eq 2 ] || fail "merged sources"
 pass "merge orders by start time and lists every source"
+# anonymized inputs: the same key and shift merge quietly; different keys or
+# time shifts are said (pseudonyms, and times, would not line up)
+"$TIDE" keygen -o "$W/k1" 2>/dev/null && "$TIDE" keygen -o "$W/k2" 2>/dev/null || fail "keygen"
+"$TIDE" import --key-file "$W/k1" "$W/odd.jsonl" -o "$W/odd1.tide" 2>/dev/null &&
+  "$TIDE" import --key-file "$W/k1" "$W/even.jsonl" -o "$W/even1.tide" 2>/dev/null &&
+  "$TIDE" import --key-file "$W/k2" "$W/even.jsonl" -o "$W/even2.tide" 2>/dev/null &&
+  "$TIDE" import --key-file "$W/k1" --time-shift "$W/even.jsonl" -o "$W/evens.tide" 2>/dev/null || fail "anonymized imports"
+"$TIDE" merge "$W/odd1.tide" "$W/even1.tide" -o "$W/m1.tide" 2>"$W/err" || fail "merge, one key"
+grep -q "different" "$W/err" && fail "one key: a difference said: $(cat "$W/err")"
+"$TIDE" merge "$W/odd1.tide" "$W/even2.tide" -o "$W/m2.tide" 2>"$W/err" || fail "merge, two keys"
+grep -q "odd1.tide and .*even2.tide were anonymized with different keys" "$W/err" || fail "two keys not said: $(cat "$W/err")"
+"$TIDE" merge "$W/odd1.tide" "$W/evens.tide" -o "$W/m3.tide" 2>"$W/err" || fail "merge, two shifts"
+grep -q "were moved by different time shifts (0 and [0-9]* weeks)" "$W/err" || fail "two shifts not said: $(cat "$W/err")"
+pass "merge says when anonymized inputs differ in key or time shift, and is quiet when they agree"
 
 # --- help ---------------------------------------------------------------------
 for c in import cat inspect merge capture replay plan report mock anonymize audit keygen; do
