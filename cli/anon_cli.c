@@ -171,6 +171,8 @@ void help_anonymize(FILE *f)
                "      --key-file K         32-byte key (tide keygen); also TIDE_KEY_FILE\n"
                "      --ip cryptopan|truncate  client addresses: prefix-preserving, or /24 and /48\n"
                "      --time-shift         move all times back by a keyed number of whole weeks\n"
+               "      --again              anonymize a trace that is anonymized already (a\n"
+               "                           stricter policy, a new key); refused without it\n"
                "      --print-default-policy  print the default policy and exit\n");
 }
 
@@ -179,7 +181,7 @@ int cmd_anonymize(int argc, char **argv)
     static const struct option longopts[] = {
         {"output", required_argument, 0, 'o'}, {"policy", required_argument, 0, CLI_OPT_POLICY},
         {"key-file", required_argument, 0, CLI_OPT_KEYFILE}, {"ip", required_argument, 0, CLI_OPT_IP},
-        {"time-shift", no_argument, 0, CLI_OPT_TIMESHIFT},
+        {"time-shift", no_argument, 0, CLI_OPT_TIMESHIFT}, {"again", no_argument, 0, 'A'},
         {"print-default-policy", no_argument, 0, 'P'}, {0, 0, 0, 0}};
     struct cli_anon ca;
     struct tide_err err = {0};
@@ -192,12 +194,15 @@ int cmd_anonymize(int argc, char **argv)
     int c, fd = -1, rc, ex = EXIT_OK;
     char *meta = NULL, *fin = NULL;
     struct tide_sink sink;
+    bool again = false;
 
     cli_anon_init(&ca);
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:", longopts, NULL)) != -1) {
         if (c == 'o') {
             outpath = optarg;
+        } else if (c == 'A') {
+            again = true;
         } else if (c == 'P') {
             fputs(tide_anon_default_policy(), stdout);
             return EXIT_OK;
@@ -220,18 +225,50 @@ int cmd_anonymize(int argc, char **argv)
         ex = EXIT_USAGE;
         goto out_close;
     }
+    {
+        /* a trace anonymized already: again, its pseudonyms would become
+         * pseudonyms of pseudonyms, matching no other trace of its key */
+        cJSON *m = cJSON_Parse(tide_trace_reader_meta(r)), *e, *anon = cJSON_GetObjectItem(m, "anonymization");
+        cJSON *kf;
+        cJSON_ArrayForEach(e, cJSON_GetObjectItem(m, "merged_from")) /* tide merge of anonymized traces */
+        {
+            if (!anon)
+                anon = cJSON_GetObjectItem(e, "anonymization");
+        }
+        kf = cJSON_GetObjectItem(anon, "key_fingerprint");
+        if (!again && !tide_trace_reader_is_raw(r) && anon) {
+            cli_errorf("anonymize: %s is anonymized already (key %s): again, its pseudonyms would be replaced "
+                       "by pseudonyms of them, and it would match no other trace of that key; give --again "
+                       "to do it anyway (a stricter policy, a new key)",
+                       argv[optind], cJSON_IsString(kf) ? kf->valuestring : "?");
+            cJSON_Delete(m);
+            ex = EXIT_USAGE;
+            goto out_close;
+        }
+        cJSON_Delete(m);
+    }
     if (cli_anon_setup(&ca, &err)) {
         cli_error(&err);
         ex = EXIT_USAGE;
         goto out_close;
     }
     {
-        /* the input's sources carry over; a note says what was anonymized */
+        /* the input's sources carry over; a note says what was anonymized,
+         * and an anonymization the input had already is kept as a former one */
         cJSON *m = cJSON_Parse(tide_trace_reader_meta(r));
         char *ms;
         if (m) {
-            cJSON_DeleteItemFromObject(m, "anonymization");
+            cJSON *before = cJSON_DetachItemFromObject(m, "anonymization");
+            if (before) {
+                cJSON *list = cJSON_GetObjectItem(m, "anonymized_before");
+                if (!cJSON_IsArray(list)) {
+                    cJSON_DeleteItemFromObject(m, "anonymized_before");
+                    list = cJSON_AddArrayToObject(m, "anonymized_before");
+                }
+                cJSON_AddItemToArray(list, before);
+            }
             cJSON_DeleteItemFromObject(m, "created");
+            cJSON_DeleteItemFromObject(m, "anonymized_from");
             cJSON_AddStringToObject(m, "anonymized_from", argv[optind]);
         }
         ms = m ? cJSON_PrintUnformatted(m) : NULL;

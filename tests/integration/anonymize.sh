@@ -296,4 +296,17 @@ echo '{"tide_policy":1,"headers":{"kepp":["Host"]}}' >"$W/typo.json"
 [ $? -eq 2 ] && grep -q "headers.kepp" "$W/err" || fail "policy typo not refused: $(cat "$W/err")"
 pass "tide anonymize equals inline anonymization; policy typos are refused by path"
 
+# a trace anonymized already is refused (its pseudonyms would become
+# pseudonyms of them), naming its key; --again does it and keeps the
+# former anonymization in the metadata
+"$TIDE" anonymize --key-file "$W/k2" "$W/later.tide" -o "$W/twice.tide" 2>"$W/err"
+[ $? -eq 2 ] && [ ! -e "$W/twice.tide" ] && grep -q "later.tide is anonymized already (key [0-9a-f]*)" "$W/err" ||
+  fail "anonymized trace not refused: $(cat "$W/err")"
+"$TIDE" anonymize --again --key-file "$W/k2" "$W/later.tide" -o "$W/twice.tide" 2>"$W/err" || fail "--again: $(cat "$W/err")"
+k1=$("$TIDE" inspect --json "$W/later.tide" | jq -r .metadata.anonymization.key_fingerprint)
+got=$("$TIDE" inspect --json "$W/twice.tide" | jq -r '[.metadata.anonymized_before[0].key_fingerprint, .metadata.anonymization.key_fingerprint] | join(" ")')
+[ "$got" = "$k1 $("$TIDE" inspect --json "$W/big-c.tide" | jq -r .metadata.anonymization.key_fingerprint)" ] ||
+  fail "--again: keys in the metadata: $got"
+pass "a trace anonymized already is refused unless --again, which keeps the former anonymization on record"
+
 finish
