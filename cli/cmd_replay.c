@@ -7,6 +7,7 @@
 
 #include "replay/replay.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
@@ -416,7 +417,7 @@ int cmd_replay(int argc, char **argv)
     struct tide_replay_result *res = NULL;
     const char *from = NULL, *to = NULL, *report_json = NULL, *headers[64], *expects[64];
     bool allow_raw = false, allow_host = false, dry = false, no_progress = false;
-    char run_id[40], tb[64];
+    char run_id[40], tb[64], trace_range[100] = "";
     int c, n_headers = 0, n_expect = 0, ex = EXIT_OK, rc, n_slo = 0;
     struct tide_slo slos[32];
     struct prescan ps;
@@ -637,11 +638,25 @@ int cmd_replay(int argc, char **argv)
         ex = EXIT_USAGE;
         goto out;
     }
+    {
+        /* the trace's time range, for a window that holds nothing */
+        cJSON *fm = tide_trace_reader_final_meta(r) ? cJSON_Parse(tide_trace_reader_final_meta(r)) : NULL;
+        cJSON *f0 = cJSON_GetObjectItem(fm, "first_ts"), *f1 = cJSON_GetObjectItem(fm, "last_ts");
+        if (cJSON_IsString(f0) && cJSON_IsString(f1))
+            snprintf(trace_range, sizeof(trace_range), "%.40s to %.40s", f0->valuestring, f1->valuestring);
+        cJSON_Delete(fm);
+    }
     tide_trace_reader_free(r);
     close(fd);
     tide_strmap_init(&ps.routes, 100000);
     if (prescan(o.trace_path, &o, &ps, dry, &err)) {
         cli_error(&err);
+        ex = EXIT_USAGE;
+        goto out;
+    }
+    if (ps.records == 0 && (from || to)) {
+        cli_errorf("replay: no requests between --from and --to%s%s", trace_range[0] ? ": the trace runs from " : "",
+                   trace_range);
         ex = EXIT_USAGE;
         goto out;
     }

@@ -126,6 +126,9 @@ reset_log
 "$TIDE" replay "$W/t.tide" --target "http://staging.invalid:$NGINX_PORT" --no-progress >/dev/null 2>"$W/err"
 [ $? -eq 2 ] && grep -q "the target host 'staging.invalid' does not resolve" "$W/err" ||
   fail "a target that does not resolve not refused: $(cat "$W/err")"
+"$TIDE" replay "$W/t.tide" --target "$T" --from 2031-01-01T00:00:00Z --to 2031-01-01T01:00:00Z --no-progress >/dev/null 2>"$W/err"
+[ $? -eq 2 ] && grep -q "no requests between --from and --to: the trace runs from 20.* to 20" "$W/err" ||
+  fail "an empty window: $(cat "$W/err")"
 "$TIDE" replay "$W/t.tide" --target "127.0.0.1:$NGINX_PORT" --no-progress >/dev/null 2>"$W/err"
 [ $? -eq 2 ] && grep -q "target must start with http:// or https:// (got '127.0.0.1:" "$W/err" ||
   fail "a target without a scheme: $(cat "$W/err")"
