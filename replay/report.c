@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* p99 lag past which the text report says the load machine fell behind (us) */
+#define LAG_WARN_US 50000
+
 static const double QS[] = {0.5, 0.9, 0.95, 0.99, 0.999};
 static const char *QN[] = {"p50", "p90", "p95", "p99", "p99_9"};
 
@@ -206,6 +209,11 @@ char *tide_replay_report_text(const struct tide_replay_result *r)
     tide_buf_printf(&b, "  lag behind schedule: p50 %.3fms p99 %.3fms max %.3fms; %.1f%% sent within 1 ms\n",
                     (double)tide_hist_quantile(&r->lag, 0.5) / 1000, (double)tide_hist_quantile(&r->lag, 0.99) / 1000,
                     (double)r->lag.max / 1000, r->all.sent ? 100.0 * (double)r->lag_within_1ms / (double)r->all.sent : 0);
+    if (tide_hist_quantile(&r->lag, 0.99) > LAG_WARN_US)
+        tide_buf_printf(&b, "  tide fell behind its schedule (p99 lag over %d ms): the load machine held requests "
+                            "back, not the target; latency from due time includes that wait. More --threads, a "
+                            "lighter --client, or --shard across machines\n",
+                        LAG_WARN_US / 1000);
     tide_buf_printf(&b, "  status: 2xx %llu  3xx %llu  4xx %llu  5xx %llu  no answer %llu; expected (%s) %llu; "
                         "class differs from recorded %llu\n",
                     (unsigned long long)r->all.status[2], (unsigned long long)r->all.status[3],

@@ -44,6 +44,14 @@ done
 [ "$(jq '.overall.latency_from_due.count' "$W/s0.json")" -gt 0 ] && [ "$(jq '.overall.latency_from_due.count' "$W/s1.json")" -gt 0 ] || fail "a shard was empty"
 grep -q "PASS: 3 of 3 objectives met" "$W/m.txt" || fail "SLO on the merge (overall and per stage): $(tail -5 "$W/m.txt")"
 pass "two shards merged by tide report equal one unsharded run (per route, per stage, histogram totals, timeline); SLOs evaluate on the merge"
+# the load machine falling behind its schedule is said (the lag histogram
+# of a real run, moved to about 1 s), and not when it kept up
+grep -q "fell behind its schedule" "$W/m.txt" && fail "a run that kept up said to have fallen behind"
+jq '.lag.histogram.buckets = [[954, .lag.histogram.count]] | .lag.histogram.max = 1000000' "$W/all.json" >"$W/lag.json"
+"$TIDE" report "$W/lag.json" >"$W/lag.txt" 2>&1 || fail "report of a lagging run: $(cat "$W/lag.txt")"
+grep -q "tide fell behind its schedule (p99 lag over 50 ms): the load machine held requests back" "$W/lag.txt" ||
+  fail "lag not said: $(grep lag "$W/lag.txt")"
+pass "a run whose load machine fell behind its schedule says so; one that kept up does not"
 echo '{"not":"a report"}' >"$W/bad.json"
 "$TIDE" report "$W/bad.json" >/dev/null 2>"$W/err"
 [ $? -eq 2 ] && grep -q "not a tide replay report" "$W/err" || fail "bad report accepted"
