@@ -21,10 +21,21 @@
 
 static volatile int g_stop;
 
+/* The first SIGINT/SIGTERM stops sending and waits up to --drain for the
+ * answers in flight; a second abandons them (the report is still written). */
 static void on_signal(int sig)
 {
+    static const char M1[] = "\ntide: replay: stopping: no new requests; waiting up to --drain for the answers in "
+                             "flight (again to stop at once)\n",
+                      M2[] = "tide: replay: stopping at once; the answers still in flight are abandoned\n";
     (void)sig;
-    g_stop = 1;
+    if (g_stop) {
+        g_stop = 2;
+        (void)!write(2, M2, sizeof(M2) - 1);
+    } else {
+        g_stop = 1;
+        (void)!write(2, M1, sizeof(M1) - 1);
+    }
 }
 
 void help_replay(FILE *f)

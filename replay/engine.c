@@ -1057,6 +1057,8 @@ static void on_stop_check_locked(uv_timer_t *t)
             w->free_jobs = j;
         }
     }
+    if (w->stopping && w->sh->stop && *w->sh->stop >= 2)
+        w->drain_deadline = 0; /* asked twice: the answers in flight are abandoned now */
     if (w->stopping)
         pump(w);
 }

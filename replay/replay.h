@@ -117,7 +117,7 @@ struct tide_replay_opts {
     const char *cacert;
     int shard_k, shard_n;    /* 0/1: everything */
     const char *auth_map;    /* file of credentials, one per line */
-    volatile int *stop;      /* set non-zero to stop sending (SIGINT) */
+    volatile int *stop;      /* set non-zero to stop sending (SIGINT); 2: and stop waiting for answers */
     bool progress;           /* a live line on stderr */
     const struct tide_stage *stages; /* a profile (NULL: one stage of --speed/--multiplier/--loop) */
     int n_stages;

@@ -185,4 +185,28 @@ jq -e '.stopped_early == true and .overall.sent < 28 and .overall.sent == .overa
 grep -q "STOPPED EARLY" "$W/int.out" || fail "text report does not say stopped"
 pass "SIGINT stops sending, drains in-flight requests, and writes the report"
 
+# a second SIGINT abandons the answers still in flight (every one stalls here)
+"$TIDE" mock "$W/t.tide" --listen 127.0.0.1:0 --stall-every 1 2>"$W/mock.err" &
+MOCK_PID=$!
+for _ in $(seq 50); do grep -q "listening on port" "$W/mock.err" && break; sleep 0.1; done
+MPORT=$(sed -n 's/.*listening on port \([0-9]*\).*/\1/p' "$W/mock.err")
+"$TIDE" replay "$W/t.tide" --target "http://127.0.0.1:$MPORT" --speed 30 --timeout 60s --drain 60s --no-progress \
+  --report-json "$W/int2.json" >"$W/int2.out" 2>&1 &
+RP=$!
+sleep 1.5
+kill -INT "$RP"
+sleep 1
+kill -0 "$RP" 2>/dev/null || fail "one SIGINT did not wait for the answers in flight: $(cat "$W/int2.out")"
+kill -INT "$RP"
+for _ in $(seq 50); do kill -0 "$RP" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$RP" 2>/dev/null && { kill -KILL "$RP"; fail "a second SIGINT did not stop the replay within 5 s"; }
+wait "$RP"
+rc=$?
+kill "$MOCK_PID"; wait "$MOCK_PID" 2>/dev/null; MOCK_PID=""
+[ $rc -eq 0 ] && jq -e '.stopped_early == true and .overall.sent > 0' "$W/int2.json" >/dev/null ||
+  fail "second SIGINT: exit $rc: $(cat "$W/int2.out")"
+grep -q "again to stop at once" "$W/int2.out" && grep -q "stopping at once" "$W/int2.out" ||
+  fail "the stops were not said: $(cat "$W/int2.out")"
+pass "a second SIGINT abandons the answers in flight at once, and the report is still written"
+
 finish
