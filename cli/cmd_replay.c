@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -323,6 +324,31 @@ static int write_report(const char *path, char *text, const char *what)
         return EXIT_RUNTIME;
     }
     return EXIT_OK;
+}
+
+/* Whether a report can be written at path (opt names the option): checked
+ * before a run, so an hour's test does not end unable to write its report. */
+static bool report_path_ok(const char *opt, const char *path)
+{
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    struct stat sb;
+    if (stat(path, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode) || access(path, W_OK) != 0) {
+            cli_errorf("%s %s: %s; nothing was sent", opt, path,
+                       S_ISDIR(sb.st_mode) ? "is a directory" : "cannot be written");
+            return false;
+        }
+        return true;
+    }
+    snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode) || access(dir, W_OK) != 0) {
+        cli_errorf("%s %s: the directory %s %s; nothing was sent", opt, path, dir,
+                   stat(dir, &sb) != 0 ? "does not exist" : !S_ISDIR(sb.st_mode) ? "is not a directory"
+                                                                                   : "cannot be written to");
+        return false;
+    }
+    return true;
 }
 
 int cmd_report(int argc, char **argv)
@@ -682,6 +708,11 @@ int cmd_replay(int argc, char **argv)
                 ex = EXIT_USAGE;
                 goto out;
             }
+    }
+    if (!dry && ((report_json && !report_path_ok("--report-json", report_json)) ||
+                 (report_html && !report_path_ok("--report-html", report_html)))) {
+        ex = EXIT_USAGE;
+        goto out;
     }
     if (o.target && !dry) {
         /* a target that does not resolve (a typo, staging's name not in

@@ -129,6 +129,9 @@ reset_log
 "$TIDE" replay "$W/t.tide" --target "$T" --from 2031-01-01T00:00:00Z --to 2031-01-01T01:00:00Z --no-progress >/dev/null 2>"$W/err"
 [ $? -eq 2 ] && grep -q "no requests between --from and --to: the trace runs from 20.* to 20" "$W/err" ||
   fail "an empty window: $(cat "$W/err")"
+"$TIDE" replay "$W/t.tide" --target "$T" --report-json "$W/no/such/dir/r.json" --no-progress >/dev/null 2>"$W/err"
+[ $? -eq 2 ] && grep -q -- "--report-json .*: the directory .*/no/such/dir does not exist; nothing was sent" "$W/err" ||
+  fail "a report path that cannot be written: $(cat "$W/err")"
 "$TIDE" replay "$W/t.tide" --target "127.0.0.1:$NGINX_PORT" --no-progress >/dev/null 2>"$W/err"
 [ $? -eq 2 ] && grep -q "target must start with http:// or https:// (got '127.0.0.1:" "$W/err" ||
   fail "a target without a scheme: $(cat "$W/err")"
@@ -141,7 +144,7 @@ grep -q "40 requests in the window" "$W/dry" && grep -q "requests per minute" "$
   fail "dry run schedule: $(head -5 "$W/dry")"
 settle
 [ "$(wc -l <"$LOG")" -eq 0 ] || fail "refusals or dry run sent requests"
-pass "methods default to GET/HEAD/OPTIONS (skips said); raw traces, capture hosts, targets that do not resolve, out-of-range options refused (exit 2); --dry-run sends nothing"
+pass "methods default to GET/HEAD/OPTIONS (skips said); raw traces, capture hosts, targets that do not resolve, report paths that cannot be written, out-of-range options refused (exit 2); --dry-run sends nothing"
 
 # --- faults: target down, stalls, resets, garbage -------------------------------------
 port_down=$((NGINX_PORT + 1))
