@@ -313,6 +313,13 @@ static void say_format(const char *file, const char *spec, const char *prev, con
         fprintf(stderr, "tide: %s: format %s (%s)\n", file, spec, note);
 }
 
+/* The summary's line for requests --since/--until left out (none: no line). */
+static void say_outside(uint64_t n)
+{
+    if (n)
+        fprintf(stderr, "tide:   %llu request(s) outside --since/--until, not written\n", (unsigned long long)n);
+}
+
 /* Whose error log a log is, by its first lines (start, len: read_start; a
  * shell glob of every .log in nginx's log directory takes it in with the
  * access logs), or NULL. */
@@ -973,9 +980,7 @@ static int capture_log(int argc, char **argv)
         for (i = 0; i < st.n_skipped; i++)
             fprintf(stderr, "tide:   skipped %llu: %s%s\n", (unsigned long long)st.skipped[i].count,
                     st.skipped[i].reason, st.skipped[i].bad ? "" : " (not a request)");
-        if (st.outside)
-            fprintf(stderr, "tide:   %llu request(s) outside --since/--until, not written\n",
-                    (unsigned long long)st.outside);
+        say_outside(st.outside);
         if (st.inputs_failed)
             fprintf(stderr, "tide:   %llu input(s) ended in an error; records before it were kept\n",
                     (unsigned long long)st.inputs_failed);
@@ -1288,9 +1293,7 @@ static int capture_pcap(int argc, char **argv)
                 (unsigned long long)st.packets, (unsigned long long)st.bytes,
                 (unsigned long long)st.connections, (unsigned long long)st.requests,
                 (unsigned long long)st.responses, (unsigned long long)st.no_response, (unsigned long long)st.late);
-        if (st.outside)
-            fprintf(stderr, "tide:   %llu request(s) outside --since/--until, not written\n",
-                    (unsigned long long)st.outside);
+        say_outside(st.outside);
         if (st.empty_files)
             fprintf(stderr, "tide:   %llu empty file(s): no packets, not even a file header\n",
                     (unsigned long long)st.empty_files);
