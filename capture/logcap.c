@@ -305,17 +305,19 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
 }
 
 /* While a followed log is idle: write what the window has let go, then the caller's hook. */
-static void on_follow_idle(void *userp)
+/* The writer's failure (a full disk) ends the capture at once: 0, or it. */
+static int on_follow_idle(struct cap *c, struct tide_err *err)
 {
-    struct cap *c = userp;
     struct timespec t;
-    struct tide_err err;
+    int rc;
     clock_gettime(CLOCK_REALTIME, &t);
-    tide__reorder_release(c->ro, (int64_t)t.tv_sec * TIDE_NS_PER_SEC + t.tv_nsec, &err);
-    if (c->o->on_idle) {
-        tide__reorder_sync(c->ro, &err); /* the hook may flush the sink */
-        c->o->on_idle(c->o->on_idle_userp);
+    rc = tide__reorder_release(c->ro, (int64_t)t.tv_sec * TIDE_NS_PER_SEC + t.tv_nsec, err);
+    if (!rc && c->o->on_idle) {
+        rc = tide__reorder_sync(c->ro, err); /* the hook may flush the sink */
+        if (!rc)
+            c->o->on_idle(c->o->on_idle_userp);
     }
+    return rc;
 }
 
 int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats, int n,
@@ -385,7 +387,8 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
             /* with patterns, a capture waits for files to come until stopped */
             if (!waiting && !(opts->follow_stop && opts->n_follow_globs && !*opts->follow_stop))
                 break;
-            on_follow_idle(&c);
+            if ((rc = on_follow_idle(&c, err)) != 0)
+                break;
             {
                 struct timespec ts = {0, 200000000};
                 nanosleep(&ts, NULL);
@@ -412,7 +415,7 @@ int tide_logcap_run(const char *const *paths, struct tide_logfmt *const *formats
             /* logs that never all wait at once still get their --flush */
             clock_gettime(CLOCK_MONOTONIC, &now);
             if (!rc && (now.tv_sec - last_idle.tv_sec) * 1000 + (now.tv_nsec - last_idle.tv_nsec) / 1000000 >= 200) {
-                on_follow_idle(&c);
+                rc = on_follow_idle(&c, err);
                 last_idle = now;
             }
         }

@@ -462,13 +462,27 @@ int cli_trace_out_close(struct cli_trace_out *t, const char *final_json)
         rc = cli_out_close(&t->out, &err);
     if (rc) {
         cli_error(&err);
-        cli_out_abort(&t->out);
+        cli_trace_out_abort(t);
         return EXIT_RUNTIME;
     }
     return EXIT_OK;
 }
 
-void cli_trace_out_abort(struct cli_trace_out *t) { cli_out_abort(&t->out); }
+void cli_trace_out_abort(struct cli_trace_out *t)
+{
+    uint64_t blocks = tide_trace_writer_blocks(t->w);
+    if (t->keep && t->out.is_file && t->out.fd >= 0 && blocks > 0) {
+        /* hours of live traffic are not thrown away for a full disk: the
+         * whole blocks written so far read as a trace cut short */
+        fprintf(stderr, "tide: %s: kept as written so far (a live capture cannot be taken again): its %llu "
+                        "whole block(s) can be read (tide cat, tide inspect), its index is missing\n",
+                t->out.path, (unsigned long long)blocks);
+        close(t->out.fd);
+        t->out.fd = -1;
+        return;
+    }
+    cli_out_abort(&t->out);
+}
 
 void cli_trace_out_free(struct cli_trace_out *t)
 {

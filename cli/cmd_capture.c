@@ -159,6 +159,7 @@ struct flusher {
     struct cli_trace_out *to;
     int64_t every, last;
     int64_t stop_at; /* --follow --until: the wall-clock time to end (0: none) */
+    struct tide_err failed; /* a flush that failed (a full disk): the capture ends with it */
 };
 
 static void on_idle(void *userp)
@@ -170,8 +171,10 @@ static void on_idle(void *userp)
     clock_gettime(CLOCK_MONOTONIC, &t);
     now = (int64_t)t.tv_sec * TIDE_NS_PER_SEC + t.tv_nsec;
     if (now - f->last >= f->every) {
-        if (cli_trace_out_sync(f->to, &err) == 0)
-            tide_trace_writer_flush(f->to->w, &err);
+        if ((cli_trace_out_sync(f->to, &err) || tide_trace_writer_flush(f->to->w, &err)) && !f->failed.code) {
+            f->failed = err;
+            g_stop = 1; /* nothing more can be written */
+        }
         f->last = now;
     }
     if (f->stop_at) {
@@ -660,6 +663,7 @@ static int capture_log(int argc, char **argv)
     struct tide_logfmt **fmts = NULL;
     char **fmt_names = NULL;
     int c, i, n, rc, ex = EXIT_OK, untold = 0;
+    bool keep_live = false; /* --follow above --max-bad: the trace is written all the same */
     char *fin = NULL;
     struct timespec t0, t1;
     double secs;
@@ -668,7 +672,7 @@ static int capture_log(int argc, char **argv)
     bool follow = false, max_bad_given = false, bad_is_pct = true;
     double bad_pct = 1;   /* --max-bad as parsed: a share of the lines, */
     uint64_t bad_count = 0; /* or a number of them */
-    struct flusher fl = {NULL, 10 * TIDE_NS_PER_SEC, 0, 0};
+    struct flusher fl = {.every = 10 * TIDE_NS_PER_SEC};
 
     cli_anon_init(&ca);
     optind = 1;
@@ -909,6 +913,7 @@ static int capture_log(int argc, char **argv)
             mkind[n + i] = format ? format : "each new file's own";
         }
         ex = cli_trace_out_open_kinds(&to, outpath, raw, &ca, mkind, msrc, n + n_patterns, &wo);
+        to.keep = follow;
         free(msrc);
         free(mkind);
     }
@@ -950,6 +955,10 @@ static int capture_log(int argc, char **argv)
     }
     sink = to.sink;
     rc = tide_logcap_run((const char *const *)argv + optind, fmts, n, &lo, sink, &st, &err);
+    if (!rc && fl.failed.code) { /* a --flush that failed stopped the capture */
+        rc = fl.failed.code;
+        err = fl.failed;
+    }
     progress_clear(&pr);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -959,16 +968,22 @@ static int capture_log(int argc, char **argv)
     } else {
         uint64_t limit = bad_is_pct ? (uint64_t)(bad_pct / 100.0 * (double)st.lines) : bad_count;
         if (st.bad > limit) {
-            cli_errorf("capture log: %llu bad lines, more than --max-bad %s (%llu); nothing written",
-                       (unsigned long long)st.bad, max_bad, (unsigned long long)limit);
+            /* a live capture cannot be taken again: its trace is written all the same */
+            cli_errorf("capture log: %llu bad lines, more than --max-bad %s (%llu)%s", (unsigned long long)st.bad,
+                       max_bad, (unsigned long long)limit,
+                       follow ? "; the trace is written all the same (a live capture cannot be taken again)"
+                              : "; nothing written");
             ex = EXIT_USAGE;
+            keep_live = follow;
         }
     }
-    if (ex == EXIT_OK) {
+    if (ex == EXIT_OK || keep_live) {
+        int cex;
         fin = final_json(&st, (const char *const *)fmt_names, n);
-        ex = cli_trace_out_close(&to, fin);
+        if ((cex = cli_trace_out_close(&to, fin)) != EXIT_OK)
+            ex = cex;
     }
-    if (ex != EXIT_OK) {
+    if (ex != EXIT_OK && !keep_live) {
         cli_trace_out_abort(&to);
     } else {
         char a[31], b[31];
@@ -1010,7 +1025,7 @@ static int capture_log(int argc, char **argv)
         fprintf(stderr, "tide:   %.1f MB in %.2f s (%.1f MB/s, %.0f lines/s)\n",
                 (double)st.bytes_in / 1e6, secs, secs > 0 ? (double)st.bytes_in / 1e6 / secs : 0,
                 secs > 0 ? (double)st.lines / secs : 0);
-        if (st.inputs_failed || untold)
+        if ((st.inputs_failed || untold) && ex == EXIT_OK)
             ex = EXIT_INCOMPLETE;
     }
 out_free:
@@ -1232,6 +1247,7 @@ static int capture_pcap(int argc, char **argv)
     }
     ex = cli_trace_out_open(&to, outpath, raw, &ca, po.interface ? "pcap:live" : "pcap",
                             po.interface ? &po.interface : po.files, po.interface ? 1 : po.n_files, &wo);
+    to.keep = po.interface != NULL;
     if (ex != EXIT_OK) {
         cli_trace_out_free(&to);
         return ex;

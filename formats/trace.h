@@ -147,6 +147,8 @@ int tide_trace_writer_close(struct tide_trace_writer *w, const char *final_json,
 /* Frees the writer (NULL ok). Without a successful close the output has no tail. */
 void tide_trace_writer_free(struct tide_trace_writer *w);
 uint64_t tide_trace_writer_records(const struct tide_trace_writer *w);
+/* Blocks written out whole so far (any thread; 0 for NULL). */
+uint64_t tide_trace_writer_blocks(const struct tide_trace_writer *w);
 
 /* ---- trace reader ----------------------------------------------------------- */
 

@@ -102,6 +102,7 @@ struct tide_trace_writer {
     struct tide_buf probe[3];   /* the two encodings, and the compressed probe */
     uint32_t block_records, block_bytes;
     bool failed;
+    struct tide_err fail; /* what the failure said: said again by every later call */
 };
 
 uint64_t tide__sec_checksum(const uint8_t hdr[16], const void *payload, size_t len)
@@ -122,10 +123,12 @@ static int write_all(struct tide_trace_writer *w, const void *p, size_t n, struc
             if (errno == EINTR)
                 continue;
             w->failed = true;
-            return tide_err_set(err, TIDE_E_IO, w->name, "write failed at offset %llu: %s",
-                                (unsigned long long)w->offset,
-                                errno == EPIPE ? "the reading end of the pipe closed"
-                                               : strerror(errno));
+            tide_err_set(&w->fail, TIDE_E_IO, w->name, "write failed at offset %llu: %s",
+                         (unsigned long long)w->offset,
+                         errno == EPIPE ? "the reading end of the pipe closed" : strerror(errno));
+            if (err)
+                *err = w->fail;
+            return TIDE_E_IO;
         }
         s += k;
         n -= (size_t)k;
@@ -217,6 +220,11 @@ out_free_w:
 }
 
 uint64_t tide_trace_writer_records(const struct tide_trace_writer *w) { return w->total; }
+
+uint64_t tide_trace_writer_blocks(const struct tide_trace_writer *w)
+{
+    return w ? (uint64_t)__atomic_load_n(&w->n_idx, __ATOMIC_ACQUIRE) : 0;
+}
 
 static uint64_t hash_str(struct tide_str s)
 {
@@ -592,8 +600,11 @@ int tide_trace_writer_flush(struct tide_trace_writer *w, struct tide_err *err)
     int i, rc;
     struct index_entry *e;
 
-    if (w->failed)
-        return tide_err_set(err, TIDE_E_IO, w->name, "writer failed earlier");
+    if (w->failed) { /* the first failure, as it was said */
+        if (err)
+            *err = w->fail;
+        return TIDE_E_IO;
+    }
     if (w->n == 0)
         return 0;
     if (encode_block(w))
@@ -640,7 +651,7 @@ int tide_trace_writer_flush(struct tide_trace_writer *w, struct tide_err *err)
     rc = write_section(w, TIDE__SEC_BLCK, 0, w->out.p, w->out.len, err);
     if (rc)
         return rc;
-    w->n_idx++;
+    __atomic_store_n(&w->n_idx, w->n_idx + 1, __ATOMIC_RELEASE); /* read by tide_trace_writer_blocks */
     w->bytes_raw += raw_len;
     w->bytes_comp += z;
     for (i = 0; i < COL_COUNT; i++)

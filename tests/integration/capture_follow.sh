@@ -255,6 +255,42 @@ said " 0 bad" "error log under a pattern: read as an access log"
 [ "$("$TIDE" cat --allow-raw "$W/ng.tide" | wc -l)" -eq 2 ] || fail "error log under a pattern: records"
 pass "with --nginx-conf, an error log new to a followed pattern is told and left out"
 
+# a live capture whose disk fills: it ends by itself with the write error,
+# and the trace is kept (its whole blocks readable), not removed (a live
+# capture cannot be taken again). A 300 KiB tmpfs in a mount namespace of
+# the test's own.
+if [ "$(id -u)" = 0 ] && unshare -m true 2>/dev/null; then
+  mkdir "$W/full"
+  : >"$W/full.log"
+  python3 - "$W/full.log" <<'PY' &
+import random, sys, time
+with open(sys.argv[1], "a") as f:
+    for sec in range(12):
+        for i in range(3000):
+            f.write('10.%d.%d.%d - - [%s] "GET /p/%d?x=%d HTTP/1.1" 200 %d "-" "ua-%d"\n' % (
+                random.randint(0, 255), random.randint(0, 255), random.randint(0, 255),
+                time.strftime('%d/%b/%Y:%H:%M:%S +0000', time.gmtime()), random.randint(0, 10**9),
+                random.randint(0, 10**9), random.randint(0, 10**6), random.randint(0, 10**6)))
+        f.flush()
+        time.sleep(1)
+PY
+  GEN_PID=$!
+  unshare -m bash -c '
+    mount -t tmpfs -o size=300k tmpfs "$1" || exit 99
+    timeout 30 "$2" capture log --raw --follow --flush 1s --reorder-window 1s --format combined "$3" -o "$1/f.tide" 2>"$4/err"
+    echo $? >"$4/full.rc"
+    "$2" cat --allow-raw "$1/f.tide" 2>/dev/null | wc -l >"$4/full.n"
+  ' _ "$W/full" "$TIDE" "$W/full.log" "$W"
+  kill "$GEN_PID" 2>/dev/null; wait "$GEN_PID" 2>/dev/null
+  [ "$(cat "$W/full.rc")" = 4 ] || fail "full disk: exit $(cat "$W/full.rc"), want 4 (124: it did not end by itself): $(cat "$W/err")"
+  said "write failed at offset [0-9]*: No space left on device" "full disk: the write error not said"
+  said "kept as written so far (a live capture cannot be taken again)" "full disk: the trace not kept"
+  [ "$(cat "$W/full.n")" -ge 3000 ] || fail "full disk: $(cat "$W/full.n") records readable in the kept trace"
+  pass "a live capture whose disk fills ends by itself, says why, and keeps its blocks ($(cat "$W/full.n") records)"
+else
+  echo "skip - a full disk needs root and a mount namespace"
+fi
+
 # without --follow a quoted pattern is expanded as the shell would
 "$TIDE" capture log --raw "$W/pods/web-*.log" -o "$W/pq.tide" 2>"$W/err" || fail "quoted pattern: $(cat "$W/err")"
 [ "$("$TIDE" cat --allow-raw "$W/pq.tide" | wc -l)" -eq 3 ] || fail "quoted pattern: records"
