@@ -367,9 +367,12 @@ int cmd_keygen(int argc, char **argv)
         return EXIT_USAGE;
     }
     {
-        uint8_t k[TIDE_KEY_LEN];
+        uint8_t k[TIDE_KEY_LEN] = {0};
         char fp[17];
-        tide_key_load(out, k, &err);
+        if (tide_key_load(out, k, &err)) { /* read back as every command will read it */
+            cli_error(&err);
+            return EXIT_RUNTIME;
+        }
         tide_key_fingerprint(k, fp);
         memset(k, 0, sizeof(k));
         fprintf(stderr, "tide: key written to %s (fingerprint %s)\n", out, fp);
