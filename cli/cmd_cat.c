@@ -52,7 +52,7 @@ int cmd_cat(int argc, char **argv)
     struct tide_err err = {0};
     struct tide_buf out;
     const struct tide_record *rec;
-    int c, fd, rc, ex;
+    int c, fd, rc, ex, wrc = 0;
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -104,17 +104,19 @@ int cmd_cat(int argc, char **argv)
         }
         n++;
         if (out.len >= 1 << 16) {
-            if (cli_stdout_write(out.p, out.len)) {
-                rc = 0; /* reader of our output went away: not our failure */
+            if ((wrc = cli_stdout_write(out.p, out.len)) != 0) {
+                rc = 0; /* the reader of our output went away, or the disk is full (said) */
                 out.len = 0;
                 break;
             }
             out.len = 0;
         }
     }
-    if (out.len)
-        cli_stdout_write(out.p, out.len);
+    if (out.len && !wrc)
+        wrc = cli_stdout_write(out.p, out.len);
     ex = cli_reader_end(r, rc, &err);
+    if (wrc < 0 && ex == EXIT_OK)
+        ex = EXIT_RUNTIME;
     tide_buf_free(&out);
     tide_trace_reader_free(r);
     if (fd > 0)

@@ -5,6 +5,7 @@
  */
 #include "cli_int.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <string.h>
@@ -82,6 +83,19 @@ static void raise_open_file_limit(void)
     }
 }
 
+/* What a command printed must have reached its reader: a full disk under
+ * `tide inspect --json > out.json` is a failure (exit 4), said; a reader that
+ * went away (| head) is not. ex: the command's exit status. */
+static int finish_stdout(int ex)
+{
+    if (fflush(stdout) == 0 && !ferror(stdout))
+        return ex;
+    if (errno == EPIPE)
+        return ex;
+    cli_errorf("writing standard output failed: %s", strerror(errno));
+    return ex == EXIT_OK ? EXIT_RUNTIME : ex;
+}
+
 int main(int argc, char **argv)
 {
     const struct cli_cmd *c;
@@ -94,12 +108,12 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         usage(stdout);
-        return EXIT_OK;
+        return finish_stdout(EXIT_OK);
     }
     if (strcmp(argv[1], "--version") == 0) {
         printf("tide %s (trace format %d.%d)\n", TIDE_VERSION, TIDE_FORMAT_VERSION_MAJOR,
                TIDE_FORMAT_VERSION_MINOR);
-        return EXIT_OK;
+        return finish_stdout(EXIT_OK);
     }
     c = find(argv[1]);
     if (!c) {
@@ -111,8 +125,8 @@ int main(int argc, char **argv)
             break;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             c->help(stdout);
-            return EXIT_OK;
+            return finish_stdout(EXIT_OK);
         }
     }
-    return c->run(argc - 1, argv + 1);
+    return finish_stdout(c->run(argc - 1, argv + 1));
 }

@@ -118,6 +118,9 @@ int cli_stdout_write(const char *p, size_t n)
         if (k < 0) {
             if (errno == EINTR)
                 continue;
+            if (errno == EPIPE)
+                return 1; /* the reader went away (| head): not a failure */
+            cli_errorf("writing standard output failed: %s", strerror(errno));
             return TIDE_E_IO;
         }
         p += k;

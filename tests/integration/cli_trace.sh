@@ -157,8 +157,19 @@ grep -q "pipe closed" "$W/err" || fail "closed pipe message: $(cat "$W/err")"
 if [ -w /dev/full ]; then
   "$TIDE" import --raw "$ex" -o /dev/full 2>"$W/err"
   [ $? -eq 4 ] && grep -q "No space left" "$W/err" || fail "full disk: $(cat "$W/err")"
+  # what a command prints to a full disk is a failure too (it exited 0, the file cut short)
+  "$TIDE" import --raw "$ex" -o "$W/ok.tide" 2>/dev/null || fail "import for the stdout checks"
+  for c in "cat --allow-raw $W/ok.tide" "inspect $W/ok.tide" "inspect --json $W/ok.tide" "--help"; do
+    "$TIDE" $c >/dev/full 2>"$W/err"
+    rc=$?
+    [ $rc -eq 4 ] && grep -q "writing standard output failed: No space left on device" "$W/err" ||
+      fail "tide $c > /dev/full: exit $rc: $(cat "$W/err")"
+  done
 fi
-pass "closed pipe and full disk fail clearly with exit 4"
+# a reader that goes away (| head) is no failure, and nothing is said
+"$TIDE" cat --allow-raw "$W/ok.tide" 2>"$W/err" | head -c 10 >/dev/null
+[ "${PIPESTATUS[0]}" -eq 0 ] && [ ! -s "$W/err" ] || fail "cat | head: exit ${PIPESTATUS[0]}: $(cat "$W/err")"
+pass "closed pipe and full disk fail clearly with exit 4, for traces and for what commands print; | head is no failure"
 
 # --- merge -----------------------------------------------------------------------
 awk 'NR % 2 == 1' "$W/a.jsonl" >"$W/odd.jsonl"
