@@ -100,6 +100,11 @@ struct cli_out {
     char path[4096];
     bool is_file; /* a regular file: synced at close, removed on failure (never a device or FIFO) */
 };
+/* Notes a path this run reads (cli_in_open does it): cli_out_open refuses an
+ * output that is the same file. */
+void cli_note_input(const char *path);
+/* The noted input that is the same file as path (when path exists), or NULL. */
+const char *cli_same_as_input(const char *path);
 int cli_out_open(struct cli_out *o, const char *path, bool raw, struct tide_err *err);
 /* Closes; on failure (fsync/close error) returns TIDE_E_IO and removes the file. */
 int cli_out_close(struct cli_out *o, struct tide_err *err);

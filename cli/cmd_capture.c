@@ -806,6 +806,8 @@ static int capture_log(int argc, char **argv)
     argv = inputs; /* from here on, the inputs are argv[optind..optind + n) */
     optind = 0;
     n = n_inputs;
+    for (i = 0; i < n; i++)
+        cli_note_input(argv[i]);
     fmts = calloc((size_t)n + 1, sizeof(*fmts));
     fmt_names = calloc((size_t)n + 1, sizeof(*fmt_names));
     if (!fmts || !fmt_names) {
@@ -1245,6 +1247,10 @@ static int capture_pcap(int argc, char **argv)
         po.files = (const char *const *)argv + optind;
         po.n_files = argc - optind;
     }
+    for (i = 0; !po.interface && i < po.n_files; i++)
+        cli_note_input(po.files[i]);
+    if (reconcile_log)
+        cli_note_input(reconcile_log);
     ex = cli_trace_out_open(&to, outpath, raw, &ca, po.interface ? "pcap:live" : "pcap",
                             po.interface ? &po.interface : po.files, po.interface ? 1 : po.n_files, &wo);
     to.keep = po.interface != NULL;

@@ -66,6 +66,8 @@ int cmd_import(int argc, char **argv)
         cli_errorf("import: no input files (use '-' for stdin)");
         return EXIT_USAGE;
     }
+    for (i = optind; i < argc; i++)
+        cli_note_input(argv[i]);
     ex = cli_trace_out_open(&to, outpath, raw, &ca, "jsonl", (const char *const *)argv + optind,
                             argc - optind, &wo);
     if (ex != EXIT_OK) {

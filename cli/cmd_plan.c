@@ -289,7 +289,10 @@ int cmd_plan(int argc, char **argv)
         if (trace && base * headroom / (trate * speed) > 1000)
             fprintf(stderr, "tide: plan: the top plateau needs more than 1000x of this trace; raise --speed\n");
     }
-    if (out) {
+    if (out && cli_same_as_input(out)) {
+        cli_errorf("%s: is also an input (the trace): the profile would overwrite it; choose another -o", out);
+        ex = EXIT_USAGE;
+    } else if (out) {
         char *js = cJSON_Print(prof);
         FILE *f = fopen(out, "w");
         if (!js || !f || fputs(js, f) < 0 || fputc('\n', f) < 0 || fclose(f) != 0) {

@@ -333,6 +333,11 @@ static bool report_path_ok(const char *opt, const char *path)
     char dir[4096];
     const char *slash = strrchr(path, '/');
     struct stat sb;
+    const char *same = cli_same_as_input(path);
+    if (same) {
+        cli_errorf("%s %s: is also an input (%s): the report would overwrite it; nothing was sent", opt, path, same);
+        return false;
+    }
     if (stat(path, &sb) == 0) {
         if (S_ISDIR(sb.st_mode) || access(path, W_OK) != 0) {
             cli_errorf("%s %s: %s; nothing was sent", opt, path,

@@ -40,12 +40,42 @@ void cli_warnf(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
+/* The inputs of this run, by path: an output that is one of them would be
+ * truncated before it is read (tide anonymize day.tide -o day.tide lost the
+ * trace). */
+static char *g_inputs[1024];
+static int g_n_inputs;
+
+void cli_note_input(const char *path)
+{
+    if (strcmp(path, "-") == 0 || g_n_inputs == (int)(sizeof(g_inputs) / sizeof(g_inputs[0])))
+        return;
+    if ((g_inputs[g_n_inputs] = strdup(path)) != NULL)
+        g_n_inputs++;
+}
+
+const char *cli_same_as_input(const char *path)
+{
+    struct stat out, in;
+    int i;
+    if (stat(path, &out) != 0 || !S_ISREG(out.st_mode))
+        return NULL;
+    for (i = 0; i < g_n_inputs; i++)
+        if (stat(g_inputs[i], &in) == 0 && in.st_dev == out.st_dev && in.st_ino == out.st_ino)
+            return g_inputs[i];
+    return NULL;
+}
+
 int cli_out_open(struct cli_out *o, const char *path, bool raw, struct tide_err *err)
 {
+    const char *same;
     memset(o, 0, sizeof(*o));
     if (!path)
         return tide_err_set(err, TIDE_E_USAGE, "", "an output is required (-o FILE, or -o - for stdout)");
     snprintf(o->path, sizeof(o->path), "%s", path);
+    if (strcmp(path, "-") != 0 && (same = cli_same_as_input(path)) != NULL)
+        return tide_err_set(err, TIDE_E_USAGE, path, "is also an input (%s): writing it would destroy what is to be "
+                                                     "read; choose another -o", same);
     if (strcmp(path, "-") == 0) {
         if (isatty(1))
             return tide_err_set(err, TIDE_E_USAGE, "", "refusing to write a binary trace to a terminal");
@@ -94,6 +124,7 @@ int cli_in_open(const char *path, struct tide_err *err)
     int fd;
     if (strcmp(path, "-") == 0)
         return 0;
+    cli_note_input(path);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         tide_err_set(err, errno == ENOENT ? TIDE_E_NOTFOUND : TIDE_E_IO, path, "cannot open: %s",

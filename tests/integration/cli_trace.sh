@@ -196,6 +196,22 @@ grep -q "odd1.tide and .*even2.tide were anonymized with different keys" "$W/err
 grep -q "were moved by different time shifts (0 and [0-9]* weeks)" "$W/err" || fail "two shifts not said: $(cat "$W/err")"
 pass "merge says when anonymized inputs differ in key or time shift, and is quiet when they agree"
 
+# --- an output that is also an input is refused, the input untouched ---------------
+cp "$W/odd.tide" "$W/same.tide"
+cp "$W/odd.jsonl" "$W/same.jsonl"
+head -3 "$W/odd.jsonl" | jq -r '"10.0.0.1 - - [20/Nov/2026:10:00:00 +0000] \"GET \(.path) HTTP/1.1\" 200 5 \"-\" \"x\""' >"$W/same.log"
+sums() { md5sum "$W/same.tide" "$W/same.jsonl" "$W/same.log"; }
+before=$(sums)
+for c in "anonymize --key-file $W/k1 $W/same.tide -o $W/same.tide" "merge $W/odd.tide $W/same.tide -o $W/./same.tide" \
+  "import --raw $W/same.jsonl -o $W/same.jsonl" "capture log --raw $W/same.log -o $W/same.log"; do
+  "$TIDE" $c 2>"$W/err" >/dev/null
+  rc=$?
+  [ $rc -eq 2 ] && grep -q "is also an input (.*same\.[a-z]*): writing it would destroy what is to be read" "$W/err" ||
+    fail "tide $c: exit $rc: $(cat "$W/err")"
+done
+[ "$(sums)" = "$before" ] || fail "an input was changed by a refused run"
+pass "an output that is also an input (anonymize, merge, import, capture) is refused and the input left whole"
+
 # --- help ---------------------------------------------------------------------
 for c in import cat inspect merge capture replay plan report mock anonymize audit keygen; do
   "$TIDE" "$c" --help 2>&1 | grep -q "usage: tide $c" || fail "$c --help"
