@@ -99,7 +99,12 @@ struct cli_out {
     int fd;
     char path[4096];
     bool is_file; /* a regular file: synced at close, removed on failure (never a device or FIFO) */
+    char tmp[4120]; /* a regular file is written as path.part-XXXXXX beside it, renamed at close */
+    bool via_tmp;
 };
+/* Set before opening a live capture's output: written in place (readers see
+ * it grow, and it is kept on a failure), not beside it and renamed. */
+extern bool cli_out_in_place;
 /* Notes a path this run reads (cli_in_open does it): cli_out_open refuses an
  * output that is the same file. */
 void cli_note_input(const char *path);

@@ -914,6 +914,7 @@ static int capture_log(int argc, char **argv)
             msrc[n + i] = patterns[i];
             mkind[n + i] = format ? format : "each new file's own";
         }
+        cli_out_in_place = follow; /* readers see a live trace grow */
         ex = cli_trace_out_open_kinds(&to, outpath, raw, &ca, mkind, msrc, n + n_patterns, &wo);
         to.keep = follow;
         free(msrc);
@@ -1251,6 +1252,7 @@ static int capture_pcap(int argc, char **argv)
         cli_note_input(po.files[i]);
     if (reconcile_log)
         cli_note_input(reconcile_log);
+    cli_out_in_place = po.interface != NULL;
     ex = cli_trace_out_open(&to, outpath, raw, &ca, po.interface ? "pcap:live" : "pcap",
                             po.interface ? &po.interface : po.files, po.interface ? 1 : po.n_files, &wo);
     to.keep = po.interface != NULL;

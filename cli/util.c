@@ -2,6 +2,7 @@
  * util.c - output files that never look complete when they are not, input
  * opening, time-window arguments and error printing for every command.
  */
+#define _GNU_SOURCE /* mkostemp */
 #include "cli_int.h"
 
 #include <cjson/cJSON.h>
@@ -66,6 +67,8 @@ const char *cli_same_as_input(const char *path)
     return NULL;
 }
 
+bool cli_out_in_place;
+
 int cli_out_open(struct cli_out *o, const char *path, bool raw, struct tide_err *err)
 {
     const char *same;
@@ -81,6 +84,30 @@ int cli_out_open(struct cli_out *o, const char *path, bool raw, struct tide_err 
             return tide_err_set(err, TIDE_E_USAGE, "", "refusing to write a binary trace to a terminal");
         o->fd = 1;
         return 0;
+    }
+    {
+        /* a regular file (or none yet) is written beside it and renamed over
+         * it at the end: a run that fails leaves an existing output as it was */
+        struct stat lst;
+        bool exists = lstat(path, &lst) == 0;
+        if (!cli_out_in_place && (!exists || S_ISREG(lst.st_mode))) {
+            mode_t um = umask(0);
+            umask(um);
+            snprintf(o->tmp, sizeof(o->tmp), "%s.part-XXXXXX", path);
+            o->fd = mkostemp(o->tmp, O_CLOEXEC);
+            if (o->fd < 0)
+                return tide_err_set(err, TIDE_E_IO, path, "cannot create: %s", strerror(errno));
+            /* raw traces hold personal data: readable by the owner only */
+            if (fchmod(o->fd, (raw ? 0600 : 0644) & ~um) != 0) {
+                int e = errno;
+                close(o->fd);
+                unlink(o->tmp);
+                o->fd = -1;
+                return tide_err_set(err, TIDE_E_IO, path, "cannot create: %s", strerror(e));
+            }
+            o->via_tmp = o->is_file = true;
+            return 0;
+        }
     }
     /* raw traces hold personal data: readable by the owner only */
     o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, raw ? 0600 : 0644);
@@ -103,8 +130,10 @@ int cli_out_close(struct cli_out *o, struct tide_err *err)
             rc = tide_err_set(err, TIDE_E_IO, o->path, "fsync failed: %s", strerror(errno));
         if (close(o->fd) != 0 && !rc)
             rc = tide_err_set(err, TIDE_E_IO, o->path, "close failed: %s", strerror(errno));
+        if (!rc && o->via_tmp && rename(o->tmp, o->path) != 0)
+            rc = tide_err_set(err, TIDE_E_IO, o->path, "cannot put the output in place: %s", strerror(errno));
         if (rc && o->is_file)
-            unlink(o->path);
+            unlink(o->via_tmp ? o->tmp : o->path);
     }
     o->fd = -1;
     return rc;
@@ -115,7 +144,7 @@ void cli_out_abort(struct cli_out *o)
     if (o->fd > 1)
         close(o->fd);
     if (o->is_file && o->fd >= 0)
-        unlink(o->path);
+        unlink(o->via_tmp ? o->tmp : o->path);
     o->fd = -1;
 }
 

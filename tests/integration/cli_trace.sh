@@ -130,9 +130,14 @@ pass "non-traces and newer versions are refused in one line"
 
 # --- import: bad lines by number and reason, never the value -----------------
 { head -3 "$ex"; echo '{"ts":"2026-11-20T00:00:01Z","method":"GET","status":"oops-secret"}'; echo 'garbage secret@example.com'; tail -2 "$ex"; } >"$W/bad.jsonl"
+rm -f "$W/bad.tide"
 "$TIDE" import --raw "$W/bad.jsonl" -o "$W/bad.tide" 2>"$W/err"
 [ $? -eq 2 ] || fail "bad lines should fail the import"
-[ ! -e "$W/bad.tide" ] || fail "failed import left an output file"
+[ ! -e "$W/bad.tide" ] && [ -z "$(ls "$W" | grep '\.part-')" ] || fail "failed import left an output file"
+# an output that was there before a failed run is left as it was
+cp "$W/m.tide" "$W/kept.tide"
+"$TIDE" import --raw "$W/bad.jsonl" -o "$W/kept.tide" 2>/dev/null && fail "bad lines should fail the import (kept)"
+cmp -s "$W/m.tide" "$W/kept.tide" || fail "a failed run changed the output that was there before"
 grep -q "bad.jsonl:4: column" "$W/err" || fail "line 4 not reported: $(cat "$W/err")"
 grep -q "bad.jsonl:5: column" "$W/err" || fail "line 5 not reported"
 grep -q "secret" "$W/err" && fail "an input value was echoed in an error"
