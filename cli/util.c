@@ -90,21 +90,24 @@ int cli_out_open(struct cli_out *o, const char *path, bool raw, struct tide_err 
          * it at the end: a run that fails leaves an existing output as it was */
         struct stat lst;
         bool exists = lstat(path, &lst) == 0;
+        int fd = -1;
         if (!cli_out_in_place && (!exists || S_ISREG(lst.st_mode))) {
+            snprintf(o->tmp, sizeof(o->tmp), "%s.part-XXXXXX", path);
+            fd = mkostemp(o->tmp, O_CLOEXEC);
+            if (fd < 0 && !(exists && errno == EACCES)) /* else: a file we may write, in a directory we may not */
+                return tide_err_set(err, TIDE_E_IO, path, "cannot create: %s", strerror(errno));
+        }
+        if (fd >= 0) {
             mode_t um = umask(0);
             umask(um);
-            snprintf(o->tmp, sizeof(o->tmp), "%s.part-XXXXXX", path);
-            o->fd = mkostemp(o->tmp, O_CLOEXEC);
-            if (o->fd < 0)
-                return tide_err_set(err, TIDE_E_IO, path, "cannot create: %s", strerror(errno));
             /* raw traces hold personal data: readable by the owner only */
-            if (fchmod(o->fd, (raw ? 0600 : 0644) & ~um) != 0) {
+            if (fchmod(fd, (raw ? 0600 : 0644) & ~um) != 0) {
                 int e = errno;
-                close(o->fd);
+                close(fd);
                 unlink(o->tmp);
-                o->fd = -1;
                 return tide_err_set(err, TIDE_E_IO, path, "cannot create: %s", strerror(e));
             }
+            o->fd = fd;
             o->via_tmp = o->is_file = true;
             return 0;
         }
