@@ -25,13 +25,7 @@ if [ -z "${TIDE_IN_NETNS:-}" ]; then
   TIDE_IN_NETNS=1 exec unshare -n bash "$0" "$TIDE"
 fi
 ip link set lo up || skip "cannot bring lo up in the namespace"
-W=$(mktemp -d)
-TD_PID=""
-CAP_PID=""
-trap '[ -n "$TD_PID" ] && kill "$TD_PID" 2>/dev/null; [ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null; nginx_stop; rm -rf "$W"' EXIT
-mkdir -p "$W/ngx/html"
-echo hello >"$W/ngx/html/index.html"
-chmod -R a+rX "$W"
+pcap_test_setup
 nginx_start "$W/ngx" '$remote_addr "$request" $status' 'location /api/ { return 201 "created\n"; }' ||
   skip "nginx did not start"
 P=$NGINX_PORT

@@ -13,13 +13,7 @@ need curl
 need jq
 need tcpdump
 need python3
-W=$(mktemp -d)
-TD_PID=""
-CAP_PID=""
-trap '[ -n "$TD_PID" ] && kill "$TD_PID" 2>/dev/null; [ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null; nginx_stop; rm -rf "$W"' EXIT
-mkdir -p "$W/ngx/html"
-echo hello >"$W/ngx/html/index.html"
-chmod -R a+rX "$W"
+pcap_test_setup
 nginx_start "$W/ngx" '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"' 'location /api/ { client_body_buffer_size 1m; return 201 "created\n"; }
     location /small/ { client_max_body_size 1k; return 200; }
     location = /nothing { return 204; }' || skip "nginx did not start"

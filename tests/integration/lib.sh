@@ -123,3 +123,16 @@ apache_stop() {
   if [ -n "${APACHE_PID:-}" ]; then kill "$APACHE_PID" 2>/dev/null; wait "$APACHE_PID" 2>/dev/null; fi
   APACHE_PID=""
 }
+
+# For tests that record nginx's traffic: a work directory W holding nginx's
+# html (index.html: "hello"), and an exit trap that stops tcpdump (TD_PID), a
+# capture (CAP_PID) and nginx, each by its PID, and removes W.
+pcap_test_setup() {
+  W=$(mktemp -d)
+  TD_PID=""
+  CAP_PID=""
+  trap '[ -n "$TD_PID" ] && kill "$TD_PID" 2>/dev/null; [ -n "$CAP_PID" ] && kill "$CAP_PID" 2>/dev/null; nginx_stop; rm -rf "$W"' EXIT
+  mkdir -p "$W/ngx/html"
+  echo hello >"$W/ngx/html/index.html"
+  chmod -R a+rX "$W"
+}
