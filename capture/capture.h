@@ -162,6 +162,7 @@ struct tide_logcap_stats {
     uint64_t inputs_failed;    /* inputs that ended in an error (truncated .gz, ...) */
     uint64_t unread_tail;      /* records whose line went on past what the format reads (not stored) */
     uint64_t outside;          /* records outside [since, until): not written */
+    int64_t outside_first, outside_last; /* their earliest and latest start (when outside) */
     uint64_t files_new;        /* --follow patterns: files followed that came while running */
     uint64_t files_let_go;     /* --follow patterns: files deleted and let go */
     uint64_t files_opened_late; /* --follow patterns: new files opened on a later try (in files_new) */
@@ -250,6 +251,7 @@ struct tide_pcap_stats {
     bool file_truncated;                      /* a file ended inside a packet */
     uint64_t empty_files;                     /* files without a byte (not even a file header): no packets */
     uint64_t outside;                         /* requests outside [since, until): not written */
+    int64_t outside_first, outside_last;      /* their earliest and latest start (when outside) */
     int64_t first_ts, last_ts;
 };
 

@@ -131,6 +131,16 @@ struct tide_logfmt {
                   * set it, the others leave it 0 */
 };
 
+/* Counts a request left out by --since/--until, and the range they span. */
+static inline void tide__count_outside(uint64_t *n, int64_t *first, int64_t *last, int64_t ts)
+{
+    if (*n == 0 || ts < *first)
+        *first = ts;
+    if (*n == 0 || ts > *last)
+        *last = ts;
+    (*n)++;
+}
+
 /* Outside the [since, until) window of --since/--until (0 or TIDE_TIME_UNKNOWN: no bound). */
 static inline bool tide__outside_window(int64_t ts, int64_t since, int64_t until)
 {

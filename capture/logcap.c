@@ -165,7 +165,7 @@ static int advance(struct cap *c, struct src *s, struct tide_err *err)
             struct tide__entry *e;
             c->st->unread_tail += s->fmt->tail > 0;
             if (tide__outside_window(c->tmp.ts_ns, c->o->since_ns, c->o->until_ns)) {
-                c->st->outside++;
+                tide__count_outside(&c->st->outside, &c->st->outside_first, &c->st->outside_last, c->tmp.ts_ns);
                 continue;
             }
             e = tide__reorder_pack(c->ro, &c->tmp, s->path, s->lines.lineno);

@@ -257,7 +257,7 @@ static void emit_pending(struct tide__flows *f, struct pending *p, int status, i
 {
     struct tide_err err;
     if (tide__outside_window(p->e->rec.ts_ns, f->o.since_ns, f->o.until_ns)) {
-        f->st->outside++;
+        tide__count_outside(&f->st->outside, &f->st->outside_first, &f->st->outside_last, p->e->rec.ts_ns);
         tide__reorder_put(f->ro, p->e);
         pending_put(f, p);
         return;

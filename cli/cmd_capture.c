@@ -316,11 +316,17 @@ static void say_format(const char *file, const char *spec, const char *prev, con
         fprintf(stderr, "tide: %s: format %s (%s)\n", file, spec, note);
 }
 
-/* The summary's line for requests --since/--until left out (none: no line). */
-static void say_outside(uint64_t n)
+/* The summary's line for requests --since/--until left out, with the times
+ * they span (none: no line). */
+static void say_outside(uint64_t n, int64_t first, int64_t last)
 {
-    if (n)
-        fprintf(stderr, "tide:   %llu request(s) outside --since/--until, not written\n", (unsigned long long)n);
+    char a[31], b[31];
+    if (!n)
+        return;
+    tide_time_format_rfc3339(first, a);
+    tide_time_format_rfc3339(last, b);
+    fprintf(stderr, "tide:   %llu request(s) outside --since/--until (they start from %s to %s), not written\n",
+            (unsigned long long)n, a, b);
 }
 
 /* Whose error log a log is, by its first lines (start, len: read_start; a
@@ -998,7 +1004,7 @@ static int capture_log(int argc, char **argv)
         for (i = 0; i < st.n_skipped; i++)
             fprintf(stderr, "tide:   skipped %llu: %s%s\n", (unsigned long long)st.skipped[i].count,
                     st.skipped[i].reason, st.skipped[i].bad ? "" : " (not a request)");
-        say_outside(st.outside);
+        say_outside(st.outside, st.outside_first, st.outside_last);
         if (st.inputs_failed)
             fprintf(stderr, "tide:   %llu input(s) ended in an error; records before it were kept\n",
                     (unsigned long long)st.inputs_failed);
@@ -1317,7 +1323,7 @@ static int capture_pcap(int argc, char **argv)
                 (unsigned long long)st.packets, (unsigned long long)st.bytes,
                 (unsigned long long)st.connections, (unsigned long long)st.requests,
                 (unsigned long long)st.responses, (unsigned long long)st.no_response, (unsigned long long)st.late);
-        say_outside(st.outside);
+        say_outside(st.outside, st.outside_first, st.outside_last);
         if (st.empty_files)
             fprintf(stderr, "tide:   %llu empty file(s): no packets, not even a file header\n",
                     (unsigned long long)st.empty_files);
