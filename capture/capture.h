@@ -132,6 +132,10 @@ void tide_input_rotate_wait(struct tide_input *in, int64_t ns);
 /* Followed: the input ends once its file is deleted (no link left, nothing
  * at its path) and left alone for the rotation wait. */
 void tide_input_end_when_gone(struct tide_input *in);
+/* Whether path's bytes can be read only once: "-", a pipe or FIFO (bash's
+ * <(...) too), a device or socket. Nothing may be read from it to guess what
+ * it is before it is read for good. */
+bool tide_input_is_stream(const char *path);
 
 /*
  * Reads (and decompresses) on a thread of its own, a few 1 MiB chunks ahead

@@ -112,6 +112,12 @@ void tide_input_rotate_wait(struct tide_input *in, int64_t ns)
 
 void tide_input_end_when_gone(struct tide_input *in) { in->end_when_gone = true; }
 
+bool tide_input_is_stream(const char *path)
+{
+    struct stat st;
+    return strcmp(path, "-") == 0 || (stat(path, &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode));
+}
+
 /* Nanoseconds since the file's last change (ctime: a write, a rename, an unlink). */
 static int64_t quiet_for(const struct stat *st)
 {

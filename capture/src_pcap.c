@@ -728,7 +728,7 @@ static int read_pcap_classic(struct pcapctx *x, const char *path, struct tide_er
     bool swap, nsec;
     uint32_t magic;
     int rc = 0;
-    if (strcmp(path, "-") == 0 || tide_input_open(&in, path, err))
+    if (tide_input_is_stream(path) || tide_input_open(&in, path, err))
         return 1;
     if (read_n(in, gh, 24, err) < 24) {
         tide_input_close(in);
@@ -805,7 +805,7 @@ static enum start_kind start_kind(const char *path)
     struct tide_err err;
     uint8_t m[4];
     size_t got;
-    if (strcmp(path, "-") == 0 || tide_input_open(&in, path, &err))
+    if (tide_input_is_stream(path) || tide_input_open(&in, path, &err))
         return START_OTHER;
     got = read_n(in, m, 4, &err);
     tide_input_close(in);
@@ -822,7 +822,7 @@ static int64_t first_time(const char *path)
     struct pcap_pkthdr *h;
     const u_char *d;
     int64_t t = INT64_MAX;
-    if (strcmp(path, "-") == 0 || open_file(path, &p, &err))
+    if (tide_input_is_stream(path) || open_file(path, &p, &err))
         return t;
     if (pcap_next_ex(p, &h, &d) == 1)
         t = (int64_t)h->ts.tv_sec * TIDE_NS_PER_SEC + (int64_t)h->ts.tv_usec * 1000;

@@ -576,6 +576,11 @@ static int new_file_format(void *userp, const char *path, const char *pattern, s
         return 2; /* gone again already */
     if (u && u->size == sb.st_size && u->ctime.tv_sec == sb.st_ctim.tv_sec && u->ctime.tv_nsec == sb.st_ctim.tv_nsec)
         return 2; /* not told from what it held last time, and not changed since */
+    if (!spec && tide_input_is_stream(path)) {
+        fprintf(stderr, "tide: %s: new file matching %s is a pipe (or a device): not followed without --format\n",
+                path, pattern);
+        return 1;
+    }
     if (!spec) {
         /* as for the inputs given at the start: an error log is told first,
          * then the configuration's format, then the guess */
@@ -831,7 +836,8 @@ static int capture_log(int argc, char **argv)
         size_t start_len = 0;
         const char *spec = format, *who = NULL;
         struct tide_err read_err = {0};
-        if (!format && strcmp(argv[optind + i], "-") != 0) { /* read once: the error-log check, then the guess */
+        bool stream = tide_input_is_stream(argv[optind + i]); /* its bytes can be read only once */
+        if (!format && !stream) { /* read once: the error-log check, then the guess */
             read_rc = read_start(argv[optind + i], start, &start_len, &read_err);
             who = read_rc ? NULL : error_log_in(start, start_len);
         }
@@ -859,8 +865,13 @@ static int capture_log(int argc, char **argv)
             spec = guessed;
         }
         if (!spec) {
-            if (strcmp(argv[optind + i], "-") == 0) {
-                cli_errorf("capture log: give --format when reading stdin");
+            if (stream) {
+                /* what the guess read would be lost to the capture */
+                if (strcmp(argv[optind + i], "-") == 0)
+                    cli_errorf("capture log: give --format when reading stdin");
+                else
+                    cli_errorf("capture log: %s is a pipe (or a device): what a guess reads of it would be "
+                               "lost; give --format", argv[optind + i]);
                 ex = EXIT_USAGE;
                 goto out_free;
             }

@@ -252,4 +252,20 @@ rc=$?
 [ $rc -ne 0 ] && [ ! -e "$W/days2.tide" ] && grep -q "Too many open files (every input is read at once, and the limit is 256" "$W/err" ||
   fail "a hard limit of 256: exit $rc: $(tail -2 "$W/err")"
 pass "1100 log files read together past a soft open-file limit; a hard limit too low is said with its value"
+
+# a pipe given by name (bash's <(...), a FIFO) can be read once: with
+# --format every line is captured; without, tide refuses rather than guess
+# from its start (which the guess would have eaten: 0 records, exit 0)
+"$TIDE" capture log --raw --format combined <(cat "$W/days/"access.log.*) -o "$W/pipe.tide" 2>"$W/err" ||
+  fail "a named pipe with --format: $(cat "$W/err")"
+[ "$("$TIDE" cat --allow-raw "$W/pipe.tide" | wc -l)" -eq 1100 ] || fail "a named pipe: records"
+"$TIDE" capture log --raw <(cat "$W/days/"access.log.*) -o "$W/pipe2.tide" 2>"$W/err"
+[ $? -eq 2 ] && grep -q "is a pipe (or a device): what a guess reads of it would be lost; give --format" "$W/err" ||
+  fail "a named pipe without --format: $(cat "$W/err")"
+mkfifo "$W/fifo"
+cat "$W/days/"access.log.* >"$W/fifo" &
+"$TIDE" capture log --raw --format combined "$W/fifo" -o "$W/fifo.tide" 2>/dev/null || fail "a FIFO with --format"
+wait
+[ "$("$TIDE" cat --allow-raw "$W/fifo.tide" | wc -l)" -eq 1100 ] || fail "a FIFO: records"
+pass "logs from a pipe given by name (<(...), a FIFO): whole with --format, refused without (a guess would eat its start)"
 finish

@@ -228,4 +228,13 @@ fi
   fail "no such interface: $(cat "$W/err")"
 pass "a live capture that cannot start says why and what to do (rights, interface names), and writes no trace"
 
+# a capture given through a pipe (bash's <(...), compressed too): read once,
+# whole (the first bytes looked at before reading ate it: 0 packets, exit 0)
+"$TIDE" capture pcap --raw --ports "$P" <(cat "$W/t.pcap") -o "$W/pp.tide" 2>"$W/err" || fail "pcap through a pipe: $(cat "$W/err")"
+"$TIDE" capture pcap --raw --ports "$P" <(gzip -c "$W/t.pcap") -o "$W/ppz.tide" 2>"$W/err" || fail "gzipped pcap through a pipe: $(cat "$W/err")"
+"$TIDE" cat --allow-raw "$W/pp.tide" | jq -r '"\(.method) \(.path) \(.status)"' | diff "$W/want" - >/dev/null &&
+  "$TIDE" cat --allow-raw "$W/ppz.tide" | jq -r '"\(.method) \(.path) \(.status)"' | diff "$W/want" - >/dev/null ||
+  fail "pcap through a pipe: records differ"
+pass "a pcap given through a pipe (<(...), gzipped too) is read whole, once"
+
 finish
