@@ -1257,6 +1257,12 @@ static int capture_pcap(int argc, char **argv)
         cli_errorf("capture pcap: files or --interface, not both");
         return EXIT_USAGE;
     }
+    if (reconcile_log && tide_input_is_stream(reconcile_log)) {
+        /* its format is guessed from its start, then it is read from the start */
+        cli_errorf("capture pcap: --reconcile %s: give the log as a file (a pipe can be read only once)",
+                   reconcile_log);
+        return EXIT_USAGE;
+    }
     if (!outpath) {
         cli_errorf("capture pcap: an output is required (-o FILE, or -o - for stdout)");
         return EXIT_USAGE;
