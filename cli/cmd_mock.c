@@ -3,6 +3,7 @@
  * answers until SIGINT/SIGTERM, so replay can be tried without staging.
  */
 #include "cli_int.h"
+#include "capture/capture.h"
 
 #include "replay/replay.h"
 
@@ -78,6 +79,10 @@ int cmd_mock(int argc, char **argv)
         return EXIT_USAGE;
     }
     o.trace_path = argv[optind];
+    if (tide_input_is_stream(o.trace_path)) {
+        cli_errorf("mock: the trace must be a file, not stdin or a pipe (it is read more than once)");
+        return EXIT_USAGE;
+    }
     fd = cli_in_open(o.trace_path, &err);
     if (fd < 0 || tide_trace_reader_open(&r, fd, o.trace_path, NULL, &err)) {
         cli_error(&err);

@@ -5,6 +5,7 @@
  */
 #include "cli_int.h"
 
+#include "capture/capture.h"
 #include "replay/replay.h"
 
 #include <cjson/cJSON.h>
@@ -658,8 +659,9 @@ int cmd_replay(int argc, char **argv)
         ex = EXIT_USAGE;
         goto out;
     }
-    if (strcmp(o.trace_path, "-") == 0) {
-        cli_errorf("replay: the trace must be a file (workers read it in parallel)");
+    if (tide_input_is_stream(o.trace_path)) {
+        cli_errorf("replay: the trace must be a file, not stdin or a pipe (it is read more than once, and by "
+                   "each worker)");
         ex = EXIT_USAGE;
         goto out;
     }

@@ -132,6 +132,8 @@ reset_log
 "$TIDE" replay "$W/t.tide" --target "$T" --report-json "$W/no/such/dir/r.json" --no-progress >/dev/null 2>"$W/err"
 [ $? -eq 2 ] && grep -q -- "--report-json .*: the directory .*/no/such/dir does not exist; nothing was sent" "$W/err" ||
   fail "a report path that cannot be written: $(cat "$W/err")"
+"$TIDE" replay <(cat "$W/t.tide") --target "$T" --no-progress >/dev/null 2>"$W/err"
+[ $? -eq 2 ] && grep -q "the trace must be a file, not stdin or a pipe" "$W/err" || fail "a trace through a pipe: $(cat "$W/err")"
 "$TIDE" replay "$W/t.tide" --target "127.0.0.1:$NGINX_PORT" --no-progress >/dev/null 2>"$W/err"
 [ $? -eq 2 ] && grep -q "target must start with http:// or https:// (got '127.0.0.1:" "$W/err" ||
   fail "a target without a scheme: $(cat "$W/err")"
