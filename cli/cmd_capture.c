@@ -518,6 +518,7 @@ struct new_files {
     int n_names;
     struct tide_logfmt **made;
     int n_made;
+    const char *output; /* the trace being written: under a pattern of the log directory, it is no log */
     struct unknown { /* files whose format could not be told yet: looked at again when they grow */
         char *path;
         off_t size; /* and its last change, when last looked at */
@@ -576,6 +577,11 @@ static int new_file_format(void *userp, const char *path, const char *pattern, s
         return 2; /* gone again already */
     if (u && u->size == sb.st_size && u->ctime.tv_sec == sb.st_ctim.tv_sec && u->ctime.tv_nsec == sb.st_ctim.tv_nsec)
         return 2; /* not told from what it held last time, and not changed since */
+    {
+        struct stat o;
+        if (nf->output && stat(nf->output, &o) == 0 && o.st_dev == sb.st_dev && o.st_ino == sb.st_ino)
+            return 1; /* the trace itself */
+    }
     if (!spec && tide_input_is_stream(path)) {
         fprintf(stderr, "tide: %s: new file matching %s is a pipe (or a device): not followed without --format\n",
                 path, pattern);
@@ -954,6 +960,7 @@ static int capture_log(int argc, char **argv)
         nf.webconf = webconf;
         nf.names = fmt_names;
         nf.n_names = n;
+        nf.output = outpath;
         lo.new_format = new_file_format;
         lo.new_format_userp = &nf;
         fl.to = &to;

@@ -291,6 +291,21 @@ else
   echo "skip - a full disk needs root and a mount namespace"
 fi
 
+# the trace written into the directory a pattern follows is no log: passed
+# over quietly (it is no file whose format is missing), each line read once
+mkdir "$W/dir"
+line 1 >"$W/dir/a.log"
+"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s "$W/dir/*" -o "$W/dir/live.tide" 2>"$W/err" &
+CAP_PID=$!
+sleep 1.5
+line 2 >>"$W/dir/a.log"
+sleep 2.5
+interrupt_capture
+[ $rc -eq 0 ] || fail "output under the pattern: exit $rc: $(cat "$W/err")"
+grep -q "live.tide" "$W/err" && fail "output under the pattern: the trace taken for a log: $(cat "$W/err")"
+[ "$(pages "$W/dir/live.tide")" = "1 2 " ] || fail "output under the pattern: records: $(pages "$W/dir/live.tide")"
+pass "the trace written under a followed pattern is passed over quietly"
+
 # without --follow a quoted pattern is expanded as the shell would
 "$TIDE" capture log --raw "$W/pods/web-*.log" -o "$W/pq.tide" 2>"$W/err" || fail "quoted pattern: $(cat "$W/err")"
 [ "$("$TIDE" cat --allow-raw "$W/pq.tide" | wc -l)" -eq 3 ] || fail "quoted pattern: records"
