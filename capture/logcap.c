@@ -198,8 +198,8 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
 {
     struct timespec now;
     int p, rc = 0;
-    if (!c->o->n_follow_globs || !c->o->new_format)
-        return 0;
+    if (!c->o->n_follow_globs || !c->o->new_format || (c->o->follow_stop && *c->o->follow_stop))
+        return 0; /* stopping: inputs end, and none is taken up again */
     clock_gettime(CLOCK_MONOTONIC, &now);
     if ((now.tv_sec - c->last_look.tv_sec) * 1000 + (now.tv_nsec - c->last_look.tv_nsec) / 1000000 < 1000)
         return 0;
@@ -230,8 +230,8 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
                     }
                     continue;
                 }
-                if (!s->matched || s->refused || !s->done || s->pending)
-                    continue;
+                if (!s->matched || s->refused || !s->done || s->pending || s->in)
+                    continue; /* only a file let go (deleted, its descriptor closed) is taken up again */
                 /* a file made again where one was deleted and let go: a new input */
                 tide_lines_free(&s->lines);
                 tide_input_close(s->in);
