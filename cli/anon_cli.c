@@ -390,6 +390,7 @@ static int trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw
     char *meta;
     memset(t, 0, sizeof(*t));
     t->raw = raw;
+    t->keep = cli_out_in_place; /* a live capture's output: kept on a failure */
     t->ca = ca;
     t->out.fd = -1;
     if (!outpath) { /* said before the key is set up (and warned about) */

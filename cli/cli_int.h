@@ -130,7 +130,7 @@ struct cli_trace_out {
     bool raw;
     struct tide_pipe *pipe; /* anonymized: the writer runs on its own thread behind it */
     struct tide_sink sink;
-    bool keep; /* a live capture's: kept on a failure (it cannot be taken again), not removed */
+    bool keep; /* a live capture's (cli_out_in_place at open): kept on a failure, not removed */
 };
 int cli_trace_out_open(struct cli_trace_out *t, const char *outpath, bool raw, struct cli_anon *ca,
                        const char *kind, const char *const *sources, int n_sources,

@@ -370,12 +370,21 @@ static const char *error_log_in(const char *start, size_t len)
  * among other logs, those told as ssl_request logs are said and left out.
  * The inputs (paths, formats and their names, n of them; paths owned) lose
  * them: their new count. */
+/* Whether any of the named inputs' formats (names[i] NULL: none yet) is not
+ * an ssl_request log. */
+static bool other_than_ssl_request(char *const *names, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        if (names[i] && !tide_logfmt_is_ssl_request(names[i]))
+            return true;
+    return false;
+}
+
 static int leave_out_ssl_request(char **paths, struct tide_logfmt **fmts, char **names, int n)
 {
-    int i, others = 0, k = 0;
-    for (i = 0; i < n; i++)
-        others += names[i] && !tide_logfmt_is_ssl_request(names[i]);
-    if (!others)
+    int i, k = 0;
+    if (!other_than_ssl_request(names, n))
         return n;
     for (i = 0; i < n; i++) {
         if (names[i] && tide_logfmt_is_ssl_request(names[i])) {
@@ -619,14 +628,9 @@ static int new_file_format(void *userp, const char *path, const char *pattern, s
             return 2; /* nothing to tell from yet: asked again when it has lines */
         else if (!spec)
             return format_not_told(nf, path, pattern, &sb, "cannot tell its format yet");
-        if (tide_logfmt_is_ssl_request(spec)) { /* as at the start: left out beside other logs */
-            int k;
-            for (k = 0; k < nf->n_names && (!nf->names[k] || tide_logfmt_is_ssl_request(nf->names[k])); k++)
-                ;
-            if (k < nf->n_names) {
-                fprintf(stderr, "tide: %s: " SSL_REQUEST_NOTE "\n", path);
-                return 1;
-            }
+        if (tide_logfmt_is_ssl_request(spec) && other_than_ssl_request(nf->names, nf->n_names)) {
+            fprintf(stderr, "tide: %s: " SSL_REQUEST_NOTE "\n", path); /* as at the start: left out */
+            return 1;
         }
     }
     if (!(m = realloc(nf->made, (size_t)(nf->n_made + 1) * sizeof(*m))))
@@ -939,7 +943,6 @@ static int capture_log(int argc, char **argv)
         }
         cli_out_in_place = follow; /* readers see a live trace grow */
         ex = cli_trace_out_open_kinds(&to, outpath, raw, &ca, mkind, msrc, n + n_patterns, &wo);
-        to.keep = follow;
         free(msrc);
         free(mkind);
     }
@@ -1026,15 +1029,15 @@ static int capture_log(int argc, char **argv)
         if (st.inputs_failed)
             fprintf(stderr, "tide:   %llu input(s) ended in an error; records before it were kept\n",
                     (unsigned long long)st.inputs_failed);
-        if (n_patterns && st.files_opened_late)
-            fprintf(stderr, "tide:   followed %llu file(s): %llu new while running (%llu opened on a later try), "
-                            "%llu deleted and let go\n",
-                    (unsigned long long)n + st.files_new, (unsigned long long)st.files_new,
-                    (unsigned long long)st.files_opened_late, (unsigned long long)st.files_let_go);
-        else if (n_patterns)
-            fprintf(stderr, "tide:   followed %llu file(s): %llu new while running, %llu deleted and let go\n",
-                    (unsigned long long)n + st.files_new, (unsigned long long)st.files_new,
+        if (n_patterns) {
+            char late[64] = "";
+            if (st.files_opened_late)
+                snprintf(late, sizeof(late), " (%llu opened on a later try)",
+                         (unsigned long long)st.files_opened_late);
+            fprintf(stderr, "tide:   followed %llu file(s): %llu new while running%s, %llu deleted and let go\n",
+                    (unsigned long long)n + st.files_new, (unsigned long long)st.files_new, late,
                     (unsigned long long)st.files_let_go);
+        }
         for (i = 0; i < nf.n_unknown; i++)
             untold += nf.unknown[i].path != NULL;
         if (untold)
@@ -1285,7 +1288,6 @@ static int capture_pcap(int argc, char **argv)
     cli_out_in_place = po.interface != NULL;
     ex = cli_trace_out_open(&to, outpath, raw, &ca, po.interface ? "pcap:live" : "pcap",
                             po.interface ? &po.interface : po.files, po.interface ? 1 : po.n_files, &wo);
-    to.keep = po.interface != NULL;
     if (ex != EXIT_OK) {
         cli_trace_out_free(&to);
         return ex;
