@@ -23,12 +23,17 @@ interrupt_capture() {
 said() { grep -q "$1" "$W/err" || fail "$2: $(cat "$W/err")"; }
 # The page numbers a trace's records asked for, sorted, on one line.
 pages() { "$TIDE" cat --allow-raw "$1" | jq -r .path | sed 's#/page/##' | sort -n | tr '\n' ' '; }
+# Starts a live capture (--follow, a 1 s flush and window) of ARGS in the
+# background: its messages in $W/err, its PID in CAP_PID.
+start_follow() {
+  "$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s "$@" 2>"$W/err" &
+  CAP_PID=$!
+}
 line() { # n: a combined line whose time is now (the window lets it go after 1 s)
   printf '10.0.0.%d - - [%s] "GET /page/%d HTTP/1.1" 200 %d "-" "test"\n' "$(( $1 % 250 + 1 ))" "$(date -u '+%d/%b/%Y:%H:%M:%S +0000')" "$1" "$1"
 }
 for i in 1 2 3; do line $i; done >"$W/access.log"
-"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --rotate-wait 1s --format combined "$W/access.log" -o "$W/live.tide" 2>"$W/err" &
-CAP_PID=$!
+start_follow --rotate-wait 1s --format combined "$W/access.log" -o "$W/live.tide"
 sleep 1
 for i in 4 5 6; do line $i >>"$W/access.log"; done
 sleep 2.5
@@ -74,9 +79,8 @@ pass "anonymized --follow: blocks written while running ($n records readable), a
 # taken up again when it writes; a rotation of one is followed
 for i in 1 2; do line $i; done >"$W/a.log"
 for i in 101 102; do line $i; done >"$W/b.log"
-"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --format combined "$W/a.log" "$W/b.log" \
-  -o "$W/two.tide" 2>"$W/err" &
-CAP_PID=$!
+start_follow --format combined "$W/a.log" "$W/b.log" \
+  -o "$W/two.tide"
 sleep 1
 for i in 3 4 5; do line $i >>"$W/a.log"; sleep 0.3; done # b.log quiet
 sleep 2.5
@@ -97,7 +101,7 @@ pass "two logs followed at once: a quiet one holds nothing back, is taken up aga
 # pipe ends it by itself
 mkfifo "$W/pipe"
 "$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --format combined - -o "$W/pipe.tide" <"$W/pipe" 2>"$W/err" &
-CAP_PID=$!
+CAP_PID=$! # not start_follow: opening the FIFO waits for its writer, so it must happen in the background
 exec 3>"$W/pipe"
 for i in 1 2 3; do line $i >&3; done
 sleep 3
@@ -115,8 +119,7 @@ for i in 5 6; do line $i; done | "$TIDE" capture log --raw --follow --format com
 pass "--follow on a live pipe (stdin): blocks written while running, SIGINT or the pipe's end finish the trace"
 
 # --follow on a log that does not exist yet: looked for until it does (tail -F)
-"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --format combined "$W/later.log" -o "$W/later.tide" 2>"$W/err" &
-CAP_PID=$!
+start_follow --format combined "$W/later.log" -o "$W/later.tide"
 sleep 1
 kill -0 "$CAP_PID" 2>/dev/null || fail "--follow on a missing file gave up: $(cat "$W/err")"
 for i in 1 2; do line $i; done >"$W/later.log"
@@ -147,8 +150,7 @@ pass "--follow --until ends by itself once past --until and the window, with a w
 # let go (its descriptor closed) and taken up again when made anew
 mkdir "$W/pods"
 line 1 >"$W/pods/web-a.log"
-"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --rotate-wait 1s "$W/pods/web-*.log" -o "$W/pods.tide" 2>"$W/err" &
-CAP_PID=$!
+start_follow --rotate-wait 1s "$W/pods/web-*.log" -o "$W/pods.tide"
 sleep 1.2
 : >"$W/pods/web-b.log" # a new pod: its log empty at first
 line 99 >"$W/pods/other.log" # not matched
@@ -215,8 +217,7 @@ pass "a new file that could not be opened is tried again and read whole once a d
 # summary and the capture ends incomplete (exit 5)
 mkdir "$W/half"
 line 1 >"$W/half/web-a.log"
-"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s "$W/half/web-*.log" -o "$W/half.tide" 2>"$W/err" &
-CAP_PID=$!
+start_follow "$W/half/web-*.log" -o "$W/half.tide"
 sleep 1.2
 l=$(line 2)
 printf '%s' "${l:0:20}" >"$W/half/web-b.log"
@@ -240,9 +241,8 @@ pass "a new file whose first line was half written is followed once it has grown
 mkdir "$W/ng"
 printf 'http {\n  access_log %s combined;\n  server { listen 80; }\n}\n' "$W/ng/access.log" >"$W/ng.conf"
 line 1 >"$W/ng/access.log"
-"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s --nginx-conf "$W/ng.conf" "$W/ng/*.log" \
-  -o "$W/ng.tide" 2>"$W/err" &
-CAP_PID=$!
+start_follow --nginx-conf "$W/ng.conf" "$W/ng/*.log" \
+  -o "$W/ng.tide"
 sleep 1.2
 echo "$(date -u '+%Y/%m/%d %H:%M:%S') [error] 12#12: *1 open() \"/srv/x\" failed (2: No such file or directory)" \
   >"$W/ng/error.log"
@@ -295,8 +295,7 @@ fi
 # over quietly (it is no file whose format is missing), each line read once
 mkdir "$W/dir"
 line 1 >"$W/dir/a.log"
-"$TIDE" capture log --raw --follow --flush 1s --reorder-window 1s "$W/dir/*" -o "$W/dir/live.tide" 2>"$W/err" &
-CAP_PID=$!
+start_follow "$W/dir/*" -o "$W/dir/live.tide"
 sleep 1.5
 line 2 >>"$W/dir/a.log"
 sleep 2.5
