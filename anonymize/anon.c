@@ -90,7 +90,9 @@ static struct tide_str adup(struct tide_anon *a, const char *p, size_t n)
     return tide_arena_dup(&a->arena, tide_str_make(p, n));
 }
 
-static void pct_encode(const char *s, size_t n, struct tide_buf *b)
+/* Percent-encodes a replaced value. A space is '+' in a query or form
+ * (plus) and %20 elsewhere: in a path '+' is a plus sign. */
+static void pct_encode(const char *s, size_t n, struct tide_buf *b, bool plus)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t i;
@@ -98,7 +100,7 @@ static void pct_encode(const char *s, size_t n, struct tide_buf *b)
         unsigned char c = (unsigned char)s[i];
         if (isalnum(c) || strchr("-._~@!$'()*,;:/", c))
             tide_buf_putc(b, (char)c);
-        else if (c == ' ')
+        else if (c == ' ' && plus)
             tide_buf_putc(b, '+');
         else {
             tide_buf_putc(b, '%');
@@ -165,6 +167,34 @@ static struct tide_str pseudo(struct tide_anon *a, int sh, const char *s, size_t
 {
     struct tide_str ps = tide__pseudo(a->ps, sh, tide_str_make(s, n));
     return adup(a, ps.p, ps.len);
+}
+
+static bool path_decode(struct tide_buf *b, const char *s, size_t n);
+
+/* Pseudonym of a value the policy calls personal, taken as what it says:
+ * percent-encoding (also double) is undone first, so "jane%40school.edu" in a
+ * path or a twice-encoded query value gets the email's pseudonym, the one
+ * the person has everywhere else. */
+static struct tide_str personal(struct tide_anon *a, const char *s, size_t n)
+{
+    struct tide_buf d[2];
+    struct tide_str r;
+    int k, cur = -1;
+    tide_buf_init(&d[0], 0);
+    tide_buf_init(&d[1], 0);
+    for (k = 0; k < 3 && memchr(s, '%', n); k++) {
+        int nx = cur == 0 ? 1 : 0;
+        tide_buf_reset(&d[nx]);
+        if (!path_decode(&d[nx], s, n))
+            break;
+        cur = nx;
+        s = d[cur].p;
+        n = d[cur].len;
+    }
+    r = pseudo(a, shape_of(s, n), s, n);
+    tide_buf_free(&d[0]);
+    tide_buf_free(&d[1]);
+    return r;
 }
 
 /* "2010-05-17" -> "2010-01-01"; "05/17/2010" -> "01/01/2010"; else redacted year */
@@ -411,7 +441,7 @@ static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_
             text_scan(a, d.p, d.len, &x, field, depth + 1);
             if (x.len != d.len || memcmp(x.p, d.p, d.len) != 0) {
                 o->len = start;
-                pct_encode(x.p, x.len, o);
+                pct_encode(x.p, x.len, o, strcmp(field, "path") != 0 && !memmem(s, n, "%20", 3));
             }
         }
         tide_buf_free(&d);
@@ -516,7 +546,7 @@ static bool apply(struct tide_anon *a, int act, const char *s, size_t n, struct 
         if (tide_is_ip(s, n))
             r = tide__pseudo_ip(a->ps, tide_str_make(s, n), &ch);
         else
-            r = tide__pseudo(a->ps, shape_of(s, n), tide_str_make(s, n));
+            r = personal(a, s, n);
         tide_buf_append(o, r.p, r.len);
         count(a, field, "pseudonymized");
         return true;
@@ -747,7 +777,7 @@ static struct tide_str query_rewrite(struct tide_anon *a, const char *s, size_t 
             if (v.len == d.len && (d.len == 0 || memcmp(v.p, d.p, d.len) == 0))
                 tide_buf_append(&o, eq + 1, end - (size_t)(eq + 1 - s)); /* unchanged: same bytes */
             else if (encoded || memchr(v.p, '&', v.len) || memchr(v.p, '=', v.len) || memchr(v.p, ' ', v.len))
-                pct_encode(v.p, v.len, &o);
+                pct_encode(v.p, v.len, &o, !memmem(eq + 1, end - (size_t)(eq + 1 - s), "%20", 3));
             else
                 tide_buf_append(&o, v.p, v.len);
         }
@@ -819,12 +849,30 @@ static void path_collect(struct tide_anon *a, const char *s, size_t n)
         /* ids that are numbers are not remembered (see remember): skip the work */
         if (e > i && !all_digits(s + i, e - i) &&
             ((prev_n && is_parent(a->p, s + prev_s, prev_n)) || tmpl_placeholder(a->p, s, n, seg)))
-            remember(a, s + i, e - i, pseudo(a, shape_of(s + i, e - i), s + i, e - i));
+            remember(a, s + i, e - i, personal(a, s + i, e - i));
         prev_s = i;
         prev_n = e - i;
         seg++;
         i = e + 1;
     }
+}
+
+/* Decodes a path segment's %XX ('+' is itself there, not a space); false if
+ * there was none. */
+static bool path_decode(struct tide_buf *b, const char *s, size_t n)
+{
+    size_t i;
+    bool any = false;
+    for (i = 0; i < n; i++) {
+        if (s[i] == '%' && i + 2 < n && tide_hex_value(s[i + 1]) >= 0 && tide_hex_value(s[i + 2]) >= 0) {
+            tide_buf_putc(b, (char)(tide_hex_value(s[i + 1]) << 4 | tide_hex_value(s[i + 2])));
+            i += 2;
+            any = true;
+        } else {
+            tide_buf_putc(b, s[i]);
+        }
+    }
+    return any;
 }
 
 static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n)
@@ -840,22 +888,22 @@ static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n
             e++;
         if (e > i) {
             if ((prev_n && is_parent(a->p, s + prev_s, prev_n)) || tmpl_placeholder(a->p, s, n, seg)) {
-                struct tide_str ps = pseudo(a, shape_of(s + i, e - i), s + i, e - i);
+                struct tide_str ps = personal(a, s + i, e - i);
                 tide_buf_append(&o, ps.p, ps.len);
                 count(a, "path", "id pseudonymized");
-            } else if (!memchr(s + i, '%', e - i) && !memchr(s + i, '+', e - i)) {
+            } else if (!memchr(s + i, '%', e - i)) {
                 scan_value(a, s + i, e - i, &o, "path"); /* nothing to decode */
             } else {
                 struct tide_buf d;
                 tide_buf_init(&d, 0);
-                if (tide_percent_decode(&d, s + i, e - i)) {
+                if (path_decode(&d, s + i, e - i)) {
                     struct tide_buf x;
                     tide_buf_init(&x, 0);
                     text_scan(a, d.p, d.len, &x, "path", 0);
                     if (x.len == d.len && memcmp(x.p, d.p, d.len) == 0)
                         tide_buf_append(&o, s + i, e - i);
                     else
-                        pct_encode(x.p, x.len, &o);
+                        pct_encode(x.p, x.len, &o, false);
                     tide_buf_free(&x);
                 } else {
                     scan_value(a, s + i, e - i, &o, "path");

@@ -70,6 +70,22 @@ static bool email_at(const char *s, size_t n, size_t at, size_t *st, size_t *len
     return true;
 }
 
+/* Where a pseudonym email starts inside what looks like one longer email,
+ * right after an encoded separator ('+' or %XX); 0 if it does not. No real
+ * address is at example.invalid (RFC 6761). */
+static size_t pseudonym_after_separator(const char *s, size_t n)
+{
+    size_t k;
+    if (n <= 28 || memcmp(s + n - 16, "@example.invalid", 16) != 0 || s[n - 28] != 'p' ||
+        !tide__is_pseudonym(s + n - 28, 12))
+        return 0;
+    k = n - 28;
+    if (s[k - 1] == '+' || (k >= 3 && s[k - 3] == '%' && isxdigit((unsigned char)s[k - 2]) &&
+                            isxdigit((unsigned char)s[k - 1])))
+        return k;
+    return 0;
+}
+
 bool tide__is_b64_text(const char *s, size_t n)
 {
     struct tide_buf d;
@@ -313,6 +329,12 @@ size_t tide__detect_all(const char *s, size_t n, struct tide_pii_hit *hits, size
         bool boundary = i == 0 || !is_alnum(s[i - 1]);
         /* emails are anchored on '@': look ahead to the next '@' in this word */
         if (s[i] == '@' && email_at(s, n, i, &st, &len)) {
+            size_t k = pseudonym_after_separator(s + st, len);
+            /* "contact+p_...@example.invalid", "%22p_...@example.invalid": a
+             * pseudonym after an encoded space or quote (a query's text, JSON in a
+             * query value) is the email; what is before it was scanned as text */
+            st += k;
+            len -= k;
             /* an email starts before i: drop hits that it overlaps */
             while (nh > 0 && hits[nh - 1].start + hits[nh - 1].len > st)
                 nh--;

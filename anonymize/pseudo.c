@@ -13,6 +13,7 @@
 #include "anon_int.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -271,6 +272,13 @@ static void make(struct tide__pseudo *ps, int sh, struct tide_str v)
     uint8_t h[32], h2[32];
     struct tide_buf *b = &ps->tmp;
     size_t i, nd = 0;
+    char low[256];
+    if (sh == SH_EMAIL && v.len > 0 && v.len <= sizeof(low)) {
+        /* JANE.DOE@SCHOOL.EDU is jane.doe@school.edu: one person, one pseudonym */
+        for (i = 0; i < v.len; i++)
+            low[i] = (char)tolower((unsigned char)v.p[i]);
+        v = tide_str_make(low, v.len);
+    }
     mac(ps, sh, v.p, v.len, h);
     mac(ps, 100 + sh, h, 32, h2); /* more key stream for long values */
     tide_buf_reset(b);

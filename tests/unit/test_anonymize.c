@@ -265,6 +265,74 @@ static void transform_rewrites_every_part(void **state)
     tide_anon_policy_free(p);
 }
 
+static void anon_path_query(struct tide_anon *a, const char *path, const char *query, char *pb, char *qb)
+{
+    struct tide_record r, out;
+    struct tide_err err;
+    memset(&r, 0, sizeof(r));
+    r.method = tide_str_c("GET");
+    r.path = tide_str_c(path);
+    r.query = tide_str_c(query);
+    assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+    snprintf(pb, 256, "%.*s", (int)out.path.len, out.path.p);
+    snprintf(qb, 256, "%.*s", (int)out.query.len, out.query.p);
+}
+
+/* One person, one pseudonym: an email in capitals, percent-encoded in a path
+ * segment or twice in a query value, is the same email. And a replaced value
+ * keeps its encoding's spaces: %20 stays %20 (in a path '+' is a plus sign,
+ * and in a query it would change the URL replayed). */
+static void one_person_one_pseudonym_in_every_encoding(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_anon_opts o;
+    struct tide_err err;
+    char path[256], query[256], want[256], x[300];
+    (void)state;
+    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
+                                            strlen(tide_anon_default_policy()), "d", &err), 0);
+    memset(&o, 0, sizeof(o));
+    memcpy(o.key, KEY1, sizeof(KEY1));
+    o.ip_mode = -1;
+    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    anon_path_query(a, "/x", "q=jane.doe@school.edu", path, query);
+    assert_true(strncmp(query, "q=p_", 4) == 0 && strstr(query, "@example.invalid"));
+    snprintf(want, sizeof(want), "%s", query + 2);
+    anon_path_query(a, "/x", "q=JANE.DOE%40School.EDU", path, query);
+    assert_string_equal(query + 2, want);
+    anon_path_query(a, "/x", "email=jane.doe%2540school.edu", path, query);
+    assert_string_equal(query + 6, want);
+    anon_path_query(a, "/users/jane.doe%40school.edu/essays", "", path, query);
+    snprintf(x, sizeof(x), "/users/%s/essays", want);
+    assert_string_equal(path, x);
+    /* spaces as the value had them */
+    anon_path_query(a, "/x", "q=contact%20jane.doe%40school.edu", path, query);
+    snprintf(x, sizeof(x), "q=contact%%20%s", want);
+    assert_string_equal(query, x);
+    anon_path_query(a, "/x", "q=contact+jane.doe%40school.edu", path, query);
+    snprintf(x, sizeof(x), "q=contact+%s", want);
+    assert_string_equal(query, x);
+    anon_path_query(a, "/files/essay%20by%20jane.doe%40school.edu/c++", "", path, query);
+    snprintf(x, sizeof(x), "/files/essay%%20by%%20%s/c++", want);
+    assert_string_equal(path, x);
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
+/* The audit reads "contact+p_...@example.invalid" (a query's encoded space)
+ * and "%22p_...@example.invalid" (JSON in a query value) as the pseudonym
+ * they end in, not as one longer address; a real address still is one. */
+static void audit_reads_pseudonyms_after_encoded_separators(void **state)
+{
+    (void)state;
+    assert_int_equal(first_kind("q=contact+p_cnvc2glrwz@example.invalid"), -1);
+    assert_int_equal(first_kind("d=%7B%22e%22:%22p_5d6cc3wgr7@example.invalid%22%7D"), -1);
+    assert_int_equal(first_kind("q=jane+doe@school.edu"), TIDE_PII_EMAIL);
+    assert_int_equal(first_kind("q=jane+p_cnvc2glrwz@school.edu"), TIDE_PII_EMAIL);
+    assert_int_equal(first_kind("q=jane.p_cnvc2glrwz@example.invalid"), TIDE_PII_EMAIL);
+}
+
 static void json_path_rules_beat_key_rules(void **state)
 {
     struct tide_anon_policy *p;
@@ -310,6 +378,8 @@ int main(void)
         cmocka_unit_test(policy_refuses_unknown_actions_and_keys),
         cmocka_unit_test(transform_rewrites_every_part),
         cmocka_unit_test(json_path_rules_beat_key_rules),
+        cmocka_unit_test(one_person_one_pseudonym_in_every_encoding),
+        cmocka_unit_test(audit_reads_pseudonyms_after_encoded_separators),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
