@@ -110,6 +110,62 @@ static void pct_encode(const char *s, size_t n, struct tide_buf *b, bool plus)
     }
 }
 
+/*
+ * Encodes x, the anonymized text of d (which e, percent-encoded, decodes to),
+ * as e was written: the bytes before the first change and after the last are
+ * e's own, and between them a character is written as e writes it (plain or
+ * %XX), one e does not have as pct_encode would. So "https%3A%2F%2Fx.edu%2F
+ * %3Femail%3D..." keeps its %3A%2F%2F, and an inner URL's '?' and '=' stay
+ * what they were. plus: a '+' in e is a space (a query or form, not a path).
+ */
+static void reencode(const char *e, size_t en, const char *d, size_t dn, const char *x, size_t xn, bool plus,
+                     struct tide_buf *o)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    bool lit[256] = {false}, esc[256] = {false};
+    size_t p = 0, sfx = 0, i, k, *map = malloc((dn + 1) * sizeof(*map));
+    if (!map) {
+        pct_encode(x, xn, o, plus);
+        return;
+    }
+    for (i = 0, k = 0; i < en && k < dn; k++) {
+        map[k] = i;
+        if (e[i] == '%' && i + 2 < en && tide_hex_value(e[i + 1]) >= 0 && tide_hex_value(e[i + 2]) >= 0) {
+            esc[tide_hex_value(e[i + 1]) << 4 | tide_hex_value(e[i + 2])] = true;
+            i += 3;
+        } else {
+            lit[(unsigned char)(plus && e[i] == '+' ? ' ' : e[i])] = true;
+            i++;
+        }
+    }
+    for (; k <= dn; k++)
+        map[k] = en;
+    while (p < dn && p < xn && d[p] == x[p])
+        p++;
+    while (sfx < dn - p && sfx < xn - p && d[dn - 1 - sfx] == x[xn - 1 - sfx])
+        sfx++;
+    tide_buf_append(o, e, map[p]);
+    for (i = p; i < xn - sfx; i++) {
+        unsigned char c = (unsigned char)x[i];
+        if (c == ' ') {
+            if (plus && !esc[' '])
+                tide_buf_putc(o, '+');
+            else
+                tide_buf_append(o, "%20", 3);
+        } else if (isalnum(c) || (lit[c] && !(plus && c == '+'))) {
+            tide_buf_putc(o, (char)c);
+        } else if (esc[c]) {
+            tide_buf_putc(o, '%');
+            tide_buf_putc(o, hex[c >> 4]);
+            tide_buf_putc(o, hex[c & 15]);
+        } else {
+            pct_encode((const char *)&x[i], 1, o, false);
+        }
+    }
+    tide_buf_append(o, e + map[dn - sfx], en - map[dn - sfx]);
+    free(map);
+}
+
 static bool all_digits(const char *s, size_t n)
 {
     size_t i;
@@ -121,7 +177,7 @@ static bool all_digits(const char *s, size_t n)
     return true;
 }
 
-static bool is_uuid(const char *s, size_t n)
+bool tide__is_uuid(const char *s, size_t n)
 {
     size_t i;
     if (n != 36)
@@ -146,7 +202,7 @@ static int shape_of(const char *s, size_t n)
         if (h[0].kind == TIDE_PII_CARD)
             return SH_CARD;
     }
-    if (is_uuid(s, n))
+    if (tide__is_uuid(s, n))
         return SH_UUID;
     if (all_digits(s, n))
         return SH_DIGITS;
@@ -440,8 +496,12 @@ static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_
         if (tide_percent_decode(&d, o->p + start, o->len - start)) {
             text_scan(a, d.p, d.len, &x, field, depth + 1);
             if (x.len != d.len || memcmp(x.p, d.p, d.len) != 0) {
+                struct tide_buf e;
+                tide_buf_init(&e, 0);
+                tide_buf_append(&e, o->p + start, o->len - start);
                 o->len = start;
-                pct_encode(x.p, x.len, o, strcmp(field, "path") != 0 && !memmem(s, n, "%20", 3));
+                reencode(e.p, e.len, d.p, d.len, x.p, x.len, strcmp(field, "path") != 0, o);
+                tide_buf_free(&e);
             }
         }
         tide_buf_free(&d);
@@ -776,8 +836,10 @@ static struct tide_str query_rewrite(struct tide_anon *a, const char *s, size_t 
             tide_buf_append(&o, s + i, kl + 1);
             if (v.len == d.len && (d.len == 0 || memcmp(v.p, d.p, d.len) == 0))
                 tide_buf_append(&o, eq + 1, end - (size_t)(eq + 1 - s)); /* unchanged: same bytes */
-            else if (encoded || memchr(v.p, '&', v.len) || memchr(v.p, '=', v.len) || memchr(v.p, ' ', v.len))
-                pct_encode(v.p, v.len, &o, !memmem(eq + 1, end - (size_t)(eq + 1 - s), "%20", 3));
+            else if (encoded)
+                reencode(eq + 1, end - (size_t)(eq + 1 - s), d.p, d.len, v.p, v.len, true, &o);
+            else if (memchr(v.p, '&', v.len) || memchr(v.p, '=', v.len) || memchr(v.p, ' ', v.len))
+                pct_encode(v.p, v.len, &o, true);
             else
                 tide_buf_append(&o, v.p, v.len);
         }
@@ -903,7 +965,7 @@ static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n
                     if (x.len == d.len && memcmp(x.p, d.p, d.len) == 0)
                         tide_buf_append(&o, s + i, e - i);
                     else
-                        pct_encode(x.p, x.len, &o, false);
+                        reencode(s + i, e - i, d.p, d.len, x.p, x.len, false, &o);
                     tide_buf_free(&x);
                 } else {
                     scan_value(a, s + i, e - i, &o, "path");

@@ -81,6 +81,8 @@ struct tide_str tide__pseudo_ip(struct tide__pseudo *ps, struct tide_str v, bool
 /* Keyed whole weeks (1..52) for --time-shift. */
 int tide__pseudo_weeks(struct tide__pseudo *ps);
 bool tide__is_pseudonym(const char *s, size_t n);
+/* 8-4-4-4-12 hex digits */
+bool tide__is_uuid(const char *s, size_t n);
 
 /* ---- detectors (detect.c) ---- */
 

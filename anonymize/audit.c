@@ -34,6 +34,7 @@ struct tide_audit {
     size_t n, cap;
     uint64_t records, values_scanned, bytes_scanned;
     uint64_t ip_informational; /* addresses seen where the manifest says IPs are anonymized */
+    uint64_t id_shaped;        /* id-shaped values under personal keys: pseudonyms keep that shape */
     bool ips_anonymized;
     struct tide_strmap quasi;
     struct tide_strmap clean; /* values that held nothing: traffic repeats them */
@@ -125,18 +126,26 @@ static double entropy(const char *s, size_t n)
     return e;
 }
 
-/* A value under a personal key must be a pseudonym (or digits, which cannot be told apart). */
+/* A value under a personal key must be a pseudonym. An id (4711, S-12345, a
+ * UUID) cannot be told from its pseudonym, which keeps its shape: counted as
+ * residual risk, not a finding. */
 static void personal_value(struct tide_audit *au, const char *field, const struct tide_anon_policy *p,
                            const char *k, size_t kn, const char *v, size_t vn)
 {
     int act = tide__policy_field(p, k, kn);
-    size_t i, letters = 0;
+    size_t i, letters = 0, digits = 0;
     if (act != ACT_PSEUDONYMIZE || vn == 0)
         return;
-    for (i = 0; i < vn; i++)
+    for (i = 0; i < vn; i++) {
         letters += isalpha((unsigned char)v[i]) != 0;
-    if (letters == 0 || tide__is_pseudonym(v, vn) || tide_is_ip(v, vn))
+        digits += isdigit((unsigned char)v[i]) != 0;
+    }
+    if (tide__is_pseudonym(v, vn) || tide_is_ip(v, vn))
         return;
+    if (digits > 0 && (digits * 2 >= letters || tide__is_uuid(v, vn))) {
+        au->id_shaped++;
+        return;
+    }
     {
         /* emails of the reserved domain and p_ words inside free text pass */
         char tmp[256];
@@ -310,6 +319,7 @@ char *tide_audit_report(const struct tide_audit *au, bool any_raw, const char *s
                                              "percent-encoding, base64, JSON");
     sc = cJSON_AddObjectToObject(o, "residual_risk");
     cJSON_AddNumberToObject(sc, "ip_addresses_anonymized_per_manifest", (double)au->ip_informational);
+    cJSON_AddNumberToObject(sc, "id_shaped_personal_values", (double)au->id_shaped);
     cJSON_AddNumberToObject(sc, "quasi_identifier_groups", (double)au->quasi.n);
     cJSON_AddNumberToObject(sc, "records_unique_on_client_prefix_ua_hour", (double)unique);
     cJSON_AddNumberToObject(sc, "unique_share", total ? (double)unique / (double)total : 0);

@@ -80,9 +80,16 @@ static size_t pseudonym_after_separator(const char *s, size_t n)
         !tide__is_pseudonym(s + n - 28, 12))
         return 0;
     k = n - 28;
-    if (s[k - 1] == '+' || (k >= 3 && s[k - 3] == '%' && isxdigit((unsigned char)s[k - 2]) &&
-                            isxdigit((unsigned char)s[k - 1])))
+    if (s[k - 1] == '+')
         return k;
+    /* %3D, or encoded again %253D, %25253D */
+    if (k >= 3 && isxdigit((unsigned char)s[k - 2]) && isxdigit((unsigned char)s[k - 1])) {
+        size_t j = k - 2;
+        while (j >= 3 && s[j - 1] == '5' && s[j - 2] == '2')
+            j -= 2;
+        if (j >= 1 && s[j - 1] == '%')
+            return k;
+    }
     return 0;
 }
 
@@ -213,7 +220,7 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
             return j - i;
         }
     }
-    if (s[i] == '(' && n - i >= 14 && is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3]) &&
+    if (s[i] == '(' && n - i >= 12 && is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3]) &&
         s[i + 4] == ')') {
         k = i + 5;
         if (k < n && s[k] == ' ')
@@ -224,6 +231,14 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
             *kind = TIDE_PII_PHONE;
             return k + 8 - i;
         }
+        if (n - k >= 7 && (n - k == 7 || !is_alnum(s[k + 7]))) { /* (415)5552671 */
+            for (j = k; j < k + 7 && is_digit(s[j]); j++)
+                ;
+            if (j == k + 7) {
+                *kind = TIDE_PII_PHONE;
+                return j - i;
+            }
+        }
     }
     if (is_digit(s[i]) && n - i >= 12 && is_digit(s[i + 1]) && is_digit(s[i + 2]) &&
         strchr("-. ", s[i + 3]) && is_digit(s[i + 4]) && is_digit(s[i + 5]) && is_digit(s[i + 6]) &&
@@ -231,6 +246,31 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
         is_digit(s[i + 11]) && (n - i == 12 || !is_alnum(s[i + 12]))) {
         *kind = TIDE_PII_PHONE;
         return 12;
+    }
+    /* an SSN without dashes, 123456789 or 123 45 6789, within 24 bytes after
+     * "ssn" or "social security" (nine digits alone are any number) */
+    if (is_digit(s[i]) && i > 0 && n - i >= 9) {
+        size_t m = 0;
+        for (j = i, digits = 0; j < n && digits < 10; j++) {
+            if (is_digit(s[j]))
+                digits++;
+            else if (s[j] == ' ' && (digits == 3 || digits == 5) && j + 1 < n && is_digit(s[j + 1]))
+                continue;
+            else
+                break;
+        }
+        if (digits == 9 && (j >= n || !is_alnum(s[j])))
+            m = j - i;
+        if (m) {
+            size_t back = i > 24 ? i - 24 : 0;
+            bool ctx = false;
+            for (k = back; k + 3 <= i && !ctx; k++)
+                ctx = strncasecmp(s + k, "ssn", 3) == 0 || (k + 6 <= i && strncasecmp(s + k, "social", 6) == 0);
+            if (ctx) {
+                *kind = TIDE_PII_SSN;
+                return m;
+            }
+        }
     }
     /* date of birth: yyyy-mm-dd or mm/dd/yyyy within 24 bytes after born/birth/dob
      * (the shape first: it is cheap and rarely there; the context only then) */

@@ -142,10 +142,12 @@ int cmd_audit(int argc, char **argv)
                 printf("\n");
             }
             printf("  residual risk: %.0f records unique on client prefix + user agent + hour "
-                   "(%.1f%%); %.0f addresses seen that the manifest says are anonymized\n",
+                   "(%.1f%%); %.0f addresses seen that the manifest says are anonymized; "
+                   "%.0f id-shaped values under personal keys (pseudonyms keep their shape)\n",
                    cJSON_GetObjectItem(rr, "records_unique_on_client_prefix_ua_hour")->valuedouble,
                    100 * cJSON_GetObjectItem(rr, "unique_share")->valuedouble,
-                   cJSON_GetObjectItem(rr, "ip_addresses_anonymized_per_manifest")->valuedouble);
+                   cJSON_GetObjectItem(rr, "ip_addresses_anonymized_per_manifest")->valuedouble,
+                   cJSON_GetObjectItem(rr, "id_shaped_personal_values")->valuedouble);
             cJSON_Delete(o);
         }
         ex = strstr(rep, "\"FAIL\"") ? EXIT_FINDINGS : EXIT_OK;

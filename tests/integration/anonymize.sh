@@ -182,26 +182,34 @@ je=$(jq -r 'select(.source == "gen:8") | .body' "$W/anon.jsonl" | base64 -d | jq
 pass "one value, one pseudonym: across query, JSON field and free text"
 
 # the same email in capitals, percent-encoded in a path, and twice-encoded in
-# a query value is the same person: one pseudonym. A replaced value keeps its
-# spaces as they were (%20 stays %20; '+' in a path is a plus sign), and the
+# a query value is the same person: one pseudonym. A replaced value is
+# encoded as it was (%20 stays %20, %40 stays %40; '+' in a path is a plus sign), and the
 # audit passes what the anonymizer made of a search with a space before the
 # email and of JSON inside a query value (it read both as longer addresses)
-printf '%s\n' '{"ts":"2026-11-20T10:00:00Z","method":"GET","path":"/search","query":"q=maria.lopez%40gmail.com"}' \
+printf '%s\n' '{"ts":"2026-11-20T10:00:00Z","method":"GET","path":"/search","query":"q=maria.lopez@gmail.com"}' \
   '{"ts":"2026-11-20T10:00:01Z","method":"GET","path":"/search","query":"q=contact%20MARIA.LOPEZ%40GMAIL.COM"}' \
   '{"ts":"2026-11-20T10:00:02Z","method":"GET","path":"/users/maria.lopez%40gmail.com/essays","query":""}' \
   '{"ts":"2026-11-20T10:00:03Z","method":"GET","path":"/s","query":"email=maria.lopez%2540gmail.com"}' \
   '{"ts":"2026-11-20T10:00:04Z","method":"GET","path":"/api/x","query":"f=%7B%22email%22%3A%22maria.lopez%40gmail.com%22%7D"}' \
-  '{"ts":"2026-11-20T10:00:05Z","method":"GET","path":"/files/essay%20by%20maria.lopez%40gmail.com/c++","query":""}' >"$W/enc.jsonl"
+  '{"ts":"2026-11-20T10:00:05Z","method":"GET","path":"/files/essay%20by%20maria.lopez%40gmail.com/c++","query":""}' \
+  '{"ts":"2026-11-20T10:00:06Z","method":"GET","path":"/p","query":"student_id=S-99812&m=(617)2345678&t=my%20ssn%20is%20078051120"}' >"$W/enc.jsonl"
 "$TIDE" import --key-file "$W/k1" "$W/enc.jsonl" -o "$W/enc.tide" 2>/dev/null || fail "import of encoded emails"
 "$TIDE" cat "$W/enc.tide" | jq -r '.path + "?" + .query' >"$W/enc.txt"
 pe=$(sed -n '1s/.*q=//p' "$W/enc.txt")
 case "$pe" in p_*@example.invalid) ;; *) fail "email pseudonym: $pe" ;; esac
-[ "$(sed -n 2p "$W/enc.txt")" = "/search?q=contact%20$pe" ] || fail "capitals or %20: $(sed -n 2p "$W/enc.txt")"
+pe40=${pe/@/%40} # written as the value was: '@' as %40
+[ "$(sed -n 2p "$W/enc.txt")" = "/search?q=contact%20$pe40" ] || fail "capitals or %20: $(sed -n 2p "$W/enc.txt")"
 [ "$(sed -n 3p "$W/enc.txt")" = "/users/$pe/essays?" ] || fail "encoded email in a path: $(sed -n 3p "$W/enc.txt")"
 [ "$(sed -n 4p "$W/enc.txt")" = "/s?email=$pe" ] || fail "twice-encoded email: $(sed -n 4p "$W/enc.txt")"
-[ "$(sed -n 6p "$W/enc.txt")" = "/files/essay%20by%20$pe/c++?" ] || fail "path spaces: $(sed -n 6p "$W/enc.txt")"
+[ "$(sed -n 5p "$W/enc.txt")" = "/api/x?f=%7B%22email%22%3A%22$pe40%22%7D" ] || fail "JSON in a query value: $(sed -n 5p "$W/enc.txt")"
+[ "$(sed -n 6p "$W/enc.txt")" = "/files/essay%20by%20$pe40/c++?" ] || fail "path spaces: $(sed -n 6p "$W/enc.txt")"
+case "$(sed -n 7p "$W/enc.txt")" in "/p?student_id="[A-Z]-[0-9][0-9][0-9][0-9][0-9]"&m=("*")"*"&t=my%20ssn%20is%209"*) ;;
+  *) fail "class-shaped id, phone, ssn in words: $(sed -n 7p "$W/enc.txt")" ;; esac
+grep -q -e S-99812 -e 2345678 -e 078051120 "$W/enc.txt" && fail "id, phone or ssn kept: $(sed -n 7p "$W/enc.txt")"
 "$TIDE" audit "$W/enc.tide" >"$W/enc.audit" || fail "audit of encoded emails: $(cat "$W/enc.audit")"
-pass "an email in capitals, encoded in a path or twice in a query: one pseudonym; spaces kept as they were; audit PASS"
+# the id's pseudonym keeps its shape: not a finding, said as residual risk
+"$TIDE" audit --json "$W/enc.tide" | jq -e '.residual_risk.id_shaped_personal_values == 1' >/dev/null || fail "id-shaped values not counted"
+pass "an email in capitals, encoded in a path or twice in a query: one pseudonym; encoded as the value was; audit PASS"
 
 # same key: same pseudonyms across runs and across files; another key: different
 "$TIDE" import --key-file "$W/k1" "$W/all.jsonl" -o "$W/anon2.tide" 2>/dev/null

@@ -36,6 +36,9 @@ static void detectors_find_each_kind(void **state)
     assert_int_equal(first_kind("Bearer abcdefgh12345678"), TIDE_PII_BEARER);
     assert_int_equal(first_kind("key sk_live_51HxQ2eK9zVbT7uA8mN3pR6wY4"), TIDE_PII_APIKEY);
     assert_int_equal(first_kind("I was born 2010-05-17 in Ohio"), TIDE_PII_DOB);
+    assert_int_equal(first_kind("m=(415)5552671"), TIDE_PII_PHONE);
+    assert_int_equal(first_kind("my ssn is 078051120."), TIDE_PII_SSN);
+    assert_int_equal(first_kind("Social Security: 078 05 1120"), TIDE_PII_SSN);
 }
 
 /* The cheap pre-check in tide__detect must never hide a hit: on random text
@@ -96,6 +99,9 @@ static void detectors_ignore_ordinary_text_and_fictional_forms(void **state)
     assert_int_equal(first_kind("p_abcdefghij@example.invalid"), -1);
     assert_int_equal(first_kind("call (617) 555-0142"), -1);     /* fictional range */
     assert_int_equal(first_kind("ssn 912-45-6789"), -1);         /* never issued */
+    assert_int_equal(first_kind("ssn: 912345678"), -1);
+    assert_int_equal(first_kind("order 078051120 shipped"), -1); /* nine digits alone: any number */
+    assert_int_equal(first_kind("(415)555017"), -1);             /* six digits after the area code */
     assert_int_equal(first_kind("card 4000001234567899"), first_kind("x") /* test range */);
     assert_true(tide__luhn("4532015112830366", 16));
     assert_false(tide__luhn("4532015112830367", 16));
@@ -280,15 +286,16 @@ static void anon_path_query(struct tide_anon *a, const char *path, const char *q
 
 /* One person, one pseudonym: an email in capitals, percent-encoded in a path
  * segment or twice in a query value, is the same email. And a replaced value
- * keeps its encoding's spaces: %20 stays %20 (in a path '+' is a plus sign,
- * and in a query it would change the URL replayed). */
+ * is encoded as the value was: %20 stays %20 (in a path '+' is a plus sign),
+ * %40 stays %40, an inner URL keeps its %3A%2F%2F: the URL replayed is the
+ * URL recorded but for the pseudonym. */
 static void one_person_one_pseudonym_in_every_encoding(void **state)
 {
     struct tide_anon_policy *p;
     struct tide_anon *a;
     struct tide_anon_opts o;
     struct tide_err err;
-    char path[256], query[256], want[256], x[300];
+    char path[256], query[256], want[256], enc[256], x[300];
     (void)state;
     assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
                                             strlen(tide_anon_default_policy()), "d", &err), 0);
@@ -299,8 +306,9 @@ static void one_person_one_pseudonym_in_every_encoding(void **state)
     anon_path_query(a, "/x", "q=jane.doe@school.edu", path, query);
     assert_true(strncmp(query, "q=p_", 4) == 0 && strstr(query, "@example.invalid"));
     snprintf(want, sizeof(want), "%s", query + 2);
+    snprintf(enc, sizeof(enc), "%.*s%%40example.invalid", (int)(strchr(want, '@') - want), want);
     anon_path_query(a, "/x", "q=JANE.DOE%40School.EDU", path, query);
-    assert_string_equal(query + 2, want);
+    assert_string_equal(query + 2, enc); /* written as the value was: '@' as %40 */
     anon_path_query(a, "/x", "email=jane.doe%2540school.edu", path, query);
     assert_string_equal(query + 6, want);
     anon_path_query(a, "/users/jane.doe%40school.edu/essays", "", path, query);
@@ -308,14 +316,19 @@ static void one_person_one_pseudonym_in_every_encoding(void **state)
     assert_string_equal(path, x);
     /* spaces as the value had them */
     anon_path_query(a, "/x", "q=contact%20jane.doe%40school.edu", path, query);
-    snprintf(x, sizeof(x), "q=contact%%20%s", want);
+    snprintf(x, sizeof(x), "q=contact%%20%s", enc);
     assert_string_equal(query, x);
     anon_path_query(a, "/x", "q=contact+jane.doe%40school.edu", path, query);
-    snprintf(x, sizeof(x), "q=contact+%s", want);
+    snprintf(x, sizeof(x), "q=contact+%s", enc);
     assert_string_equal(query, x);
     anon_path_query(a, "/files/essay%20by%20jane.doe%40school.edu/c++", "", path, query);
-    snprintf(x, sizeof(x), "/files/essay%%20by%%20%s/c++", want);
+    snprintf(x, sizeof(x), "/files/essay%%20by%%20%s/c++", enc);
     assert_string_equal(path, x);
+    /* an inner URL keeps its encoding, but for the replaced email */
+    anon_path_query(a, "/x", "next=https%3A%2F%2Fx.edu%2F%3Femail%3Djane.doe%2540school.edu%26p%3D1", path, query);
+    snprintf(x, sizeof(x), "next=https%%3A%%2F%%2Fx.edu%%2F%%3Femail%%3D%.*s%%2540example.invalid%%26p%%3D1",
+             (int)(strchr(want, '@') - want), want);
+    assert_string_equal(query, x);
     tide_anon_free(a);
     tide_anon_policy_free(p);
 }
@@ -331,6 +344,9 @@ static void audit_reads_pseudonyms_after_encoded_separators(void **state)
     assert_int_equal(first_kind("q=jane+doe@school.edu"), TIDE_PII_EMAIL);
     assert_int_equal(first_kind("q=jane+p_cnvc2glrwz@school.edu"), TIDE_PII_EMAIL);
     assert_int_equal(first_kind("q=jane.p_cnvc2glrwz@example.invalid"), TIDE_PII_EMAIL);
+    assert_int_equal(first_kind("n=x.edu%252F%253Femail%253Dp_cnvc2glrwz@example.invalid"), -1);
+    assert_int_equal(first_kind("n=x.edu%25252F%25253Femail%25253Dp_cnvc2glrwz@example.invalid"), -1);
+    assert_int_equal(first_kind("n=jane253Dp_cnvc2glrwz@example.invalid"), TIDE_PII_EMAIL);
 }
 
 static void json_path_rules_beat_key_rules(void **state)
