@@ -679,6 +679,29 @@ static size_t path_push(char *path, size_t cap, size_t len, const char *key)
     return len + kl;
 }
 
+/* A member's name is structure and kept, but not personal data in it: a
+ * map keyed by students' emails ({"jane@school.edu": 93}) gets its names'
+ * detector hits replaced, as in free text. */
+static void json_key(struct tide_anon *a, cJSON *c, const char *field)
+{
+    struct tide_buf x;
+    size_t n = strlen(c->string);
+    if ((c->type & cJSON_StringIsConst) || !tide__detect_maybe(c->string, n))
+        return;
+    tide_buf_init(&x, 0);
+    text_scan(a, c->string, n, &x, field, 0);
+    if (x.len != n || memcmp(x.p, c->string, n) != 0) {
+        char *k = cJSON_malloc(x.len + 1);
+        if (k) {
+            memcpy(k, x.p, x.len);
+            k[x.len] = 0;
+            cJSON_free(c->string);
+            c->string = k;
+        }
+    }
+    tide_buf_free(&x);
+}
+
 static bool json_walk_at(struct tide_anon *a, cJSON *node, int inherited, const char *field, char *path,
                          size_t plen)
 {
@@ -694,6 +717,7 @@ static bool json_walk_at(struct tide_anon *a, cJSON *node, int inherited, const 
                 k = json_rule(a, path, c->string);
                 if (k)
                     act = k;
+                json_key(a, c, field);
             }
             if (!json_walk_at(a, c, act, field, path, l))
                 cJSON_DetachItemViaPointer(node, c), cJSON_Delete(c);
@@ -796,6 +820,28 @@ static void query_collect(struct tide_anon *a, const char *s, size_t n)
     tide_buf_free(&d);
 }
 
+/* A query key is structure and kept, but not personal data in it:
+ * "?jane@school.edu=1", "/verify?jane@school.edu" (the key's detector hits
+ * are replaced, as in free text). */
+static void query_key(struct tide_anon *a, const char *k, size_t kn, struct tide_buf *o, const char *field)
+{
+    struct tide_buf d, x;
+    if (!tide__detect_maybe(k, kn) && !memchr(k, '%', kn)) {
+        tide_buf_append(o, k, kn);
+        return;
+    }
+    tide_buf_init(&d, 0);
+    tide_buf_init(&x, 0);
+    tide_percent_decode(&d, k, kn);
+    text_scan(a, d.p ? d.p : "", d.len, &x, field, 0);
+    if (x.len == d.len && (d.len == 0 || memcmp(x.p, d.p, d.len) == 0))
+        tide_buf_append(o, k, kn);
+    else
+        reencode(k, kn, d.p, d.len, x.p, x.len, true, o);
+    tide_buf_free(&d);
+    tide_buf_free(&x);
+}
+
 static struct tide_str query_rewrite(struct tide_anon *a, const char *s, size_t n, int dflt,
                                      const char *field)
 {
@@ -820,7 +866,7 @@ static struct tide_str query_rewrite(struct tide_anon *a, const char *s, size_t 
             if (act != ACT_DROP) {
                 if (!first)
                     tide_buf_putc(&o, '&');
-                tide_buf_append(&o, s + i, kl);
+                query_key(a, s + i, kl, &o, field);
                 first = false;
             }
             i = end + 1;
@@ -833,7 +879,8 @@ static struct tide_str query_rewrite(struct tide_anon *a, const char *s, size_t 
             if (!first)
                 tide_buf_putc(&o, '&');
             first = false;
-            tide_buf_append(&o, s + i, kl + 1);
+            query_key(a, s + i, kl, &o, field);
+            tide_buf_putc(&o, '=');
             if (v.len == d.len && (d.len == 0 || memcmp(v.p, d.p, d.len) == 0))
                 tide_buf_append(&o, eq + 1, end - (size_t)(eq + 1 - s)); /* unchanged: same bytes */
             else if (encoded)

@@ -192,7 +192,8 @@ printf '%s\n' '{"ts":"2026-11-20T10:00:00Z","method":"GET","path":"/search","que
   '{"ts":"2026-11-20T10:00:03Z","method":"GET","path":"/s","query":"email=maria.lopez%2540gmail.com"}' \
   '{"ts":"2026-11-20T10:00:04Z","method":"GET","path":"/api/x","query":"f=%7B%22email%22%3A%22maria.lopez%40gmail.com%22%7D"}' \
   '{"ts":"2026-11-20T10:00:05Z","method":"GET","path":"/files/essay%20by%20maria.lopez%40gmail.com/c++","query":""}' \
-  '{"ts":"2026-11-20T10:00:06Z","method":"GET","path":"/p","query":"student_id=S-99812&m=(617)2345678&t=my%20ssn%20is%20078051120"}' >"$W/enc.jsonl"
+  '{"ts":"2026-11-20T10:00:06Z","method":"GET","path":"/p","query":"student_id=S-99812&m=(617)2345678&t=my%20ssn%20is%20078051120"}' \
+  '{"ts":"2026-11-20T10:00:07Z","method":"GET","path":"/verify","query":"maria.lopez@gmail.com&x=1"}' >"$W/enc.jsonl"
 "$TIDE" import --key-file "$W/k1" "$W/enc.jsonl" -o "$W/enc.tide" 2>/dev/null || fail "import of encoded emails"
 "$TIDE" cat "$W/enc.tide" | jq -r '.path + "?" + .query' >"$W/enc.txt"
 pe=$(sed -n '1s/.*q=//p' "$W/enc.txt")
@@ -205,11 +206,12 @@ pe40=${pe/@/%40} # written as the value was: '@' as %40
 [ "$(sed -n 6p "$W/enc.txt")" = "/files/essay%20by%20$pe40/c++?" ] || fail "path spaces: $(sed -n 6p "$W/enc.txt")"
 case "$(sed -n 7p "$W/enc.txt")" in "/p?student_id="[A-Z]-[0-9][0-9][0-9][0-9][0-9]"&m=("*")"*"&t=my%20ssn%20is%209"*) ;;
   *) fail "class-shaped id, phone, ssn in words: $(sed -n 7p "$W/enc.txt")" ;; esac
+[ "$(sed -n 8p "$W/enc.txt")" = "/verify?$pe&x=1" ] || fail "an email as a query key: $(sed -n 8p "$W/enc.txt")"
 grep -q -e S-99812 -e 2345678 -e 078051120 "$W/enc.txt" && fail "id, phone or ssn kept: $(sed -n 7p "$W/enc.txt")"
 "$TIDE" audit "$W/enc.tide" >"$W/enc.audit" || fail "audit of encoded emails: $(cat "$W/enc.audit")"
 # the id's pseudonym keeps its shape: not a finding, said as residual risk
 "$TIDE" audit --json "$W/enc.tide" | jq -e '.residual_risk.id_shaped_personal_values == 1' >/dev/null || fail "id-shaped values not counted"
-pass "an email in capitals, encoded in a path or twice in a query: one pseudonym; encoded as the value was; audit PASS"
+pass "an email in capitals, encoded in a path, twice in a query value or as a query key: one pseudonym; encoded as the value was; audit PASS"
 
 # same key: same pseudonyms across runs and across files; another key: different
 "$TIDE" import --key-file "$W/k1" "$W/all.jsonl" -o "$W/anon2.tide" 2>/dev/null

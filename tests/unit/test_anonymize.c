@@ -324,11 +324,51 @@ static void one_person_one_pseudonym_in_every_encoding(void **state)
     anon_path_query(a, "/files/essay%20by%20jane.doe%40school.edu/c++", "", path, query);
     snprintf(x, sizeof(x), "/files/essay%%20by%%20%s/c++", enc);
     assert_string_equal(path, x);
+    /* a query key is kept, but not an email in it */
+    anon_path_query(a, "/x", "jane.doe@school.edu=1&x=2", path, query);
+    snprintf(x, sizeof(x), "%s=1&x=2", want);
+    assert_string_equal(query, x);
+    anon_path_query(a, "/verify", "jane.doe%40school.edu&x=1", path, query);
+    snprintf(x, sizeof(x), "%s&x=1", enc);
+    assert_string_equal(query, x);
     /* an inner URL keeps its encoding, but for the replaced email */
     anon_path_query(a, "/x", "next=https%3A%2F%2Fx.edu%2F%3Femail%3Djane.doe%2540school.edu%26p%3D1", path, query);
     snprintf(x, sizeof(x), "next=https%%3A%%2F%%2Fx.edu%%2F%%3Femail%%3D%.*s%%2540example.invalid%%26p%%3D1",
              (int)(strchr(want, '@') - want), want);
     assert_string_equal(query, x);
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
+/* Names are structure and kept, but not personal data in them: a JSON map
+ * keyed by students' emails. */
+static void json_member_names_lose_personal_data(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_anon_opts o;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_header h = {{"Content-Type", 12}, {"application/json", 16}};
+    char buf[512];
+    (void)state;
+    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
+                                            strlen(tide_anon_default_policy()), "d", &err), 0);
+    memset(&o, 0, sizeof(o));
+    memcpy(o.key, KEY1, sizeof(KEY1));
+    o.ip_mode = -1;
+    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    memset(&r, 0, sizeof(r));
+    r.path = tide_str_c("/grades");
+    r.headers = &h;
+    r.n_headers = 1;
+    r.body = tide_str_c("{\"grades\":{\"jane.doe@school.edu\":93,\"bob@school.edu\":71}}");
+    r.flags = TIDE_REC_HAS_BODY;
+    assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+    snprintf(buf, sizeof(buf), "%.*s", (int)out.body.len, out.body.p);
+    assert_null(strstr(buf, "school.edu"));
+    assert_true(strncmp(buf, "{\"grades\":{\"p_", 14) == 0);
+    assert_non_null(strstr(buf, "@example.invalid\":93,\"p_"));
     tide_anon_free(a);
     tide_anon_policy_free(p);
 }
@@ -396,6 +436,7 @@ int main(void)
         cmocka_unit_test(json_path_rules_beat_key_rules),
         cmocka_unit_test(one_person_one_pseudonym_in_every_encoding),
         cmocka_unit_test(audit_reads_pseudonyms_after_encoded_separators),
+        cmocka_unit_test(json_member_names_lose_personal_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
