@@ -35,6 +35,8 @@ struct tide_audit {
     uint64_t records, values_scanned, bytes_scanned;
     uint64_t ip_informational; /* addresses seen where the manifest says IPs are anonymized */
     uint64_t id_shaped;        /* id-shaped values under personal keys: pseudonyms keep that shape */
+    uint64_t validators;       /* key-like entity tags in If-None-Match / If-Match / If-Range */
+    bool in_validator;         /* scanning one of those headers now */
     bool ips_anonymized;
     struct tide_strmap quasi;
     struct tide_strmap clean; /* values that held nothing: traffic repeats them */
@@ -48,6 +50,12 @@ static void add_finding(struct tide_audit *au, const char *field, int kind, cons
     size_t i;
     struct finding *f = NULL;
     au->hits++;
+    if (au->in_validator && (kind == TIDE_PII_APIKEY || kind == TIDE_PII_HIGH_ENTROPY)) {
+        /* an entity tag is the server's hash of a resource, kept for 304s:
+         * residual risk (a server may tag per user), not a finding */
+        au->validators++;
+        return;
+    }
     if (kind == TIDE_PII_IPV4 || kind == TIDE_PII_IPV6) {
         if (au->ips_anonymized) {
             au->ip_informational++;
@@ -238,7 +246,11 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
         snprintf(field, sizeof(field), "header:%.*s", (int)(h->name.len > 40 ? 40 : h->name.len), h->name.p);
         for (char *c = field + 7; *c; c++)
             *c = (char)tolower((unsigned char)*c);
+        au->in_validator = tide_str_is_eq_nocase_c(h->name, "If-None-Match") ||
+                           tide_str_is_eq_nocase_c(h->name, "If-Match") ||
+                           tide_str_is_eq_nocase_c(h->name, "If-Range");
         scan(au, field, h->value.p, h->value.len);
+        au->in_validator = false;
         if (tide_str_is_eq_nocase_c(h->name, "Cookie"))
             pairs(au, p, "cookie", h->value.p, h->value.len, ';');
         else if (!tide_str_is_eq_nocase_c(h->name, "If-None-Match") &&
@@ -320,6 +332,7 @@ char *tide_audit_report(const struct tide_audit *au, bool any_raw, const char *s
     sc = cJSON_AddObjectToObject(o, "residual_risk");
     cJSON_AddNumberToObject(sc, "ip_addresses_anonymized_per_manifest", (double)au->ip_informational);
     cJSON_AddNumberToObject(sc, "id_shaped_personal_values", (double)au->id_shaped);
+    cJSON_AddNumberToObject(sc, "entity_tags_kept", (double)au->validators);
     cJSON_AddNumberToObject(sc, "quasi_identifier_groups", (double)au->quasi.n);
     cJSON_AddNumberToObject(sc, "records_unique_on_client_prefix_ua_hour", (double)unique);
     cJSON_AddNumberToObject(sc, "unique_share", total ? (double)unique / (double)total : 0);

@@ -137,6 +137,21 @@ static bool is_slug(const char *s, size_t n)
     return seps >= 1 && (longest < 12 ? seps >= 2 : dg_longest == 0);
 }
 
+/* Whether the run at i is a MIME boundary: after "boundary=" (a
+ * Content-Type's, maybe quoted), or after two dashes or more at a line's
+ * start (a multipart body's delimiter). Random, but nobody's. */
+static bool mime_boundary(const char *s, size_t i)
+{
+    size_t k = i, dashes = 0;
+    while (k > 0 && s[k - 1] == '-')
+        k--, dashes++;
+    if (dashes >= 2 && (k == 0 || s[k - 1] == '\n'))
+        return true;
+    if (k > 0 && s[k - 1] == '"')
+        k--;
+    return k >= 9 && strncasecmp(s + k - 9, "boundary=", 9) == 0;
+}
+
 /* Matches at i; returns the length and sets *kind, or 0. */
 static size_t match_at(const char *s, size_t n, size_t i, int *kind)
 {
@@ -306,7 +321,7 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
             dg += is_digit(s[j]);
         }
         if (j - i >= 24 && dg >= 4 && (up + lo) >= 4 && !tide__is_pseudonym(s + i, j - i) &&
-            !is_slug(s + i, j - i)) {
+            !is_slug(s + i, j - i) && !mime_boundary(s, i)) {
             bool hexonly = true;
             for (k = i; k < j && hexonly; k++)
                 hexonly = isxdigit((unsigned char)s[k]) != 0;

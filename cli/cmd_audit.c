@@ -143,11 +143,13 @@ int cmd_audit(int argc, char **argv)
             }
             printf("  residual risk: %.0f records unique on client prefix + user agent + hour "
                    "(%.1f%%); %.0f addresses seen that the manifest says are anonymized; "
-                   "%.0f id-shaped values under personal keys (pseudonyms keep their shape)\n",
+                   "%.0f id-shaped values under personal keys (pseudonyms keep their shape); "
+                   "%.0f key-like entity tags kept (If-None-Match)\n",
                    cJSON_GetObjectItem(rr, "records_unique_on_client_prefix_ua_hour")->valuedouble,
                    100 * cJSON_GetObjectItem(rr, "unique_share")->valuedouble,
                    cJSON_GetObjectItem(rr, "ip_addresses_anonymized_per_manifest")->valuedouble,
-                   cJSON_GetObjectItem(rr, "id_shaped_personal_values")->valuedouble);
+                   cJSON_GetObjectItem(rr, "id_shaped_personal_values")->valuedouble,
+                   cJSON_GetObjectItem(rr, "entity_tags_kept")->valuedouble);
             cJSON_Delete(o);
         }
         ex = strstr(rep, "\"FAIL\"") ? EXIT_FINDINGS : EXIT_OK;

@@ -1,7 +1,7 @@
 /*
  * fuzz_anon.c - the detectors, decoders and the anonymizing transform on
  * arbitrary bytes: the input is scanned as text, then used as a query, a
- * path, a header value and a JSON/form/text body of one record. It must
+ * path, a header value and a JSON/form/multipart/text body of one record. It must
  * never crash, and the audit of the result must run.
  */
 #include <stdint.h>
@@ -52,6 +52,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tide_audit_free(au);
     }
     h[1].value = tide_str_c("application/x-www-form-urlencoded");
+    tide_anon_record(a, &r, &out, &err);
+    /* multipart: a fixed boundary, then the Content-Type itself from the input */
+    h[1].value = tide_str_c("multipart/form-data; boundary=XyZ");
+    if (tide_anon_record(a, &r, &out, &err) == 0 && tide_audit_create(&au, true) == 0) {
+        tide_audit_record(au, p, &out);
+        free(tide_audit_report(au, false, "fuzz"));
+        tide_audit_free(au);
+    }
+    h[1].value = v;
     tide_anon_record(a, &r, &out, &err);
     tide_anon_free(a);
     return 0;

@@ -373,6 +373,59 @@ static void json_member_names_lose_personal_data(void **state)
     tide_anon_policy_free(p);
 }
 
+/* A multipart upload stays one: delimiters as the Content-Type's boundary
+ * says, parts treated by name (a password part dropped whole, an email
+ * part pseudonymized), a filename and a file's text scanned. */
+static void multipart_bodies_keep_their_structure(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_anon_opts o;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_header h = {{"Content-Type", 12}, {"multipart/form-data; boundary=\"----WebKitFormBoundary7MA4YWxkTrZu0gW\"", 71}};
+    const char *body = "------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"
+                       "Content-Disposition: form-data; name=\"email\"\r\n\r\n"
+                       "jane.doe@school.edu\r\n"
+                       "------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"
+                       "Content-Disposition: form-data; name=\"password\"\r\n\r\n"
+                       "hunter2-correct\r\n"
+                       "------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"
+                       "Content-Disposition: form-data; name=\"essay\"; filename=\"jane.doe@school.edu.txt\"\r\n"
+                       "Content-Type: text/plain\r\n\r\n"
+                       "Call me at 617-234-5678.\r\n"
+                       "------WebKitFormBoundary7MA4YWxkTrZu0gW--\r\n";
+    char buf[1024];
+    (void)state;
+    h.value.len = strlen(h.value.p);
+    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
+                                            strlen(tide_anon_default_policy()), "d", &err), 0);
+    memset(&o, 0, sizeof(o));
+    memcpy(o.key, KEY1, sizeof(KEY1));
+    o.ip_mode = -1;
+    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    memset(&r, 0, sizeof(r));
+    r.method = tide_str_c("POST");
+    r.path = tide_str_c("/upload");
+    r.headers = &h;
+    r.n_headers = 1;
+    r.body = tide_str_c(body);
+    r.flags = TIDE_REC_HAS_BODY;
+    assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+    snprintf(buf, sizeof(buf), "%.*s", (int)out.body.len, out.body.p);
+    assert_true(strncmp(buf, "------WebKitFormBoundary7MA4YWxkTrZu0gW\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\np_", 91) == 0);
+    assert_null(strstr(buf, "school.edu"));
+    assert_null(strstr(buf, "password"));
+    assert_null(strstr(buf, "hunter2"));
+    assert_null(strstr(buf, "234-5678"));
+    assert_non_null(strstr(buf, "@example.invalid\r\n------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"
+                                "Content-Disposition: form-data; name=\"essay\"; filename=\"p_"));
+    assert_non_null(strstr(buf, "Call me at "));
+    assert_true(strcmp(buf + strlen(buf) - 45, "\r\n------WebKitFormBoundary7MA4YWxkTrZu0gW--\r\n") == 0);
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
 /* The audit reads "contact+p_...@example.invalid" (a query's encoded space)
  * and "%22p_...@example.invalid" (JSON in a query value) as the pseudonym
  * they end in, not as one longer address; a real address still is one. */
@@ -387,6 +440,10 @@ static void audit_reads_pseudonyms_after_encoded_separators(void **state)
     assert_int_equal(first_kind("n=x.edu%252F%253Femail%253Dp_cnvc2glrwz@example.invalid"), -1);
     assert_int_equal(first_kind("n=x.edu%25252F%25253Femail%25253Dp_cnvc2glrwz@example.invalid"), -1);
     assert_int_equal(first_kind("n=jane253Dp_cnvc2glrwz@example.invalid"), TIDE_PII_EMAIL);
+    /* a MIME boundary is random but nobody's; a key after a dash is still a key */
+    assert_int_equal(first_kind("multipart/form-data; boundary=----WebKitFormBoundary7MA4YWxkTrZu0gW"), -1);
+    assert_int_equal(first_kind("x\r\n------WebKitFormBoundary7MA4YWxkTrZu0gW\r\n"), -1);
+    assert_int_equal(first_kind("key -sk_live_51HxQ2eK9zVbT7uA8mN3pR6wY4"), TIDE_PII_APIKEY);
 }
 
 static void json_path_rules_beat_key_rules(void **state)
@@ -437,6 +494,7 @@ int main(void)
         cmocka_unit_test(one_person_one_pseudonym_in_every_encoding),
         cmocka_unit_test(audit_reads_pseudonyms_after_encoded_separators),
         cmocka_unit_test(json_member_names_lose_personal_data),
+        cmocka_unit_test(multipart_bodies_keep_their_structure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
