@@ -180,4 +180,15 @@ for f in nielsbasjes-logparser/hackers-access.log lnav/logfile_shop_access_log.0
   esac
 done
 pass "anonymizing real logs keeps user agents and page paths that hold nothing personal"
+
+# tide's audit passes what tide's anonymizer makes of every log here that
+# tide reads without being told its format
+n=0
+while read -r f; do
+  "$TIDE" capture log --key-file "$W/k" --max-bad 100% "$f" -o "$W/an.tide" >/dev/null 2>&1 || continue
+  "$TIDE" audit "$W/an.tide" >"$W/audit" 2>&1 || fail "${f#"$C"/}: audit of the anonymized capture: $(grep -E 'FINDING|tide' "$W/audit" | head -3)"
+  n=$((n + 1))
+done < <(find "$C" -type f ! -name SOURCES.md | sort)
+[ "$n" -ge 30 ] || fail "only $n logs audited"
+pass "the audit passes tide's anonymized capture of each of $n logs"
 finish
