@@ -1084,6 +1084,24 @@ static bool tmpl_placeholder(const struct tide_anon_policy *p, const char *path,
     return false;
 }
 
+void tide__path_personal(const struct tide_anon_policy *p, const char *s, size_t n,
+                         void (*fn)(void *u, const char *seg, size_t len), void *u)
+{
+    size_t i = 0, prev_s = 0, prev_n = 0;
+    int seg = 0;
+    while (i <= n) {
+        size_t e = i;
+        while (e < n && s[e] != '/')
+            e++;
+        if (e > i && ((prev_n && is_parent(p, s + prev_s, prev_n)) || tmpl_placeholder(p, s, n, seg)))
+            fn(u, s + i, e - i);
+        prev_s = i;
+        prev_n = e - i;
+        seg++;
+        i = e + 1;
+    }
+}
+
 static void path_collect(struct tide_anon *a, const char *s, size_t n)
 {
     size_t i = 0, prev_s = 0, prev_n = 0;

@@ -81,6 +81,10 @@ struct tide_str tide__pseudo_ip(struct tide__pseudo *ps, struct tide_str v, bool
 /* Keyed whole weeks (1..52) for --time-shift. */
 int tide__pseudo_weeks(struct tide__pseudo *ps);
 bool tide__is_pseudonym(const char *s, size_t n);
+/* Calls fn with each path segment the policy calls personal (after a
+ * person-like parent, or a template's placeholder). */
+void tide__path_personal(const struct tide_anon_policy *p, const char *s, size_t n,
+                         void (*fn)(void *u, const char *seg, size_t len), void *u);
 /* 8-4-4-4-12 hex digits */
 bool tide__is_uuid(const char *s, size_t n);
 

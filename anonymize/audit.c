@@ -37,6 +37,11 @@ struct tide_audit {
     uint64_t id_shaped;        /* id-shaped values under personal keys: pseudonyms keep that shape */
     uint64_t validators;       /* key-like entity tags in If-None-Match / If-Match / If-Range */
     bool in_validator;         /* scanning one of those headers now */
+    /* the record's values the policy calls personal (decoded), where an id's
+     * pseudonym (a UUID, a hex or mixed id, shape kept) looks like a key */
+    struct tide_buf pv;
+    size_t pv_off[64], pv_len[64];
+    int npv;
     bool ips_anonymized;
     struct tide_strmap quasi;
     struct tide_strmap clean; /* values that held nothing: traffic repeats them */
@@ -45,11 +50,36 @@ struct tide_audit {
     uint64_t hits; /* findings and informational hits so far */
 };
 
+/* Whether v lies within a value of this record that the policy calls personal. */
+static bool in_personal(const struct tide_audit *au, const char *v, size_t n)
+{
+    int i;
+    for (i = 0; i < au->npv; i++)
+        if (au->pv_len[i] >= n && memmem(au->pv.p + au->pv_off[i], au->pv_len[i], v, n))
+            return true;
+    return false;
+}
+
+static void add_pv(void *u, const char *s, size_t n)
+{
+    struct tide_audit *au = u;
+    if (n < 8 || au->npv == 64)
+        return; /* short ones are no key; past 64, a hit stays a finding */
+    au->pv_off[au->npv] = au->pv.len;
+    au->pv_len[au->npv] = n;
+    tide_buf_append(&au->pv, s, n);
+    au->npv++;
+}
+
 static void add_finding(struct tide_audit *au, const char *field, int kind, const char *v, size_t n)
 {
     size_t i;
     struct finding *f = NULL;
     au->hits++;
+    if ((kind == TIDE_PII_APIKEY || kind == TIDE_PII_HIGH_ENTROPY) && in_personal(au, v, n)) {
+        au->id_shaped++;
+        return;
+    }
     if (au->in_validator && (kind == TIDE_PII_APIKEY || kind == TIDE_PII_HIGH_ENTROPY)) {
         /* an entity tag is the server's hash of a resource, kept for 304s:
          * residual risk (a server may tag per user), not a finding */
@@ -204,7 +234,10 @@ static void pairs(struct tide_audit *au, const struct tide_anon_policy *p, const
             tide_buf_init(&d, 0);
             tide_percent_decode(&d, v, vn);
             personal_value(au, field, p, s + ks, (size_t)(eq - (s + ks)), d.p ? d.p : "", d.len);
-            high_entropy(au, field, d.p ? d.p : "", d.len);
+            /* a value under a personal key is judged there: an id's pseudonym
+             * keeps its shape, and some shapes look random ("name=914f105cd1ed2653.jpg") */
+            if (tide__policy_field(p, s + ks, (size_t)(eq - (s + ks))) != ACT_PSEUDONYMIZE)
+                high_entropy(au, field, d.p ? d.p : "", d.len);
             if (d.len > 1 && (d.p[0] == '{' || d.p[0] == '[')) {
                 cJSON *j = cJSON_ParseWithLength(d.p, d.len);
                 if (j)
@@ -217,6 +250,41 @@ static void pairs(struct tide_audit *au, const struct tide_anon_policy *p, const
     }
 }
 
+/* Pre-pass: the values under personal keys in k=v pairs, as written and decoded. */
+static void pv_pairs(struct tide_audit *au, const struct tide_anon_policy *p, const char *s, size_t n, char sep)
+{
+    size_t i = 0;
+    while (i < n) {
+        const char *e = memchr(s + i, sep, n - i), *eq;
+        size_t end = e ? (size_t)(e - s) : n, ks = i;
+        while (ks < end && s[ks] == ' ')
+            ks++;
+        eq = memchr(s + ks, '=', end - ks);
+        if (eq && tide__policy_field(p, s + ks, (size_t)(eq - (s + ks))) == ACT_PSEUDONYMIZE) {
+            struct tide_buf d;
+            size_t vn = end - (size_t)(eq + 1 - s);
+            tide_buf_init(&d, 0);
+            add_pv(au, eq + 1, vn);
+            if (tide_percent_decode(&d, eq + 1, vn))
+                add_pv(au, d.p, d.len);
+            tide_buf_free(&d);
+        }
+        i = end + 1;
+    }
+}
+
+static void pv_json(struct tide_audit *au, const struct tide_anon_policy *p, cJSON *node, bool personal)
+{
+    cJSON *c;
+    if (cJSON_IsObject(node) || cJSON_IsArray(node)) {
+        for (c = node->child; c; c = c->next)
+            pv_json(au, p, c,
+                    personal || (c->string && tide__policy_field(p, c->string, strlen(c->string)) == ACT_PSEUDONYMIZE));
+    } else if (personal && cJSON_IsString(node)) {
+        add_pv(au, node->valuestring, strlen(node->valuestring));
+    }
+}
+
 int tide_audit_create(struct tide_audit **out, bool ips_anonymized)
 {
     struct tide_audit *au = calloc(1, sizeof(*au));
@@ -225,6 +293,7 @@ int tide_audit_create(struct tide_audit **out, bool ips_anonymized)
     au->ips_anonymized = ips_anonymized;
     tide_strmap_init(&au->quasi, 5000000);
     tide_strmap_init(&au->clean, 0);
+    tide_buf_init(&au->pv, 0);
     *out = au;
     return 0;
 }
@@ -238,6 +307,23 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
     char field[80], q[512];
     struct tide_str ua = tide_record_header(r, "User-Agent");
     au->cur_rec = au->records++;
+    au->npv = 0;
+    tide_buf_reset(&au->pv);
+    if (p) {
+        tide__path_personal(p, r->path.p ? r->path.p : "", r->path.len, add_pv, au);
+        pv_pairs(au, p, r->query.p ? r->query.p : "", r->query.len, '&');
+        for (i = 0; i < r->n_headers; i++)
+            if (tide_str_is_eq_nocase_c(r->headers[i].name, "Cookie"))
+                pv_pairs(au, p, r->headers[i].value.p ? r->headers[i].value.p : "", r->headers[i].value.len, ';');
+        if (r->body.len && (r->body.p[0] == '{' || r->body.p[0] == '[')) {
+            cJSON *j = cJSON_ParseWithLength(r->body.p, r->body.len);
+            if (j)
+                pv_json(au, p, j, false);
+            cJSON_Delete(j);
+        } else if (r->body.len && memchr(r->body.p, '=', r->body.len)) {
+            pv_pairs(au, p, r->body.p, r->body.len, '&');
+        }
+    }
     scan(au, "path", r->path.p, r->path.len);
     scan(au, "query", r->query.p, r->query.len);
     pairs(au, p, "query", r->query.p ? r->query.p : "", r->query.len, '&');
@@ -348,5 +434,6 @@ void tide_audit_free(struct tide_audit *au)
     free(au->f);
     tide_strmap_free(&au->quasi);
     tide_strmap_free(&au->clean);
+    tide_buf_free(&au->pv);
     free(au);
 }

@@ -286,7 +286,16 @@ static void make(struct tide__pseudo *ps, int sh, struct tide_str v)
     case SH_DIGITS:
     case SH_CLASSES:
     case SH_PHONE:
-    case SH_SSN:
+    case SH_SSN: {
+        /* a hex id (a MongoDB ObjectId, a hash) stays hex: routes that
+         * check for one still match */
+        int letters = 26;
+        if (sh == SH_CLASSES) {
+            letters = 6;
+            for (i = 0; i < v.len && letters == 6; i++)
+                if (isalpha((unsigned char)v.p[i]) && !isxdigit((unsigned char)v.p[i]))
+                    letters = 26;
+        }
         for (i = 0; i < v.len; i++) {
             unsigned char c = (unsigned char)v.p[i];
             uint8_t r = i < 32 ? h[i] : h2[i % 32] ^ (uint8_t)(i * 131);
@@ -296,9 +305,9 @@ static void make(struct tide__pseudo *ps, int sh, struct tide_str v)
                     d = (char)('1' + r % 9); /* no new leading zero */
                 tide_buf_putc(b, d);
             } else if (c >= 'a' && c <= 'z') {
-                tide_buf_putc(b, (char)('a' + r % 26));
+                tide_buf_putc(b, (char)('a' + r % letters));
             } else if (c >= 'A' && c <= 'Z') {
-                tide_buf_putc(b, (char)('A' + r % 26));
+                tide_buf_putc(b, (char)('A' + r % letters));
             } else {
                 tide_buf_putc(b, (char)c);
             }
@@ -320,6 +329,7 @@ static void make(struct tide__pseudo *ps, int sh, struct tide_str v)
                 }
         }
         break;
+    }
     case SH_EMAIL: {
         char t[12] = {'p', '_'};
         b32(h, t + 2, 10);
