@@ -783,6 +783,141 @@ static void json_text(struct tide_anon *a, const char *s, size_t n, struct tide_
     cJSON_Delete(root);
 }
 
+/*
+ * Walks the members of a JSON text that does not parse as a whole (a body cut
+ * at --max-body, or malformed): each "key": value found by its tokens, with
+ * the key of the nearest enclosing member (a rule on "guardian" covers
+ * "guardian": {"name": ...}). A string value cut by the end runs to the end.
+ */
+void tide__json_members(const char *s, size_t n, void (*fn)(void *u, const struct tide__jm *m), void *u)
+{
+    struct {
+        const char *k;
+        size_t kl;
+    } st[32];
+    int depth = 0;
+    const char *lk = NULL; /* the last key seen whose value is not yet taken */
+    size_t lkl = 0, i = 0;
+    while (i < n) {
+        char c = s[i];
+        if (c == '"') {
+            size_t j = i + 1, k;
+            while (j < n && s[j] != '"')
+                j += s[j] == '\\' ? 2 : 1;
+            if (j > n)
+                j = n;
+            k = j + 1;
+            while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n'))
+                k++;
+            if (k < n && s[k] == ':') { /* a key */
+                lk = s + i + 1;
+                lkl = j - i - 1;
+                k++;
+                while (k < n && (s[k] == ' ' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n'))
+                    k++;
+                if (k < n && s[k] != '{' && s[k] != '[') {
+                    struct tide__jm m;
+                    m.key = lk;
+                    m.klen = lkl;
+                    m.parent = depth ? st[depth - 1].k : NULL;
+                    m.plen = depth ? st[depth - 1].kl : 0;
+                    if (s[k] == '"') {
+                        size_t e = k + 1;
+                        while (e < n && s[e] != '"')
+                            e += s[e] == '\\' ? 2 : 1;
+                        if (e > n)
+                            e = n;
+                        m.vs = k + 1;
+                        m.vl = e - k - 1;
+                        m.quoted = true;
+                        i = e + 1;
+                    } else {
+                        size_t e = k;
+                        while (e < n && !strchr(",}] \t\r\n", s[e]))
+                            e++;
+                        m.vs = k;
+                        m.vl = e - k;
+                        m.quoted = false;
+                        i = e;
+                    }
+                    lk = NULL;
+                    fn(u, &m);
+                    continue;
+                }
+                i = k;
+                continue;
+            }
+            i = j + 1; /* a string that is no key: an array's element */
+            continue;
+        }
+        if (c == '{' || c == '[') {
+            if (depth < 32) {
+                /* a member's container takes its key; an array's element its parent's */
+                st[depth].k = lk ? lk : depth ? st[depth - 1].k : NULL;
+                st[depth].kl = lk ? lkl : depth ? st[depth - 1].kl : 0;
+                depth++;
+            }
+            lk = NULL;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+        i++;
+    }
+}
+
+struct jm_out {
+    struct tide_anon *a;
+    const char *s;
+    struct tide_buf *o;
+    size_t at; /* written up to */
+};
+
+static void jm_member(void *u, const struct tide__jm *m)
+{
+    struct jm_out *j = u;
+    struct tide_anon *a = j->a;
+    struct tide_buf v;
+    int act = tide__policy_field(a->p, m->key, m->klen);
+    if (!act && m->parent)
+        act = tide__policy_field(a->p, m->parent, m->plen);
+    if (!act)
+        act = a->p->json_default;
+    /* what lies between members (keys, punctuation, an array's strings) is text */
+    text_scan(a, j->s + j->at, m->vs - j->at, j->o, "json body", 0);
+    tide_buf_init(&v, 0);
+    if (!m->quoted && act == ACT_SECRET)
+        act = ACT_PSEUDONYMIZE; /* a number stays a number */
+    if (!m->quoted && act != ACT_DROP && act != ACT_PSEUDONYMIZE) {
+        tide_buf_append(&v, j->s + m->vs, m->vl); /* a number, true, false, null */
+    } else if (!apply(a, act, j->s + m->vs, m->vl, &v, "json body")) {
+        if (!m->quoted)
+            tide_buf_putc(&v, '0'); /* dropped: the member stays, its value goes */
+    }
+    tide_buf_append(j->o, v.p ? v.p : "", v.len);
+    tide_buf_free(&v);
+    j->at = m->vs + m->vl;
+}
+
+/* Pre-pass: the personal values of a JSON text that does not parse. */
+static void jm_collect(void *u, const struct tide__jm *m)
+{
+    struct jm_out *j = u;
+    int act = tide__policy_field(j->a->p, m->key, m->klen);
+    if (!act && m->parent)
+        act = tide__policy_field(j->a->p, m->parent, m->plen);
+    if (act == ACT_PSEUDONYMIZE && m->vl && !tide_is_ip(j->s + m->vs, m->vl))
+        remember(j->a, j->s + m->vs, m->vl, personal(j->a, j->s + m->vs, m->vl));
+}
+
+/* A JSON body that does not parse (cut at --max-body): member by member as
+ * far as its tokens go, each value by its key's rule; the rest as text. */
+static void json_broken(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o)
+{
+    struct jm_out j = {a, s, o, 0};
+    tide__json_members(s, n, jm_member, &j);
+    text_scan(a, s + j.at, n - j.at, o, "json body", 0);
+}
+
 /* ---- query strings and forms ------------------------------------------------------------ */
 
 /* Pre-pass: personal values in k=v&... */
@@ -1627,8 +1762,12 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         multipart(a, in->body.p, in->body.len, mp, NULL, true);
     if (json_body && in->body.len <= a->p->max_body) {
         cJSON *j = cJSON_ParseWithLength(in->body.p, in->body.len);
-        if (j)
+        if (j) {
             json_collect(a, j, ACT_NONE);
+        } else {
+            struct jm_out jo = {a, in->body.p, NULL, 0};
+            tide__json_members(in->body.p, in->body.len, jm_collect, &jo);
+        }
         cJSON_Delete(j);
     }
 
@@ -1703,8 +1842,11 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
             out->flags |= TIDE_REC_BODY_TRUNCATED;
         } else {
             bool changed = false;
-            if (json_body)
+            if (json_body) {
                 json_text(a, body.p, body.len, &o, "json body", ACT_NONE, &changed);
+                if (o.len == 0 && body.len && (body.p[0] == '{' || body.p[0] == '['))
+                    json_broken(a, body.p, body.len, &o);
+            }
             if (o.len == 0) {
                 if (form_body) {
                     struct tide_str q = query_rewrite(a, body.p, body.len, a->p->form_default, "form body");

@@ -85,6 +85,17 @@ bool tide__is_pseudonym(const char *s, size_t n);
  * person-like parent, or a template's placeholder). */
 void tide__path_personal(const struct tide_anon_policy *p, const char *s, size_t n,
                          void (*fn)(void *u, const char *seg, size_t len), void *u);
+/* A member of a JSON text found by its tokens: the key (inside its quotes),
+ * the key of the nearest enclosing member (or NULL), the value's span in the
+ * text (inside its quotes if quoted). */
+struct tide__jm {
+    const char *key, *parent;
+    size_t klen, plen, vs, vl;
+    bool quoted;
+};
+/* Calls fn for each member of a JSON text that need not parse as a whole (a
+ * body cut at --max-body); a string cut by the end runs to the end. */
+void tide__json_members(const char *s, size_t n, void (*fn)(void *u, const struct tide__jm *m), void *u);
 /* 8-4-4-4-12 hex digits */
 bool tide__is_uuid(const char *s, size_t n);
 

@@ -250,6 +250,31 @@ static void pairs(struct tide_audit *au, const struct tide_anon_policy *p, const
     }
 }
 
+/* A JSON body that does not parse (cut at --max-body): its members as far
+ * as its tokens go. */
+struct jm_ctx {
+    struct tide_audit *au;
+    const struct tide_anon_policy *p;
+    const char *s;
+    bool collect;
+};
+
+static void jm_member(void *u, const struct tide__jm *m)
+{
+    struct jm_ctx *c = u;
+    bool own = tide__policy_field(c->p, m->key, m->klen) == ACT_PSEUDONYMIZE;
+    const char *k = own || !m->parent ? m->key : m->parent;
+    size_t kl = own || !m->parent ? m->klen : m->plen;
+    if (!m->quoted)
+        return;
+    if (c->collect) {
+        if (tide__policy_field(c->p, k, kl) == ACT_PSEUDONYMIZE)
+            add_pv(c->au, c->s + m->vs, m->vl);
+    } else {
+        personal_value(c->au, "json body", c->p, k, kl, c->s + m->vs, m->vl);
+    }
+}
+
 /* Pre-pass: the values under personal keys in k=v pairs, as written and decoded. */
 static void pv_pairs(struct tide_audit *au, const struct tide_anon_policy *p, const char *s, size_t n, char sep)
 {
@@ -317,8 +342,11 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
                 pv_pairs(au, p, r->headers[i].value.p ? r->headers[i].value.p : "", r->headers[i].value.len, ';');
         if (r->body.len && (r->body.p[0] == '{' || r->body.p[0] == '[')) {
             cJSON *j = cJSON_ParseWithLength(r->body.p, r->body.len);
+            struct jm_ctx c = {au, p, r->body.p, true};
             if (j)
                 pv_json(au, p, j, false);
+            else
+                tide__json_members(r->body.p, r->body.len, jm_member, &c);
             cJSON_Delete(j);
         } else if (r->body.len && memchr(r->body.p, '=', r->body.len)) {
             pv_pairs(au, p, r->body.p, r->body.len, '&');
@@ -349,8 +377,11 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
         scan(au, "body", r->body.p, r->body.len);
         if (r->body.p[0] == '{' || r->body.p[0] == '[') {
             cJSON *j = cJSON_ParseWithLength(r->body.p, r->body.len);
+            struct jm_ctx c = {au, p, r->body.p, false};
             if (j)
                 json_walk(au, p, j, NULL);
+            else
+                tide__json_members(r->body.p, r->body.len, jm_member, &c);
             cJSON_Delete(j);
         } else if (memchr(r->body.p, '=', r->body.len)) {
             pairs(au, p, "form body", r->body.p, r->body.len, '&');

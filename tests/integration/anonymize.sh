@@ -213,6 +213,33 @@ grep -q -e S-99812 -e 2345678 -e 078051120 "$W/enc.txt" && fail "id, phone or ss
 "$TIDE" audit --json "$W/enc.tide" | jq -e '.residual_risk.id_shaped_personal_values == 1' >/dev/null || fail "id-shaped values not counted"
 pass "an email in capitals, encoded in a path, twice in a query value or as a query key: one pseudonym; encoded as the value was; audit PASS"
 
+# a JSON body cut short (at capture's --max-body, or by the application's
+# log) does not parse: its members are still found by their tokens and each
+# value treated by its key (the whole body was scanned as text: names, ids
+# and passwords under their keys stayed, and the audit passed it). Every cut
+# of one body, none keeps a planted value; the audit finds the raw ones
+python3 - "$W/cut.jsonl" <<'PY'
+import base64, json, sys
+full = json.dumps({"student": {"name": "Maria Garcia", "student_id": "S-48213907", "email": "maria.garcia@school.edu"},
+                   "guardian": {"name": "Jose Garcia", "phone": "(617) 234-5678"}, "password": "hunter2-horse",
+                   "tags": ["a", "maria.garcia@school.edu"], "essay": "Hi, I am Maria Garcia \"the\" writer, born 2010-05-17."})
+with open(sys.argv[1], "w") as f:
+    for i in range(1, len(full)):
+        f.write(json.dumps({"ts": "2026-11-20T10:00:00Z", "method": "POST", "path": "/api/essays",
+                            "headers": [["Content-Type", "application/json"]],
+                            "body": base64.b64encode(full[:i].encode()).decode(), "source": "cut:%d" % i}) + "\n")
+PY
+"$TIDE" import --key-file "$W/k1" "$W/cut.jsonl" -o "$W/cut.tide" 2>/dev/null || fail "import of cut bodies"
+"$TIDE" cat "$W/cut.tide" | jq -r '.body | @base64d' >"$W/cut.out"
+[ "$(wc -l <"$W/cut.out")" -ge 290 ] || fail "cut bodies: $(wc -l <"$W/cut.out") lines"
+for v in Maria Garcia 48213907 maria.garcia Jose 234-5678 hunter2 2010-05-17; do
+  grep -qF -- "$v" "$W/cut.out" && fail "a cut JSON body kept '$v': $(grep -F -- "$v" "$W/cut.out" | head -1)"
+done
+"$TIDE" audit "$W/cut.tide" >/dev/null || fail "audit of the anonymized cut bodies: $("$TIDE" audit "$W/cut.tide" | grep FINDING)"
+"$TIDE" import --raw "$W/cut.jsonl" -o "$W/cutraw.tide" 2>/dev/null
+"$TIDE" audit "$W/cutraw.tide" | grep -q "FINDING personal_field in json body" || fail "the audit does not see names in cut raw bodies"
+pass "a JSON body cut short: each value still treated by its key (301 cuts); the audit reads cut bodies too"
+
 # same key: same pseudonyms across runs and across files; another key: different
 "$TIDE" import --key-file "$W/k1" "$W/all.jsonl" -o "$W/anon2.tide" 2>/dev/null
 "$TIDE" cat "$W/anon2.tide" >"$W/anon2.jsonl"

@@ -481,6 +481,39 @@ static void audit_passes_the_anonymizers_id_pseudonyms(void **state)
     tide_anon_policy_free(p);
 }
 
+struct jm_seen {
+    const char *text;
+    char out[512];
+};
+
+static void jm_note(void *u, const struct tide__jm *m)
+{
+    struct jm_seen *j = u;
+    size_t l = strlen(j->out);
+    snprintf(j->out + l, sizeof(j->out) - l, "%.*s<%.*s>=%s%.*s;", (int)m->klen, m->key, (int)m->plen,
+             m->parent ? m->parent : "", m->quoted ? "q:" : "", (int)m->vl, j->text + m->vs);
+}
+
+/* The members of JSON that does not parse, by its tokens: keys, the
+ * enclosing member's key, values (escaped quotes inside, cut by the end). */
+static void json_members_of_a_cut_body(void **state)
+{
+    struct jm_seen j;
+    (void)state;
+    j.text = "{\"a\":1,\"g\":{\"name\":\"J \\\"x\\\" D\",\"l\":[{\"p\":\"1\"},\"s\"]},\"e\":\"cut her";
+    j.out[0] = 0;
+    tide__json_members(j.text, strlen(j.text), jm_note, &j);
+    assert_string_equal(j.out, "a<>=1;name<g>=q:J \\\"x\\\" D;p<l>=q:1;e<>=q:cut her;");
+    j.text = "[{\"k\":tr";
+    j.out[0] = 0;
+    tide__json_members(j.text, strlen(j.text), jm_note, &j);
+    assert_string_equal(j.out, "k<>=tr;");
+    j.text = "{\"ke";
+    j.out[0] = 0;
+    tide__json_members(j.text, strlen(j.text), jm_note, &j);
+    assert_string_equal(j.out, "");
+}
+
 /* The audit reads "contact+p_...@example.invalid" (a query's encoded space)
  * and "%22p_...@example.invalid" (JSON in a query value) as the pseudonym
  * they end in, not as one longer address; a real address still is one. */
@@ -551,6 +584,7 @@ int main(void)
         cmocka_unit_test(json_member_names_lose_personal_data),
         cmocka_unit_test(multipart_bodies_keep_their_structure),
         cmocka_unit_test(audit_passes_the_anonymizers_id_pseudonyms),
+        cmocka_unit_test(json_members_of_a_cut_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
