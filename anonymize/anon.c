@@ -328,6 +328,10 @@ static void remember(struct tide_anon *a, const char *s, size_t n, struct tide_s
 
 static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
                       const char *field, int depth);
+static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
+                        const char *field, int depth, bool json);
+static void json_broken(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o, const char *field,
+                        int depth);
 
 static bool word_char(char c) { return isalnum((unsigned char)c) || c == '\'' || c == '-'; }
 
@@ -450,11 +454,21 @@ static void json_text(struct tide_anon *a, const char *s, size_t n, struct tide_
 static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
                       const char *field, int depth)
 {
+    text_scan_j(a, s, n, o, field, depth, true);
+}
+
+/* json: text that looks like JSON is read as JSON (whole, or member by
+ * member if it does not parse); false for the text between such members. */
+static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
+                        const char *field, int depth, bool json)
+{
     struct tide_pii_hit hits[TIDE__MAX_HITS];
     size_t nh, i, at = 0, start = o->len;
-    if (n > 1 && depth < 3 && (s[0] == '{' || s[0] == '[')) {
+    if (json && n > 1 && depth < 3 && (s[0] == '{' || s[0] == '[')) {
         bool changed = false;
         json_text(a, s, n, o, field, ACT_NONE, &changed);
+        if (o->len == start)
+            json_broken(a, s, n, o, field, depth); /* JSON in a query value, cut with the URL */
         if (o->len > start)
             return;
     }
@@ -870,6 +884,8 @@ struct jm_out {
     const char *s;
     struct tide_buf *o;
     size_t at; /* written up to */
+    const char *field;
+    int depth;
 };
 
 static void jm_member(void *u, const struct tide__jm *m)
@@ -883,13 +899,13 @@ static void jm_member(void *u, const struct tide__jm *m)
     if (!act)
         act = a->p->json_default;
     /* what lies between members (keys, punctuation, an array's strings) is text */
-    text_scan(a, j->s + j->at, m->vs - j->at, j->o, "json body", 0);
+    text_scan_j(a, j->s + j->at, m->vs - j->at, j->o, j->field, j->depth, false);
     tide_buf_init(&v, 0);
     if (!m->quoted && act == ACT_SECRET)
         act = ACT_PSEUDONYMIZE; /* a number stays a number */
     if (!m->quoted && act != ACT_DROP && act != ACT_PSEUDONYMIZE) {
         tide_buf_append(&v, j->s + m->vs, m->vl); /* a number, true, false, null */
-    } else if (!apply(a, act, j->s + m->vs, m->vl, &v, "json body")) {
+    } else if (!apply(a, act, j->s + m->vs, m->vl, &v, j->field)) {
         if (!m->quoted)
             tide_buf_putc(&v, '0'); /* dropped: the member stays, its value goes */
     }
@@ -911,11 +927,12 @@ static void jm_collect(void *u, const struct tide__jm *m)
 
 /* A JSON body that does not parse (cut at --max-body): member by member as
  * far as its tokens go, each value by its key's rule; the rest as text. */
-static void json_broken(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o)
+static void json_broken(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o, const char *field,
+                        int depth)
 {
-    struct jm_out j = {a, s, o, 0};
+    struct jm_out j = {a, s, o, 0, field, depth};
     tide__json_members(s, n, jm_member, &j);
-    text_scan(a, s + j.at, n - j.at, o, "json body", 0);
+    text_scan_j(a, s + j.at, n - j.at, o, field, depth, false);
 }
 
 /* ---- query strings and forms ------------------------------------------------------------ */
@@ -1765,7 +1782,7 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         if (j) {
             json_collect(a, j, ACT_NONE);
         } else {
-            struct jm_out jo = {a, in->body.p, NULL, 0};
+            struct jm_out jo = {a, in->body.p, NULL, 0, "json body", 0};
             tide__json_members(in->body.p, in->body.len, jm_collect, &jo);
         }
         cJSON_Delete(j);
@@ -1845,7 +1862,7 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
             if (json_body) {
                 json_text(a, body.p, body.len, &o, "json body", ACT_NONE, &changed);
                 if (o.len == 0 && body.len && (body.p[0] == '{' || body.p[0] == '['))
-                    json_broken(a, body.p, body.len, &o);
+                    json_broken(a, body.p, body.len, &o, "json body", 0);
             }
             if (o.len == 0) {
                 if (form_body) {

@@ -217,6 +217,32 @@ static void json_walk(struct tide_audit *au, const struct tide_anon_policy *p, c
     }
 }
 
+/* A JSON body that does not parse (cut at --max-body): its members as far
+ * as its tokens go. */
+struct jm_ctx {
+    struct tide_audit *au;
+    const struct tide_anon_policy *p;
+    const char *s;
+    bool collect;
+    const char *field;
+};
+
+static void jm_member(void *u, const struct tide__jm *m)
+{
+    struct jm_ctx *c = u;
+    bool own = tide__policy_field(c->p, m->key, m->klen) == ACT_PSEUDONYMIZE;
+    const char *k = own || !m->parent ? m->key : m->parent;
+    size_t kl = own || !m->parent ? m->klen : m->plen;
+    if (!m->quoted)
+        return;
+    if (c->collect) {
+        if (tide__policy_field(c->p, k, kl) == ACT_PSEUDONYMIZE)
+            add_pv(c->au, c->s + m->vs, m->vl);
+    } else {
+        personal_value(c->au, c->field, c->p, k, kl, c->s + m->vs, m->vl);
+    }
+}
+
 static void pairs(struct tide_audit *au, const struct tide_anon_policy *p, const char *field,
                   const char *s, size_t n, char sep)
 {
@@ -240,38 +266,16 @@ static void pairs(struct tide_audit *au, const struct tide_anon_policy *p, const
                 high_entropy(au, field, d.p ? d.p : "", d.len);
             if (d.len > 1 && (d.p[0] == '{' || d.p[0] == '[')) {
                 cJSON *j = cJSON_ParseWithLength(d.p, d.len);
+                struct jm_ctx c = {au, p, d.p, false, field};
                 if (j)
                     json_walk(au, p, j, NULL);
+                else /* cut with the URL */
+                    tide__json_members(d.p, d.len, jm_member, &c);
                 cJSON_Delete(j);
             }
             tide_buf_free(&d);
         }
         i = end + 1;
-    }
-}
-
-/* A JSON body that does not parse (cut at --max-body): its members as far
- * as its tokens go. */
-struct jm_ctx {
-    struct tide_audit *au;
-    const struct tide_anon_policy *p;
-    const char *s;
-    bool collect;
-};
-
-static void jm_member(void *u, const struct tide__jm *m)
-{
-    struct jm_ctx *c = u;
-    bool own = tide__policy_field(c->p, m->key, m->klen) == ACT_PSEUDONYMIZE;
-    const char *k = own || !m->parent ? m->key : m->parent;
-    size_t kl = own || !m->parent ? m->klen : m->plen;
-    if (!m->quoted)
-        return;
-    if (c->collect) {
-        if (tide__policy_field(c->p, k, kl) == ACT_PSEUDONYMIZE)
-            add_pv(c->au, c->s + m->vs, m->vl);
-    } else {
-        personal_value(c->au, "json body", c->p, k, kl, c->s + m->vs, m->vl);
     }
 }
 
@@ -342,7 +346,7 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
                 pv_pairs(au, p, r->headers[i].value.p ? r->headers[i].value.p : "", r->headers[i].value.len, ';');
         if (r->body.len && (r->body.p[0] == '{' || r->body.p[0] == '[')) {
             cJSON *j = cJSON_ParseWithLength(r->body.p, r->body.len);
-            struct jm_ctx c = {au, p, r->body.p, true};
+            struct jm_ctx c = {au, p, r->body.p, true, "json body"};
             if (j)
                 pv_json(au, p, j, false);
             else
@@ -377,7 +381,7 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
         scan(au, "body", r->body.p, r->body.len);
         if (r->body.p[0] == '{' || r->body.p[0] == '[') {
             cJSON *j = cJSON_ParseWithLength(r->body.p, r->body.len);
-            struct jm_ctx c = {au, p, r->body.p, false};
+            struct jm_ctx c = {au, p, r->body.p, false, "json body"};
             if (j)
                 json_walk(au, p, j, NULL);
             else

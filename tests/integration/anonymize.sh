@@ -193,7 +193,8 @@ printf '%s\n' '{"ts":"2026-11-20T10:00:00Z","method":"GET","path":"/search","que
   '{"ts":"2026-11-20T10:00:04Z","method":"GET","path":"/api/x","query":"f=%7B%22email%22%3A%22maria.lopez%40gmail.com%22%7D"}' \
   '{"ts":"2026-11-20T10:00:05Z","method":"GET","path":"/files/essay%20by%20maria.lopez%40gmail.com/c++","query":""}' \
   '{"ts":"2026-11-20T10:00:06Z","method":"GET","path":"/p","query":"student_id=S-99812&m=(617)2345678&t=my%20ssn%20is%20078051120"}' \
-  '{"ts":"2026-11-20T10:00:07Z","method":"GET","path":"/verify","query":"maria.lopez@gmail.com&x=1"}' >"$W/enc.jsonl"
+  '{"ts":"2026-11-20T10:00:07Z","method":"GET","path":"/verify","query":"maria.lopez@gmail.com&x=1"}' \
+  '{"ts":"2026-11-20T10:00:08Z","method":"GET","path":"/f","query":"f=%7B%22student_name%22%3A%22Maria%20Lopez%22%2C%22dob%22%3A%222010-05-17%22%2C%22pa"}' >"$W/enc.jsonl"
 "$TIDE" import --key-file "$W/k1" "$W/enc.jsonl" -o "$W/enc.tide" 2>/dev/null || fail "import of encoded emails"
 "$TIDE" cat "$W/enc.tide" | jq -r '.path + "?" + .query' >"$W/enc.txt"
 pe=$(sed -n '1s/.*q=//p' "$W/enc.txt")
@@ -207,6 +208,8 @@ pe40=${pe/@/%40} # written as the value was: '@' as %40
 case "$(sed -n 7p "$W/enc.txt")" in "/p?student_id="[A-Z]-[0-9][0-9][0-9][0-9][0-9]"&m=("*")"*"&t=my%20ssn%20is%209"*) ;;
   *) fail "class-shaped id, phone, ssn in words: $(sed -n 7p "$W/enc.txt")" ;; esac
 [ "$(sed -n 8p "$W/enc.txt")" = "/verify?$pe&x=1" ] || fail "an email as a query key: $(sed -n 8p "$W/enc.txt")"
+case "$(sed -n 9p "$W/enc.txt")" in "/f?f=%7B%22student_name%22%3A%22p_"*"%22%2C%22dob%22%3A%222010-01-01%22%2C%22pa") ;;
+  *) fail "JSON in a query value, cut with the URL: $(sed -n 9p "$W/enc.txt")" ;; esac
 grep -q -e S-99812 -e 2345678 -e 078051120 "$W/enc.txt" && fail "id, phone or ssn kept: $(sed -n 7p "$W/enc.txt")"
 "$TIDE" audit "$W/enc.tide" >"$W/enc.audit" || fail "audit of encoded emails: $(cat "$W/enc.audit")"
 # the id's pseudonym keeps its shape: not a finding, said as residual risk
@@ -238,7 +241,9 @@ done
 "$TIDE" audit "$W/cut.tide" >/dev/null || fail "audit of the anonymized cut bodies: $("$TIDE" audit "$W/cut.tide" | grep FINDING)"
 "$TIDE" import --raw "$W/cut.jsonl" -o "$W/cutraw.tide" 2>/dev/null
 "$TIDE" audit "$W/cutraw.tide" | grep -q "FINDING personal_field in json body" || fail "the audit does not see names in cut raw bodies"
-pass "a JSON body cut short: each value still treated by its key (301 cuts); the audit reads cut bodies too"
+sed -n 9p "$W/enc.jsonl" | "$TIDE" import --raw - -o "$W/cutq.tide" 2>/dev/null
+"$TIDE" audit "$W/cutq.tide" | grep -q "FINDING personal_field in query" || fail "the audit does not see a name in cut JSON in a query"
+pass "a JSON body cut short (301 cuts), or JSON in a query value cut with the URL: each value still treated by its key; the audit reads them too"
 
 # same key: same pseudonyms across runs and across files; another key: different
 "$TIDE" import --key-file "$W/k1" "$W/all.jsonl" -o "$W/anon2.tide" 2>/dev/null
