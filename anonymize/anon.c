@@ -1409,27 +1409,70 @@ static struct tide_str cookies(struct tide_anon *a, struct tide_str v)
 }
 
 /* A URL header (Referer, Origin): its path and query by the same rules. */
+/*
+ * A URL in a header (Referer, Origin), by parts: the user in the authority
+ * pseudonymized and a password there dropped ("https://jane:pw@host/" ->
+ * "https://p_...@host/"); the path as a request's; the query and a fragment
+ * by their keys' rules (an OAuth callback's "#access_token=..." is a secret
+ * like "?access_token=..."), a fragment without keys scanned as text.
+ */
 static struct tide_str url_rewrite(struct tide_anon *a, struct tide_str v)
 {
-    const char *scheme = memmem(v.p, v.len, "://", 3), *q;
-    size_t ps = 0, qs;
+    const char *scheme = memmem(v.p, v.len, "://", 3), *q, *h;
+    size_t ps = 0, qs, hs, as = 0, ae = 0;
     struct tide_buf o;
-    struct tide_str path, query, r;
+    struct tide_str path, query, frag, r;
+    h = memchr(v.p, '#', v.len);
+    hs = h ? (size_t)(h - v.p) : v.len;
     if (scheme) {
-        const char *sl = memchr(scheme + 3, '/', v.len - (size_t)(scheme + 3 - v.p));
-        ps = sl ? (size_t)(sl - v.p) : v.len;
+        as = (size_t)(scheme + 3 - v.p);
+        for (ae = as; ae < hs && v.p[ae] != '/' && v.p[ae] != '?'; ae++)
+            ;
+        ps = ae;
     }
-    q = memchr(v.p + ps, '?', v.len - ps);
-    qs = q ? (size_t)(q - v.p) : v.len;
+    q = memchr(v.p + ps, '?', hs - ps);
+    qs = q ? (size_t)(q - v.p) : hs;
     path = path_rewrite(a, v.p + ps, qs - ps);
-    query = q ? query_rewrite(a, q + 1, v.len - qs - 1, a->p->query_default, "referer query")
+    query = q ? query_rewrite(a, q + 1, hs - qs - 1, a->p->query_default, "referer query")
               : tide_str_make("", 0);
+    frag = tide_str_make("", 0);
+    if (h && memchr(h + 1, '=', v.len - hs - 1)) {
+        frag = query_rewrite(a, h + 1, v.len - hs - 1, a->p->query_default, "referer fragment");
+    } else if (h) {
+        struct tide_buf f;
+        tide_buf_init(&f, 0);
+        scan_value(a, h + 1, v.len - hs - 1, &f, "referer fragment");
+        frag = adup(a, f.p ? f.p : "", f.len);
+        tide_buf_free(&f);
+    }
     tide_buf_init(&o, 0);
-    tide_buf_append(&o, v.p, ps);
+    {
+        const char *at = ae > as ? memrchr(v.p + as, '@', ae - as) : NULL;
+        if (at) {
+            const char *colon = memchr(v.p + as, ':', (size_t)(at - (v.p + as)));
+            size_t ul = (size_t)((colon ? colon : at) - (v.p + as));
+            tide_buf_append(&o, v.p, as);
+            if (ul) {
+                /* a name's pseudonym: an email's would put a second '@' here */
+                struct tide_str u = pseudo(a, SH_NAME, v.p + as, ul);
+                tide_buf_append(&o, u.p, u.len);
+                count(a, "referer user", "pseudonymized");
+            }
+            if (colon)
+                count(a, "referer password", "dropped");
+            tide_buf_append(&o, at, ps - (size_t)(at - v.p));
+        } else {
+            tide_buf_append(&o, v.p, ps);
+        }
+    }
     tide_buf_append(&o, path.p, path.len);
     if (q) {
         tide_buf_putc(&o, '?');
         tide_buf_append(&o, query.p, query.len);
+    }
+    if (h) {
+        tide_buf_putc(&o, '#');
+        tide_buf_append(&o, frag.p, frag.len);
     }
     r = adup(a, o.p ? o.p : "", o.len);
     tide_buf_free(&o);

@@ -481,6 +481,55 @@ static void audit_passes_the_anonymizers_id_pseudonyms(void **state)
     tide_anon_policy_free(p);
 }
 
+static void anon_referer(struct tide_anon *a, const char *ref, char *out)
+{
+    struct tide_record r, o;
+    struct tide_err err;
+    struct tide_header h = {{"Referer", 7}, {ref, strlen(ref)}};
+    memset(&r, 0, sizeof(r));
+    r.path = tide_str_c("/x");
+    r.headers = &h;
+    r.n_headers = 1;
+    assert_int_equal(tide_anon_record(a, &r, &o, &err), 0);
+    assert_int_equal(o.n_headers, 1);
+    snprintf(out, 512, "%.*s", (int)o.headers[0].value.len, o.headers[0].value.p);
+}
+
+/* A Referer by parts: a user and password in the authority (kept whole
+ * before), a fragment's keys (an OAuth callback's #access_token), and the
+ * fragment itself kept (it was lost after a query). */
+static void referer_urls_by_parts(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_anon_opts o;
+    struct tide_err err;
+    char out[512];
+    (void)state;
+    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
+                                            strlen(tide_anon_default_policy()), "d", &err), 0);
+    memset(&o, 0, sizeof(o));
+    memcpy(o.key, KEY1, sizeof(KEY1));
+    o.ip_mode = -1;
+    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    anon_referer(a, "https://jane.doe:s3cretPass@mail.example.com/inbox?x=1", out);
+    assert_true(strncmp(out, "https://p_", 10) == 0);
+    assert_non_null(strstr(out, "@mail.example.com/inbox?x=1"));
+    assert_null(strstr(out, "jane"));
+    assert_null(strstr(out, "s3cret"));
+    anon_referer(a, "https://app.example.edu/cb#access_token=ya29.a0AfH6SMBx3kP9qLm2nR7tV8wZ&expires_in=3599", out);
+    assert_true(strncmp(out, "https://app.example.edu/cb#access_token=t_", 42) == 0);
+    assert_non_null(strstr(out, "&expires_in=3599"));
+    assert_null(strstr(out, "ya29"));
+    anon_referer(a, "https://learn.example.edu/reset?email=jane%40x.edu#top", out);
+    assert_true(strncmp(out, "https://learn.example.edu/reset?email=p_", 40) == 0);
+    assert_non_null(strstr(out, "%40example.invalid#top"));
+    anon_referer(a, "https://host.example.com:8443/a?b=c#d", out);
+    assert_string_equal(out, "https://host.example.com:8443/a?b=c#d");
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
 struct jm_seen {
     const char *text;
     char out[512];
@@ -585,6 +634,7 @@ int main(void)
         cmocka_unit_test(multipart_bodies_keep_their_structure),
         cmocka_unit_test(audit_passes_the_anonymizers_id_pseudonyms),
         cmocka_unit_test(json_members_of_a_cut_body),
+        cmocka_unit_test(referer_urls_by_parts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
