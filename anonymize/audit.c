@@ -262,8 +262,21 @@ static void pairs(struct tide_audit *au, const struct tide_anon_policy *p, const
             personal_value(au, field, p, s + ks, (size_t)(eq - (s + ks)), d.p ? d.p : "", d.len);
             /* a value under a personal key is judged there: an id's pseudonym
              * keeps its shape, and some shapes look random ("name=914f105cd1ed2653.jpg") */
-            if (tide__policy_field(p, s + ks, (size_t)(eq - (s + ks))) != ACT_PSEUDONYMIZE)
+            if (tide__policy_field(p, s + ks, (size_t)(eq - (s + ks))) != ACT_PSEUDONYMIZE) {
+                /* judged as it reads: "contact%20p_...%40example.invalid" (encoded twice) is text */
+                struct tide_buf d2;
+                int k;
+                tide_buf_init(&d2, 0);
+                for (k = 0; k < 2 && d.len && memchr(d.p, '%', d.len); k++) {
+                    tide_buf_reset(&d2);
+                    if (!tide_percent_decode(&d2, d.p, d.len))
+                        break;
+                    tide_buf_reset(&d);
+                    tide_buf_append(&d, d2.p, d2.len);
+                }
+                tide_buf_free(&d2);
                 high_entropy(au, field, d.p ? d.p : "", d.len);
+            }
             if (d.len > 1 && (d.p[0] == '{' || d.p[0] == '[')) {
                 cJSON *j = cJSON_ParseWithLength(d.p, d.len);
                 struct jm_ctx c = {au, p, d.p, false, field};
