@@ -26,7 +26,7 @@ out = []
 for i in range(N):
     p = person()
     planted.update([p["email"], p["ssn"], p["phone"]])
-    where = rnd.randint(0, 9)
+    where = rnd.randint(0, 14)
     q, path, headers, body, ctype = "page=%d" % rnd.randint(1, 9), "/api/essays", [["Host", "learn.example.edu"]], None, None
     v = rnd.choice([p["email"], p["phone"], p["ssn"], "contact " + p["email"], p["email"].upper()])
     planted.add(v)
@@ -41,6 +41,11 @@ for i in range(N):
         body, ctype = b[:rnd.randint(len(b) // 2, len(b))], "application/json"
     elif where == 7: q += "&f=" + up.quote(json.dumps({"email": p["email"], "phone": p["phone"]}))
     elif where == 8: headers.append(["Cookie", "sid=abc%d; prefs=%s" % (i, up.quote(json.dumps({"email": p["email"]})))])
+    elif where == 10: q += "&" + up.quote(p["email"]) + "=1"  # an email as a query key
+    elif where == 11: body, ctype = json.dumps({"grades": {p["email"]: rnd.randint(50, 100)}}), "application/json"
+    elif where == 12: headers.append(["Referer", "https://%s:pw%d@mail.example.com/inbox" % (up.quote(p["email"]), i)])
+    elif where == 13: headers.append(["Authorization", "Basic " + base64.b64encode(("%s:pw%d" % (p["email"], i)).encode()).decode()])
+    elif where == 14: headers.append(["X-Forwarded-For", "%d.%d.%d.%d, 10.0.0.1" % (rnd.randint(1, 223), rnd.randint(0, 255), rnd.randint(0, 255), rnd.randint(1, 254))])
     else:
         B = "----b%d" % i
         body = "--%s\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n%s\r\n--%s\r\nContent-Disposition: form-data; name=\"essay\"\r\n\r\nby %s\r\n--%s--\r\n" % (B, p["email"], B, v, B)
