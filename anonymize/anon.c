@@ -1354,14 +1354,26 @@ static struct tide_str ip_list(struct tide_anon *a, struct tide_str v, const cha
         while (j < v.len && (isxdigit((unsigned char)v.p[j]) || v.p[j] == '.' || v.p[j] == ':'))
             j++;
         if (j > i) {
-            struct tide_str x = tide_str_make(v.p + i, j - i);
+            struct tide_str x = tide_str_make(v.p + i, j - i), port = tide_str_make("", 0);
             struct tide_str ps = tide__pseudo_ip(a->ps, x, &ch);
+            const char *c = memrchr(x.p, ':', x.len);
+            const char *d = c ? c + 1 : NULL;
+            while (d && d < x.p + x.len && isdigit((unsigned char)*d))
+                d++;
+            if (!ch && c && c > x.p && memchr(x.p, '.', (size_t)(c - x.p)) && d == x.p + x.len) {
+                /* an IPv4 address with its port (Azure's X-Forwarded-For,
+                 * Forwarded: for="192.0.2.7:4711"): the port stays */
+                port = tide_str_make(c, (size_t)(x.p + x.len - c));
+                x.len = (size_t)(c - x.p);
+                ps = tide__pseudo_ip(a->ps, x, &ch);
+            }
             if (ch) {
                 count(a, field, "ip anonymized");
                 tide_buf_append(&o, ps.p, ps.len);
             } else {
                 tide_buf_append(&o, x.p, x.len);
             }
+            tide_buf_append(&o, port.p, port.len);
             i = j;
         } else {
             tide_buf_putc(&o, v.p[i]);

@@ -530,6 +530,41 @@ static void referer_urls_by_parts(void **state)
     tide_anon_policy_free(p);
 }
 
+/* Addresses with their ports in X-Forwarded-For (Azure's application
+ * gateway writes them so) and Forwarded were kept whole. */
+static void forwarded_addresses_with_ports(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_anon_opts o;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_header h[2] = {{{"X-Forwarded-For", 15}, {"198.51.100.7:4711, 10.0.0.1", 27}},
+                               {{"Forwarded", 9}, {"for=\"198.51.100.7:4711\";proto=https", 36}}};
+    char b0[128], b1[128];
+    (void)state;
+    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
+                                            strlen(tide_anon_default_policy()), "d", &err), 0);
+    memset(&o, 0, sizeof(o));
+    memcpy(o.key, KEY1, sizeof(KEY1));
+    o.ip_mode = TIDE_IP_CRYPTOPAN;
+    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    memset(&r, 0, sizeof(r));
+    r.path = tide_str_c("/x");
+    r.headers = h;
+    r.n_headers = 2;
+    assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+    assert_int_equal(out.n_headers, 2);
+    snprintf(b0, sizeof(b0), "%.*s", (int)out.headers[0].value.len, out.headers[0].value.p);
+    snprintf(b1, sizeof(b1), "%.*s", (int)out.headers[1].value.len, out.headers[1].value.p);
+    assert_null(strstr(b0, "198.51.100.7"));
+    assert_null(strstr(b1, "198.51.100.7"));
+    assert_non_null(strstr(b0, ":4711, "));
+    assert_true(strncmp(b1, "for=\"", 5) == 0 && strstr(b1, ":4711\";proto=https"));
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
 struct jm_seen {
     const char *text;
     char out[512];
@@ -635,6 +670,7 @@ int main(void)
         cmocka_unit_test(audit_passes_the_anonymizers_id_pseudonyms),
         cmocka_unit_test(json_members_of_a_cut_body),
         cmocka_unit_test(referer_urls_by_parts),
+        cmocka_unit_test(forwarded_addresses_with_ports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
