@@ -1254,23 +1254,17 @@ void tide__path_personal(const struct tide_anon_policy *p, const char *s, size_t
     }
 }
 
+static void path_remember(void *u, const char *seg, size_t len)
+{
+    struct tide_anon *a = u;
+    /* ids that are numbers are not remembered (see remember): skip the work */
+    if (!all_digits(seg, len))
+        remember(a, seg, len, personal(a, seg, len));
+}
+
 static void path_collect(struct tide_anon *a, const char *s, size_t n)
 {
-    size_t i = 0, prev_s = 0, prev_n = 0;
-    int seg = 0;
-    while (i <= n) {
-        size_t e = i;
-        while (e < n && s[e] != '/')
-            e++;
-        /* ids that are numbers are not remembered (see remember): skip the work */
-        if (e > i && !all_digits(s + i, e - i) &&
-            ((prev_n && is_parent(a->p, s + prev_s, prev_n)) || tmpl_placeholder(a->p, s, n, seg)))
-            remember(a, s + i, e - i, personal(a, s + i, e - i));
-        prev_s = i;
-        prev_n = e - i;
-        seg++;
-        i = e + 1;
-    }
+    tide__path_personal(a->p, s, n, path_remember, a);
 }
 
 /* Decodes a path segment's %XX ('+' is itself there, not a space); false if

@@ -243,8 +243,28 @@ static void jm_member(void *u, const struct tide__jm *m)
     }
 }
 
-static void pairs(struct tide_audit *au, const struct tide_anon_policy *p, const char *field,
-                  const char *s, size_t n, char sep)
+/* A JSON text's personal values, checked (or with collect, gathered for the
+ * pre-pass); a text that does not parse is read by its tokens. */
+static void pv_json(struct tide_audit *au, const struct tide_anon_policy *p, cJSON *node, bool personal);
+
+static void json_values(struct tide_audit *au, const struct tide_anon_policy *p, const char *s, size_t n,
+                        const char *field, bool collect)
+{
+    cJSON *j = cJSON_ParseWithLength(s, n);
+    struct jm_ctx c = {au, p, s, collect, field};
+    if (j && collect)
+        pv_json(au, p, j, false);
+    else if (j)
+        json_walk(au, p, j, NULL);
+    else
+        tide__json_members(s, n, jm_member, &c);
+    cJSON_Delete(j);
+}
+
+/* Calls fn with each key=value of s (split at sep; spaces before a key
+ * skipped; a part without '=' passed over). */
+static void each_pair(const char *s, size_t n, char sep,
+                      void (*fn)(void *u, const char *k, size_t kl, const char *v, size_t vn), void *u)
 {
     size_t i = 0;
     while (i < n) {
@@ -253,66 +273,75 @@ static void pairs(struct tide_audit *au, const struct tide_anon_policy *p, const
         while (ks < end && s[ks] == ' ')
             ks++;
         eq = memchr(s + ks, '=', end - ks);
-        if (eq) {
-            const char *v = eq + 1;
-            size_t vn = end - (size_t)(v - s);
-            struct tide_buf d;
-            tide_buf_init(&d, 0);
-            tide_percent_decode(&d, v, vn);
-            personal_value(au, field, p, s + ks, (size_t)(eq - (s + ks)), d.p ? d.p : "", d.len);
-            /* a value under a personal key is judged there: an id's pseudonym
-             * keeps its shape, and some shapes look random ("name=914f105cd1ed2653.jpg") */
-            if (tide__policy_field(p, s + ks, (size_t)(eq - (s + ks))) != ACT_PSEUDONYMIZE) {
-                /* judged as it reads: "contact%20p_...%40example.invalid" (encoded twice) is text */
-                struct tide_buf d2;
-                int k;
-                tide_buf_init(&d2, 0);
-                for (k = 0; k < 2 && d.len && memchr(d.p, '%', d.len); k++) {
-                    tide_buf_reset(&d2);
-                    if (!tide_percent_decode(&d2, d.p, d.len))
-                        break;
-                    tide_buf_reset(&d);
-                    tide_buf_append(&d, d2.p, d2.len);
-                }
-                tide_buf_free(&d2);
-                high_entropy(au, field, d.p ? d.p : "", d.len);
-            }
-            if (d.len > 1 && (d.p[0] == '{' || d.p[0] == '[')) {
-                cJSON *j = cJSON_ParseWithLength(d.p, d.len);
-                struct jm_ctx c = {au, p, d.p, false, field};
-                if (j)
-                    json_walk(au, p, j, NULL);
-                else /* cut with the URL */
-                    tide__json_members(d.p, d.len, jm_member, &c);
-                cJSON_Delete(j);
-            }
-            tide_buf_free(&d);
-        }
+        if (eq)
+            fn(u, s + ks, (size_t)(eq - (s + ks)), eq + 1, end - (size_t)(eq + 1 - s));
         i = end + 1;
     }
 }
 
+struct pair_ctx {
+    struct tide_audit *au;
+    const struct tide_anon_policy *p;
+    const char *field;
+};
+
+static void pair_check(void *u, const char *k, size_t kl, const char *v, size_t vn)
+{
+    const struct pair_ctx *pc = u;
+    struct tide_audit *au = pc->au;
+    const struct tide_anon_policy *p = pc->p;
+    const char *field = pc->field;
+    struct tide_buf d;
+    tide_buf_init(&d, 0);
+    tide_percent_decode(&d, v, vn);
+    personal_value(au, field, p, k, kl, d.p ? d.p : "", d.len);
+    /* a value under a personal key is judged there: an id's pseudonym
+     * keeps its shape, and some shapes look random ("name=914f105cd1ed2653.jpg") */
+    if (tide__policy_field(p, k, kl) != ACT_PSEUDONYMIZE) {
+        /* judged as it reads: "contact%20p_...%40example.invalid" (encoded twice) is text */
+        struct tide_buf d2;
+        int layer;
+        tide_buf_init(&d2, 0);
+        for (layer = 0; layer < 2 && d.len && memchr(d.p, '%', d.len); k++) {
+            tide_buf_reset(&d2);
+            if (!tide_percent_decode(&d2, d.p, d.len))
+                break;
+            tide_buf_reset(&d);
+            tide_buf_append(&d, d2.p, d2.len);
+        }
+        tide_buf_free(&d2);
+        high_entropy(au, field, d.p ? d.p : "", d.len);
+    }
+    if (d.len > 1 && (d.p[0] == '{' || d.p[0] == '['))
+        json_values(au, p, d.p, d.len, field, false); /* JSON in a value (maybe cut with the URL) */
+    tide_buf_free(&d);
+}
+
+static void pairs(struct tide_audit *au, const struct tide_anon_policy *p, const char *field,
+                  const char *s, size_t n, char sep)
+{
+    struct pair_ctx c = {au, p, field};
+    each_pair(s, n, sep, pair_check, &c);
+}
+
 /* Pre-pass: the values under personal keys in k=v pairs, as written and decoded. */
+static void pv_pair(void *u, const char *k, size_t kl, const char *v, size_t vn)
+{
+    struct pair_ctx *c = u;
+    struct tide_buf d;
+    if (tide__policy_field(c->p, k, kl) != ACT_PSEUDONYMIZE)
+        return;
+    tide_buf_init(&d, 0);
+    add_pv(c->au, v, vn);
+    if (tide_percent_decode(&d, v, vn))
+        add_pv(c->au, d.p, d.len);
+    tide_buf_free(&d);
+}
+
 static void pv_pairs(struct tide_audit *au, const struct tide_anon_policy *p, const char *s, size_t n, char sep)
 {
-    size_t i = 0;
-    while (i < n) {
-        const char *e = memchr(s + i, sep, n - i), *eq;
-        size_t end = e ? (size_t)(e - s) : n, ks = i;
-        while (ks < end && s[ks] == ' ')
-            ks++;
-        eq = memchr(s + ks, '=', end - ks);
-        if (eq && tide__policy_field(p, s + ks, (size_t)(eq - (s + ks))) == ACT_PSEUDONYMIZE) {
-            struct tide_buf d;
-            size_t vn = end - (size_t)(eq + 1 - s);
-            tide_buf_init(&d, 0);
-            add_pv(au, eq + 1, vn);
-            if (tide_percent_decode(&d, eq + 1, vn))
-                add_pv(au, d.p, d.len);
-            tide_buf_free(&d);
-        }
-        i = end + 1;
-    }
+    struct pair_ctx c = {au, p, NULL};
+    each_pair(s, n, sep, pv_pair, &c);
 }
 
 static void pv_json(struct tide_audit *au, const struct tide_anon_policy *p, cJSON *node, bool personal)
@@ -357,15 +386,9 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
         for (i = 0; i < r->n_headers; i++)
             if (tide_str_is_eq_nocase_c(r->headers[i].name, "Cookie"))
                 pv_pairs(au, p, r->headers[i].value.p ? r->headers[i].value.p : "", r->headers[i].value.len, ';');
-        if (r->body.len && (r->body.p[0] == '{' || r->body.p[0] == '[')) {
-            cJSON *j = cJSON_ParseWithLength(r->body.p, r->body.len);
-            struct jm_ctx c = {au, p, r->body.p, true, "json body"};
-            if (j)
-                pv_json(au, p, j, false);
-            else
-                tide__json_members(r->body.p, r->body.len, jm_member, &c);
-            cJSON_Delete(j);
-        } else if (r->body.len && memchr(r->body.p, '=', r->body.len)) {
+        if (r->body.len && (r->body.p[0] == '{' || r->body.p[0] == '['))
+            json_values(au, p, r->body.p, r->body.len, "json body", true);
+        else if (r->body.len && memchr(r->body.p, '=', r->body.len)) {
             pv_pairs(au, p, r->body.p, r->body.len, '&');
         }
     }
@@ -393,13 +416,7 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
     if (r->body.len) {
         scan(au, "body", r->body.p, r->body.len);
         if (r->body.p[0] == '{' || r->body.p[0] == '[') {
-            cJSON *j = cJSON_ParseWithLength(r->body.p, r->body.len);
-            struct jm_ctx c = {au, p, r->body.p, false, "json body"};
-            if (j)
-                json_walk(au, p, j, NULL);
-            else
-                tide__json_members(r->body.p, r->body.len, jm_member, &c);
-            cJSON_Delete(j);
+            json_values(au, p, r->body.p, r->body.len, "json body", false);
         } else if (memchr(r->body.p, '=', r->body.len)) {
             pairs(au, p, "form body", r->body.p, r->body.len, '&');
         }

@@ -16,6 +16,21 @@
 static uint8_t KEY1[TIDE_KEY_LEN] = {1, 2, 3};
 static uint8_t KEY2[TIDE_KEY_LEN] = {9, 9, 9};
 
+/* An anonymizer with the default policy under KEY1. */
+static struct tide_anon *default_anon(struct tide_anon_policy **p, int ip_mode)
+{
+    struct tide_anon_opts o;
+    struct tide_err err;
+    struct tide_anon *a;
+    assert_int_equal(tide_anon_policy_parse(p, tide_anon_default_policy(), strlen(tide_anon_default_policy()), "d", &err),
+                     0);
+    memset(&o, 0, sizeof(o));
+    memcpy(o.key, KEY1, sizeof(KEY1));
+    o.ip_mode = ip_mode;
+    assert_int_equal(tide_anon_create(&a, *p, &o, &err), 0);
+    return a;
+}
+
 static int first_kind(const char *s)
 {
     struct tide_pii_hit h[8];
@@ -231,19 +246,13 @@ static void transform_rewrites_every_part(void **state)
 {
     struct tide_anon_policy *p;
     struct tide_anon *a;
-    struct tide_anon_opts o;
     struct tide_err err;
     struct tide_record r, out;
     struct tide_header h[3] = {{{"Cookie", 6}, {"sid=abc123; lang=en", 19}},
                                {{"X-Secret-Thing", 14}, {"zzz", 3}},
                                {{"Content-Type", 12}, {"application/json", 16}}};
     char buf[512];
-    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
-                                            strlen(tide_anon_default_policy()), "d", &err), 0);
-    memset(&o, 0, sizeof(o));
-    memcpy(o.key, KEY1, sizeof(KEY1));
-    o.ip_mode = -1;
-    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    a = default_anon(&p, -1);
     memset(&r, 0, sizeof(r));
     r.method = tide_str_c("POST");
     r.path = tide_str_c("/api/students/4711/essays");
@@ -293,16 +302,9 @@ static void one_person_one_pseudonym_in_every_encoding(void **state)
 {
     struct tide_anon_policy *p;
     struct tide_anon *a;
-    struct tide_anon_opts o;
-    struct tide_err err;
     char path[256], query[256], want[256], enc[256], x[300];
     (void)state;
-    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
-                                            strlen(tide_anon_default_policy()), "d", &err), 0);
-    memset(&o, 0, sizeof(o));
-    memcpy(o.key, KEY1, sizeof(KEY1));
-    o.ip_mode = -1;
-    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    a = default_anon(&p, -1);
     anon_path_query(a, "/x", "q=jane.doe@school.edu", path, query);
     assert_true(strncmp(query, "q=p_", 4) == 0 && strstr(query, "@example.invalid"));
     snprintf(want, sizeof(want), "%s", query + 2);
@@ -346,18 +348,12 @@ static void json_member_names_lose_personal_data(void **state)
 {
     struct tide_anon_policy *p;
     struct tide_anon *a;
-    struct tide_anon_opts o;
     struct tide_err err;
     struct tide_record r, out;
     struct tide_header h = {{"Content-Type", 12}, {"application/json", 16}};
     char buf[512];
     (void)state;
-    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
-                                            strlen(tide_anon_default_policy()), "d", &err), 0);
-    memset(&o, 0, sizeof(o));
-    memcpy(o.key, KEY1, sizeof(KEY1));
-    o.ip_mode = -1;
-    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    a = default_anon(&p, -1);
     memset(&r, 0, sizeof(r));
     r.path = tide_str_c("/grades");
     r.headers = &h;
@@ -380,7 +376,6 @@ static void multipart_bodies_keep_their_structure(void **state)
 {
     struct tide_anon_policy *p;
     struct tide_anon *a;
-    struct tide_anon_opts o;
     struct tide_err err;
     struct tide_record r, out;
     struct tide_header h = {{"Content-Type", 12}, {"multipart/form-data; boundary=\"----WebKitFormBoundary7MA4YWxkTrZu0gW\"", 71}};
@@ -398,12 +393,7 @@ static void multipart_bodies_keep_their_structure(void **state)
     char buf[1024];
     (void)state;
     h.value.len = strlen(h.value.p);
-    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
-                                            strlen(tide_anon_default_policy()), "d", &err), 0);
-    memset(&o, 0, sizeof(o));
-    memcpy(o.key, KEY1, sizeof(KEY1));
-    o.ip_mode = -1;
-    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    a = default_anon(&p, -1);
     memset(&r, 0, sizeof(r));
     r.method = tide_str_c("POST");
     r.path = tide_str_c("/upload");
@@ -502,16 +492,9 @@ static void referer_urls_by_parts(void **state)
 {
     struct tide_anon_policy *p;
     struct tide_anon *a;
-    struct tide_anon_opts o;
-    struct tide_err err;
     char out[512];
     (void)state;
-    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
-                                            strlen(tide_anon_default_policy()), "d", &err), 0);
-    memset(&o, 0, sizeof(o));
-    memcpy(o.key, KEY1, sizeof(KEY1));
-    o.ip_mode = -1;
-    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    a = default_anon(&p, -1);
     anon_referer(a, "https://jane.doe:s3cretPass@mail.example.com/inbox?x=1", out);
     assert_true(strncmp(out, "https://p_", 10) == 0);
     assert_non_null(strstr(out, "@mail.example.com/inbox?x=1"));
@@ -536,19 +519,13 @@ static void forwarded_addresses_with_ports(void **state)
 {
     struct tide_anon_policy *p;
     struct tide_anon *a;
-    struct tide_anon_opts o;
     struct tide_err err;
     struct tide_record r, out;
     struct tide_header h[2] = {{{"X-Forwarded-For", 15}, {"198.51.100.7:4711, 10.0.0.1", 27}},
                                {{"Forwarded", 9}, {"for=\"198.51.100.7:4711\";proto=https", 36}}};
     char b0[128], b1[128];
     (void)state;
-    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(),
-                                            strlen(tide_anon_default_policy()), "d", &err), 0);
-    memset(&o, 0, sizeof(o));
-    memcpy(o.key, KEY1, sizeof(KEY1));
-    o.ip_mode = TIDE_IP_CRYPTOPAN;
-    assert_int_equal(tide_anon_create(&a, p, &o, &err), 0);
+    a = default_anon(&p, TIDE_IP_CRYPTOPAN);
     memset(&r, 0, sizeof(r));
     r.path = tide_str_c("/x");
     r.headers = h;
