@@ -92,6 +92,7 @@ enum tide_pii_kind {
     TIDE_PII_DOB,
     TIDE_PII_NAME,       /* a value under a personal key (name, student, ...) */
     TIDE_PII_HIGH_ENTROPY,
+    TIDE_PII_SECRET_FIELD, /* a value under a key dropped (password) or tokenized (token) */
     TIDE_PII_KINDS
 };
 const char *tide_pii_kind_name(int kind);

@@ -172,6 +172,11 @@ static void personal_value(struct tide_audit *au, const char *field, const struc
 {
     int act = tide__policy_field(p, k, kn);
     size_t i, letters = 0, digits = 0;
+    if (vn && (act == ACT_DROP || (act == ACT_SECRET && !tide__is_pseudonym(v, vn)))) {
+        /* a password the policy drops, a token it replaces: there at all, or not a tide token */
+        add_finding(au, field, TIDE_PII_SECRET_FIELD, v, vn);
+        return;
+    }
     if (act != ACT_PSEUDONYMIZE || vn == 0)
         return;
     for (i = 0; i < vn; i++) {
@@ -478,7 +483,7 @@ char *tide_audit_report(const struct tide_audit *au, bool any_raw, const char *s
     cJSON_AddNumberToObject(sc, "bytes", (double)au->bytes_scanned);
     cJSON_AddStringToObject(sc, "fields", scanned_note);
     cJSON_AddStringToObject(sc, "detectors", "email phone ssn card(luhn) ipv4 ipv6 jwt bearer api_key "
-                                             "date_of_birth personal_field high_entropy; layers: "
+                                             "date_of_birth personal_field high_entropy secret_field; layers: "
                                              "percent-encoding, base64, JSON");
     sc = cJSON_AddObjectToObject(o, "residual_risk");
     cJSON_AddNumberToObject(sc, "ip_addresses_anonymized_per_manifest", (double)au->ip_informational);

@@ -413,7 +413,8 @@ size_t tide__detect_all(const char *s, size_t n, struct tide_pii_hit *hits, size
 const char *tide_pii_kind_name(int kind)
 {
     static const char *N[] = {"email", "phone", "ssn", "card", "ipv4", "ipv6", "jwt", "bearer",
-                              "api_key", "date_of_birth", "personal_field", "high_entropy"};
+                              "api_key", "date_of_birth", "personal_field", "high_entropy",
+                              "secret_field"};
     return kind >= 0 && kind < TIDE_PII_KINDS ? N[kind] : "unknown";
 }
 

@@ -241,9 +241,18 @@ done
 "$TIDE" audit "$W/cut.tide" >/dev/null || fail "audit of the anonymized cut bodies: $("$TIDE" audit "$W/cut.tide" | grep FINDING)"
 "$TIDE" import --raw "$W/cut.jsonl" -o "$W/cutraw.tide" 2>/dev/null
 "$TIDE" audit "$W/cutraw.tide" | grep -q "FINDING personal_field in json body" || fail "the audit does not see names in cut raw bodies"
+# a password or a token left in a trace (by hand, or by a tool that does not
+# know the key) is a finding of its own, whatever the manifest says
+printf '%s\n' '{"ts":"2026-11-20T10:00:00Z","method":"POST","path":"/login","query":"access_token=abc123","headers":[["Content-Type","application/x-www-form-urlencoded"]],"body":"dXNlcj1tJnBhc3N3b3JkPWh1bnRlcjI="}' >"$W/pw.jsonl"
+"$TIDE" import --raw "$W/pw.jsonl" -o "$W/pw.tide" 2>/dev/null
+"$TIDE" audit "$W/pw.tide" >"$W/pw.audit"
+grep -q "FINDING secret_field   in form body" "$W/pw.audit" && grep -q "FINDING secret_field   in query" "$W/pw.audit" ||
+  fail "a password or token in a raw trace is no secret_field finding: $(cat "$W/pw.audit")"
+"$TIDE" import --key-file "$W/k1" "$W/pw.jsonl" -o "$W/pwa.tide" 2>/dev/null
+"$TIDE" audit "$W/pwa.tide" >/dev/null || fail "the anonymized login: $("$TIDE" audit "$W/pwa.tide" | grep FINDING)"
 sed -n 9p "$W/enc.jsonl" | "$TIDE" import --raw - -o "$W/cutq.tide" 2>/dev/null
 "$TIDE" audit "$W/cutq.tide" | grep -q "FINDING personal_field in query" || fail "the audit does not see a name in cut JSON in a query"
-pass "a JSON body cut short (301 cuts), or JSON in a query value cut with the URL: each value still treated by its key; the audit reads them too"
+pass "a JSON body cut short (301 cuts), or JSON in a query value cut with the URL: each value still treated by its key; the audit reads them too, and finds passwords and tokens left in"
 
 # same key: same pseudonyms across runs and across files; another key: different
 "$TIDE" import --key-file "$W/k1" "$W/all.jsonl" -o "$W/anon2.tide" 2>/dev/null
