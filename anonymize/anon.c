@@ -1064,7 +1064,7 @@ static const char *strcasestr_n(const char *h, size_t n, const char *needle)
 
 /* The boundary of a multipart body, from its Content-Type (quoted or not);
  * empty if it has none. */
-static struct tide_str mp_boundary(struct tide_str ct)
+struct tide_str tide__mp_boundary(struct tide_str ct)
 {
     const char *b = ct.p ? strcasestr_n(ct.p, ct.len, "boundary=") : NULL;
     size_t i, e;
@@ -1105,84 +1105,88 @@ static struct tide_str mp_param(const char *h, size_t hn, const char *name)
  * collect, only the personal values are learned (the pre-pass). False if the
  * body is not one (no delimiter): the caller scans it as text.
  */
+size_t tide__mp_first(const char *s, size_t n, struct tide_str bd)
+{
+    size_t dl = bd.len + 2, pos;
+    for (pos = 0; pos + dl <= n; pos++) /* at the start or after a line end */
+        if (s[pos] == '-' && s[pos + 1] == '-' && memcmp(s + pos + 2, bd.p, bd.len) == 0 &&
+            (pos == 0 || s[pos - 1] == '\n'))
+            return pos;
+    return n;
+}
+
+bool tide__mp_part(const char *s, size_t n, struct tide_str bd, size_t at, struct tide__mp_part *pt)
+{
+    size_t dl = bd.len + 2, he;
+    const char *le, *e1, *e2;
+    /* at: a delimiter line; "--" after it closes the body */
+    if (at >= n || (at + dl + 2 <= n && s[at + dl] == '-' && s[at + dl + 1] == '-'))
+        return false;
+    pt->at = at;
+    le = at + dl <= n ? memchr(s + at + dl, '\n', n - at - dl) : NULL;
+    pt->ps = le ? (size_t)(le - s) + 1 : n;
+    /* the part runs to the line end before the next delimiter */
+    for (pt->next = pt->ps; pt->next + dl <= n; pt->next++)
+        if (s[pt->next] == '-' && s[pt->next + 1] == '-' && memcmp(s + pt->next + 2, bd.p, bd.len) == 0 &&
+            pt->next > 0 && s[pt->next - 1] == '\n')
+            break;
+    if (pt->next + dl > n)
+        pt->next = n;
+    pt->pe = pt->next;
+    if (pt->pe < n && pt->pe > pt->ps && s[pt->pe - 1] == '\n') {
+        pt->pe--;
+        if (pt->pe > pt->ps && s[pt->pe - 1] == '\r')
+            pt->pe--;
+    }
+    /* its headers end at the first empty line */
+    e1 = memmem(s + pt->ps, pt->pe - pt->ps, "\r\n\r\n", 4);
+    e2 = memmem(s + pt->ps, pt->pe - pt->ps, "\n\n", 2);
+    if (e1 && (!e2 || e1 < e2)) {
+        he = (size_t)(e1 - s);
+        pt->body_at = he + 4;
+    } else if (e2) {
+        he = (size_t)(e2 - s);
+        pt->body_at = he + 2;
+    } else {
+        he = pt->body_at = pt->pe; /* headers only */
+    }
+    pt->name = mp_param(s + pt->ps, he - pt->ps, "name");
+    pt->fname = mp_param(s + pt->ps, he - pt->ps, "filename");
+    return true;
+}
+
 static bool multipart(struct tide_anon *a, const char *s, size_t n, struct tide_str bd, struct tide_buf *o,
                       bool collect)
 {
     struct tide_buf v;
-    size_t dl = bd.len + 2, at, pos;
-    const char *first = NULL;
-    for (pos = 0; pos + dl <= n; pos++) /* the first delimiter: at the start or after a line end */
-        if (s[pos] == '-' && s[pos + 1] == '-' && memcmp(s + pos + 2, bd.p, bd.len) == 0 &&
-            (pos == 0 || s[pos - 1] == '\n')) {
-            first = s + pos;
-            break;
-        }
-    if (!first)
+    struct tide__mp_part pt;
+    size_t at = tide__mp_first(s, n, bd);
+    if (at == n)
         return false;
     tide_buf_init(&v, 0);
     if (!collect)
-        text_scan(a, s, (size_t)(first - s), o, "multipart body", 0); /* a preamble, if any */
-    at = (size_t)(first - s);
-    while (at < n) {
-        size_t ps, pe, next, hs, he, body_at;
-        const char *le;
-        struct tide_str name, fname;
-        int act;
-        /* at: a delimiter line; "--" after it closes the body */
-        if (at + dl + 2 <= n && s[at + dl] == '-' && s[at + dl + 1] == '-') {
-            if (!collect) {
-                tide_buf_append(o, s + at, dl + 2);
-                text_scan(a, s + at + dl + 2, n - at - dl - 2, o, "multipart body", 0); /* epilogue */
-            }
-            break;
-        }
-        le = memchr(s + at + dl, '\n', n - at - dl);
-        ps = le ? (size_t)(le - s) + 1 : n;
-        /* the part runs to the line end before the next delimiter */
-        for (next = ps; next + dl <= n; next++)
-            if (s[next] == '-' && s[next + 1] == '-' && memcmp(s + next + 2, bd.p, bd.len) == 0 &&
-                next > 0 && s[next - 1] == '\n')
-                break;
-        if (next + dl > n)
-            next = n;
-        pe = next;
-        if (pe < n && pe > ps && s[pe - 1] == '\n') {
-            pe--;
-            if (pe > ps && s[pe - 1] == '\r')
-                pe--;
-        }
-        /* its headers end at the first empty line */
-        hs = ps;
-        {
-            const char *e1 = memmem(s + ps, pe - ps, "\r\n\r\n", 4), *e2 = memmem(s + ps, pe - ps, "\n\n", 2);
-            if (e1 && (!e2 || e1 < e2)) {
-                he = (size_t)(e1 - s);
-                body_at = he + 4;
-            } else if (e2) {
-                he = (size_t)(e2 - s);
-                body_at = he + 2;
-            } else {
-                he = body_at = pe; /* headers only */
-            }
-        }
-        name = mp_param(s + hs, he - hs, "name");
-        fname = mp_param(s + hs, he - hs, "filename");
-        act = name.len ? tide__policy_field(a->p, name.p, name.len) : ACT_NONE;
+        text_scan(a, s, at, o, "multipart body", 0); /* a preamble, if any */
+    for (; tide__mp_part(s, n, bd, at, &pt); at = pt.next) {
+        size_t cl = pt.pe > pt.body_at ? pt.pe - pt.body_at : 0;
+        int act = pt.name.len ? tide__policy_field(a->p, pt.name.p, pt.name.len) : ACT_NONE;
         if (!act)
-            act = fname.len ? ACT_SCAN : a->p->form_default;
+            act = pt.fname.len ? ACT_SCAN : a->p->form_default;
         if (collect) {
-            if (act == ACT_PSEUDONYMIZE && pe > body_at && !tide_is_ip(s + body_at, pe - body_at))
-                remember(a, s + body_at, pe - body_at, personal(a, s + body_at, pe - body_at));
-        } else {
-            tide_buf_reset(&v);
-            if (apply(a, act, s + body_at, pe > body_at ? pe - body_at : 0, &v, "multipart body")) {
-                tide_buf_append(o, s + at, ps - at); /* the delimiter line */
-                text_scan(a, s + hs, body_at - hs, o, "multipart body", 0);
-                tide_buf_append(o, v.p ? v.p : "", v.len);
-                tide_buf_append(o, s + pe, next - pe); /* the line end before the next delimiter */
-            }
+            if (act == ACT_PSEUDONYMIZE && cl && !tide_is_ip(s + pt.body_at, cl))
+                remember(a, s + pt.body_at, cl, personal(a, s + pt.body_at, cl));
+            continue;
         }
-        at = next;
+        tide_buf_reset(&v);
+        if (apply(a, act, s + pt.body_at, cl, &v, "multipart body")) {
+            tide_buf_append(o, s + at, pt.ps - at); /* the delimiter line */
+            text_scan(a, s + pt.ps, pt.body_at - pt.ps, o, "multipart body", 0);
+            tide_buf_append(o, v.p ? v.p : "", v.len);
+            tide_buf_append(o, s + pt.pe, pt.next - pt.pe); /* the line end before the next delimiter */
+        }
+    }
+    if (at < n && !collect) { /* the closing delimiter, and an epilogue if any */
+        tide_buf_append(o, s + at, bd.len + 4);
+        text_scan(a, s + at + bd.len + 4, n - at - bd.len - 4, o, "multipart body", 0);
     }
     tide_buf_free(&v);
     return true;
@@ -1814,7 +1818,7 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         json_body = true;
     else if (ctype.p && memmem(ctype.p, ctype.len, "x-www-form-urlencoded", 21))
         form_body = true;
-    else if (ctype.p && (mp = mp_boundary(ctype)).len)
+    else if (ctype.p && (mp = tide__mp_boundary(ctype)).len)
         ;
     else if (in->body.len > 1 && (in->body.p[0] == '{' || in->body.p[0] == '['))
         json_body = true;

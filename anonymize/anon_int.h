@@ -96,6 +96,18 @@ struct tide__jm {
 /* Calls fn for each member of a JSON text that need not parse as a whole (a
  * body cut at --max-body); a string cut by the end runs to the end. */
 void tide__json_members(const char *s, size_t n, void (*fn)(void *u, const struct tide__jm *m), void *u);
+/* A multipart body's boundary, from its Content-Type; empty if none. */
+struct tide_str tide__mp_boundary(struct tide_str content_type);
+/* One part: its delimiter line at `at`, headers from ps, content from
+ * body_at to pe, the next delimiter at next; its name and filename. */
+struct tide__mp_part {
+    size_t at, ps, body_at, pe, next;
+    struct tide_str name, fname;
+};
+/* Where a multipart body's first delimiter is; n if it has none. */
+size_t tide__mp_first(const char *s, size_t n, struct tide_str bd);
+/* The part whose delimiter is at `at`; false at the closing delimiter or the end. */
+bool tide__mp_part(const char *s, size_t n, struct tide_str bd, size_t at, struct tide__mp_part *pt);
 /* 8-4-4-4-12 hex digits */
 bool tide__is_uuid(const char *s, size_t n);
 

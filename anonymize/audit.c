@@ -266,6 +266,24 @@ static void json_values(struct tide_audit *au, const struct tide_anon_policy *p,
     cJSON_Delete(j);
 }
 
+/* A multipart body's parts by name, as form fields: checked, or with
+ * collect gathered for the pre-pass. */
+static void multipart_values(struct tide_audit *au, const struct tide_anon_policy *p, const char *s, size_t n,
+                             struct tide_str bd, bool collect)
+{
+    struct tide__mp_part pt;
+    size_t at;
+    for (at = tide__mp_first(s, n, bd); tide__mp_part(s, n, bd, at, &pt); at = pt.next) {
+        size_t cl = pt.pe > pt.body_at ? pt.pe - pt.body_at : 0;
+        if (!pt.name.len || !cl)
+            continue;
+        if (!collect)
+            personal_value(au, "multipart body", p, pt.name.p, pt.name.len, s + pt.body_at, cl);
+        else if (tide__policy_field(p, pt.name.p, pt.name.len) == ACT_PSEUDONYMIZE)
+            add_pv(au, s + pt.body_at, cl);
+    }
+}
+
 /* Calls fn with each key=value of s (split at sep; spaces before a key
  * skipped; a part without '=' passed over). */
 static void each_pair(const char *s, size_t n, char sep,
@@ -382,6 +400,7 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
     uint32_t i;
     char field[80], q[512];
     struct tide_str ua = tide_record_header(r, "User-Agent");
+    struct tide_str mp = r->body.len ? tide__mp_boundary(tide_record_header(r, "Content-Type")) : tide_str_make(NULL, 0);
     au->cur_rec = au->records++;
     au->npv = 0;
     tide_buf_reset(&au->pv);
@@ -391,7 +410,9 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
         for (i = 0; i < r->n_headers; i++)
             if (tide_str_is_eq_nocase_c(r->headers[i].name, "Cookie"))
                 pv_pairs(au, p, r->headers[i].value.p ? r->headers[i].value.p : "", r->headers[i].value.len, ';');
-        if (r->body.len && (r->body.p[0] == '{' || r->body.p[0] == '['))
+        if (mp.len)
+            multipart_values(au, p, r->body.p, r->body.len, mp, true);
+        else if (r->body.len && (r->body.p[0] == '{' || r->body.p[0] == '['))
             json_values(au, p, r->body.p, r->body.len, "json body", true);
         else if (r->body.len && memchr(r->body.p, '=', r->body.len)) {
             pv_pairs(au, p, r->body.p, r->body.len, '&');
@@ -420,7 +441,9 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
     }
     if (r->body.len) {
         scan(au, "body", r->body.p, r->body.len);
-        if (r->body.p[0] == '{' || r->body.p[0] == '[') {
+        if (mp.len) {
+            multipart_values(au, p, r->body.p, r->body.len, mp, false);
+        } else if (r->body.p[0] == '{' || r->body.p[0] == '[') {
             json_values(au, p, r->body.p, r->body.len, "json body", false);
         } else if (memchr(r->body.p, '=', r->body.len)) {
             pairs(au, p, "form body", r->body.p, r->body.len, '&');
