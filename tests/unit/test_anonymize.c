@@ -239,6 +239,12 @@ static void policy_refuses_unknown_actions_and_keys(void **state)
     assert_int_equal(tide__policy_header(p, "X-Whatever", 10), ACT_DROP);
     assert_int_equal(tide__policy_field(p, "First-Name", 10), ACT_PSEUDONYMIZE);
     assert_int_equal(tide__policy_field(p, "PASSWORD", 8), ACT_DROP);
+    /* single sign-on's assertions and tickets (SAML, CAS) are secrets; a learner is a person */
+    assert_int_equal(tide__policy_field(p, "SAMLResponse", 12), ACT_SECRET);
+    assert_int_equal(tide__policy_field(p, "ticket", 6), ACT_SECRET);
+    assert_int_equal(tide__policy_field(p, "authenticity_token", 18), ACT_SECRET);
+    assert_int_equal(tide__policy_field(p, "learner_id", 10), ACT_PSEUDONYMIZE);
+    assert_int_equal(tide__policy_field(p, "child-name", 10), ACT_PSEUDONYMIZE);
     tide_anon_policy_free(p);
 }
 
