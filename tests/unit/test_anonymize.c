@@ -245,6 +245,10 @@ static void policy_refuses_unknown_actions_and_keys(void **state)
     assert_int_equal(tide__policy_field(p, "authenticity_token", 18), ACT_SECRET);
     assert_int_equal(tide__policy_field(p, "learner_id", 10), ACT_PSEUDONYMIZE);
     assert_int_equal(tide__policy_field(p, "child-name", 10), ACT_PSEUDONYMIZE);
+    /* an LTI 1.1 launch (a learning tool opened from the school's LMS) names the student */
+    assert_int_equal(tide__policy_field(p, "lis_person_name_full", 20), ACT_PSEUDONYMIZE);
+    assert_int_equal(tide__policy_field(p, "lis_person_contact_email_primary", 32), ACT_PSEUDONYMIZE);
+    assert_int_equal(tide__policy_field(p, "oauth_signature", 15), ACT_SECRET);
     tide_anon_policy_free(p);
 }
 
