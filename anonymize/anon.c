@@ -1794,6 +1794,19 @@ static const struct hinfo *header_info(struct tide_anon *a, struct tide_str n, s
     return e->ptr;
 }
 
+/* "k=v&k2=v2": printable, no spaces, a key and '=' first. */
+static bool looks_like_form(const char *s, size_t n)
+{
+    size_t i;
+    const char *eq = memchr(s, '=', n), *amp = memchr(s, '&', n);
+    if (n < 2 || !eq || eq == s || (amp && amp < eq))
+        return false;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+            return false;
+    return true;
+}
+
 int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct tide_record *out,
                      struct tide_err *err)
 {
@@ -1822,6 +1835,8 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         ;
     else if (in->body.len > 1 && (in->body.p[0] == '{' || in->body.p[0] == '['))
         json_body = true;
+    else if (!ctype.p && looks_like_form(in->body.p, in->body.len))
+        form_body = true; /* a body from a log ($request_body): no Content-Type to tell */
 
     /* pre-pass: personal values anywhere in the record */
     path_collect(a, in->path.p ? in->path.p : "", in->path.len);

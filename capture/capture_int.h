@@ -53,6 +53,7 @@ enum tide__ftype {
     /* bytes sent with the headers (Apache's %O, nginx's $bytes_sent): the
      * response's size when the format has no body size, else not read */
     F_BYTES_ALL,
+    F_BODY,         /* the request body (nginx's $request_body), escaped as the log escapes */
 };
 
 /* Kinds of format: one parse function each. */

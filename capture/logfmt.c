@@ -637,6 +637,12 @@ int tide__log_set_field(struct tide_logfmt *f, struct tide_record *r, enum tide_
         if (!tide__log_dash(v))
             tide__log_split_uri(tide__log_unescape(v, a), r);
         return 1;
+    case F_BODY:
+        if (!tide__log_dash(v) && v.len) {
+            r->body = tide__log_unescape(v, a);
+            r->flags |= TIDE_REC_HAS_BODY;
+        }
+        return 1;
     case F_PATH:
         if (!tide__log_dash(v) && r->path.len == 0)
             r->path = tide__log_unescape(v, a);
@@ -800,7 +806,7 @@ static const struct var NGINX_VARS[] = {
     {"body_bytes_sent", F_BYTES},    {"bytes_sent", F_BYTES_ALL},
     {"request_length", F_IGNORE},    {"request_time", F_DUR_S},
     {"upstream_response_time", F_IGNORE}, {"connection", F_IGNORE},
-    {"pipe", F_IGNORE},
+    {"pipe", F_IGNORE},              {"request_body", F_BODY},
 };
 
 /* A literal part of a format. */
