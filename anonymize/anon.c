@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <zlib.h>
+#include <zstd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1668,14 +1669,15 @@ static void hash_record(struct tide_anon *a, int k, const struct tide_record *r)
 
 #define GZ_MAX ((size_t)16 << 20)
 
-/* gunzip into o (capped); false if it is not whole gzip data */
-static bool gunzip(const char *p, size_t n, struct tide_buf *o)
+/* Inflates zlib (15), gzip (16 + 15) or raw deflate (-15) data into o
+ * (capped); false if it is not whole. */
+static bool inflate_buf(const char *p, size_t n, int bits, struct tide_buf *o)
 {
     z_stream z;
     int zr = Z_OK;
     bool ok;
     memset(&z, 0, sizeof(z));
-    if (inflateInit2(&z, 16 + 15) != Z_OK)
+    if (inflateInit2(&z, bits) != Z_OK)
         return false;
     z.next_in = (Bytef *)(uintptr_t)p;
     z.avail_in = (uInt)n;
@@ -1692,12 +1694,12 @@ static bool gunzip(const char *p, size_t n, struct tide_buf *o)
     return ok;
 }
 
-static bool gzip_buf(const char *p, size_t n, struct tide_buf *o)
+static bool deflate_buf(const char *p, size_t n, int bits, struct tide_buf *o)
 {
     z_stream z;
     int zr;
     memset(&z, 0, sizeof(z));
-    if (deflateInit2(&z, 6, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    if (deflateInit2(&z, 6, Z_DEFLATED, bits, 8, Z_DEFAULT_STRATEGY) != Z_OK)
         return false;
     if (tide_buf_reserve(o, deflateBound(&z, (uLong)n))) {
         deflateEnd(&z);
@@ -1711,6 +1713,80 @@ static bool gzip_buf(const char *p, size_t n, struct tide_buf *o)
     o->len = (size_t)((char *)z.next_out - o->p);
     deflateEnd(&z);
     return zr == Z_STREAM_END;
+}
+
+int tide__body_encoding(struct tide_str ce)
+{
+    while (ce.len && (ce.p[0] == ' ' || ce.p[0] == '\t'))
+        ce = tide_str_make(ce.p + 1, ce.len - 1);
+    while (ce.len && (ce.p[ce.len - 1] == ' ' || ce.p[ce.len - 1] == '\t'))
+        ce.len--;
+    if (!ce.len || tide_str_is_eq_nocase_c(ce, "identity"))
+        return TIDE__CE_NONE;
+    if (tide_str_is_eq_nocase_c(ce, "gzip") || tide_str_is_eq_nocase_c(ce, "x-gzip"))
+        return TIDE__CE_GZIP;
+    if (tide_str_is_eq_nocase_c(ce, "deflate"))
+        return TIDE__CE_DEFLATE;
+    if (tide_str_is_eq_nocase_c(ce, "zstd"))
+        return TIDE__CE_ZSTD;
+    return TIDE__CE_OTHER; /* br, compress, or a list of several */
+}
+
+bool tide__body_decode(const char *p, size_t n, int ce, struct tide_buf *o)
+{
+    switch (ce) {
+    case TIDE__CE_GZIP:
+        return inflate_buf(p, n, 16 + 15, o);
+    case TIDE__CE_DEFLATE: /* zlib, as HTTP says; some send raw deflate */
+        if (inflate_buf(p, n, 15, o))
+            return true;
+        o->len = 0;
+        return inflate_buf(p, n, -15, o);
+    case TIDE__CE_ZSTD: {
+        ZSTD_DStream *zd = ZSTD_createDStream();
+        ZSTD_inBuffer in = {p, n, 0};
+        size_t r = 1;
+        if (!zd)
+            return false;
+        while (r != 0 && !ZSTD_isError(r) && o->len <= GZ_MAX) {
+            ZSTD_outBuffer out;
+            if (tide_buf_reserve(o, 65536))
+                break;
+            out = (ZSTD_outBuffer){o->p + o->len, 65536, 0};
+            r = ZSTD_decompressStream(zd, &out, &in);
+            o->len += out.pos;
+            if (!ZSTD_isError(r) && r != 0 && in.pos == in.size && out.pos < out.size)
+                break; /* cut short */
+        }
+        ZSTD_freeDStream(zd);
+        return r == 0;
+    }
+    default:
+        return false;
+    }
+}
+
+/* Encodes o's anonymized body again as it came (z: the result). */
+static bool body_encode(const char *p, size_t n, int ce, struct tide_buf *z)
+{
+    switch (ce) {
+    case TIDE__CE_GZIP:
+        return deflate_buf(p, n, 16 + 15, z);
+    case TIDE__CE_DEFLATE:
+        return deflate_buf(p, n, 15, z);
+    case TIDE__CE_ZSTD: {
+        size_t bound = ZSTD_compressBound(n), r;
+        if (tide_buf_reserve(z, bound))
+            return false;
+        r = ZSTD_compress(z->p + z->len, bound, p, n, 3);
+        if (ZSTD_isError(r))
+            return false;
+        z->len += r;
+        return true;
+    }
+    default:
+        return false;
+    }
 }
 
 /* ---- the record ------------------------------------------------------------------------- */
@@ -1907,17 +1983,21 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         struct tide_buf o, gz;
         struct tide_str body = in->body;
         struct tide_str cenc = tide_record_header(in, "Content-Encoding");
+        int ce = cenc.p ? tide__body_encoding(cenc) : TIDE__CE_NONE;
         bool gzipped = false;
         tide_buf_init(&o, 0);
         tide_buf_init(&gz, 0);
-        if (cenc.p && cenc.len >= 4 && memmem(cenc.p, cenc.len, "gzip", 4) && body.len > 2 &&
-            (uint8_t)body.p[0] == 0x1f && (uint8_t)body.p[1] == 0x8b) {
-            /* a gzip body: look inside, and gzip the result again */
-            if (gunzip(body.p, body.len, &gz)) {
+        if (ce == TIDE__CE_OTHER) {
+            /* br, compress, several: what cannot be looked into is not kept */
+            count(a, "body", "dropped (a Content-Encoding tide does not read)");
+            body = tide_str_make("", 0);
+        } else if (ce != TIDE__CE_NONE) {
+            /* gzip, deflate, zstd: look inside, and encode the result again */
+            if (tide__body_decode(body.p, body.len, ce, &gz)) {
                 body = tide_str_make(gz.p, gz.len);
                 gzipped = true;
             } else {
-                count(a, "body", "dropped (gzip data that does not decode)");
+                count(a, "body", "dropped (compressed data that does not decode)");
                 body = tide_str_make("", 0);
             }
         }
@@ -1945,12 +2025,12 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
             if (gzipped) {
                 struct tide_buf z;
                 tide_buf_init(&z, 0);
-                if (gzip_buf(o.p ? o.p : "", o.len, &z)) {
+                if (body_encode(o.p ? o.p : "", o.len, ce, &z)) {
                     out->body = adup(a, z.p, z.len);
-                    count(a, "body", "gzip layer rewritten");
+                    count(a, "body", ce == TIDE__CE_GZIP ? "gzip layer rewritten" : "compressed layer rewritten");
                 } else {
                     out->body = tide_str_make("", 0);
-                    count(a, "body", "dropped (could not gzip again)");
+                    count(a, "body", "dropped (could not compress again)");
                 }
                 tide_buf_free(&z);
             } else {

@@ -108,6 +108,12 @@ struct tide__mp_part {
 size_t tide__mp_first(const char *s, size_t n, struct tide_str bd);
 /* The part whose delimiter is at `at`; false at the closing delimiter or the end. */
 bool tide__mp_part(const char *s, size_t n, struct tide_str bd, size_t at, struct tide__mp_part *pt);
+/* A body's Content-Encoding: none (or identity), one tide reads, or other. */
+enum { TIDE__CE_NONE, TIDE__CE_GZIP, TIDE__CE_DEFLATE, TIDE__CE_ZSTD, TIDE__CE_OTHER };
+int tide__body_encoding(struct tide_str content_encoding);
+/* Decodes a gzip, deflate or zstd body into o (capped at 16 MiB); false if
+ * it does not decode whole. */
+bool tide__body_decode(const char *p, size_t n, int ce, struct tide_buf *o);
 /* 8-4-4-4-12 hex digits */
 bool tide__is_uuid(const char *s, size_t n);
 

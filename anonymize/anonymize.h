@@ -93,6 +93,7 @@ enum tide_pii_kind {
     TIDE_PII_NAME,       /* a value under a personal key (name, student, ...) */
     TIDE_PII_HIGH_ENTROPY,
     TIDE_PII_SECRET_FIELD, /* a value under a key dropped (password) or tokenized (token) */
+    TIDE_PII_UNREADABLE,   /* a body in an encoding that cannot be read (br): nothing can be said of it */
     TIDE_PII_KINDS
 };
 const char *tide_pii_kind_name(int kind);

@@ -40,6 +40,7 @@ struct tide_audit {
     /* the record's values the policy calls personal (decoded), where an id's
      * pseudonym (a UUID, a hex or mixed id, shape kept) looks like a key */
     struct tide_buf pv;
+    struct tide_buf dec; /* the record's body, decoded (gzip, deflate, zstd) */
     size_t pv_off[64], pv_len[64];
     int npv;
     bool ips_anonymized;
@@ -388,6 +389,7 @@ int tide_audit_create(struct tide_audit **out, bool ips_anonymized)
     tide_strmap_init(&au->quasi, 5000000);
     tide_strmap_init(&au->clean, 0);
     tide_buf_init(&au->pv, 0);
+    tide_buf_init(&au->dec, 0);
     *out = au;
     return 0;
 }
@@ -401,7 +403,20 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
     char field[80], q[512];
     struct tide_str ua = tide_record_header(r, "User-Agent");
     struct tide_str mp = r->body.len ? tide__mp_boundary(tide_record_header(r, "Content-Type")) : tide_str_make(NULL, 0);
+    struct tide_str ce = r->body.len ? tide_record_header(r, "Content-Encoding") : tide_str_make(NULL, 0);
+    struct tide_str body = r->body;
+    int enc = ce.p ? tide__body_encoding(ce) : TIDE__CE_NONE;
     au->cur_rec = au->records++;
+    /* a compressed body is read as it decodes; one that cannot be read cannot pass */
+    tide_buf_reset(&au->dec);
+    if (body.len && enc != TIDE__CE_NONE) {
+        if (enc != TIDE__CE_OTHER && tide__body_decode(body.p, body.len, enc, &au->dec)) {
+            body = tide_str_make(au->dec.p ? au->dec.p : "", au->dec.len);
+        } else {
+            add_finding(au, "body", TIDE_PII_UNREADABLE, body.p, body.len);
+            body = tide_str_make(NULL, 0);
+        }
+    }
     au->npv = 0;
     tide_buf_reset(&au->pv);
     if (p) {
@@ -411,11 +426,11 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             if (tide_str_is_eq_nocase_c(r->headers[i].name, "Cookie"))
                 pv_pairs(au, p, r->headers[i].value.p ? r->headers[i].value.p : "", r->headers[i].value.len, ';');
         if (mp.len)
-            multipart_values(au, p, r->body.p, r->body.len, mp, true);
-        else if (r->body.len && (r->body.p[0] == '{' || r->body.p[0] == '['))
-            json_values(au, p, r->body.p, r->body.len, "json body", true);
-        else if (r->body.len && memchr(r->body.p, '=', r->body.len)) {
-            pv_pairs(au, p, r->body.p, r->body.len, '&');
+            multipart_values(au, p, body.p, body.len, mp, true);
+        else if (body.len && (body.p[0] == '{' || body.p[0] == '['))
+            json_values(au, p, body.p, body.len, "json body", true);
+        else if (body.len && memchr(body.p, '=', body.len)) {
+            pv_pairs(au, p, body.p, body.len, '&');
         }
     }
     scan(au, "path", r->path.p, r->path.len);
@@ -439,14 +454,14 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
                  !tide_str_is_eq_nocase_c(h->name, "Referer"))
             high_entropy(au, field, h->value.p ? h->value.p : "", h->value.len);
     }
-    if (r->body.len) {
-        scan(au, "body", r->body.p, r->body.len);
+    if (body.len) {
+        scan(au, "body", body.p, body.len);
         if (mp.len) {
-            multipart_values(au, p, r->body.p, r->body.len, mp, false);
-        } else if (r->body.p[0] == '{' || r->body.p[0] == '[') {
-            json_values(au, p, r->body.p, r->body.len, "json body", false);
-        } else if (memchr(r->body.p, '=', r->body.len)) {
-            pairs(au, p, "form body", r->body.p, r->body.len, '&');
+            multipart_values(au, p, body.p, body.len, mp, false);
+        } else if (body.p[0] == '{' || body.p[0] == '[') {
+            json_values(au, p, body.p, body.len, "json body", false);
+        } else if (memchr(body.p, '=', body.len)) {
+            pairs(au, p, "form body", body.p, body.len, '&');
         }
     }
     scan(au, "client", r->client.p, r->client.len);
@@ -506,8 +521,8 @@ char *tide_audit_report(const struct tide_audit *au, bool any_raw, const char *s
     cJSON_AddNumberToObject(sc, "bytes", (double)au->bytes_scanned);
     cJSON_AddStringToObject(sc, "fields", scanned_note);
     cJSON_AddStringToObject(sc, "detectors", "email phone ssn card(luhn) ipv4 ipv6 jwt bearer api_key "
-                                             "date_of_birth personal_field high_entropy secret_field; layers: "
-                                             "percent-encoding, base64, JSON");
+                                             "date_of_birth personal_field high_entropy secret_field unreadable_body; layers: "
+                                             "percent-encoding, base64, JSON, gzip/deflate/zstd bodies");
     sc = cJSON_AddObjectToObject(o, "residual_risk");
     cJSON_AddNumberToObject(sc, "ip_addresses_anonymized_per_manifest", (double)au->ip_informational);
     cJSON_AddNumberToObject(sc, "id_shaped_personal_values", (double)au->id_shaped);
@@ -528,5 +543,6 @@ void tide_audit_free(struct tide_audit *au)
     tide_strmap_free(&au->quasi);
     tide_strmap_free(&au->clean);
     tide_buf_free(&au->pv);
+    tide_buf_free(&au->dec);
     free(au);
 }

@@ -62,6 +62,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     h[1].value = v;
     tide_anon_record(a, &r, &out, &err);
+    /* compressed bodies: arbitrary bytes as gzip, deflate and zstd data */
+    {
+        static const char *const enc[] = {"gzip", "deflate", "zstd", "br"};
+        struct tide_header h2[2] = {{{"Content-Type", 12}, {"application/json", 16}}, {{"Content-Encoding", 16}, {"", 0}}};
+        size_t k;
+        r.headers = h2;
+        r.n_headers = 2;
+        for (k = 0; k < 4; k++) {
+            h2[1].value = tide_str_c(enc[k]);
+            if (tide_anon_record(a, &r, &out, &err) == 0 && tide_audit_create(&au, true) == 0) {
+                tide_audit_record(au, p, &r);
+                free(tide_audit_report(au, false, "fuzz"));
+                tide_audit_free(au);
+            }
+        }
+    }
     tide_anon_free(a);
     return 0;
 }
