@@ -141,10 +141,11 @@ int cmd_audit(int argc, char **argv)
                 cJSON_ArrayForEach(rec, smp) printf("%s \"%s\"", k++ ? "," : "", rec->valuestring);
                 printf("\n");
             }
-            printf("  residual risk: %.0f records unique on client prefix + user agent + hour "
-                   "(%.1f%%); %.0f addresses seen that the manifest says are anonymized; "
-                   "%.0f id-shaped values under personal keys (pseudonyms keep their shape); "
-                   "%.0f key-like entity tags kept (If-None-Match)\n",
+            printf("  residual risk (not findings):\n"
+                   "    %.0f records unique on client prefix + user agent + hour (%.1f%%)\n"
+                   "    %.0f addresses, anonymized as the manifest says (Crypto-PAn output looks like any address)\n"
+                   "    %.0f id-shaped values under personal keys (their pseudonyms keep the shape)\n"
+                   "    %.0f key-like entity tags (If-None-Match) kept\n",
                    cJSON_GetObjectItem(rr, "records_unique_on_client_prefix_ua_hour")->valuedouble,
                    100 * cJSON_GetObjectItem(rr, "unique_share")->valuedouble,
                    cJSON_GetObjectItem(rr, "ip_addresses_anonymized_per_manifest")->valuedouble,
