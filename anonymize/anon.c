@@ -1874,8 +1874,12 @@ static const struct hinfo *header_info(struct tide_anon *a, struct tide_str n, s
 static bool looks_like_form(const char *s, size_t n)
 {
     size_t i;
-    const char *eq = memchr(s, '=', n), *amp = memchr(s, '&', n);
-    if (n < 2 || !eq || eq == s || (amp && amp < eq))
+    const char *eq, *amp;
+    if (n < 2)
+        return false;
+    eq = memchr(s, '=', n);
+    amp = memchr(s, '&', n);
+    if (!eq || eq == s || (amp && amp < eq))
         return false;
     for (i = 0; i < n; i++)
         if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
