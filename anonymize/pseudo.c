@@ -599,8 +599,25 @@ struct tide_str tide__pseudo_ip(struct tide__pseudo *ps, struct tide_str v, bool
         return v;
     *changed = true;
     e = tide_strmap_upsert(&ps->cache, tide_str_make(kb, v.len + 1), &added, &rc);
-    anon_addr(ps, a, fam == AF_INET ? 4 : 16);
-    inet_ntop(fam, a, out, sizeof(out));
+    if (fam == AF_INET6 && !memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12)) {
+        /* an IPv4 client on a dual-stack socket (::ffff:192.0.2.7, as Node's
+         * req.ip and nginx on [::] write it): the IPv4 address is anonymized
+         * as IPv4, so it stays the client it is in an IPv4 log, and keeps
+         * its prefix (truncated, all such clients became "::") */
+        char v4t[16];
+        uint32_t m = (uint32_t)a[12] << 24 | (uint32_t)a[13] << 16 | (uint32_t)a[14] << 8 | a[15];
+        const char *lc = v.p + v.len - 1;
+        while (*lc != ':') /* the text holds a colon: it parsed as IPv6 */
+            lc--;
+        size_t n4 = format_v4(v4_lookup(ps, m), v4t);
+        if (memchr(lc, '.', v.len - (size_t)(lc - v.p)))
+            snprintf(out, sizeof(out), "%.*s%.*s", (int)(lc - v.p + 1), v.p, (int)n4, v4t);
+        else
+            snprintf(out, sizeof(out), "::ffff:%.*s", (int)n4, v4t);
+    } else {
+        anon_addr(ps, a, fam == AF_INET ? 4 : 16);
+        inet_ntop(fam, a, out, sizeof(out));
+    }
     if (!e)
         return tide_str_make(NULL, 0);
     e->ptr = tide_arena_alloc(&ps->cache.arena, strlen(out));

@@ -185,6 +185,22 @@ static void cryptopan_preserves_prefixes(void **state)
     assert_string_equal(x1, x3);
     r = tide__pseudo_ip(a, tide_str_c("not an ip"), &ch);
     assert_false(ch);
+    /* an IPv4 client on a dual-stack socket is that IPv4 client: the same
+     * pseudonym behind ::ffff: (it became an unrelated IPv6 address) */
+    r = tide__pseudo_ip(a, tide_str_c("10.1.2.3"), &ch);
+    snprintf(x1, sizeof(x1), "::ffff:%.*s", (int)r.len, r.p);
+    r = tide__pseudo_ip(a, tide_str_c("::ffff:10.1.2.3"), &ch);
+    snprintf(x2, sizeof(x2), "%.*s", (int)r.len, r.p);
+    assert_string_equal(x1, x2);
+    r = tide__pseudo_ip(a, tide_str_c("::ffff:a01:203"), &ch);
+    snprintf(x2, sizeof(x2), "%.*s", (int)r.len, r.p);
+    assert_string_equal(x1, x2);
+    tide__pseudo_free(a);
+    /* truncated, they keep their /24 (all of them became "::") */
+    assert_int_equal(tide__pseudo_create(&a, KEY1, TIDE_IP_TRUNCATE), 0);
+    r = tide__pseudo_ip(a, tide_str_c("::ffff:198.51.100.7"), &ch);
+    snprintf(x1, sizeof(x1), "%.*s", (int)r.len, r.p);
+    assert_string_equal(x1, "::ffff:198.51.100.0");
     tide__pseudo_free(a);
 }
 
