@@ -1,6 +1,7 @@
 /*
  * src_jsonlog.c - application logs as JSON lines (nginx escape=json, Caddy,
- * Traefik, Google Cloud load balancers, Cloudflare Logpush, app loggers). `--map field=path,...` says where each record field
+ * Traefik, Google Cloud load balancers, Cloudflare Logpush, Node's pino-http
+ * and express-winston, app loggers). `--map field=path,...` says where each record field
  * sits (dotted paths into nested objects); fields without a map entry are
  * looked up under the names common loggers use. Values are copied into the
  * scratch arena because cJSON's tree is freed after each line.
@@ -30,31 +31,33 @@ static const struct jfield JFIELDS[] = {
     {"start", J_START, {"StartUTC", "EdgeStartTimestamp", "requestTimeEpoch", "requestTime", NULL}},
     {"method", F_METHOD,
      {"method", "request_method", "request.method", "RequestMethod", "http.method", "httpRequest.requestMethod",
-      "ClientRequestMethod", "httpMethod", NULL}},
+      "ClientRequestMethod", "httpMethod", "req.method", "meta.req.method", NULL}},
     {"scheme", F_SCHEME, {"scheme", "request.scheme", "RequestScheme", "ClientRequestScheme", NULL}},
     {"host", F_HOST, {"host", "http_host", "request.host", "RequestHost", "server_name", "ClientRequestHost", NULL}},
     {"path", J_URI,
      {"uri", "request_uri", "path", "request.uri", "RequestPath", "url", "request.path", "httpRequest.requestUrl",
-      "ClientRequestURI", NULL}},
+      "ClientRequestURI", "req.url", "meta.req.url", NULL}},
     {"query", F_QUERY, {"query", "args", "query_string", "request.query", NULL}},
     {"version", F_PROTOCOL,
      {"protocol", "proto", "request.proto", "RequestProtocol", "server_protocol", "httpRequest.protocol",
       "ClientRequestProtocol", NULL}},
     {"status", F_STATUS,
      {"status", "DownstreamStatus", "response.status", "http.status_code", "httpRequest.status", "EdgeResponseStatus",
-      NULL}},
+      "res.statusCode", "meta.res.statusCode", "statusCode", NULL}},
     {"resp_bytes", F_BYTES,
      {"size", "length", "body_bytes_sent", "DownstreamContentSize", "response.size", "bytes_sent",
       "httpRequest.responseSize", "EdgeResponseBytes", "responseLength", NULL}},
-    {"duration_ms", F_DUR_MS, {"duration_ms", "generation_time_milli", "responseLatency", NULL}},
+    /* pino-http's and express-winston's responseTime are milliseconds */
+    {"duration_ms", F_DUR_MS,
+     {"duration_ms", "generation_time_milli", "responseLatency", "responseTime", "meta.responseTime", NULL}},
     {"duration_s", F_DUR_S, {"request_time", "duration", "httpRequest.latency", NULL}},
     {"duration_us", F_DUR_US, {NULL}},
     {"duration_ns", F_IGNORE + 1000, {"Duration", NULL}},
     {"client", F_CLIENT,
      {"ip", "remote_addr", "client_ip", "request.remote_ip", "request.client_ip", "ClientHost", "remote_ip",
-      "httpRequest.remoteIp", "ClientIP", "sourceIp", NULL}},
+      "httpRequest.remoteIp", "ClientIP", "sourceIp", "req.remoteAddress", NULL}},
     {"session", J_SESSION, {"session", "session_id", NULL}},
-    {"headers", J_HEADERS, {"request.headers", "headers", NULL}},
+    {"headers", J_HEADERS, {"request.headers", "headers", "req.headers", "meta.req.headers", NULL}},
     {"body", J_BODY, {"body", "request.body", NULL}},
     {"user_agent", J_UA,
      {"user_agent", "http_user_agent", "request_User-Agent", "httpRequest.userAgent", "ClientRequestUserAgent",
@@ -302,6 +305,11 @@ static int object_record(struct tide_logfmt *f, cJSON *o, struct tide_record *r,
     if (end_ns == TIDE_TIME_UNKNOWN && start_ns == TIDE_TIME_UNKNOWN && tide__wrap_time(f, &end_ns) != 0) {
         *reason = "line has no time field";
         return TIDE_E_FORMAT;
+    }
+    if (r->path.len == 0 && r->method.len == 0 && r->status < 0) {
+        /* an application log's other lines ("server listening"): no request */
+        *reason = "an application's log event (no path, method or status)";
+        return 0;
     }
     if (r->method.len == 0)
         r->method = tide_str_make("GET", 3); /* many app logs omit it for page views */

@@ -268,4 +268,21 @@ cat "$W/days/"access.log.* >"$W/fifo" &
 wait
 [ "$("$TIDE" cat --allow-raw "$W/fifo.tide" | wc -l)" -eq 1100 ] || fail "a FIFO: records"
 pass "logs from a pipe given by name (<(...), a FIFO): whole with --format, refused without (a guess would eat its start)"
+
+# Node's pino-http: JSON lines guessed without a map (req.method, req.url,
+# req.headers, req.remoteAddress, res.statusCode, responseTime in ms); the
+# application's other lines are log events, skipped as no request, not bad
+cat >"$W/pino.log" <<'EOF2'
+{"level":30,"time":1763632800000,"pid":42,"hostname":"web-1","msg":"server listening on 3000"}
+{"level":30,"time":1763632800123,"pid":42,"hostname":"web-1","req":{"id":1,"method":"GET","url":"/essays/42?draft=1","query":{"draft":"1"},"headers":{"host":"learn.example.edu","user-agent":"Mozilla/5.0"},"remoteAddress":"::ffff:198.51.100.7","remotePort":51234},"res":{"statusCode":200,"headers":{}},"responseTime":5.2,"msg":"request completed"}
+{"level":40,"time":1763632800300,"pid":42,"hostname":"web-1","msg":"slow query","ms":812}
+{"level":30,"time":1763632800456,"pid":42,"hostname":"web-1","req":{"id":2,"method":"POST","url":"/api/login","headers":{"host":"learn.example.edu"},"remoteAddress":"::ffff:198.51.100.8"},"res":{"statusCode":401},"responseTime":12,"msg":"request completed"}
+EOF2
+"$TIDE" capture log --raw "$W/pino.log" -o "$W/pino.tide" 2>"$W/err" || fail "pino-http log: $(cat "$W/err")"
+grep -q "format json (guessed" "$W/err" && grep -q "4 lines read, 2 records written, 0 late, 0 without a request, 0 bad" "$W/err" &&
+  grep -q "skipped 2: an application's log event" "$W/err" || fail "pino-http counts: $(cat "$W/err")"
+got=$("$TIDE" cat --allow-raw "$W/pino.tide" | jq -r '[.ts, .method, .path, .query, .client, .status, .duration_ms] | join(" ")' | tr '\n' ';')
+[ "$got" = "2025-11-20T10:00:00.117800000Z GET /essays/42 draft=1 ::ffff:198.51.100.7 200 5.2;2025-11-20T10:00:00.444000000Z POST /api/login  ::ffff:198.51.100.8 401 12;" ] ||
+  fail "pino-http records: $got"
+pass "Node's pino-http logs: guessed, start = time - responseTime, other log events skipped as no request"
 finish
