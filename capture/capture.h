@@ -157,6 +157,9 @@ void tide_input_close(struct tide_input *in);
 /* ---- log capture ------------------------------------------------------------ */
 
 #define TIDE_LOGCAP_MAX_REASONS 32
+/* the reason a JSON or key=value line without a path, method or status is
+ * skipped: an application's other log lines ("server listening") */
+#define TIDE_LOG_EVENT_REASON "an application's log event (no path, method or status)"
 
 struct tide_logcap_stats {
     uint64_t lines, records, late, no_request;

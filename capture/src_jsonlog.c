@@ -308,7 +308,7 @@ static int object_record(struct tide_logfmt *f, cJSON *o, struct tide_record *r,
     }
     if (r->path.len == 0 && r->method.len == 0 && r->status < 0) {
         /* an application log's other lines ("server listening"): no request */
-        *reason = "an application's log event (no path, method or status)";
+        *reason = TIDE_LOG_EVENT_REASON;
         return 0;
     }
     if (r->method.len == 0)

@@ -997,7 +997,18 @@ static int capture_log(int argc, char **argv)
         ex = rc == TIDE_E_FORMAT || rc == TIDE_E_NOTFOUND || rc == TIDE_E_USAGE ? EXIT_USAGE : EXIT_RUNTIME;
     } else {
         uint64_t limit = bad_is_pct ? (uint64_t)(bad_pct / 100.0 * (double)st.lines) : bad_count;
-        if (st.bad > limit) {
+        uint64_t events = 0;
+        for (int k = 0; k < st.n_skipped; k++)
+            if (strcmp(st.skipped[k].reason, TIDE_LOG_EVENT_REASON) == 0)
+                events = st.skipped[k].count;
+        if (!follow && st.records == 0 && events > 0) {
+            /* no line held a request: the names are not the ones tide knows
+             * (skipping them as log events would write an empty trace) */
+            cli_errorf("capture log: no line held a request: %llu lines had no path, method or status under "
+                       "the names tide knows; give --map FIELD=PATH,... (docs/capture.md); nothing written",
+                       (unsigned long long)events);
+            ex = EXIT_USAGE;
+        } else if (st.bad > limit) {
             /* a live capture cannot be taken again: its trace is written all the same */
             cli_errorf("capture log: %llu bad lines, more than --max-bad %s (%llu)%s", (unsigned long long)st.bad,
                        max_bad, (unsigned long long)limit,

@@ -284,5 +284,10 @@ grep -q "format json (guessed" "$W/err" && grep -q "4 lines read, 2 records writ
 got=$("$TIDE" cat --allow-raw "$W/pino.tide" | jq -r '[.ts, .method, .path, .query, .client, .status, .duration_ms] | join(" ")' | tr '\n' ';')
 [ "$got" = "2025-11-20T10:00:00.117800000Z GET /essays/42 draft=1 ::ffff:198.51.100.7 200 5.2;2025-11-20T10:00:00.444000000Z POST /api/login  ::ffff:198.51.100.8 401 12;" ] ||
   fail "pino-http records: $got"
-pass "Node's pino-http logs: guessed, start = time - responseTime, other log events skipped as no request"
+# a JSON log whose names tide does not know: not an empty trace of "events"
+printf '%s\n' '{"time":"2026-11-20T10:00:00Z","u":"/x","m":"GET"}' '{"time":"2026-11-20T10:00:01Z","u":"/y","m":"GET"}' >"$W/odd.log"
+"$TIDE" capture log --raw --format json "$W/odd.log" -o "$W/odd.tide" 2>"$W/err"
+[ $? -eq 2 ] && [ ! -e "$W/odd.tide" ] && grep -q "no line held a request: 2 lines had no path, method or status" "$W/err" ||
+  fail "a JSON log of unknown names: $(cat "$W/err")"
+pass "Node's pino-http logs: guessed, start = time - responseTime, other log events skipped as no request; a log of unknown names is refused, not written empty"
 finish
