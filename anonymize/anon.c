@@ -1894,13 +1894,37 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
     /* the body's type decides how it is read: only looked up if there is one */
     struct tide_str ctype = in->body.len ? tide_record_header(in, "Content-Type")
                                          : tide_str_make(NULL, 0);
-    bool json_body = false, form_body = false;
-    struct tide_str mp = tide_str_make(NULL, 0);
+    bool json_body = false, form_body = false, encoded = false;
+    struct tide_str mp = tide_str_make(NULL, 0), body = in->body;
+    struct tide_buf dec; /* the body decoded (gzip, deflate, zstd) */
+    int ce = TIDE__CE_NONE;
     tide_arena_reset(&a->arena);
+    tide_buf_init(&dec, 0);
+    if (body.len) {
+        /* the body as it reads, before anything is looked for in it */
+        struct tide_str cenc = tide_record_header(in, "Content-Encoding");
+        ce = cenc.p ? tide__body_encoding(cenc) : TIDE__CE_NONE;
+        if (ce == TIDE__CE_OTHER) {
+            /* br, compress, several: what cannot be looked into is not kept */
+            count(a, "body", "dropped (a Content-Encoding tide does not read)");
+            body = tide_str_make("", 0);
+        } else if (ce != TIDE__CE_NONE) {
+            /* gzip, deflate, zstd: look inside, and encode the result again */
+            if (tide__body_decode(body.p, body.len, ce, &dec)) {
+                body = tide_str_make(dec.p ? dec.p : "", dec.len);
+                encoded = true;
+            } else {
+                count(a, "body", "dropped (compressed data that does not decode)");
+                body = tide_str_make("", 0);
+            }
+        }
+    }
     if (in->n_headers > a->cap_hdrs) {
         struct tide_header *nh = realloc(a->hdrs, in->n_headers * sizeof(*nh));
-        if (!nh)
+        if (!nh) {
+            tide_buf_free(&dec);
             return tide_err_set(err, TIDE_E_NOMEM, "", "out of memory");
+        }
         a->hdrs = nh;
         a->cap_hdrs = in->n_headers;
     }
@@ -1913,25 +1937,26 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         form_body = true;
     else if (ctype.p && (mp = tide__mp_boundary(ctype)).len)
         ;
-    else if (in->body.len > 1 && (in->body.p[0] == '{' || in->body.p[0] == '['))
+    else if (body.len > 1 && (body.p[0] == '{' || body.p[0] == '['))
         json_body = true;
-    else if (!ctype.p && looks_like_form(in->body.p, in->body.len))
+    else if (!ctype.p && looks_like_form(body.p, body.len))
         form_body = true; /* a body from a log ($request_body): no Content-Type to tell */
 
-    /* pre-pass: personal values anywhere in the record */
+    /* pre-pass: personal values anywhere in the record (a compressed body's
+     * as it decodes: they were looked for in its compressed bytes) */
     path_collect(a, in->path.p ? in->path.p : "", in->path.len);
     query_collect(a, in->query.p ? in->query.p : "", in->query.len);
     if (form_body)
-        query_collect(a, in->body.p, in->body.len);
-    if (mp.len && in->body.len <= a->p->max_body)
-        multipart(a, in->body.p, in->body.len, mp, NULL, true);
-    if (json_body && in->body.len <= a->p->max_body) {
-        cJSON *j = cJSON_ParseWithLength(in->body.p, in->body.len);
+        query_collect(a, body.p, body.len);
+    if (mp.len && body.len <= a->p->max_body)
+        multipart(a, body.p, body.len, mp, NULL, true);
+    if (json_body && body.len <= a->p->max_body) {
+        cJSON *j = cJSON_ParseWithLength(body.p, body.len);
         if (j) {
             json_collect(a, j, ACT_NONE);
         } else {
-            struct jm_out jo = {a, in->body.p, NULL, 0, "json body", 0};
-            tide__json_members(in->body.p, in->body.len, jm_collect, &jo);
+            struct jm_out jo = {a, body.p, NULL, 0, "json body", 0};
+            tide__json_members(body.p, body.len, jm_collect, &jo);
         }
         cJSON_Delete(j);
     }
@@ -1984,27 +2009,8 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         out->n_headers++;
     }
     if (in->body.len) {
-        struct tide_buf o, gz;
-        struct tide_str body = in->body;
-        struct tide_str cenc = tide_record_header(in, "Content-Encoding");
-        int ce = cenc.p ? tide__body_encoding(cenc) : TIDE__CE_NONE;
-        bool gzipped = false;
+        struct tide_buf o;
         tide_buf_init(&o, 0);
-        tide_buf_init(&gz, 0);
-        if (ce == TIDE__CE_OTHER) {
-            /* br, compress, several: what cannot be looked into is not kept */
-            count(a, "body", "dropped (a Content-Encoding tide does not read)");
-            body = tide_str_make("", 0);
-        } else if (ce != TIDE__CE_NONE) {
-            /* gzip, deflate, zstd: look inside, and encode the result again */
-            if (tide__body_decode(body.p, body.len, ce, &gz)) {
-                body = tide_str_make(gz.p, gz.len);
-                gzipped = true;
-            } else {
-                count(a, "body", "dropped (compressed data that does not decode)");
-                body = tide_str_make("", 0);
-            }
-        }
         if (body.len > a->p->max_body) {
             count(a, "body", "dropped (over max_bytes)");
             out->body = tide_str_make("", 0);
@@ -2026,7 +2032,7 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
                     text_scan(a, body.p, body.len, &o, "text body", 0);
                 }
             }
-            if (gzipped) {
+            if (encoded) {
                 struct tide_buf z;
                 tide_buf_init(&z, 0);
                 if (body_encode(o.p ? o.p : "", o.len, ce, &z)) {
@@ -2042,8 +2048,8 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
             }
         }
         tide_buf_free(&o);
-        tide_buf_free(&gz);
     }
+    tide_buf_free(&dec);
     hash_record(a, 0, in);
     hash_record(a, 1, out);
     a->records++;

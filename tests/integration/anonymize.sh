@@ -306,6 +306,7 @@ encs = [("gzip", gzip.compress(body)), ("deflate", zlib.compress(body)), ("defla
 with open(sys.argv[1], "w") as f:
     for i, (ce, b) in enumerate(encs):
         f.write(json.dumps({"ts": "2026-11-20T10:00:%02dZ" % i, "method": "POST", "path": "/api/e%d" % i,
+                            "query": "q=Maria%20Lopez",
                             "headers": [["Content-Type", "application/json"], ["Content-Encoding", ce]],
                             "body": base64.b64encode(b).decode()}) + "\n")
 PY
@@ -319,6 +320,8 @@ for line in sys.stdin:
     if d["path"] in ("/api/e4", "/api/e5"):
         assert not b, d["path"] + ": kept a body tide cannot read"
         continue
+    # the name under the decoded body student_name is known to the whole record
+    assert "Maria" not in d["query"], d["path"] + ": the query kept the name of the compressed body"
     dec = {"gzip": gzip.decompress, "deflate": zlib.decompress,
            "zstd": lambda x: subprocess.run(["zstd", "-d", "-q", "-c"], input=x, capture_output=True, check=True).stdout}[ce](b)
     j = json.loads(dec)
@@ -329,7 +332,7 @@ for line in sys.stdin:
 "$TIDE" audit "$W/ceraw.tide" >"$W/ce.audit"
 grep -q "FINDING email          in body                   x4" "$W/ce.audit" && grep -q "FINDING unreadable_body in body                   x2" "$W/ce.audit" ||
   fail "the audit of encoded raw bodies: $(grep FINDING "$W/ce.audit")"
-pass "deflate and zstd bodies are decoded, anonymized and encoded again; br or broken ones dropped; the audit reads them too"
+pass "deflate and zstd bodies are decoded (before anything is looked for: their names are known to the whole record), anonymized and encoded again; br or broken ones dropped; the audit reads them too"
 
 # --time-shift moves every time back by a keyed whole number of weeks
 "$TIDE" import --key-file "$W/k1" --time-shift "$W/all.jsonl" -o "$W/shift.tide" 2>/dev/null || fail "time shift"
