@@ -326,7 +326,7 @@ static void pair_check(void *u, const char *k, size_t kl, const char *v, size_t 
         struct tide_buf d2;
         int layer;
         tide_buf_init(&d2, 0);
-        for (layer = 0; layer < 2 && d.len && memchr(d.p, '%', d.len); k++) {
+        for (layer = 0; layer < 2 && d.len && memchr(d.p, '%', d.len); layer++) {
             tide_buf_reset(&d2);
             if (!tide_percent_decode(&d2, d.p, d.len))
                 break;
