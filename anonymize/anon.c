@@ -226,8 +226,6 @@ static struct tide_str pseudo(struct tide_anon *a, int sh, const char *s, size_t
     return adup(a, ps.p, ps.len);
 }
 
-static bool path_decode(struct tide_buf *b, const char *s, size_t n);
-
 /* Pseudonym of a value the policy calls personal, taken as what it says:
  * percent-encoding (also double) is undone first, so "jane%40school.edu" in a
  * path or a twice-encoded query value gets the email's pseudonym, the one
@@ -242,7 +240,7 @@ static struct tide_str personal(struct tide_anon *a, const char *s, size_t n)
     for (k = 0; k < 3 && memchr(s, '%', n); k++) {
         int nx = cur == 0 ? 1 : 0;
         tide_buf_reset(&d[nx]);
-        if (!path_decode(&d[nx], s, n))
+        if (!tide_percent_decode_path(&d[nx], s, n))
             break;
         cur = nx;
         s = d[cur].p;
@@ -1272,24 +1270,6 @@ static void path_collect(struct tide_anon *a, const char *s, size_t n)
     tide__path_personal(a->p, s, n, path_remember, a);
 }
 
-/* Decodes a path segment's %XX ('+' is itself there, not a space); false if
- * there was none. */
-static bool path_decode(struct tide_buf *b, const char *s, size_t n)
-{
-    size_t i;
-    bool any = false;
-    for (i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && tide_hex_value(s[i + 1]) >= 0 && tide_hex_value(s[i + 2]) >= 0) {
-            tide_buf_putc(b, (char)(tide_hex_value(s[i + 1]) << 4 | tide_hex_value(s[i + 2])));
-            i += 2;
-            any = true;
-        } else {
-            tide_buf_putc(b, s[i]);
-        }
-    }
-    return any;
-}
-
 static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n)
 {
     struct tide_buf o;
@@ -1311,7 +1291,7 @@ static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n
             } else {
                 struct tide_buf d;
                 tide_buf_init(&d, 0);
-                if (path_decode(&d, s + i, e - i)) {
+                if (tide_percent_decode_path(&d, s + i, e - i)) {
                     struct tide_buf x;
                     tide_buf_init(&x, 0);
                     text_scan(a, d.p, d.len, &x, "path", 0);

@@ -349,16 +349,16 @@ int tide_parse_i64(const char *s, size_t len, int64_t *out)
     return 0;
 }
 
-bool tide_percent_decode(struct tide_buf *b, const char *s, size_t n)
+static bool pct_decode(struct tide_buf *b, const char *s, size_t n, bool plus)
 {
     size_t i;
     bool any = false;
     for (i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n + 0 && tide_hex_value(s[i + 1]) >= 0 && tide_hex_value(s[i + 2]) >= 0) {
+        if (s[i] == '%' && i + 2 < n && tide_hex_value(s[i + 1]) >= 0 && tide_hex_value(s[i + 2]) >= 0) {
             tide_buf_putc(b, (char)(tide_hex_value(s[i + 1]) << 4 | tide_hex_value(s[i + 2])));
             i += 2;
             any = true;
-        } else if (s[i] == '+') {
+        } else if (plus && s[i] == '+') {
             tide_buf_putc(b, ' ');
             any = true;
         } else {
@@ -367,6 +367,10 @@ bool tide_percent_decode(struct tide_buf *b, const char *s, size_t n)
     }
     return any;
 }
+
+bool tide_percent_decode(struct tide_buf *b, const char *s, size_t n) { return pct_decode(b, s, n, true); }
+
+bool tide_percent_decode_path(struct tide_buf *b, const char *s, size_t n) { return pct_decode(b, s, n, false); }
 
 bool tide_is_ip(const char *s, size_t n)
 {

@@ -203,6 +203,8 @@ static inline int tide_hex_value(char c)
 /* Percent-decodes s (and '+' as a space) onto b. Returns true if anything
  * was encoded (a % escape or a '+'), false if the text came through as is. */
 bool tide_percent_decode(struct tide_buf *b, const char *s, size_t n);
+/* The same for a path segment, where '+' is a plus sign, not a space. */
+bool tide_percent_decode_path(struct tide_buf *b, const char *s, size_t n);
 
 /* Whether s (n bytes) is an IPv4 or IPv6 address as inet_pton reads it. */
 bool tide_is_ip(const char *s, size_t n);
