@@ -1094,16 +1094,6 @@ static struct tide_str mp_param(const char *h, size_t hn, const char *name)
     return tide_str_make(NULL, 0);
 }
 
-/*
- * A multipart/form-data body, part by part (an essay uploaded with the
- * student's name and email beside it). The delimiters are structure and kept
- * as they were (they must match the Content-Type's boundary, which is kept);
- * a part's headers are scanned (a filename may name someone); its content is
- * treated by the part's name as a form field is: a "password" part is dropped
- * whole, an "email" part pseudonymized, what no rule names scanned. With
- * collect, only the personal values are learned (the pre-pass). False if the
- * body is not one (no delimiter): the caller scans it as text.
- */
 size_t tide__mp_first(const char *s, size_t n, struct tide_str bd)
 {
     size_t dl = bd.len + 2, pos;
@@ -1154,6 +1144,16 @@ bool tide__mp_part(const char *s, size_t n, struct tide_str bd, size_t at, struc
     return true;
 }
 
+/*
+ * A multipart/form-data body, part by part (an essay uploaded with the
+ * student's name and email beside it). The delimiters are structure and kept
+ * as they were (they must match the Content-Type's boundary, which is kept);
+ * a part's headers are scanned (a filename may name someone); its content is
+ * treated by the part's name as a form field is: a "password" part is dropped
+ * whole, an "email" part pseudonymized, what no rule names scanned. With
+ * collect, only the personal values are learned (the pre-pass). False if the
+ * body is not one (no delimiter): the caller scans it as text.
+ */
 static bool multipart(struct tide_anon *a, const char *s, size_t n, struct tide_str bd, struct tide_buf *o,
                       bool collect)
 {
@@ -1399,7 +1399,6 @@ static struct tide_str cookies(struct tide_anon *a, struct tide_str v)
     return r;
 }
 
-/* A URL header (Referer, Origin): its path and query by the same rules. */
 /*
  * A URL in a header (Referer, Origin), by parts: the user in the authority
  * pseudonymized and a password there dropped ("https://jane:pw@host/" ->

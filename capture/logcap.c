@@ -304,8 +304,9 @@ static int look_for_new_files(struct cap *c, struct tide_err *err)
     return rc;
 }
 
-/* While a followed log is idle: write what the window has let go, then the caller's hook. */
-/* The writer's failure (a full disk) ends the capture at once: 0, or it. */
+/* While a followed log is idle: write what the window has let go, then the
+ * caller's hook. The writer's failure (a full disk) ends the capture at
+ * once: 0, or it. */
 static int on_follow_idle(struct cap *c, struct tide_err *err)
 {
     struct timespec t;

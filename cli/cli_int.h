@@ -171,7 +171,6 @@ int cli_parse_range(const char *s, int64_t lo, int64_t hi, const char *what, int
 /* --level N: 1..22 into *out, or EXIT_USAGE after saying why. */
 int cli_parse_level(const char *s, int *out);
 
-/* Writes all of b to fd 1; returns 0 or TIDE_E_IO (EPIPE quiet). */
 /* Writes to standard output: 0; 1 when its reader went away (EPIPE: quiet);
  * TIDE_E_IO on another failure (a full disk), said. */
 int cli_stdout_write(const char *p, size_t n);

@@ -72,6 +72,7 @@ bool cli_out_in_place;
 int cli_out_open(struct cli_out *o, const char *path, bool raw, struct tide_err *err)
 {
     const char *same;
+    mode_t mode = raw ? 0600 : 0644; /* raw traces hold personal data: readable by the owner only */
     memset(o, 0, sizeof(*o));
     if (!path)
         return tide_err_set(err, TIDE_E_USAGE, "", "an output is required (-o FILE, or -o - for stdout)");
@@ -100,8 +101,7 @@ int cli_out_open(struct cli_out *o, const char *path, bool raw, struct tide_err 
         if (fd >= 0) {
             mode_t um = umask(0);
             umask(um);
-            /* raw traces hold personal data: readable by the owner only */
-            if (fchmod(fd, (raw ? 0600 : 0644) & ~um) != 0) {
+            if (fchmod(fd, mode & ~um) != 0) { /* as open() would make it */
                 int e = errno;
                 close(fd);
                 unlink(o->tmp);
@@ -112,8 +112,7 @@ int cli_out_open(struct cli_out *o, const char *path, bool raw, struct tide_err 
             return 0;
         }
     }
-    /* raw traces hold personal data: readable by the owner only */
-    o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, raw ? 0600 : 0644);
+    o->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (o->fd < 0)
         return tide_err_set(err, TIDE_E_IO, path, "cannot create: %s", strerror(errno));
     {
