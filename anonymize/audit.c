@@ -429,9 +429,8 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             multipart_values(au, p, body.p, body.len, mp, true);
         else if (body.len && (body.p[0] == '{' || body.p[0] == '['))
             json_values(au, p, body.p, body.len, "json body", true);
-        else if (body.len && memchr(body.p, '=', body.len)) {
+        else if (body.len && memchr(body.p, '=', body.len))
             pv_pairs(au, p, body.p, body.len, '&');
-        }
     }
     scan(au, "path", r->path.p, r->path.len);
     scan(au, "query", r->query.p, r->query.len);
