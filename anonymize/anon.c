@@ -493,7 +493,8 @@ static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tid
             r = tide__pseudo(a->ps, SH_TOKEN, tide_str_make(v + 7, h->len - 7));
             break;
         case TIDE_PII_DOB: r = generalize(a, v, h->len); break;
-        default: r = tide__pseudo(a->ps, SH_TOKEN, tide_str_make(v, h->len));
+        default: /* a UUID (an essay's, a capability link's) stays one: routes still match */
+            r = tide__pseudo(a->ps, tide__is_uuid(v, h->len) ? SH_UUID : SH_TOKEN, tide_str_make(v, h->len));
         }
         tide_buf_append(o, r.p, r.len);
         snprintf(what, sizeof(what), "%s replaced", tide_pii_kind_name(h->kind));
@@ -599,7 +600,7 @@ static bool apply(struct tide_anon *a, int act, const char *s, size_t n, struct 
         if (n == 0) {
             return true;
         }
-        r = tide__pseudo(a->ps, SH_TOKEN, tide_str_make(s, n));
+        r = tide__pseudo(a->ps, tide__is_uuid(s, n) ? SH_UUID : SH_TOKEN, tide_str_make(s, n));
         tide_buf_append(o, r.p, r.len);
         count(a, field, "secret tokenized");
         return true;

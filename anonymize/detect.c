@@ -398,6 +398,10 @@ size_t tide__detect_all(const char *s, size_t n, struct tide_pii_hit *hits, size
             i = st + len;
             continue;
         }
+        if (boundary && n - i >= 36 && tide__is_pseudonym(s + i, 36) && (n - i == 36 || !is_alnum(s[i + 36]))) {
+            i += 36; /* a UUID's pseudonym: no hit, nor its groups after a '-' */
+            continue;
+        }
         if (boundary && (len = match_at(s, n, i, &kind)) > 0) {
             /* tide's own fictional forms (555-01xx phones, 9xx SSNs, test cards) are not hits */
             if (!tide__is_fictional(kind, s + i, len))

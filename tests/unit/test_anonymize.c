@@ -145,6 +145,9 @@ static void pseudonyms_keep_shape_and_depend_on_key(void **state)
     x = tide__pseudo(a, SH_UUID, tide_str_c("123e4567-e89b-12d3-a456-426614174000"));
     assert_int_equal(x.len, 36);
     assert_int_equal(x.p[14], '4');
+    assert_memory_equal(x.p + 24, "7e570000", 8); /* the mark the audit knows */
+    assert_true(tide__is_pseudonym(x.p, x.len));
+    assert_false(tide__is_pseudonym("123e4567-e89b-12d3-a456-426614174000", 36));
     x = tide__pseudo(a, SH_CARD, tide_str_c("4532015112830366"));
     assert_int_equal(x.len, 16);
     assert_true(tide__luhn(x.p, x.len));
@@ -459,6 +462,60 @@ static void multipart_bodies_keep_their_structure(void **state)
     tide_anon_policy_free(p);
 }
 
+/* A UUID that is no one's (an essay's, a capability link's) was tokenized
+ * as a possible key: /essays/<uuid> became /essays/t_..., a route that no
+ * longer matched, and the same UUID under user= got another pseudonym. Now
+ * every UUID becomes the same marked UUID, in its case, and the audit passes
+ * it while still finding the raw one. */
+static void uuids_keep_their_shape_everywhere(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_audit *au;
+    struct tide_header h = {{"Cookie", 6}, {"user=3f2b8c1e-9a4d-4b7e-8f21-0c5d6e7a8b9c", 41}};
+    char path[128], query[128], cookie[128], *rep;
+    (void)state;
+    a = default_anon(&p, -1);
+    memset(&r, 0, sizeof(r));
+    r.method = tide_str_c("GET");
+    r.path = tide_str_c("/essays/3f2b8c1e-9a4d-4b7e-8f21-0c5d6e7a8b9c/feedback");
+    r.query = tide_str_c("draft=3F2B8C1E-9A4D-4B7E-8F21-0C5D6E7A8B9C&token=7d9e2f10-1111-4abc-8def-123456789abc");
+    r.headers = &h;
+    r.n_headers = 1;
+    assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+    snprintf(path, sizeof(path), "%.*s", (int)out.path.len, out.path.p);
+    snprintf(query, sizeof(query), "%.*s", (int)out.query.len, out.query.p);
+    snprintf(cookie, sizeof(cookie), "%.*s", (int)out.headers[0].value.len, out.headers[0].value.p);
+    assert_int_equal(strlen(path), 8 + 36 + 9);
+    assert_true(tide__is_pseudonym(path + 8, 36));
+    assert_string_equal(path + 44, "/feedback");
+    assert_null(strstr(path, "3f2b8c1e"));
+    /* the cookie's user is the same pseudonym; the capitals are the same UUID, written in capitals */
+    assert_int_equal(strlen(cookie), 5 + 36);
+    assert_true(strncmp(cookie + 5, path + 8, 36) == 0);
+    assert_true(strncmp(query, "draft=", 6) == 0 && tide__is_pseudonym(query + 6, 36));
+    assert_true(strncasecmp(query + 6, path + 8, 36) == 0 && strncmp(query + 6, path + 8, 36) != 0);
+    /* a secret key's UUID stays a UUID too */
+    assert_true(strncmp(query + 42, "&token=", 7) == 0 && tide__is_pseudonym(query + 49, 36));
+    assert_int_equal(strlen(query), 85);
+    assert_int_equal(tide_audit_create(&au, true), 0);
+    tide_audit_record(au, p, &out);
+    rep = tide_audit_report(au, false, "t");
+    assert_non_null(strstr(rep, "\"PASS\""));
+    free(rep);
+    tide_audit_free(au);
+    assert_int_equal(tide_audit_create(&au, true), 0);
+    tide_audit_record(au, p, &r);
+    rep = tide_audit_report(au, false, "t");
+    assert_non_null(strstr(rep, "\"api_key\""));
+    free(rep);
+    tide_audit_free(au);
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
 /* An id under a personal key keeps its shape (a UUID, a hex ObjectId stays
  * hex, a long mixed id), so its pseudonym may look like a key or random: the
  * audit counts it as residual risk, not a finding; and a long digit run in
@@ -688,6 +745,7 @@ int main(void)
         cmocka_unit_test(json_member_names_lose_personal_data),
         cmocka_unit_test(multipart_bodies_keep_their_structure),
         cmocka_unit_test(audit_passes_the_anonymizers_id_pseudonyms),
+        cmocka_unit_test(uuids_keep_their_shape_everywhere),
         cmocka_unit_test(json_members_of_a_cut_body),
         cmocka_unit_test(referer_urls_by_parts),
         cmocka_unit_test(forwarded_addresses_with_ports),
