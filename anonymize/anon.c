@@ -449,6 +449,15 @@ static bool try_base64(struct tide_anon *a, const char *s, size_t n, struct tide
 static void json_text(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
                       const char *field, int inherited, bool *changed);
 
+/* Whether a field holds people's writing (a body, a query value), where a
+ * capitalized name is a name; in a path or a header it is a route or a product. */
+static bool free_text(const char *field)
+{
+    size_t n = strlen(field);
+    return strcmp(field, "query") == 0 || strcmp(field, "referer query") == 0 ||
+           (n >= 5 && strcmp(field + n - 5, " body") == 0);
+}
+
 /* Appends s with detector hits and personal values replaced. */
 static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
                       const char *field, int depth)
@@ -473,7 +482,7 @@ static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tid
     }
     if (try_base64(a, s, n, o, field, depth))
         return;
-    nh = tide__detect(s, n, hits, TIDE__MAX_HITS);
+    nh = free_text(field) ? tide__detect_text(s, n, hits, TIDE__MAX_HITS) : tide__detect(s, n, hits, TIDE__MAX_HITS);
     for (i = 0; i < nh; i++) {
         const struct tide_pii_hit *h = &hits[i];
         const char *v = s + h->start;
@@ -493,6 +502,7 @@ static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tid
             r = tide__pseudo(a->ps, SH_TOKEN, tide_str_make(v + 7, h->len - 7));
             break;
         case TIDE_PII_DOB: r = generalize(a, v, h->len); break;
+        case TIDE_PII_PERSON_NAME: r = tide__pseudo(a->ps, SH_NAME, tide_str_make(v, h->len)); break;
         default: /* a UUID (an essay's, a capability link's) stays one: routes still match */
             r = tide__pseudo(a->ps, tide__is_uuid(v, h->len) ? SH_UUID : SH_TOKEN, tide_str_make(v, h->len));
         }

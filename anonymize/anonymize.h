@@ -94,6 +94,7 @@ enum tide_pii_kind {
     TIDE_PII_HIGH_ENTROPY,
     TIDE_PII_SECRET_FIELD, /* a value under a key dropped (password) or tokenized (token) */
     TIDE_PII_UNREADABLE,   /* a body in an encoding that cannot be read (br): nothing can be said of it */
+    TIDE_PII_PERSON_NAME,  /* a person's name in free text ("Jane Doe", "my name is ...") */
     TIDE_PII_KINDS
 };
 const char *tide_pii_kind_name(int kind);
@@ -112,6 +113,8 @@ typedef void (*tide_pii_fn)(void *userp, const struct tide_pii_hit *hit, const c
  * and by the audit.
  */
 void tide_pii_scan(const char *text, size_t len, tide_pii_fn fn, void *userp);
+/* The same, for people's writing (a body, a query): people's names in it too. */
+void tide_pii_scan_text(const char *text, size_t len, tide_pii_fn fn, void *userp);
 
 /* The audit: feed every record, then ask for the report. */
 struct tide_audit;

@@ -46,6 +46,7 @@ struct tide_audit {
     bool ips_anonymized;
     struct tide_strmap quasi;
     struct tide_strmap clean; /* values that held nothing: traffic repeats them */
+    struct tide_strmap clean_text; /* the same, of bodies and queries (names looked for too) */
     uint64_t cur_rec;
     const char *cur_field;
     uint64_t hits; /* findings and informational hits so far */
@@ -137,16 +138,21 @@ static void scan(struct tide_audit *au, const char *field, const char *s, size_t
         return;
     au->values_scanned++;
     au->bytes_scanned += n;
+    bool text = strcmp(field, "query") == 0 || strcmp(field, "body") == 0; /* people's writing */
+    struct tide_strmap *clean = text ? &au->clean_text : &au->clean;
     au->cur_field = field;
-    if (n <= 512 && tide_strmap_get(&au->clean, tide_str_make(s, n)))
+    if (n <= 512 && tide_strmap_get(clean, tide_str_make(s, n)))
         return; /* the same bytes were scanned before and held nothing */
-    tide_pii_scan(s, n, on_hit, au);
+    if (text)
+        tide_pii_scan_text(s, n, on_hit, au);
+    else
+        tide_pii_scan(s, n, on_hit, au);
     if (au->hits == before && n <= 512) {
-        if (au->clean.n >= 200000) {
-            tide_strmap_free(&au->clean);
-            tide_strmap_init(&au->clean, 0);
+        if (clean->n >= 200000) {
+            tide_strmap_free(clean);
+            tide_strmap_init(clean, 0);
         }
-        tide_strmap_upsert(&au->clean, tide_str_make(s, n), &added, &rc);
+        tide_strmap_upsert(clean, tide_str_make(s, n), &added, &rc);
     }
 }
 
@@ -388,6 +394,7 @@ int tide_audit_create(struct tide_audit **out, bool ips_anonymized)
     au->ips_anonymized = ips_anonymized;
     tide_strmap_init(&au->quasi, 5000000);
     tide_strmap_init(&au->clean, 0);
+    tide_strmap_init(&au->clean_text, 0);
     tide_buf_init(&au->pv, 0);
     tide_buf_init(&au->dec, 0);
     *out = au;
@@ -520,7 +527,7 @@ char *tide_audit_report(const struct tide_audit *au, bool any_raw, const char *s
     cJSON_AddNumberToObject(sc, "bytes", (double)au->bytes_scanned);
     cJSON_AddStringToObject(sc, "fields", scanned_note);
     cJSON_AddStringToObject(sc, "detectors", "email phone ssn card(luhn) ipv4 ipv6 jwt bearer api_key "
-                                             "date_of_birth personal_field high_entropy secret_field unreadable_body; layers: "
+                                             "date_of_birth personal_field high_entropy secret_field unreadable_body person_name; layers: "
                                              "percent-encoding, base64, JSON, gzip/deflate/zstd bodies");
     sc = cJSON_AddObjectToObject(o, "residual_risk");
     cJSON_AddNumberToObject(sc, "ip_addresses_anonymized_per_manifest", (double)au->ip_informational);
@@ -541,6 +548,7 @@ void tide_audit_free(struct tide_audit *au)
     free(au->f);
     tide_strmap_free(&au->quasi);
     tide_strmap_free(&au->clean);
+    tide_strmap_free(&au->clean_text);
     tide_buf_free(&au->pv);
     tide_buf_free(&au->dec);
     free(au);

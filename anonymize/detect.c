@@ -418,7 +418,7 @@ const char *tide_pii_kind_name(int kind)
 {
     static const char *N[] = {"email", "phone", "ssn", "card", "ipv4", "ipv6", "jwt", "bearer",
                               "api_key", "date_of_birth", "personal_field", "high_entropy",
-                              "secret_field", "unreadable_body"};
+                              "secret_field", "unreadable_body", "person_name"};
     return kind >= 0 && kind < TIDE_PII_KINDS ? N[kind] : "unknown";
 }
 
@@ -427,12 +427,13 @@ const char *tide_pii_kind_name(int kind)
 struct scan_ctx {
     tide_pii_fn fn;
     void *userp;
+    bool names; /* people's writing: names count */
 };
 
 static void scan_layer(const char *s, size_t n, struct scan_ctx *c, int depth)
 {
     struct tide_pii_hit hits[TIDE__MAX_HITS];
-    size_t nh = tide__detect(s, n, hits, TIDE__MAX_HITS), i;
+    size_t nh = c->names ? tide__detect_text(s, n, hits, TIDE__MAX_HITS) : tide__detect(s, n, hits, TIDE__MAX_HITS), i;
     for (i = 0; i < nh; i++)
         c->fn(c->userp, &hits[i], s);
     if (depth >= 3)
@@ -470,6 +471,12 @@ static void scan_layer(const char *s, size_t n, struct scan_ctx *c, int depth)
 
 void tide_pii_scan(const char *text, size_t len, tide_pii_fn fn, void *userp)
 {
-    struct scan_ctx c = {fn, userp};
+    struct scan_ctx c = {fn, userp, false};
+    scan_layer(text, len, &c, 0);
+}
+
+void tide_pii_scan_text(const char *text, size_t len, tide_pii_fn fn, void *userp)
+{
+    struct scan_ctx c = {fn, userp, true};
     scan_layer(text, len, &c, 0);
 }

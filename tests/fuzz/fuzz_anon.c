@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                      strlen(tide_anon_default_policy()), "d", &err))
         abort();
     tide_pii_scan((const char *)data, size, on_hit, NULL);
+    tide_pii_scan_text((const char *)data, size, on_hit, NULL); /* with people's names */
     memset(&o, 0, sizeof(o));
     o.ip_mode = -1;
     if (tide_anon_create(&a, p, &o, &err))

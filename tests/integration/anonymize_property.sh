@@ -5,8 +5,9 @@
 # path segment, the Referer, the User-Agent, a JSON body, a JSON body cut
 # short, a form body, JSON inside a query value, a cookie, a multipart
 # upload, a query key, a JSON member name, a Referer's user, Basic
-# credentials and X-Forwarded-For. Under a fresh random key each run: no planted value (nor a name
-# put under a personal key) survives in any
+# credentials, X-Forwarded-For, and an essay's text and a search with the
+# student's name under no key at all. Under a fresh random key each run: no
+# planted value (nor a name put under a personal key or in that text) survives in any
 # encoding; tide audit PASSes the anonymized trace and FAILs the raw one,
 # finding the planted values where they were put.
 set -u
@@ -56,9 +57,10 @@ PY
   "$TIDE" import --raw "$W/g.jsonl" -o "$W/raw.tide" 2>/dev/null || fail "raw import"
   "$TIDE" audit "$W/raw.tide" >"$W/audit" && fail "seed $seed: the audit passed the raw trace"
   for f in "email          in path" "email          in query" "email          in header:cookie" \
-    "personal_field in json body" "personal_field in form body" "ssn            in body"; do
+    "personal_field in json body" "personal_field in form body" "ssn            in body" \
+    "person_name    in body" "person_name    in query"; do
     grep -qF "FINDING $f" "$W/audit" || fail "seed $seed: the audit did not find: $f"
   done
 done
-pass "generated students, values planted in 15 places and 5 encodings: none survives anonymization (2 seeds x 3000 records, fresh keys); the audit PASSes the anonymized trace and finds them in the raw one"
+pass "generated students, values planted in 16 places and 5 encodings: none survives anonymization (2 seeds x 3000 records, fresh keys); the audit PASSes the anonymized trace and finds them in the raw one"
 finish

@@ -26,7 +26,7 @@ out = []
 for i in range(N):
     p = person()
     planted.update([p["email"], p["ssn"], p["phone"]])
-    where = rnd.randint(0, 14)
+    where = rnd.randint(0, 15)
     q, path, headers, body, ctype = "page=%d" % rnd.randint(1, 9), "/api/essays", [["Host", "learn.example.edu"]], None, None
     v = rnd.choice([p["email"], p["phone"], p["ssn"], "contact " + p["email"], p["email"].upper()])
     planted.add(v)
@@ -45,12 +45,17 @@ for i in range(N):
     elif where == 11: body, ctype = json.dumps({"grades": {p["email"]: rnd.randint(50, 100)}}), "application/json"
     elif where == 12: headers.append(["Referer", "https://%s:pw%d@mail.example.com/inbox" % (up.quote(p["email"]), i)])
     elif where == 13: headers.append(["Authorization", "Basic " + base64.b64encode(("%s:pw%d" % (p["email"], i)).encode()).decode()])
+    elif where == 15:  # a name in the essay's text alone, under no key
+        t = rnd.choice(["%s wrote this essay.", "My name is %s and I like math.", "Feedback for %s: good work",
+                        "Sincerely,\n%s", "Doe, Jane and %s, period 3", "Ask %s (grade 7) about it."]) % p["name"]
+        body, ctype = t, rnd.choice(["text/plain", None])
+        q += "&q=" + up.quote_plus("essays by " + p["name"])
     elif where == 14: headers.append(["X-Forwarded-For", "%d.%d.%d.%d, 10.0.0.1" % (rnd.randint(1, 223), rnd.randint(0, 255), rnd.randint(0, 255), rnd.randint(1, 254))])
     else:
         B = "----b%d" % i
         body = "--%s\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\n%s\r\n--%s\r\nContent-Disposition: form-data; name=\"essay\"\r\n\r\nby %s\r\n--%s--\r\n" % (B, p["email"], B, v, B)
         ctype = "multipart/form-data; boundary=" + B
-    if where in (4, 5, 6):
+    if where in (4, 5, 6, 15):
         names.add(p["name"])  # under a personal key (name, student_name)
     if ctype: headers.append(["Content-Type", ctype])
     r = {"ts": "2026-11-20T10:%02d:%02d.%03dZ" % (i // 3600 % 60, i // 60 % 60, i % 1000), "method": "POST" if body else "GET",

@@ -1,0 +1,293 @@
+/*
+ * names.c - people's names in free text (an essay, a comment, a search, a
+ * prompt), where no key says "name": the anonymizer replaces them and the
+ * audit finds them, by the same rules.
+ *
+ * A name is recognized, in text only (bodies and query values, never paths
+ * or headers, where a capitalized word is a product or a route):
+ *  - a common given name, capitalized, followed by one or two capitalized
+ *    words or an initial ("Jane Doe", "Maria Garcia Lopez", "John F. Kennedy");
+ *  - "Doe, Jane": a capitalized word, a comma and a given name;
+ *  - one or two capitalized words after "my name is", "my name's", "I'm
+ *    called", "dear", or a sign-off ("Sincerely,", "Regards,", "Thanks,",
+ *    "Love,", "Best,"), whatever the given name;
+ *  - the surname after a title (Mr, Mrs, Ms, Miss, Dr, Prof, with or without
+ *    a dot), the title kept.
+ * The given names are about 650 common in US schools across origins; names
+ * that are also ordinary words (Grace, Will, Hope, May, Jordan, ...) are left
+ * out, so "Will Power" stays. A name written all in lower case, or a given
+ * name alone, is not recognized (docs/policy.md says so).
+ */
+#include "anon_int.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const GIVEN[] = {
+    "aaliyah", "aarav", "aaron", "abby", "abdul", "abdullah", "abel", "abigail", "abraham", "adam",
+    "addison", "adelaide", "adeline", "aditi", "aditya", "adrian", "adriana", "adrianna", "ahmad",
+    "ahmed", "aidan", "aiden", "aisha", "alan", "alana", "alejandra", "alejandro", "alex", "alexa",
+    "alexander", "alexandra", "alexandria", "alexis", "alfonso", "alfred", "alfredo", "ali",
+    "alice", "alicia", "alina", "alisha", "alison", "allison", "alma", "alondra", "alvin", "alyssa",
+    "amanda", "amani", "amara", "amelia", "amina", "amir", "amy", "ana", "ananya", "anastasia",
+    "anderson", "andre", "andrea", "andres", "andrew", "andy", "angela", "angelica", "angelina",
+    "angie", "anh", "anika", "anita", "anjali", "ann", "anna", "annabelle", "anne", "annie",
+    "anthony", "antonio", "anya", "arjun", "armando", "arnav", "arthur", "arturo", "aryan", "asher",
+    "ashley", "ashton", "aubrey", "audrey", "ava", "avery", "axel", "ayden", "ayesha", "barbara",
+    "beatrice", "beatriz", "becky", "ben", "benjamin", "bernard", "beth", "bethany", "betty",
+    "beverly", "bianca", "blake", "bobby", "bonnie", "brad", "bradley", "brandon", "brenda",
+    "brendan", "brian", "briana", "brianna", "bridget", "brittany", "brooke", "bruce", "bryan",
+    "bryce", "caden", "caitlin", "caleb", "calvin", "cameron", "camila", "camille", "candace",
+    "carl", "carla", "carlos", "carmen", "carol", "caroline", "carrie", "carson", "casey",
+    "cassandra", "catherine", "cecilia", "cesar", "chad", "charlene", "charles", "charlie",
+    "charlotte", "chelsea", "chen", "cheryl", "chloe", "chris", "christina", "christine",
+    "christopher", "cindy", "claire", "clara", "clarence", "claudia", "clayton", "cody", "colin",
+    "colton", "connor", "conor", "cora", "courtney", "craig", "cristian", "cynthia", "dale",
+    "damian", "damon", "dana", "daniel", "daniela", "danielle", "danny", "darius", "darnell",
+    "darren", "dashawn", "david", "deborah", "debra", "declan", "deepak", "deepika", "deja",
+    "delilah", "denise", "dennis", "derek", "deshawn", "desmond", "devin", "devon", "diana",
+    "diane", "diego", "dimitri", "divya", "dmitri", "dominic", "donald", "donna", "dorothy",
+    "douglas", "dylan", "ebony", "eddie", "edgar", "eduardo", "edward", "edwin", "eileen", "elena",
+    "eli", "elias", "elijah", "elisa", "elizabeth", "ella", "ellen", "ellie", "elliot", "elliott",
+    "emanuel", "emilia", "emiliano", "emily", "emma", "emmanuel", "enrique", "eric", "erica",
+    "erik", "erika", "erin", "ernesto", "esmeralda", "esther", "ethan", "eugene", "eva", "evan",
+    "evelyn", "ezekiel", "ezra", "fatima", "felipe", "felix", "fernando", "fiona", "francesca",
+    "francisco", "franklin", "gabriel", "gabriela", "gabriella", "gabrielle", "garrett", "gavin",
+    "george", "gerald", "gerardo", "gianna", "gilbert", "gina", "giovanni", "giselle", "gloria",
+    "gonzalo", "graham", "gregory", "greta", "guadalupe", "gustavo", "hailey", "haley", "hamza",
+    "hank", "hannah", "hao", "harold", "harrison", "harry", "haruto", "hassan", "hayden", "hector",
+    "heidi", "helen", "henry", "hiroshi", "hui", "hussein", "hyun", "ian", "ibrahim", "imani",
+    "irene", "isaac", "isabel", "isabella", "isabelle", "isaiah", "ivan", "jacob", "jacqueline",
+    "jada", "jaden", "jaime", "jalen", "jamal", "james", "jamie", "jane", "janet", "janice",
+    "jared", "jasmine", "jason", "javier", "jayden", "jaylen", "jeffrey", "jenna", "jennifer",
+    "jeremiah", "jeremy", "jerome", "jesse", "jessica", "ji", "jia", "jillian", "jimena", "jimmy",
+    "jin", "joan", "joanna", "jocelyn", "joel", "johanna", "john", "johnny", "jonah", "jonathan",
+    "jorge", "jose", "josef", "joseph", "josephine", "joshua", "josiah", "joyce", "juan", "juanita",
+    "judith", "judy", "julia", "julian", "juliana", "julie", "julio", "jun", "justin", "kai",
+    "kaitlyn", "karen", "karina", "karla", "kate", "katelyn", "katherine", "kathleen", "kathryn",
+    "katie", "kavya", "kayla", "kaylee", "keisha", "keith", "kelly", "kelvin", "kendall",
+    "kendrick", "kenji", "kenneth", "kevin", "khadija", "khalid", "kiana", "kiara", "kimberly",
+    "krishna", "kristen", "kristin", "krystal", "kyle", "kylie", "lakisha", "lakshmi", "landon",
+    "latisha", "latoya", "laura", "lauren", "layla", "leah", "leila", "leo", "leon", "leonardo",
+    "leslie", "levi", "liam", "lillian", "linda", "lindsay", "lindsey", "ling", "linh", "lisa",
+    "logan", "lorena", "lorenzo", "louis", "lucas", "lucia", "luciana", "lucy", "luis", "luka",
+    "luke", "lydia", "mackenzie", "madeline", "madison", "makayla", "malik", "manuel", "marcus",
+    "margaret", "maria", "mariah", "mariana", "marie", "marisol", "marissa", "marlon", "marquis",
+    "martha", "martin", "martina", "marvin", "mary", "mateo", "matthew", "maya", "meera", "megan",
+    "mehmet", "melanie", "melissa", "melvin", "mia", "micah", "michael", "michelle", "miguel",
+    "mikayla", "ming", "minh", "miranda", "miriam", "mohamed", "mohammad", "mohammed", "molly",
+    "monica", "monique", "muhammad", "nadia", "naomi", "natalia", "natalie", "natasha", "nathan",
+    "nathaniel", "nayeli", "neha", "nevaeh", "nguyen", "nicholas", "nicole", "nikhil", "nina",
+    "noah", "noelle", "nora", "norma", "olga", "olivia", "omar", "oscar", "owen", "pablo", "pamela",
+    "paola", "patricia", "patrick", "paul", "paula", "pedro", "penelope", "peter", "philip",
+    "phillip", "pooja", "preston", "priscilla", "priya", "quentin", "quinn", "rachel", "rafael",
+    "rahul", "rajesh", "ramon", "randy", "raquel", "raul", "ravi", "rebecca", "reginald", "renee",
+    "ricardo", "richard", "riley", "rita", "robert", "roberto", "robin", "rodrigo", "roger",
+    "rohan", "roman", "ronald", "rosa", "rosalind", "russell", "ryan", "sabrina", "sadie", "sakura",
+    "samantha", "samir", "samuel", "sandra", "sanjay", "santiago", "sara", "sarah", "scarlett",
+    "sean", "sebastian", "selena", "seo", "serena", "sergei", "sergio", "seth", "shane", "shanice",
+    "shannon", "sharon", "shawn", "sheila", "shirley", "shreya", "simon", "skylar", "sofia",
+    "sonia", "sophia", "sophie", "stacy", "stella", "stephanie", "stephen", "steven", "sunita",
+    "susan", "sylvia", "takumi", "tamara", "tanisha", "tanya", "tara", "tatiana", "teresa",
+    "terrell", "terrence", "thanh", "theodore", "thomas", "tiffany", "timothy", "tina", "tomas",
+    "tommy", "tracy", "travis", "trayvon", "trevor", "tristan", "tyler", "tyrese", "tyrone",
+    "valentina", "valeria", "vanessa", "veronica", "vicente", "victoria", "vihaan", "vikram",
+    "vincent", "vivek", "vivian", "walter", "wanda", "wayne", "wei", "wendy", "wesley", "william",
+    "wyatt", "xavier", "ximena", "xin", "yan", "yasmin", "yolanda", "yuki", "yusuf", "zachary",
+    "zainab", "zara", "zoe", "zoey",
+};
+
+/* capitalized words that follow a given name or a cue without being a
+ * name (places, titles); sorted */
+static const char *const NOT_SURNAME[] = {
+    "academy", "and", "avenue", "award", "boulevard", "but", "center", "centre", "church", "city",
+    "college", "county", "diary", "dr", "drive", "elementary", "foundation", "hall", "high", "hospital",
+    "institute", "is", "lane", "library", "madam", "middle", "miss", "mr", "mrs", "ms", "or", "park",
+    "prize", "prof", "road", "school", "sir", "street", "the", "university", "was",
+};
+
+static int cmp_word(const void *k, const void *e)
+{
+    const struct tide_str *w = k;
+    const char *s = *(const char *const *)e;
+    int c = strncasecmp(w->p, s, w->len);
+    if (c)
+        return c;
+    return s[w->len] ? -1 : 0;
+}
+
+static bool in_list(const char *const *list, size_t n, const char *s, size_t len)
+{
+    struct tide_str w = tide_str_make(s, len);
+    if (len == 0 || len > 15)
+        return false;
+    return bsearch(&w, list, n, sizeof(*list), cmp_word) != NULL;
+}
+
+bool tide__given_name(const char *s, size_t n)
+{
+    return in_list(GIVEN, sizeof(GIVEN) / sizeof(GIVEN[0]), s, n);
+}
+
+static bool upper(char c)
+{
+    return c >= 'A' && c <= 'Z';
+}
+
+static bool letter(char c)
+{
+    return (c >= 'a' && c <= 'z') || upper(c) || (unsigned char)c >= 0x80;
+}
+
+/* Length of the capitalized word at s[i] ("Doe", "O'Brien", "Garcia-Lopez",
+ * "Núñez"), or 0: an upper-case letter, then letters with a lower-case one
+ * among them (not an acronym), joined by ' or -, and not run into digits,
+ * '_', '@' or '/' (an id, an address, a path). */
+static size_t cap_word(const char *s, size_t n, size_t i)
+{
+    size_t j = i + 1;
+    bool lower = false;
+    if (i >= n || !upper(s[i]) || (i > 0 && (letter(s[i - 1]) || isdigit((unsigned char)s[i - 1]))))
+        return 0;
+    while (j < n) {
+        if (letter(s[j])) {
+            lower |= !upper(s[j]);
+            j++;
+        } else if ((s[j] == '\'' || s[j] == '-') && j + 1 < n && letter(s[j + 1])) {
+            j++;
+        } else {
+            break;
+        }
+    }
+    if (!lower || j - i < 2)
+        return 0;
+    if (j < n && (isdigit((unsigned char)s[j]) || s[j] == '_' || s[j] == '@' || s[j] == '/'))
+        return 0;
+    return j - i;
+}
+
+/* A surname at s[i]: a capitalized word that is not a place or a title's
+ * word; 0 otherwise. */
+static size_t surname(const char *s, size_t n, size_t i)
+{
+    size_t k = cap_word(s, n, i);
+    if (k && in_list(NOT_SURNAME, sizeof(NOT_SURNAME) / sizeof(NOT_SURNAME[0]), s + i, k))
+        return 0;
+    return k;
+}
+
+/* The name words from i, the first of length first: up to max_more more
+ * surnames, each after a single space, or an initial and a surname ("John
+ * F. Kennedy"). The length of the span. */
+static size_t name_run(const char *s, size_t n, size_t i, size_t first, int max_more)
+{
+    size_t end = i + first, k;
+    int more = 0;
+    while (more < max_more && end + 1 < n && s[end] == ' ') {
+        if ((k = surname(s, n, end + 1)) > 0) {
+            end += 1 + k;
+            more++;
+        } else if (more == 0 && end + 4 < n && upper(s[end + 1]) && s[end + 2] == '.' && s[end + 3] == ' ' &&
+                   (k = surname(s, n, end + 4)) > 0) {
+            end += 4 + k;
+            more += 2;
+        } else {
+            break;
+        }
+    }
+    return end - i;
+}
+
+static bool word_before(const char *s, size_t i, const char *w)
+{
+    size_t k = strlen(w);
+    return i >= k && strncasecmp(s + i - k, w, k) == 0 && (i == k || !letter(s[i - k - 1]));
+}
+
+/* Whether the words before i (ending in one space, or ", " / ",\n") are a cue
+ * that a name follows. */
+static bool cue_before(const char *s, size_t i)
+{
+    static const char *const CUE[] = {"my name is ", "my name's ", "i'm called ", "i am called ", "dear ",
+                                      "sincerely, ", "regards, ", "thanks, ", "love, ", "best, ",
+                                      "sincerely,\n", "regards,\n", "thanks,\n", "love,\n", "best,\n"};
+    size_t k;
+    for (k = 0; k < sizeof(CUE) / sizeof(CUE[0]); k++)
+        if (word_before(s, i, CUE[k]))
+            return true;
+    return false;
+}
+
+static bool title_before(const char *s, size_t i)
+{
+    static const char *const T[] = {"mr. ", "mrs. ", "ms. ", "dr. ", "prof. ", "mr ", "mrs ", "ms ", "miss ", "dr ", "prof "};
+    size_t k;
+    for (k = 0; k < sizeof(T) / sizeof(T[0]); k++)
+        if (word_before(s, i, T[k]) && upper(s[i - strlen(T[k])]))
+            return true;
+    return false;
+}
+
+size_t tide__detect_names(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)
+{
+    size_t i = 0, nh = 0;
+    if (!memchr(s, ' ', n) && !memchr(s, '\n', n))
+        return 0; /* every rule needs a space, or a sign-off's line break */
+    while (i < n && nh < cap) {
+        size_t w = cap_word(s, n, i), len = 0;
+        if (!w) {
+            i++;
+            continue;
+        }
+        if (title_before(s, i) || cue_before(s, i)) {
+            if (!in_list(NOT_SURNAME, sizeof(NOT_SURNAME) / sizeof(NOT_SURNAME[0]), s + i, w))
+                len = name_run(s, n, i, w, 1);
+        } else if (tide__given_name(s + i, w)) {
+            len = name_run(s, n, i, w, 2);
+            if (len == w)
+                len = 0; /* a given name alone */
+        } else if (i + w + 2 < n && s[i + w] == ',' && s[i + w + 1] == ' ' &&
+                   !in_list(NOT_SURNAME, sizeof(NOT_SURNAME) / sizeof(NOT_SURNAME[0]), s + i, w)) {
+            size_t g = cap_word(s, n, i + w + 2);
+            if (g && tide__given_name(s + i + w + 2, g))
+                len = w + 2 + g; /* Doe, Jane */
+        }
+        if (len) {
+            hits[nh++] = (struct tide_pii_hit){TIDE_PII_PERSON_NAME, i, len};
+            i += len;
+        } else {
+            i += w;
+        }
+    }
+    return nh;
+}
+
+size_t tide__detect_text(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)
+{
+    struct tide_pii_hit nm[TIDE__MAX_HITS];
+    size_t nd = tide__detect(s, n, hits, cap), nn, a, b, out = 0;
+    struct tide_pii_hit all[2 * TIDE__MAX_HITS];
+    if (cap > TIDE__MAX_HITS)
+        cap = TIDE__MAX_HITS;
+    nn = tide__detect_names(s, n, nm, cap);
+    if (!nn)
+        return nd;
+    /* merged by start; a name that overlaps another hit goes */
+    for (a = 0, b = 0; a < nd || b < nn;) {
+        if (b == nn || (a < nd && hits[a].start <= nm[b].start)) {
+            all[out++] = hits[a++];
+        } else {
+            bool overlap = (out && all[out - 1].start + all[out - 1].len > nm[b].start) ||
+                           (a < nd && nm[b].start + nm[b].len > hits[a].start);
+            if (!overlap)
+                all[out++] = nm[b];
+            b++;
+        }
+    }
+    if (out > cap)
+        out = cap;
+    memcpy(hits, all, out * sizeof(*hits));
+    return out;
+}
