@@ -407,6 +407,7 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
                        const struct tide_record *r)
 {
     uint32_t i;
+    bool validator;
     char field[80], q[512];
     struct tide_str ua = tide_record_header(r, "User-Agent");
     struct tide_str mp = r->body.len ? tide__mp_boundary(tide_record_header(r, "Content-Type")) : tide_str_make(NULL, 0);
@@ -447,16 +448,15 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
         snprintf(field, sizeof(field), "header:%.*s", (int)(h->name.len > 40 ? 40 : h->name.len), h->name.p);
         for (char *c = field + 7; *c; c++)
             *c = (char)tolower((unsigned char)*c);
-        au->in_validator = tide_str_is_eq_nocase_c(h->name, "If-None-Match") ||
-                           tide_str_is_eq_nocase_c(h->name, "If-Match") ||
-                           tide_str_is_eq_nocase_c(h->name, "If-Range");
+        /* an entity tag: residual risk for the detectors, and not judged by its entropy */
+        validator = tide_str_is_eq_nocase_c(h->name, "If-None-Match") || tide_str_is_eq_nocase_c(h->name, "If-Match") ||
+                    tide_str_is_eq_nocase_c(h->name, "If-Range");
+        au->in_validator = validator;
         scan(au, field, h->value.p, h->value.len);
         au->in_validator = false;
         if (tide_str_is_eq_nocase_c(h->name, "Cookie"))
             pairs(au, p, "cookie", h->value.p, h->value.len, ';');
-        else if (!tide_str_is_eq_nocase_c(h->name, "If-None-Match") &&
-                 !tide_str_is_eq_nocase_c(h->name, "If-Match") &&
-                 !tide_str_is_eq_nocase_c(h->name, "User-Agent") &&
+        else if (!validator && !tide_str_is_eq_nocase_c(h->name, "User-Agent") &&
                  !tide_str_is_eq_nocase_c(h->name, "Referer"))
             high_entropy(au, field, h->value.p ? h->value.p : "", h->value.len);
     }
