@@ -502,7 +502,8 @@ static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tid
             r = tide__pseudo(a->ps, SH_TOKEN, tide_str_make(v + 7, h->len - 7));
             break;
         case TIDE_PII_DOB: r = generalize(a, v, h->len); break;
-        case TIDE_PII_PERSON_NAME: r = tide__pseudo(a->ps, SH_NAME, tide_str_make(v, h->len)); break;
+        case TIDE_PII_PERSON_NAME:
+        case TIDE_PII_STREET_ADDRESS: r = tide__pseudo(a->ps, SH_NAME, tide_str_make(v, h->len)); break;
         default: /* a UUID (an essay's, a capability link's) stays one: routes still match */
             r = tide__pseudo(a->ps, tide__is_uuid(v, h->len) ? SH_UUID : SH_TOKEN, tide_str_make(v, h->len));
         }

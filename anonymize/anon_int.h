@@ -121,10 +121,10 @@ bool tide__is_uuid(const char *s, size_t n);
 
 #define TIDE__MAX_HITS 256
 
-/* names.c: people's names in free text (bodies, query values) */
+/* freetext.c: people's names in free text (bodies, query values) */
 bool tide__given_name(const char *s, size_t n);
 size_t tide__detect_names(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);
-/* tide__detect's hits and the names, by start */
+/* tide__detect's hits, street addresses and names, by start */
 size_t tide__detect_text(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);
 /* Collects non-overlapping hits in text, sorted by start. Returns the count. */
 size_t tide__detect(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);

@@ -95,6 +95,7 @@ enum tide_pii_kind {
     TIDE_PII_SECRET_FIELD, /* a value under a key dropped (password) or tokenized (token) */
     TIDE_PII_UNREADABLE,   /* a body in an encoding that cannot be read (br): nothing can be said of it */
     TIDE_PII_PERSON_NAME,  /* a person's name in free text ("Jane Doe", "my name is ...") */
+    TIDE_PII_STREET_ADDRESS, /* a street address in free text ("123 Main Street", "P.O. Box 12") */
     TIDE_PII_KINDS
 };
 const char *tide_pii_kind_name(int kind);

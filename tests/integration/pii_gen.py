@@ -48,6 +48,10 @@ for i in range(N):
     elif where == 15:  # a name in the essay's text alone, under no key
         t = rnd.choice(["%s wrote this essay.", "My name is %s and I like math.", "Feedback for %s: good work",
                         "Sincerely,\n%s", "Doe, Jane and %s, period 3", "Ask %s (grade 7) about it."]) % p["name"]
+        addr = "%d %s %s" % (rnd.randint(1, 9999), rnd.choice(["Oak", "Maple", "West 42nd", "N. Elm", "Lincoln"]),
+                             rnd.choice(["Street", "Ave", "Rd", "Lane", "Blvd"]))
+        t += rnd.choice([" I live at %s.", " Mail: %s, Apt 2, Springfield, IL 62704", " (%s)"]) % addr
+        names.add(addr)
         body, ctype = t, rnd.choice(["text/plain", None])
         q += "&q=" + up.quote_plus("essays by " + p["name"])
     elif where == 14: headers.append(["X-Forwarded-For", "%d.%d.%d.%d, 10.0.0.1" % (rnd.randint(1, 223), rnd.randint(0, 255), rnd.randint(0, 255), rnd.randint(1, 254))])

@@ -504,9 +504,46 @@ static void names_in_text(void **state)
     assert_string_equal(name_in("Jane+Doe"), "none"); /* decoded first: a query's '+' is a space there */
 }
 
-/* The anonymizer replaces such names in bodies and query values (by the
- * pseudonym the same name gets under a personal key), not in paths or
- * headers; the audit finds them in a raw trace and passes the output. */
+/* The street address found in s by the free-text detectors, or "none". */
+static const char *address_in(const char *s)
+{
+    static char out[96];
+    struct tide_pii_hit h[8];
+    size_t n = tide__detect_text(s, strlen(s), h, 8), i;
+    for (i = 0; i < n; i++)
+        if (h[i].kind == TIDE_PII_STREET_ADDRESS) {
+            snprintf(out, sizeof(out), "%.*s", (int)h[i].len, s + h[i].start);
+            return out;
+        }
+    return "none";
+}
+
+/* Street addresses in free text: a house number, words, a street word, then
+ * a unit and a city, state and ZIP when written; a post office box. Not a
+ * year before a name ("the 1954 Supreme Court"), not a number alone. */
+static void addresses_in_text(void **state)
+{
+    (void)state;
+    assert_string_equal(address_in("I live at 123 Main Street."), "123 Main Street");
+    assert_string_equal(address_in("to 4711 N. Oak Ave., Apt 4B, Springfield, IL 62704 today"),
+                        "4711 N. Oak Ave., Apt 4B, Springfield, IL 62704");
+    assert_string_equal(address_in("12B West 42nd St #5"), "12B West 42nd St #5");
+    assert_string_equal(address_in("Jane Doe lives at 9 Elm Rd, Boston, MA 02134-1234."), "9 Elm Rd, Boston, MA 02134-1234");
+    assert_string_equal(address_in("write to P.O. Box 1234"), "P.O. Box 1234");
+    assert_string_equal(address_in("4711 Jane Doe Lane"), "4711 Jane Doe Lane"); /* a street, not a name */
+    assert_string_equal(address_in("10 Downing Street, London is"), "10 Downing Street");
+    assert_string_equal(address_in("the 1954 Supreme Court ruled"), "none");
+    assert_string_equal(address_in("chapter 3 The Road"), "none");
+    assert_string_equal(address_in("I have 3 Main points"), "none");
+    assert_string_equal(address_in("1904 St. Louis fair"), "none");
+    assert_string_equal(address_in("v2 123 Main Street"), "123 Main Street");
+    assert_string_equal(address_in("a1123 Main Street"), "none"); /* no house number inside a word */
+}
+
+/* The anonymizer replaces such names (and addresses) in bodies and query
+ * values (a name by the pseudonym it gets under a personal key), not in
+ * paths or headers; the audit finds them in a raw trace and passes the
+ * output. */
 static void names_in_text_are_replaced(void **state)
 {
     struct tide_anon_policy *p;
@@ -525,7 +562,7 @@ static void names_in_text_are_replaced(void **state)
     r.query = tide_str_c("q=essays+by+Jane+Doe&student_name=Jane+Doe");
     r.headers = h;
     r.n_headers = 2;
-    r.body = tide_str_c("{\"text\":\"My friend Jane Doe and I wrote this. Will Power matters.\",\"n\":1}");
+    r.body = tide_str_c("{\"text\":\"My friend Jane Doe and I wrote this. Will Power matters. 12 Elm Rd\",\"n\":1}");
     r.flags = TIDE_REC_HAS_BODY;
     assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
     snprintf(body, sizeof(body), "%.*s", (int)out.body.len, out.body.p);
@@ -534,7 +571,8 @@ static void names_in_text_are_replaced(void **state)
     assert_null(strstr(body, "Jane"));
     assert_null(strstr(query, "Jane"));
     assert_true(strncmp(body, "{\"text\":\"My friend p_", 21) == 0);
-    assert_non_null(strstr(body, " and I wrote this. Will Power matters.\",\"n\":1}"));
+    assert_non_null(strstr(body, " and I wrote this. Will Power matters. p_"));
+    assert_null(strstr(body, "Elm"));
     /* one name, one pseudonym: in the text as under student_name */
     assert_true(strncmp(query, "q=essays+by+p_", 14) == 0 && strlen(query) == 14 + 10 + 14 + 12);
     assert_true(strncmp(query + 12, query + 38, 12) == 0);
@@ -545,6 +583,7 @@ static void names_in_text_are_replaced(void **state)
     tide_audit_record(au, p, &r);
     rep = tide_audit_report(au, false, "t");
     assert_non_null(strstr(rep, "\"person_name\""));
+    assert_non_null(strstr(rep, "\"street_address\""));
     free(rep);
     tide_audit_free(au);
     assert_int_equal(tide_audit_create(&au, true), 0);
@@ -879,6 +918,7 @@ int main(void)
         cmocka_unit_test(uuids_keep_their_shape_everywhere),
         cmocka_unit_test(audit_takes_every_validator_alike),
         cmocka_unit_test(names_in_text),
+        cmocka_unit_test(addresses_in_text),
         cmocka_unit_test(names_in_text_are_replaced),
         cmocka_unit_test(json_members_of_a_cut_body),
         cmocka_unit_test(referer_urls_by_parts),

@@ -1,10 +1,11 @@
 /*
- * names.c - people's names in free text (an essay, a comment, a search, a
- * prompt), where no key says "name": the anonymizer replaces them and the
- * audit finds them, by the same rules.
+ * freetext.c - people's names and street addresses in free text (an essay, a
+ * comment, a search, a prompt), where no key says "name" or "address": the
+ * anonymizer replaces them and the audit finds them, by the same rules. They
+ * run on bodies and query values only, never paths or headers, where a
+ * capitalized word is a product or a route.
  *
- * A name is recognized, in text only (bodies and query values, never paths
- * or headers, where a capitalized word is a product or a route):
+ * A name is:
  *  - a common given name, capitalized, followed by one or two capitalized
  *    words or an initial ("Jane Doe", "Maria Garcia Lopez", "John F. Kennedy");
  *  - "Doe, Jane": a capitalized word, a comma and a given name;
@@ -17,6 +18,10 @@
  * that are also ordinary words (Grace, Will, Hope, May, Jordan, ...) are left
  * out, so "Will Power" stays. A name written all in lower case, or a given
  * name alone, is not recognized (docs/policy.md says so).
+ *
+ * A street address is a house number, up to four words and a street word
+ * ("123 Main Street", "12B W. 42nd St, Apt 4, Springfield, IL 62704"), or a
+ * post office box.
  */
 #include "anon_int.h"
 
@@ -264,25 +269,20 @@ size_t tide__detect_names(const char *s, size_t n, struct tide_pii_hit *hits, si
     return nh;
 }
 
-size_t tide__detect_text(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)
+/* Adds x (sorted by start) to hits (sorted, nh of cap), by start, leaving
+ * out those that overlap a hit. Returns the new count. */
+static size_t merge_hits(struct tide_pii_hit *hits, size_t nh, size_t cap, const struct tide_pii_hit *x, size_t nx)
 {
-    struct tide_pii_hit nm[TIDE__MAX_HITS];
-    size_t nd = tide__detect(s, n, hits, cap), nn, a, b, out = 0;
     struct tide_pii_hit all[2 * TIDE__MAX_HITS];
-    if (cap > TIDE__MAX_HITS)
-        cap = TIDE__MAX_HITS;
-    nn = tide__detect_names(s, n, nm, cap);
-    if (!nn)
-        return nd;
-    /* merged by start; a name that overlaps another hit goes */
-    for (a = 0, b = 0; a < nd || b < nn;) {
-        if (b == nn || (a < nd && hits[a].start <= nm[b].start)) {
+    size_t a = 0, b = 0, out = 0;
+    while ((a < nh || b < nx) && out < 2 * TIDE__MAX_HITS) {
+        if (b == nx || (a < nh && hits[a].start <= x[b].start)) {
             all[out++] = hits[a++];
         } else {
-            bool overlap = (out && all[out - 1].start + all[out - 1].len > nm[b].start) ||
-                           (a < nd && nm[b].start + nm[b].len > hits[a].start);
+            bool overlap = (out && all[out - 1].start + all[out - 1].len > x[b].start) ||
+                           (a < nh && x[b].start + x[b].len > hits[a].start);
             if (!overlap)
-                all[out++] = nm[b];
+                all[out++] = x[b];
             b++;
         }
     }
@@ -290,4 +290,169 @@ size_t tide__detect_text(const char *s, size_t n, struct tide_pii_hit *hits, siz
         out = cap;
     memcpy(hits, all, out * sizeof(*hits));
     return out;
+}
+
+static size_t detect_addresses(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);
+
+size_t tide__detect_text(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)
+{
+    struct tide_pii_hit x[TIDE__MAX_HITS];
+    size_t nh = tide__detect(s, n, hits, cap), nx;
+    if (cap > TIDE__MAX_HITS)
+        cap = TIDE__MAX_HITS;
+    /* addresses first: "4711 Jane Doe Lane" is a street, not a name */
+    if ((nx = detect_addresses(s, n, x, cap)) > 0)
+        nh = merge_hits(hits, nh, cap, x, nx);
+    if ((nx = tide__detect_names(s, n, x, cap)) > 0)
+        nh = merge_hits(hits, nh, cap, x, nx);
+    return nh;
+}
+
+/* ---- street addresses ---- */
+
+/* street words that end an address; unambiguous ones only ("Court", "Place"
+ * and "Way" end too many other phrases: "the 1954 Supreme Court"); sorted */
+static const char *const STREET[] = {
+    "ave", "avenue", "blvd", "boulevard", "crescent", "drive", "highway", "hwy", "lane", "ln",
+    "parkway", "pkwy", "rd", "road", "st", "street", "terrace", "trail",
+};
+
+/* words that may stand after an address's street: a unit */
+static const char *const UNIT[] = {"apartment", "apt", "ste", "suite", "unit"};
+
+static bool is_street(const char *s, size_t n)
+{
+    return in_list(STREET, sizeof(STREET) / sizeof(STREET[0]), s, n);
+}
+
+static size_t digits_at(const char *s, size_t n, size_t i)
+{
+    size_t j = i;
+    while (j < n && isdigit((unsigned char)s[j]))
+        j++;
+    return j - i;
+}
+
+/* "42nd", "1st", "3rd", "5th": the length, or 0. */
+static size_t ordinal(const char *s, size_t n, size_t i)
+{
+    size_t d = digits_at(s, n, i);
+    if (!d || d > 3 || i + d + 2 > n)
+        return 0;
+    if (strncmp(s + i + d, "st", 2) && strncmp(s + i + d, "nd", 2) && strncmp(s + i + d, "rd", 2) &&
+        strncmp(s + i + d, "th", 2))
+        return 0;
+    return i + d + 2 < n && letter(s[i + d + 2]) ? 0 : d + 2;
+}
+
+/* After a street: ", Apt 4B", " Suite 200", " #12"; then ", Springfield, IL
+ * 62704" (a city is taken only with its state). Returns the new end. */
+static size_t address_tail(const char *s, size_t n, size_t end)
+{
+    size_t j = end, k, c, w;
+    /* a unit */
+    k = j + (j < n && s[j] == ',');
+    if (k < n && s[k] == ' ') {
+        size_t u = cap_word(s, n, k + 1), v;
+        if (u && in_list(UNIT, sizeof(UNIT) / sizeof(UNIT[0]), s + k + 1, u)) {
+            v = k + 1 + u + (k + 1 + u < n && s[k + 1 + u] == '.');
+            if (v < n && s[v] == ' ') {
+                size_t a = v + 1;
+                while (a < n && (isalnum((unsigned char)s[a]) || s[a] == '-'))
+                    a++;
+                if (a > v + 1)
+                    j = end = a;
+            }
+        } else if (k + 2 < n && s[k + 1] == '#' && isalnum((unsigned char)s[k + 2])) {
+            size_t a = k + 2;
+            while (a < n && isalnum((unsigned char)s[a]))
+                a++;
+            j = end = a;
+        }
+    }
+    /* ", City[ Words], ST[ 12345[-6789]]" */
+    if (j + 2 < n && s[j] == ',' && s[j + 1] == ' ') {
+        c = j + 2;
+        for (w = 0; w < 3 && (k = cap_word(s, n, c)) > 0; w++) {
+            c += k;
+            if (c + 1 < n && s[c] == ' ' && cap_word(s, n, c + 1))
+                c++;
+            else
+                break;
+        }
+        if (w < 3 && c > j + 2 && c + 4 <= n && (s[c] == ',' || s[c] == ' ')) {
+            size_t st = c + 1 + (s[c] == ',' && c + 1 < n && s[c + 1] == ' ');
+            if (st + 2 <= n && upper(s[st]) && upper(s[st + 1]) && (st + 2 == n || !letter(s[st + 2]))) {
+                end = st + 2;
+                if (end + 6 <= n && s[end] == ' ' && digits_at(s, n, end + 1) == 5) {
+                    end += 6;
+                    if (end + 5 <= n && s[end] == '-' && digits_at(s, n, end + 1) == 4)
+                        end += 5;
+                }
+            }
+        }
+    }
+    return end;
+}
+
+/* A street address at s[i], a word's start: a house number (1-6 digits, maybe
+ * a letter), one to four words (capitalized, an ordinal, or a direction
+ * N/S/E/W, maybe with a dot), and a street word ("123 Main Street", "4711 N.
+ * Oak Ave.", "12B West 42nd St"), then its unit and its city, state and ZIP if
+ * written; or "P.O. Box 123". The length, or 0. */
+static size_t street_address(const char *s, size_t n, size_t i)
+{
+    size_t j = i, d, words = 0, k;
+    if (i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '.' || s[i - 1] == '-' || s[i - 1] == '/'))
+        return 0;
+    if ((n - i >= 9 && strncmp(s + i, "P.O. Box ", 9) == 0) || (n - i >= 7 && strncmp(s + i, "PO Box ", 7) == 0)) {
+        j = i + (s[i + 1] == '.' ? 9 : 7);
+        d = digits_at(s, n, j);
+        return d && (j + d == n || !isalnum((unsigned char)s[j + d])) ? j + d - i : 0;
+    }
+    d = digits_at(s, n, i);
+    if (!d || d > 6 || s[i] == '0')
+        return 0;
+    j = i + d;
+    if (j < n && upper(s[j]))
+        j++; /* 12B */
+    for (;;) {
+        if (j + 1 >= n || s[j] != ' ')
+            return 0;
+        j++;
+        if ((k = cap_word(s, n, j)) > 0) {
+            if (words > 0 && is_street(s + j, k)) {
+                j += k;
+                if (j < n && s[j] == '.' && k <= 4 && strncasecmp(s + j - k, "lane", 4) != 0 &&
+                    strncasecmp(s + j - k, "road", 4) != 0)
+                    j++; /* an abbreviation's dot ("Ave.", "St."), not a sentence's after "Street" */
+                return address_tail(s, n, j) - i;
+            }
+            if (k == 3 && strncasecmp(s + j, "the", 3) == 0)
+                return 0; /* "chapter 3 The Road" */
+        } else if ((k = ordinal(s, n, j)) == 0) {
+            if (!strchr("NSEW", s[j]) || (j + 1 < n && letter(s[j + 1])))
+                return 0;
+            k = 1 + (j + 1 < n && s[j + 1] == '.'); /* N, S., ... */
+        }
+        if (++words > 4)
+            return 0;
+        j += k;
+    }
+}
+
+static size_t detect_addresses(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)
+{
+    size_t i = 0, nh = 0, len;
+    if (!memchr(s, ' ', n))
+        return 0;
+    while (i < n && nh < cap) {
+        if ((isdigit((unsigned char)s[i]) || s[i] == 'P') && (len = street_address(s, n, i)) > 0) {
+            hits[nh++] = (struct tide_pii_hit){TIDE_PII_STREET_ADDRESS, i, len};
+            i += len;
+        } else {
+            i++;
+        }
+    }
+    return nh;
 }
