@@ -96,6 +96,7 @@ enum tide_pii_kind {
     TIDE_PII_UNREADABLE,   /* a body in an encoding that cannot be read (br): nothing can be said of it */
     TIDE_PII_PERSON_NAME,  /* a person's name in free text ("Jane Doe", "my name is ...") */
     TIDE_PII_STREET_ADDRESS, /* a street address in free text ("123 Main Street", "P.O. Box 12") */
+    TIDE_PII_STUDENT_ID,   /* an id after "student id" in free text */
     TIDE_PII_KINDS
 };
 const char *tide_pii_kind_name(int kind);

@@ -527,7 +527,7 @@ char *tide_audit_report(const struct tide_audit *au, bool any_raw, const char *s
     cJSON_AddNumberToObject(sc, "bytes", (double)au->bytes_scanned);
     cJSON_AddStringToObject(sc, "fields", scanned_note);
     cJSON_AddStringToObject(sc, "detectors", "email phone ssn card(luhn) ipv4 ipv6 jwt bearer api_key "
-                                             "date_of_birth personal_field high_entropy secret_field unreadable_body person_name street_address; layers: "
+                                             "date_of_birth personal_field high_entropy secret_field unreadable_body person_name street_address student_id; layers: "
                                              "percent-encoding, base64, JSON, gzip/deflate/zstd bodies");
     sc = cJSON_AddObjectToObject(o, "residual_risk");
     cJSON_AddNumberToObject(sc, "ip_addresses_anonymized_per_manifest", (double)au->ip_informational);

@@ -418,7 +418,7 @@ const char *tide_pii_kind_name(int kind)
 {
     static const char *N[] = {"email", "phone", "ssn", "card", "ipv4", "ipv6", "jwt", "bearer",
                               "api_key", "date_of_birth", "personal_field", "high_entropy",
-                              "secret_field", "unreadable_body", "person_name", "street_address"};
+                              "secret_field", "unreadable_body", "person_name", "street_address", "student_id"};
     return kind >= 0 && kind < TIDE_PII_KINDS ? N[kind] : "unknown";
 }
 

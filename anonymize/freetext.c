@@ -22,6 +22,11 @@
  * A street address is a house number, up to four words and a street word
  * ("123 Main Street", "12B W. 42nd St, Apt 4, Springfield, IL 62704"), or a
  * post office box.
+ *
+ * After a word that says what follows: a date of birth written with a
+ * month's name ("born on March 3, 2011"; numeric ones are found in every
+ * field by detect.c), a student id ("my student ID is 48213907") and a bare
+ * phone number ("call 6172345678").
  */
 #include "anon_int.h"
 
@@ -293,6 +298,7 @@ static size_t merge_hits(struct tide_pii_hit *hits, size_t nh, size_t cap, const
 }
 
 static size_t detect_addresses(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);
+static size_t detect_cued(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);
 
 size_t tide__detect_text(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)
 {
@@ -302,6 +308,8 @@ size_t tide__detect_text(const char *s, size_t n, struct tide_pii_hit *hits, siz
         cap = TIDE__MAX_HITS;
     /* addresses first: "4711 Jane Doe Lane" is a street, not a name */
     if ((nx = detect_addresses(s, n, x, cap)) > 0)
+        nh = merge_hits(hits, nh, cap, x, nx);
+    if ((nx = detect_cued(s, n, x, cap)) > 0)
         nh = merge_hits(hits, nh, cap, x, nx);
     if ((nx = tide__detect_names(s, n, x, cap)) > 0)
         nh = merge_hits(hits, nh, cap, x, nx);
@@ -449,6 +457,186 @@ static size_t detect_addresses(const char *s, size_t n, struct tide_pii_hit *hit
     while (i < n && nh < cap) {
         if ((isdigit((unsigned char)s[i]) || s[i] == 'P') && (len = street_address(s, n, i)) > 0) {
             hits[nh++] = (struct tide_pii_hit){TIDE_PII_STREET_ADDRESS, i, len};
+            i += len;
+        } else {
+            i++;
+        }
+    }
+    return nh;
+}
+
+/* ---- values after a cue: dates of birth with a month's name, student ids, phone numbers ---- */
+
+static const char *const MONTHS[] = {"january", "february", "march",     "april",   "may",      "june",
+                                     "july",    "august",   "september", "october", "november", "december"};
+
+/* The month named at s[i] (whole, or its first three letters, maybe with a
+ * dot): 1-12, its length in *len; or 0. */
+static int month_at(const char *s, size_t n, size_t i, size_t *len)
+{
+    int m;
+    for (m = 0; m < 12; m++) {
+        size_t l = strlen(MONTHS[m]);
+        if (n - i >= l && strncasecmp(s + i, MONTHS[m], l) == 0 && (i + l == n || !letter(s[i + l]))) {
+            *len = l;
+            return m + 1;
+        }
+        if (n - i >= 3 && strncasecmp(s + i, MONTHS[m], 3) == 0 && (i + 3 == n || !letter(s[i + 3]))) {
+            *len = 3 + (i + 3 < n && s[i + 3] == '.');
+            return m + 1;
+        }
+    }
+    return 0;
+}
+
+/* A day of the month at s[i] (1-31, maybe "st", "nd", "rd", "th"): its
+ * length, the day in *day; or 0. */
+static size_t day_at(const char *s, size_t n, size_t i, int *day)
+{
+    size_t d = digits_at(s, n, i), l;
+    if (d == 0 || d > 2)
+        return 0;
+    *day = d == 1 ? s[i] - '0' : (s[i] - '0') * 10 + s[i + 1] - '0';
+    if (*day < 1 || *day > 31)
+        return 0;
+    l = d;
+    if (i + l + 2 <= n && (strncasecmp(s + i + l, "st", 2) == 0 || strncasecmp(s + i + l, "nd", 2) == 0 ||
+                           strncasecmp(s + i + l, "rd", 2) == 0 || strncasecmp(s + i + l, "th", 2) == 0))
+        l += 2;
+    return i + l < n && isalnum((unsigned char)s[i + l]) ? 0 : l;
+}
+
+/* A year from 1900 to 2099 at s[i], standing alone. */
+static bool year_at(const char *s, size_t n, size_t i)
+{
+    return digits_at(s, n, i) == 4 && (strncmp(s + i, "19", 2) == 0 || strncmp(s + i, "20", 2) == 0);
+}
+
+/* ", " or " " at s[i]: its length, or 0. */
+static size_t sep_at(const char *s, size_t n, size_t i)
+{
+    if (i + 1 < n && s[i] == ',' && s[i + 1] == ' ')
+        return 2;
+    return i < n && s[i] == ' ' ? 1 : 0;
+}
+
+/* A date with a month's name at s[i]: "March 3, 2011", "Mar. 3rd 2011",
+ * "3 March 2011", "3rd of March, 2011". Its length, or 0; *jan1 when it
+ * is the 1st of January (tide's own generalized form). */
+static size_t month_date(const char *s, size_t n, size_t i, bool *jan1)
+{
+    size_t l, k, j;
+    int m, day;
+    if ((m = month_at(s, n, i, &l)) > 0) {
+        j = i + l;
+        if (!(k = sep_at(s, n, j)) || !(l = day_at(s, n, j + k, &day)))
+            return 0;
+        j += k + l;
+    } else if ((l = day_at(s, n, i, &day)) > 0) {
+        j = i + l;
+        if (j >= n || s[j] != ' ')
+            return 0;
+        j++;
+        if (n - j >= 3 && strncasecmp(s + j, "of ", 3) == 0)
+            j += 3;
+        if (!(m = month_at(s, n, j, &l)))
+            return 0;
+        j += l;
+    } else {
+        return 0;
+    }
+    if (!(k = sep_at(s, n, j)) || !year_at(s, n, j + k))
+        return 0;
+    *jan1 = m == 1 && day == 1;
+    return j + k + 4 - i;
+}
+
+/* Whether one of the words appears, as a word's start, in the 24 bytes before i. */
+static bool cue_within(const char *s, size_t i, const char *const *w, size_t nw)
+{
+    size_t back = i > 24 ? i - 24 : 0, k, c;
+    for (k = back; k < i; k++) {
+        if (k > 0 && letter(s[k - 1]))
+            continue;
+        for (c = 0; c < nw; c++)
+            if (i - k >= strlen(w[c]) && strncasecmp(s + k, w[c], strlen(w[c])) == 0)
+                return true;
+    }
+    return false;
+}
+
+/* An id at s[i]: letters, digits and '-', 4 to 24 of them with 3 digits or
+ * more, standing alone ("48213907", "S-1234567"). Its length, or 0. */
+static size_t id_at(const char *s, size_t n, size_t i)
+{
+    size_t j = i, dg = 0;
+    while (j < n && (isalnum((unsigned char)s[j]) || s[j] == '-') && j - i <= 24)
+        dg += isdigit((unsigned char)s[j++]) != 0;
+    if (j - i < 4 || j - i > 24 || dg < 3 || s[j - 1] == '-')
+        return 0;
+    if (j < n && (s[j] == '_' || s[j] == '@' || letter(s[j])))
+        return 0;
+    return j - i;
+}
+
+/* After "student id" and the like: the id ("my student ID is 48213907",
+ * "Student ID: S-1234567", "student #4471"). Its start in *at and length, or 0. */
+static size_t student_id(const char *s, size_t n, size_t i, size_t *at)
+{
+    static const char *const CUE[] = {"student id", "student number", "student no", "student #",
+                                      "learner id", "pupil id",       "id number",  "id no",
+                                      "id#",        "student id#"};
+    size_t c, j, l;
+    for (c = 0; c < sizeof(CUE) / sizeof(CUE[0]); c++) {
+        l = strlen(CUE[c]);
+        if (n - i < l || strncasecmp(s + i, CUE[c], l) != 0)
+            continue;
+        j = i + l;
+        if (j < n && letter(s[j]) && letter(s[j - 1]))
+            continue; /* "student idea" */
+        while (j < n && (s[j] == ' ' || s[j] == ':' || s[j] == '#' || s[j] == '.'))
+            j++;
+        if (n - j >= 3 && strncasecmp(s + j, "is ", 3) == 0)
+            j += 3;
+        if (n - j >= 1 && s[j] == '#')
+            j++;
+        if ((l = id_at(s, n, j)) > 0 && !tide__is_pseudonym(s + j, l)) {
+            *at = j;
+            return l;
+        }
+    }
+    return 0;
+}
+
+/* A bare phone number (ten digits, or eleven starting with 1) at i after a
+ * word that says so: "call 6172345678", "my cell is 16172345678". */
+static size_t cued_phone(const char *s, size_t n, size_t i)
+{
+    static const char *const CUE[] = {"call", "text", "phone", "cell", "mobile", "tel", "whatsapp", "sms"};
+    size_t d = digits_at(s, n, i);
+    if (!(d == 10 || (d == 11 && s[i] == '1')) || (i + d < n && letter(s[i + d])))
+        return 0;
+    return cue_within(s, i, CUE, sizeof(CUE) / sizeof(CUE[0])) ? d : 0;
+}
+
+static size_t detect_cued(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)
+{
+    static const char *const BIRTH[] = {"born", "birth", "dob", "b."};
+    size_t i = 0, nh = 0, len, at;
+    bool jan1;
+    while (i < n && nh < cap) {
+        if (i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_')) {
+            i++;
+            continue;
+        }
+        if ((len = month_date(s, n, i, &jan1)) > 0 && !jan1 && cue_within(s, i, BIRTH, sizeof(BIRTH) / sizeof(BIRTH[0]))) {
+            hits[nh++] = (struct tide_pii_hit){TIDE_PII_DOB, i, len};
+            i += len;
+        } else if ((len = student_id(s, n, i, &at)) > 0) {
+            hits[nh++] = (struct tide_pii_hit){TIDE_PII_STUDENT_ID, at, len};
+            i = at + len;
+        } else if ((len = cued_phone(s, n, i)) > 0 && !tide__is_fictional(TIDE_PII_PHONE, s + i, len)) {
+            hits[nh++] = (struct tide_pii_hit){TIDE_PII_PHONE, i, len};
             i += len;
         } else {
             i++;

@@ -6,7 +6,8 @@
 # short, a form body, JSON inside a query value, a cookie, a multipart
 # upload, a query key, a JSON member name, a Referer's user, Basic
 # credentials, X-Forwarded-For, and an essay's text and a search with the
-# student's name (and the essay with a street address) under no key at all. Under a fresh random key each run: no
+# student's name (and the essay with a street address, a date of birth and
+# a student id) under no key at all. Under a fresh random key each run: no
 # planted value (nor a name put under a personal key or in that text) survives in any
 # encoding; tide audit PASSes the anonymized trace and FAILs the raw one,
 # finding the planted values where they were put.
@@ -58,7 +59,7 @@ PY
   "$TIDE" audit "$W/raw.tide" >"$W/audit" && fail "seed $seed: the audit passed the raw trace"
   for f in "email          in path" "email          in query" "email          in header:cookie" \
     "personal_field in json body" "personal_field in form body" "ssn            in body" \
-    "person_name    in body" "person_name    in query" "street_address in body"; do
+    "person_name    in body" "person_name    in query" "street_address in body" "student_id     in body" "date_of_birth  in body"; do
     grep -qF "FINDING $f" "$W/audit" || fail "seed $seed: the audit did not find: $f"
   done
 done

@@ -52,6 +52,11 @@ for i in range(N):
                              rnd.choice(["Street", "Ave", "Rd", "Lane", "Blvd"]))
         t += rnd.choice([" I live at %s.", " Mail: %s, Apt 2, Springfield, IL 62704", " (%s)"]) % addr
         names.add(addr)
+        if rnd.random() < 0.5:  # a date of birth with its month's name, a student id, after the words that say so
+            dob = "%s %d, %d" % (rnd.choice(["March", "April", "October", "Dec."]), rnd.randint(2, 28), rnd.randint(2008, 2016))
+            sid = "S-%d" % rnd.randint(1000000, 9999999)
+            t += rnd.choice([" I was born on %s. My student ID is %s.", " (birthday %s, student #%s)"]) % (dob, sid)
+            names.update([dob, sid])
         body, ctype = t, rnd.choice(["text/plain", None])
         q += "&q=" + up.quote_plus("essays by " + p["name"])
     elif where == 14: headers.append(["X-Forwarded-For", "%d.%d.%d.%d, 10.0.0.1" % (rnd.randint(1, 223), rnd.randint(0, 255), rnd.randint(0, 255), rnd.randint(1, 254))])

@@ -540,6 +540,84 @@ static void addresses_in_text(void **state)
     assert_string_equal(address_in("a1123 Main Street"), "none"); /* no house number inside a word */
 }
 
+/* The first hit of the free-text detectors in s, as "kind:value", or "none". */
+static const char *text_hit(const char *s)
+{
+    static char out[96];
+    struct tide_pii_hit h[8];
+    size_t n = tide__detect_text(s, strlen(s), h, 8);
+    if (!n)
+        return "none";
+    snprintf(out, sizeof(out), "%s:%.*s", tide_pii_kind_name(h[0].kind), (int)h[0].len, s + h[0].start);
+    return out;
+}
+
+/* After a word that says what follows: a date of birth with a month's name,
+ * a student id, a bare phone number; without the word, nothing. */
+static void cued_values_in_text(void **state)
+{
+    (void)state;
+    assert_string_equal(text_hit("I was born on March 3, 2011 in Ohio"), "date_of_birth:March 3, 2011");
+    assert_string_equal(text_hit("my birthday is 14 March 2011"), "date_of_birth:14 March 2011");
+    assert_string_equal(text_hit("birth date: Mar. 3rd 2011"), "date_of_birth:Mar. 3rd 2011");
+    assert_string_equal(text_hit("on March 3, 2011 we went"), "none");
+    assert_string_equal(text_hit("born January 1, 2011"), "none"); /* tide's generalized form */
+    assert_string_equal(text_hit("my student ID is 48213907"), "student_id:48213907");
+    assert_string_equal(text_hit("Student ID: S-1234567"), "student_id:S-1234567");
+    assert_string_equal(text_hit("a student idea 1234"), "none");
+    assert_string_equal(text_hit("(student #S-1066425)"), "student_id:S-1066425");
+    assert_string_equal(text_hit("student id p_abcdefghij"), "none");
+    assert_string_equal(text_hit("call me: 6172345678"), "phone:6172345678");
+    assert_string_equal(text_hit("order 6172345678"), "none");
+    assert_string_equal(text_hit("call 6175550123"), "none"); /* 555-01xx: fictional */
+}
+
+/* Replaced in a body: the date generalized to the year, the id a p_ word,
+ * the phone into 555-01xx; the audit finds all three in the raw record and
+ * passes the output. */
+static void cued_values_are_replaced(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_audit *au;
+    struct tide_header h = {{"Content-Type", 12}, {"text/plain", 10}};
+    char body[256], *rep;
+    (void)state;
+    a = default_anon(&p, -1);
+    memset(&r, 0, sizeof(r));
+    r.method = tide_str_c("POST");
+    r.path = tide_str_c("/essays");
+    r.headers = &h;
+    r.n_headers = 1;
+    r.body = tide_str_c("I was born on March 3, 2011. My student ID is 48213907; call 6172345678.");
+    r.flags = TIDE_REC_HAS_BODY;
+    assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+    snprintf(body, sizeof(body), "%.*s", (int)out.body.len, out.body.p);
+    assert_true(strncmp(body, "I was born on January 1, 2011. My student ID is p_", 50) == 0);
+    assert_non_null(strstr(body, "; call "));
+    assert_memory_equal(strstr(body, "; call ") + 10, "55501", 5); /* the last seven digits 555-01xx */
+    assert_null(strstr(body, "48213907"));
+    assert_null(strstr(body, "2345678"));
+    assert_int_equal(tide_audit_create(&au, true), 0);
+    tide_audit_record(au, p, &r);
+    rep = tide_audit_report(au, false, "t");
+    assert_non_null(strstr(rep, "\"date_of_birth\""));
+    assert_non_null(strstr(rep, "\"student_id\""));
+    assert_non_null(strstr(rep, "\"phone\""));
+    free(rep);
+    tide_audit_free(au);
+    assert_int_equal(tide_audit_create(&au, true), 0);
+    tide_audit_record(au, p, &out);
+    rep = tide_audit_report(au, false, "t");
+    assert_non_null(strstr(rep, "\"PASS\""));
+    free(rep);
+    tide_audit_free(au);
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
 /* The anonymizer replaces such names (and addresses) in bodies and query
  * values (a name by the pseudonym it gets under a personal key), not in
  * paths or headers; the audit finds them in a raw trace and passes the
@@ -919,6 +997,8 @@ int main(void)
         cmocka_unit_test(audit_takes_every_validator_alike),
         cmocka_unit_test(names_in_text),
         cmocka_unit_test(addresses_in_text),
+        cmocka_unit_test(cued_values_in_text),
+        cmocka_unit_test(cued_values_are_replaced),
         cmocka_unit_test(names_in_text_are_replaced),
         cmocka_unit_test(json_members_of_a_cut_body),
         cmocka_unit_test(referer_urls_by_parts),
