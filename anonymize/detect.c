@@ -398,7 +398,8 @@ size_t tide__detect_all(const char *s, size_t n, struct tide_pii_hit *hits, size
             i = st + len;
             continue;
         }
-        if (boundary && n - i >= 36 && tide__is_pseudonym(s + i, 36) && (n - i == 36 || !is_alnum(s[i + 36]))) {
+        if (boundary && n - i >= 36 && s[i + 8] == '-' && s[i + 13] == '-' && tide__is_pseudonym(s + i, 36) &&
+            (n - i == 36 || !is_alnum(s[i + 36]))) {
             i += 36; /* a UUID's pseudonym: no hit, nor its groups after a '-' */
             continue;
         }

@@ -168,6 +168,16 @@ static bool upper(char c)
     return c >= 'A' && c <= 'Z';
 }
 
+static bool digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool alnum(char c)
+{
+    return digit(c) || (c >= 'a' && c <= 'z') || upper(c);
+}
+
 static bool letter(char c)
 {
     return (c >= 'a' && c <= 'z') || upper(c) || (unsigned char)c >= 0x80;
@@ -181,7 +191,7 @@ static size_t cap_word(const char *s, size_t n, size_t i)
 {
     size_t j = i + 1;
     bool lower = false;
-    if (i >= n || !upper(s[i]) || (i > 0 && (letter(s[i - 1]) || isdigit((unsigned char)s[i - 1]))))
+    if (i >= n || !upper(s[i]) || (i > 0 && (letter(s[i - 1]) || digit(s[i - 1]))))
         return 0;
     while (j < n) {
         if (letter(s[j])) {
@@ -195,7 +205,7 @@ static size_t cap_word(const char *s, size_t n, size_t i)
     }
     if (!lower || j - i < 2)
         return 0;
-    if (j < n && (isdigit((unsigned char)s[j]) || s[j] == '_' || s[j] == '@' || s[j] == '/'))
+    if (j < n && (digit(s[j]) || s[j] == '_' || s[j] == '@' || s[j] == '/'))
         return 0;
     return j - i;
 }
@@ -372,7 +382,7 @@ static bool is_street(const char *s, size_t n)
 static size_t digits_at(const char *s, size_t n, size_t i)
 {
     size_t j = i;
-    while (j < n && isdigit((unsigned char)s[j]))
+    while (j < n && digit(s[j]))
         j++;
     return j - i;
 }
@@ -402,14 +412,14 @@ static size_t address_tail(const char *s, size_t n, size_t end)
             v = k + 1 + u + (k + 1 + u < n && s[k + 1 + u] == '.');
             if (v < n && s[v] == ' ') {
                 size_t a = v + 1;
-                while (a < n && (isalnum((unsigned char)s[a]) || s[a] == '-'))
+                while (a < n && (alnum(s[a]) || s[a] == '-'))
                     a++;
                 if (a > v + 1)
                     j = end = a;
             }
-        } else if (k + 2 < n && s[k + 1] == '#' && isalnum((unsigned char)s[k + 2])) {
+        } else if (k + 2 < n && s[k + 1] == '#' && alnum(s[k + 2])) {
             size_t a = k + 2;
-            while (a < n && isalnum((unsigned char)s[a]))
+            while (a < n && alnum(s[a]))
                 a++;
             j = end = a;
         }
@@ -447,12 +457,12 @@ static size_t address_tail(const char *s, size_t n, size_t end)
 static size_t street_address(const char *s, size_t n, size_t i)
 {
     size_t j = i, d, words = 0, k;
-    if (i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '.' || s[i - 1] == '-' || s[i - 1] == '/'))
+    if (i > 0 && (alnum(s[i - 1]) || s[i - 1] == '.' || s[i - 1] == '-' || s[i - 1] == '/'))
         return 0;
     if ((n - i >= 9 && strncmp(s + i, "P.O. Box ", 9) == 0) || (n - i >= 7 && strncmp(s + i, "PO Box ", 7) == 0)) {
         j = i + (s[i + 1] == '.' ? 9 : 7);
         d = digits_at(s, n, j);
-        return d && (j + d == n || !isalnum((unsigned char)s[j + d])) ? j + d - i : 0;
+        return d && (j + d == n || !alnum(s[j + d])) ? j + d - i : 0;
     }
     d = digits_at(s, n, i);
     if (!d || d > 6 || s[i] == '0')
@@ -491,7 +501,7 @@ static size_t detect_addresses(const char *s, size_t n, struct tide_pii_hit *hit
     if (!memchr(s, ' ', n))
         return 0;
     while (i < n && nh < cap) {
-        if ((isdigit((unsigned char)s[i]) || s[i] == 'P') && (len = street_address(s, n, i)) > 0) {
+        if ((digit(s[i]) || s[i] == 'P') && (len = street_address(s, n, i)) > 0) {
             hits[nh++] = (struct tide_pii_hit){TIDE_PII_STREET_ADDRESS, i, len};
             i += len;
         } else {
@@ -545,7 +555,7 @@ static size_t day_at(const char *s, size_t n, size_t i, int *day)
     if (i + l + 2 <= n && (eq_ci(s + i + l, "st", 2) || eq_ci(s + i + l, "nd", 2) ||
                            eq_ci(s + i + l, "rd", 2) || eq_ci(s + i + l, "th", 2)))
         l += 2;
-    return i + l < n && isalnum((unsigned char)s[i + l]) ? 0 : l;
+    return i + l < n && alnum(s[i + l]) ? 0 : l;
 }
 
 /* A year from 1900 to 2099 at s[i], standing alone. */
@@ -569,7 +579,15 @@ static size_t month_date(const char *s, size_t n, size_t i, bool *jan1)
 {
     size_t l, k, j;
     int m, day;
-    if ((m = month_at(s, n, i, &l)) > 0) {
+    if (letter(s[i])) {
+        /* a month's name only before a day: "March 3", "Mar. 3rd" (most
+         * words are cut here, before any name is compared) */
+        size_t w = 0;
+        while (i + w < n && letter(s[i + w]))
+            w++;
+        k = i + w + (i + w < n && s[i + w] == '.');
+        if (w < 3 || w > 9 || !(l = sep_at(s, n, k)) || k + l >= n || !digit(s[k + l]) || !(m = month_at(s, n, i, &l)))
+            return 0;
         j = i + l;
         if (!(k = sep_at(s, n, j)) || !(l = day_at(s, n, j + k, &day)))
             return 0;
@@ -612,8 +630,8 @@ static bool cue_within(const char *s, size_t i, const char *const *w, size_t nw)
 static size_t id_at(const char *s, size_t n, size_t i)
 {
     size_t j = i, dg = 0;
-    while (j < n && (isalnum((unsigned char)s[j]) || s[j] == '-') && j - i <= 24)
-        dg += isdigit((unsigned char)s[j++]) != 0;
+    while (j < n && (alnum(s[j]) || s[j] == '-') && j - i <= 24)
+        dg += digit(s[j++]) != 0;
     if (j - i < 4 || j - i > 24 || dg < 3 || s[j - 1] == '-')
         return 0;
     if (j < n && (s[j] == '_' || s[j] == '@' || letter(s[j])))
@@ -672,7 +690,7 @@ static size_t detect_cued(const char *s, size_t n, struct tide_pii_hit *hits, si
     size_t i = 0, nh = 0, len, at;
     bool jan1;
     while (i < n && nh < cap) {
-        if (i > 0 && (isalnum((unsigned char)s[i - 1]) || s[i - 1] == '_')) {
+        if (i > 0 && (alnum(s[i - 1]) || s[i - 1] == '_')) {
             i++;
             continue;
         }
