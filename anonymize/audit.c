@@ -41,6 +41,7 @@ struct tide_audit {
      * pseudonym (a UUID, a hex or mixed id, shape kept) looks like a key */
     struct tide_buf pv;
     struct tide_buf dec; /* the record's body, decoded (gzip, deflate, zstd) */
+    struct tide_buf unesc; /* a JSON body with its strings' escapes undone */
     size_t pv_off[64], pv_len[64];
     int npv;
     bool ips_anonymized;
@@ -215,6 +216,76 @@ static void high_entropy(struct tide_audit *au, const char *field, const char *v
         alnum += isalnum((unsigned char)v[i]) != 0;
     if (alnum * 10 >= n * 9 && entropy(v, n) > 4.0 && !memchr(v, ' ', n))
         add_finding(au, field, TIDE_PII_HIGH_ENTROPY, v, n);
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* JSON text with the escapes inside its strings undone (\n, \", \u0040,
+ * surrogate pairs as one character), for the detectors: no longer JSON,
+ * but what a reader of the strings sees. */
+static void json_unescape(const char *s, size_t n, struct tide_buf *o)
+{
+    size_t i = 0;
+    tide_buf_reset(o);
+    while (i < n) {
+        const char *b = memchr(s + i, '\\', n - i);
+        size_t run = b ? (size_t)(b - (s + i)) : n - i;
+        tide_buf_append(o, s + i, run);
+        i += run;
+        if (i + 1 >= n) {
+            if (i < n)
+                tide_buf_putc(o, s[i++]);
+            break;
+        }
+        switch (s[i + 1]) {
+        case 'n': tide_buf_putc(o, '\n'); i += 2; break;
+        case 'r': tide_buf_putc(o, '\r'); i += 2; break;
+        case 't': tide_buf_putc(o, '\t'); i += 2; break;
+        case 'b': case 'f': tide_buf_putc(o, ' '); i += 2; break;
+        case 'u': {
+            unsigned cp = 0;
+            int k, h;
+            for (k = 0; k < 4 && i + 2 + (size_t)k < n && (h = hexval(s[i + 2 + k])) >= 0; k++)
+                cp = cp * 16 + (unsigned)h;
+            if (k < 4) { /* not an escape after all: kept as written */
+                tide_buf_putc(o, s[i++]);
+                break;
+            }
+            i += 6;
+            if (cp >= 0xd800 && cp < 0xdc00 && i + 5 < n && s[i] == '\\' && s[i + 1] == 'u') {
+                unsigned lo = 0;
+                for (k = 0; k < 4 && (h = hexval(s[i + 2 + k])) >= 0; k++)
+                    lo = lo * 16 + (unsigned)h;
+                if (k == 4 && lo >= 0xdc00 && lo < 0xe000) {
+                    cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+                    i += 6;
+                }
+            }
+            if (cp < 0x80) {
+                tide_buf_putc(o, (char)cp);
+            } else if (cp < 0x800) {
+                tide_buf_putc(o, (char)(0xc0 | (cp >> 6)));
+                tide_buf_putc(o, (char)(0x80 | (cp & 0x3f)));
+            } else if (cp < 0x10000) {
+                tide_buf_putc(o, (char)(0xe0 | (cp >> 12)));
+                tide_buf_putc(o, (char)(0x80 | ((cp >> 6) & 0x3f)));
+                tide_buf_putc(o, (char)(0x80 | (cp & 0x3f)));
+            } else {
+                tide_buf_putc(o, (char)(0xf0 | (cp >> 18)));
+                tide_buf_putc(o, (char)(0x80 | ((cp >> 12) & 0x3f)));
+                tide_buf_putc(o, (char)(0x80 | ((cp >> 6) & 0x3f)));
+                tide_buf_putc(o, (char)(0x80 | (cp & 0x3f)));
+            }
+            break;
+        }
+        default: /* \" \\ \/ and anything else: the character itself */
+            tide_buf_putc(o, s[i + 1]);
+            i += 2;
+        }
+    }
 }
 
 static void json_walk(struct tide_audit *au, const struct tide_anon_policy *p, cJSON *node,
@@ -397,6 +468,7 @@ int tide_audit_create(struct tide_audit **out, bool ips_anonymized)
     tide_strmap_init(&au->clean_text, 0);
     tide_buf_init(&au->pv, 0);
     tide_buf_init(&au->dec, 0);
+    tide_buf_init(&au->unesc, 0);
     *out = au;
     return 0;
 }
@@ -461,7 +533,14 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             high_entropy(au, field, h->value.p ? h->value.p : "", h->value.len);
     }
     if (body.len) {
-        scan(au, "body", body.p, body.len);
+        if ((body.p[0] == '{' || body.p[0] == '[') && memchr(body.p, '\\', body.len)) {
+            /* JSON's escapes hide text from the detectors ("Sincerely,\\nJane
+             * Doe", "jane\\u0040school.edu"): scanned as the strings read */
+            json_unescape(body.p, body.len, &au->unesc);
+            scan(au, "body", au->unesc.p, au->unesc.len);
+        } else {
+            scan(au, "body", body.p, body.len);
+        }
         if (mp.len) {
             multipart_values(au, p, body.p, body.len, mp, false);
         } else if (body.p[0] == '{' || body.p[0] == '[') {
@@ -551,5 +630,6 @@ void tide_audit_free(struct tide_audit *au)
     tide_strmap_free(&au->clean_text);
     tide_buf_free(&au->pv);
     tide_buf_free(&au->dec);
+    tide_buf_free(&au->unesc);
     free(au);
 }

@@ -53,13 +53,13 @@ static bool email_at(const char *s, size_t n, size_t at, size_t *st, size_t *len
     size_t l = at, r = at + 1, dot = 0;
     while (l > 0 && (is_alnum(s[l - 1]) || strchr("._%+-", s[l - 1])))
         l--;
-    while (r < n && (is_alnum(s[r]) || s[r] == '.' || s[r] == '-')) {
-        if (s[r] == '.')
-            dot = r;
+    while (r < n && (is_alnum(s[r]) || s[r] == '.' || s[r] == '-'))
         r++;
-    }
     while (r > at + 1 && s[r - 1] == '.')
-        r--;
+        r--; /* a sentence's full stop: "write to jane@school.edu." */
+    for (size_t k = at + 1; k < r; k++)
+        if (s[k] == '.')
+            dot = k; /* the last dot of the domain, once the full stop is off */
     if (l == at || !dot || dot >= r - 2 || dot == at + 1)
         return false;
     for (size_t k = dot + 1; k < r; k++)

@@ -51,6 +51,7 @@ for i in range(N):
         addr = "%d %s %s" % (rnd.randint(1, 9999), rnd.choice(["Oak", "Maple", "West 42nd", "N. Elm", "Lincoln"]),
                              rnd.choice(["Street", "Ave", "Rd", "Lane", "Blvd"]))
         t += rnd.choice([" I live at %s.", " Mail: %s, Apt 2, Springfield, IL 62704", " (%s)"]) % addr
+        t += rnd.choice(["", " Write to %s." % p["email"]])  # an email before a full stop
         names.add(addr)
         if rnd.random() < 0.5:  # a date of birth with its month's name, a student id, after the words that say so
             dob = "%s %d, %d" % (rnd.choice(["March", "April", "October", "Dec."]), rnd.randint(2, 28), rnd.randint(2008, 2016))

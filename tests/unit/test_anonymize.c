@@ -41,6 +41,7 @@ static int first_kind(const char *s)
 static void detectors_find_each_kind(void **state)
 {
     assert_int_equal(first_kind("write to maria.lopez@gmail.com today"), TIDE_PII_EMAIL);
+    assert_int_equal(first_kind("write to maria.lopez@gmail.com."), TIDE_PII_EMAIL); /* a full stop after it */
     assert_int_equal(first_kind("call (617) 234-5678"), TIDE_PII_PHONE);
     assert_int_equal(first_kind("call +14155552671 now"), TIDE_PII_PHONE);
     assert_int_equal(first_kind("ssn 123-45-6789."), TIDE_PII_SSN);
@@ -618,6 +619,45 @@ static void cued_values_are_replaced(void **state)
     tide_anon_policy_free(p);
 }
 
+/* JSON's escapes hid text from the audit, which scanned a JSON body as
+ * written: "jane\u0040school.edu" was no email, "Sincerely,\nJane Doe" no
+ * name (the anonymizer, reading the strings, replaced both). */
+static void audit_reads_json_strings_as_they_read(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_audit *au;
+    struct tide_header h = {{"Content-Type", 12}, {"application/json", 16}};
+    char *rep;
+    (void)state;
+    a = default_anon(&p, -1);
+    memset(&r, 0, sizeof(r));
+    r.method = tide_str_c("POST");
+    r.path = tide_str_c("/essays");
+    r.headers = &h;
+    r.n_headers = 1;
+    r.body = tide_str_c("{\"essay\":\"Write to jane\\u0040school.edu.\\n\\nSincerely,\\nJane Doe \\ud83d\\ude00\"}");
+    r.flags = TIDE_REC_HAS_BODY;
+    assert_int_equal(tide_audit_create(&au, true), 0);
+    tide_audit_record(au, p, &r);
+    rep = tide_audit_report(au, false, "t");
+    assert_non_null(strstr(rep, "\"email\""));
+    assert_non_null(strstr(rep, "\"person_name\""));
+    free(rep);
+    tide_audit_free(au);
+    assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+    assert_int_equal(tide_audit_create(&au, true), 0);
+    tide_audit_record(au, p, &out);
+    rep = tide_audit_report(au, false, "t");
+    assert_non_null(strstr(rep, "\"PASS\""));
+    free(rep);
+    tide_audit_free(au);
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
 /* The anonymizer replaces such names (and addresses) in bodies and query
  * values (a name by the pseudonym it gets under a personal key), not in
  * paths or headers; the audit finds them in a raw trace and passes the
@@ -999,6 +1039,7 @@ int main(void)
         cmocka_unit_test(addresses_in_text),
         cmocka_unit_test(cued_values_in_text),
         cmocka_unit_test(cued_values_are_replaced),
+        cmocka_unit_test(audit_reads_json_strings_as_they_read),
         cmocka_unit_test(names_in_text_are_replaced),
         cmocka_unit_test(json_members_of_a_cut_body),
         cmocka_unit_test(referer_urls_by_parts),
