@@ -364,7 +364,7 @@ bool tide__detect_maybe(const char *s, size_t n)
             return true;
         if (c == ':' && ++colons >= 2)
             return true;
-        if (c == ' ' && i >= 6 && n - i > 8 && strncasecmp(s + i - 6, "bearer", 6) == 0)
+        if (c == ' ' && i >= 6 && (s[i - 1] | 0x20) == 'r' && n - i > 8 && strncasecmp(s + i - 6, "bearer", 6) == 0)
             return true;
     }
     return digits >= 8 || (dots >= 3 && digits >= 4);

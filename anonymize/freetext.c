@@ -690,9 +690,9 @@ static size_t detect_cued(const char *s, size_t n, struct tide_pii_hit *hits, si
     size_t i = 0, nh = 0, len, at;
     bool jan1;
     while (i < n && nh < cap) {
-        if (i > 0 && (alnum(s[i - 1]) || s[i - 1] == '_')) {
+        if (!alnum(s[i]) || (i > 0 && (alnum(s[i - 1]) || s[i - 1] == '_'))) {
             i++;
-            continue;
+            continue; /* every rule starts at a word's start */
         }
         if ((len = month_date(s, n, i, &jan1)) > 0 && !jan1 && cue_within(s, i, BIRTH, sizeof(BIRTH) / sizeof(BIRTH[0]))) {
             hits[nh++] = (struct tide_pii_hit){TIDE_PII_DOB, i, len};
@@ -704,7 +704,8 @@ static size_t detect_cued(const char *s, size_t n, struct tide_pii_hit *hits, si
             hits[nh++] = (struct tide_pii_hit){TIDE_PII_PHONE, i, len};
             i += len;
         } else {
-            i++;
+            while (++i < n && alnum(s[i]))
+                ; /* on to the word's end */
         }
     }
     return nh;
