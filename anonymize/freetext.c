@@ -158,8 +158,33 @@ static bool in_list(const char *const *list, size_t n, const char *s, size_t len
     return bsearch(&w, list, n, sizeof(*list), cmp_word) != NULL;
 }
 
+/* s with the accents of Latin-1 letters (UTF-8 C3 xx) taken off, into out
+ * (at least n bytes): "José" is looked up as "Jose", "María" as "Maria".
+ * Returns the length. */
+static size_t unaccent(const char *s, size_t n, char *out)
+{
+    /* the letter for C3 80..BF (A-grave .. y-diaeresis); 0: none */
+    static const char BASE[64] = "AAAAAAACEEEEIIII" "DNOOOOO\0OUUUUY\0s" "aaaaaaaceeeeiiii" "dnooooo\0ouuuuy\0y";
+    size_t i, o = 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == 0xc3 && i + 1 < n && ((unsigned char)s[i + 1] & 0xc0) == 0x80 && BASE[(unsigned char)s[i + 1] - 0x80]) {
+            out[o++] = BASE[(unsigned char)s[i + 1] - 0x80];
+            i++;
+        } else {
+            out[o++] = s[i];
+        }
+    }
+    return o;
+}
+
 bool tide__given_name(const char *s, size_t n)
 {
+    char folded[16];
+    if (n > sizeof(folded))
+        return false;
+    if (memchr(s, 0xc3, n))
+        n = unaccent(s, n, folded), s = folded;
     return in_list(GIVEN, sizeof(GIVEN) / sizeof(GIVEN[0]), s, n);
 }
 
@@ -485,7 +510,7 @@ static size_t street_address(const char *s, size_t n, size_t i)
             if (k == 3 && eq_ci(s + j, "the", 3))
                 return 0; /* "chapter 3 The Road" */
         } else if ((k = ordinal(s, n, j)) == 0) {
-            if (!strchr("NSEW", s[j]) || (j + 1 < n && letter(s[j + 1])))
+            if ((s[j] != 'N' && s[j] != 'S' && s[j] != 'E' && s[j] != 'W') || (j + 1 < n && letter(s[j + 1])))
                 return 0;
             k = 1 + (j + 1 < n && s[j + 1] == '.'); /* N, S., ... */
         }
@@ -522,7 +547,10 @@ static const struct word MONTHS[] = {W("january"), W("february"), W("march"),   
 static int month_at(const char *s, size_t n, size_t i, size_t *len)
 {
     int m;
-    char c = (char)(s[i] | 0x20);
+    char c;
+    if (i >= n)
+        return 0;
+    c = (char)(s[i] | 0x20);
     if (c != 'j' && c != 'f' && c != 'm' && c != 'a' && c != 's' && c != 'o' && c != 'n' && c != 'd')
         return 0; /* no month starts so */
     for (m = 0; m < 12; m++) {

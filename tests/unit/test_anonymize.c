@@ -486,6 +486,8 @@ static void names_in_text(void **state)
     (void)state;
     assert_string_equal(name_in("essay by Jane Doe today"), "9:8");
     assert_string_equal(name_in("Maria Garcia Lopez helped"), "0:18");
+    assert_string_equal(name_in("Mar\xc3\xad" "a Garc\xc3\xad" "a"), "0:14"); /* María García, accents as UTF-8 */
+    assert_string_equal(name_in("by Jos\xc3\xa9 N\xc3\xba\xc3\xb1" "ez"), "3:13");
     assert_string_equal(name_in("said John F. Kennedy."), "5:15");
     assert_string_equal(name_in("ask Anne O'Brien-Smith"), "4:18");
     assert_string_equal(name_in("Doe, Jane wrote"), "0:9");
