@@ -2,7 +2,7 @@
  * fuzz_anon.c - the detectors, decoders and the anonymizing transform on
  * arbitrary bytes: the input is scanned as text, then used as a query, a
  * path, a header value and a JSON/form/multipart/text body of one record. It must
- * never crash, and the audit of the result must run.
+ * never crash, and the audit of the result (and of the raw record) must run.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,6 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     r.flags = TIDE_REC_HAS_BODY;
     if (tide_anon_record(a, &r, &out, &err) == 0 && tide_audit_create(&au, true) == 0) {
         tide_audit_record(au, p, &out);
+        tide_audit_record(au, p, &r); /* the raw record too: the audit's own readers on any bytes */
         free(tide_audit_report(au, false, "fuzz"));
         tide_audit_free(au);
     }
