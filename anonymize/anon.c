@@ -252,16 +252,18 @@ static struct tide_str personal(struct tide_anon *a, const char *s, size_t n)
     return r;
 }
 
-/* "2010-05-17" -> "2010-01-01"; "05/17/2010" -> "01/01/2010"; else redacted year */
+/* "2010-05-17" -> "2010-01-01"; "5/17/2010" -> "01/01/2010"; "17.05.2010" ->
+ * "01.01.2010"; "May 17, 2010" -> "January 1, 2010"; a year stays; else "[date]" */
 static struct tide_str generalize(struct tide_anon *a, const char *s, size_t n)
 {
     char b[24];
-    if (n >= 10 && isdigit((unsigned char)s[0]) && s[4] == '-') {
-        snprintf(b, sizeof(b), "%.4s-01-01", s);
+    /* a numeric date, year first or last, its separator kept */
+    if (n >= 8 && n <= 10 && all_digits(s, 4) && !isdigit((unsigned char)s[4])) {
+        snprintf(b, sizeof(b), "%.4s%c01%c01", s, s[4], s[4]);
         return adup(a, b, 10);
     }
-    if (n >= 10 && s[2] == '/' && s[5] == '/') {
-        snprintf(b, sizeof(b), "01/01/%.4s", s + 6);
+    if (n >= 8 && n <= 10 && all_digits(s + n - 4, 4) && !isdigit((unsigned char)s[n - 5])) {
+        snprintf(b, sizeof(b), "01%c01%c%.4s", s[n - 5], s[n - 5], s + n - 4);
         return adup(a, b, 10);
     }
     if (n >= 4 && all_digits(s, 4))

@@ -152,6 +152,34 @@ static bool mime_boundary(const char *s, size_t i)
     return k >= 9 && strncasecmp(s + k - 9, "boundary=", 9) == 0;
 }
 
+/* A numeric date at i: yyyy-mm-dd, mm/dd/yyyy, dd.mm.yyyy, with one or two
+ * digits for month and day and the same separator twice; its length, or 0. */
+static size_t numeric_date(const char *s, size_t n, size_t i)
+{
+    size_t p[3], j = i, k;
+    char sep = 0;
+    for (k = 0; k < 3; k++) {
+        size_t d = j;
+        while (j < n && is_digit(s[j]) && j - d < 5)
+            j++;
+        p[k] = j - d;
+        if (p[k] == 0 || p[k] > 4)
+            return 0;
+        if (k < 2) {
+            if (j >= n || (s[j] != '-' && s[j] != '/' && s[j] != '.') || (sep && s[j] != sep))
+                return 0;
+            sep = s[j++];
+        }
+    }
+    if (j < n && is_digit(s[j]))
+        return 0;
+    if (p[0] == 4 && p[1] <= 2 && p[2] <= 2 && (s[i] == '1' || s[i] == '2'))
+        return j - i; /* 2011-03-14, 2011-3-14 */
+    if (p[2] == 4 && p[0] <= 2 && p[1] <= 2 && (s[j - 4] == '1' || s[j - 4] == '2'))
+        return j - i; /* 03/14/2011, 3/14/2011, 14.03.2011 */
+    return 0;
+}
+
 /* Matches at i; returns the length and sets *kind, or 0. */
 static size_t match_at(const char *s, size_t n, size_t i, int *kind)
 {
@@ -287,18 +315,10 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
             }
         }
     }
-    /* date of birth: yyyy-mm-dd or mm/dd/yyyy within 24 bytes after born/birth/dob
+    /* date of birth: a numeric date (numeric_date) within 24 bytes after born/birth/dob
      * (the shape first: it is cheap and rarely there; the context only then) */
-    if (is_digit(s[i]) && i > 0 && n - i >= 10) {
-        size_t m = 0;
-        if (is_digit(s[i + 1]) && is_digit(s[i + 2]) && is_digit(s[i + 3]) && s[i + 4] == '-' &&
-            is_digit(s[i + 5]) && is_digit(s[i + 6]) && s[i + 7] == '-' && is_digit(s[i + 8]) &&
-            is_digit(s[i + 9]))
-            m = 10;
-        else if (is_digit(s[i + 1]) && s[i + 2] == '/' && is_digit(s[i + 3]) && is_digit(s[i + 4]) &&
-                 s[i + 5] == '/' && is_digit(s[i + 6]) && is_digit(s[i + 7]) && is_digit(s[i + 8]) &&
-                 is_digit(s[i + 9]))
-            m = 10;
+    if (is_digit(s[i]) && i > 0 && n - i >= 8) {
+        size_t m = numeric_date(s, n, i);
         if (m) {
             size_t back = i > 24 ? i - 24 : 0;
             bool ctx = false;
@@ -338,17 +358,19 @@ static size_t match_at(const char *s, size_t n, size_t i, int *kind)
 /*
  * Whether any detector could match somewhere in s, from what each one needs
  * at the least: an '@' (email), two colons (IPv6), three dots and four digits
- * (IPv4), eight digits (SSN, card, phone, date of birth), a run of 24
+ * (IPv4), eight digits (SSN, card, phone, date of birth) or six and two
+ * separators (a short date), a run of 24
  * base64url-or-dot bytes (API key, JWT), "bearer " (a bearer token). One
  * pass; most path segments, user agents and ids fail it and cost nothing more.
  */
 bool tide__detect_maybe(const char *s, size_t n)
 {
-    size_t i, digits = 0, dots = 0, colons = 0, run = 0;
+    size_t i, digits = 0, dots = 0, colons = 0, run = 0, seps = 0;
     for (i = 0; i < n; i++) {
         uint8_t c = (uint8_t)s[i], k = CLS[c];
         if (k & C_B64URL) {
             digits += (k & C_DIGIT) != 0;
+            seps += c == '-';
             if (++run >= 24)
                 return true;
             continue;
@@ -360,6 +382,7 @@ bool tide__detect_maybe(const char *s, size_t n)
             continue;
         }
         run = 0;
+        seps += c == '/';
         if (c == '@')
             return true;
         if (c == ':' && ++colons >= 2)
@@ -367,7 +390,8 @@ bool tide__detect_maybe(const char *s, size_t n)
         if (c == ' ' && i >= 6 && (s[i - 1] | 0x20) == 'r' && n - i > 8 && strncasecmp(s + i - 6, "bearer", 6) == 0)
             return true;
     }
-    return digits >= 8 || (dots >= 3 && digits >= 4);
+    /* a short date (3/14/2011, 14.03.2011) has six digits and two separators */
+    return digits >= 8 || (dots >= 3 && digits >= 4) || (digits >= 6 && seps + dots >= 2);
 }
 
 size_t tide__detect(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)

@@ -565,6 +565,11 @@ static void cued_values_in_text(void **state)
     assert_string_equal(text_hit("birth date: Mar. 3rd 2011"), "date_of_birth:Mar. 3rd 2011");
     assert_string_equal(text_hit("on March 3, 2011 we went"), "none");
     assert_string_equal(text_hit("born January 1, 2011"), "none"); /* tide's generalized form */
+    assert_string_equal(text_hit("dob: 3/14/2011"), "date_of_birth:3/14/2011");
+    assert_string_equal(text_hit("born 14.03.2011 in Kyiv"), "date_of_birth:14.03.2011");
+    assert_string_equal(text_hit("born 2011-3-4"), "date_of_birth:2011-3-4");
+    assert_string_equal(text_hit("born 01/01/2011"), "none");
+    assert_string_equal(text_hit("born 3/14-2011"), "none"); /* two separators */
     assert_string_equal(text_hit("my student ID is 48213907"), "student_id:48213907");
     assert_string_equal(text_hit("Student ID: S-1234567"), "student_id:S-1234567");
     assert_string_equal(text_hit("a student idea 1234"), "none");
@@ -594,7 +599,7 @@ static void cued_values_are_replaced(void **state)
     r.path = tide_str_c("/essays");
     r.headers = &h;
     r.n_headers = 1;
-    r.body = tide_str_c("I was born on March 3, 2011. My student ID is 48213907; call 6172345678.");
+    r.body = tide_str_c("I was born on March 3, 2011. My student ID is 48213907; call 6172345678. DOB 3/14/2011");
     r.flags = TIDE_REC_HAS_BODY;
     assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
     snprintf(body, sizeof(body), "%.*s", (int)out.body.len, out.body.p);
@@ -603,6 +608,7 @@ static void cued_values_are_replaced(void **state)
     assert_memory_equal(strstr(body, "; call ") + 10, "55501", 5); /* the last seven digits 555-01xx */
     assert_null(strstr(body, "48213907"));
     assert_null(strstr(body, "2345678"));
+    assert_true(strlen(body) > 14 && strcmp(body + strlen(body) - 14, "DOB 01/01/2011") == 0);
     assert_int_equal(tide_audit_create(&au, true), 0);
     tide_audit_record(au, p, &r);
     rep = tide_audit_report(au, false, "t");
