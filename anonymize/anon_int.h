@@ -61,6 +61,9 @@ struct tide_anon_policy {
     size_t n_paths;
     size_t max_body;
     struct tide_strmap field_map, header_map, parent_map; /* normalized name -> action (+1) */
+    /* rules written "*suffix": a name that ends so, when no rule names it whole */
+    struct tide__rule *field_sfx, *header_sfx;
+    size_t n_field_sfx, n_header_sfx;
 };
 
 /* Normalizes a key name for rule lookup into out (cap 64). */

@@ -114,9 +114,11 @@ static void add_finding(struct tide_audit *au, const char *field, int kind, cons
     }
     f->count++;
     if (f->n < SAMPLES) {
-        /* masked: the first two characters and the length, nothing more */
+        /* masked: the first two characters and the length, nothing more; of
+         * a password or a token not even those */
         f->recs[f->n] = au->cur_rec;
-        snprintf(f->samples[f->n], sizeof(f->samples[0]), "%.2s... (%zu chars)", n >= 6 ? v : "**", n);
+        snprintf(f->samples[f->n], sizeof(f->samples[0]), "%.2s... (%zu chars)",
+                 n >= 6 && kind != TIDE_PII_SECRET_FIELD ? v : "**", n);
         for (char *c = f->samples[f->n]; *c && c < f->samples[f->n] + 2; c++)
             if (!isprint((unsigned char)*c))
                 *c = '?';

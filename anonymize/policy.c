@@ -42,7 +42,8 @@ static const char DEFAULT_POLICY[] =
     "             \"locale\", \"utm_source\", \"utm_medium\", \"utm_campaign\", \"type\", \"status\", \"grade\",\n"
     "             \"subject\", \"course\", \"version\", \"v\"],\n"
     "    \"drop\": [\"password\", \"passwd\", \"pwd\", \"pass\", \"new_password\", \"old_password\",\n"
-    "             \"password_confirmation\", \"pin\", \"cvv\", \"cvc\", \"security_answer\"],\n"
+    "             \"password_confirmation\", \"pin\", \"cvv\", \"cvc\", \"security_answer\",\n"
+    "             \"*password\", \"*passwd\"],\n"
     "    \"secret\": [\"token\", \"access_token\", \"refresh_token\", \"id_token\", \"api_key\", \"apikey\",\n"
     "               \"key\", \"secret\", \"client_secret\", \"session\", \"session_id\", \"sessionid\", \"sid\",\n"
     "               \"jwt\", \"auth\", \"code\", \"otp\", \"state\", \"nonce\", \"signature\", \"sig\",\n"
@@ -50,7 +51,8 @@ static const char DEFAULT_POLICY[] =
     "               \"SAMLResponse\", \"SAMLRequest\", \"assertion\", \"client_assertion\", \"ticket\",\n"
     "               \"code_verifier\", \"reset_token\", \"invite_token\", \"authenticity_token\", \"xsrf\",\n"
     "               \"oauth_signature\", \"oauth_nonce\", \"oauth_token\"],\n"
-    "    \"generalize\": [\"dob\", \"birth_date\", \"birthdate\", \"date_of_birth\", \"birthday\"],\n"
+    "    \"generalize\": [\"dob\", \"birth_date\", \"birthdate\", \"date_of_birth\", \"birthday\",\n"
+    "                   \"*birthdate\", \"*dateofbirth\"],\n"
     "    \"pseudonymize\": [\"name\", \"first_name\", \"firstname\", \"last_name\", \"lastname\",\n"
     "                     \"full_name\", \"fullname\", \"given_name\", \"family_name\", \"middle_name\",\n"
     "                     \"nickname\", \"display_name\", \"username\", \"user_name\", \"login\", \"user\",\n"
@@ -66,7 +68,11 @@ static const char DEFAULT_POLICY[] =
     "                     \"emergency_contact\", \"member_id\", \"customer_id\", \"owner\", \"reviewer\",\n"
     "                     \"lis_person_name_given\", \"lis_person_name_family\", \"lis_person_name_full\",\n"
     "                     \"lis_person_contact_email_primary\", \"lis_person_sourcedid\",\n"
-    "                     \"lis_result_sourcedid\", \"ext_user_username\"]\n"
+    "                     \"lis_result_sourcedid\", \"ext_user_username\", \"surname\", \"forename\",\n"
+    "                     \"*firstname\", \"*lastname\", \"*fullname\", \"*middlename\", \"*surname\",\n"
+    "                     \"*givenname\", \"*familyname\", \"*preferredname\", \"*legalname\",\n"
+    "                     \"*email\", \"*emailaddress\", \"*phone\", \"*phonenumber\",\n"
+    "                     \"*streetaddress\", \"*homeaddress\", \"*mailingaddress\"]\n"
     "  },\n"
     "  \"path\": {\n"
     "    \"person_parents\": [\"students\", \"student\", \"users\", \"user\", \"guardians\", \"parents\",\n"
@@ -91,35 +97,57 @@ void tide__norm(const char *s, size_t n, char *out)
     out[o] = 0;
 }
 
-static int lookup(const struct tide_strmap *m, const char *s, size_t len)
+/* The action for a name: the rule that names it whole, else the first
+ * "*suffix" rule it ends with (guardianFirstName: *firstname). */
+static int lookup(const struct tide_strmap *m, const struct tide__rule *sfx, size_t n_sfx, const char *s,
+                  size_t len)
 {
     char k[64];
     struct tide_strmap_ent *e;
+    size_t kl, i;
     tide__norm(s, len, k);
     e = tide_strmap_get(m, tide_str_c(k));
-    return e ? (int)e->value : ACT_NONE;
+    if (e)
+        return (int)e->value;
+    kl = strlen(k);
+    for (i = 0; i < n_sfx; i++) {
+        size_t sl = strlen(sfx[i].name + 1);
+        if (kl >= sl && memcmp(k + kl - sl, sfx[i].name + 1, sl) == 0)
+            return sfx[i].act;
+    }
+    return ACT_NONE;
 }
 
 int tide__policy_field(const struct tide_anon_policy *p, const char *s, size_t n)
 {
-    return lookup(&p->field_map, s, n);
+    return lookup(&p->field_map, p->field_sfx, p->n_field_sfx, s, n);
 }
 
 int tide__policy_header(const struct tide_anon_policy *p, const char *s, size_t n)
 {
-    int a = lookup(&p->header_map, s, n);
+    int a = lookup(&p->header_map, p->header_sfx, p->n_header_sfx, s, n);
     return a ? a : p->header_default;
 }
 
-/* Rules into a map; the first rule for a name wins, as a linear scan would. */
-static int build_map(struct tide_strmap *m, const struct tide__rule *r, size_t n)
+/* Rules into a map, and the "*suffix" ones apart, in order; the first rule
+ * for a name wins, as a linear scan would. */
+static int build_map(struct tide_strmap *m, const struct tide__rule *r, size_t n, struct tide__rule **sfx,
+                     size_t *n_sfx)
 {
     size_t i;
     tide_strmap_init(m, 0);
+    *sfx = calloc(n + 1, sizeof(**sfx));
+    if (!*sfx)
+        return TIDE_E_NOMEM;
     for (i = 0; i < n; i++) {
         bool added;
         int rc;
-        struct tide_strmap_ent *e = tide_strmap_upsert(m, tide_str_c(r[i].name), &added, &rc);
+        struct tide_strmap_ent *e;
+        if (r[i].name[0] == '*') {
+            (*sfx)[(*n_sfx)++] = r[i];
+            continue;
+        }
+        e = tide_strmap_upsert(m, tide_str_c(r[i].name), &added, &rc);
         if (!e)
             return rc;
         if (added)
@@ -181,6 +209,10 @@ static int add_rules(cJSON *obj, const char *where, struct tide__rule **rules, s
             tide__norm(x->valuestring, strlen(x->valuestring), nr[*n].name);
             nr[*n].act = act;
             (*n)++;
+            if (nr[*n - 1].name[0] == '*' && (!nr[*n - 1].name[1] || strchr(nr[*n - 1].name + 1, '*')))
+                return tide_err_set(err, TIDE_E_FORMAT, name,
+                                    "%s.%s: \"%s\": a pattern is '*' and the end of a name (\"*email\"), once",
+                                    where, e->string, x->valuestring);
         }
     }
     return 0;
@@ -299,8 +331,8 @@ int tide_anon_policy_parse(struct tide_anon_policy **out, const char *text, size
         }
     }
     cJSON_Delete(root);
-    if (build_map(&p->field_map, p->fields, p->n_fields) ||
-        build_map(&p->header_map, p->headers, p->n_headers)) {
+    if (build_map(&p->field_map, p->fields, p->n_fields, &p->field_sfx, &p->n_field_sfx) ||
+        build_map(&p->header_map, p->headers, p->n_headers, &p->header_sfx, &p->n_header_sfx)) {
         tide_anon_policy_free(p);
         return tide_err_set(err, TIDE_E_NOMEM, name, "out of memory");
     }
@@ -330,6 +362,8 @@ void tide_anon_policy_free(struct tide_anon_policy *p)
     free(p->fields);
     free(p->parents);
     free(p->paths);
+    free(p->field_sfx);
+    free(p->header_sfx);
     tide_strmap_free(&p->field_map);
     tide_strmap_free(&p->header_map);
     tide_strmap_free(&p->parent_map);

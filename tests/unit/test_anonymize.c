@@ -812,6 +812,39 @@ static void uuids_keep_their_shape_everywhere(void **state)
     tide_anon_policy_free(p);
 }
 
+/* Compound keys, as JSON APIs name them: "*suffix" rules of the default
+ * policy (guardianFirstName, currentPassword, workEmail, studentDateOfBirth)
+ * where only whole names were known; a rule naming a key whole still wins,
+ * and a pattern without a suffix is refused. */
+static void policy_suffix_rules(void **state)
+{
+    struct tide_anon_policy *p, *q;
+    struct tide_err err;
+    (void)state;
+    assert_int_equal(tide_anon_policy_parse(&p, tide_anon_default_policy(), strlen(tide_anon_default_policy()), "d", &err),
+                     0);
+    assert_int_equal(tide__policy_field(p, "guardianFirstName", 17), ACT_PSEUDONYMIZE);
+    assert_int_equal(tide__policy_field(p, "Surname", 7), ACT_PSEUDONYMIZE);
+    assert_int_equal(tide__policy_field(p, "work_email", 10), ACT_PSEUDONYMIZE);
+    assert_int_equal(tide__policy_field(p, "currentPassword", 15), ACT_DROP);
+    assert_int_equal(tide__policy_field(p, "studentDateOfBirth", 18), ACT_GENERALIZE);
+    assert_int_equal(tide__policy_field(p, "emailVerified", 13), ACT_NONE);
+    assert_int_equal(tide__policy_field(p, "filename", 8), ACT_NONE);
+    assert_int_equal(tide__policy_field(p, "email", 5), ACT_PSEUDONYMIZE);
+    tide_anon_policy_free(p);
+    /* whole names first, then patterns in order */
+    static const char P1[] = "{\"tide_policy\":1,\"fields\":{\"keep\":[\"school_email\",\"*name\"],"
+                             "\"pseudonymize\":[\"*email\",\"*username\"]}}";
+    assert_int_equal(tide_anon_policy_parse(&q, P1, strlen(P1), "p1", &err), 0);
+    assert_int_equal(tide__policy_field(q, "schoolEmail", 11), ACT_KEEP);
+    assert_int_equal(tide__policy_field(q, "parentEmail", 11), ACT_PSEUDONYMIZE);
+    assert_int_equal(tide__policy_field(q, "username", 8), ACT_KEEP); /* *name came first */
+    tide_anon_policy_free(q);
+    static const char P2[] = "{\"tide_policy\":1,\"fields\":{\"keep\":[\"*\"]}}";
+    assert_int_not_equal(tide_anon_policy_parse(&q, P2, strlen(P2), "p2", &err), 0);
+    assert_non_null(strstr(err.msg, "a pattern is '*' and the end of a name"));
+}
+
 /* An id under a personal key keeps its shape (a UUID, a hex ObjectId stays
  * hex, a long mixed id), so its pseudonym may look like a key or random: the
  * audit counts it as residual risk, not a finding; and a long digit run in
@@ -1041,6 +1074,7 @@ int main(void)
         cmocka_unit_test(json_member_names_lose_personal_data),
         cmocka_unit_test(multipart_bodies_keep_their_structure),
         cmocka_unit_test(audit_passes_the_anonymizers_id_pseudonyms),
+        cmocka_unit_test(policy_suffix_rules),
         cmocka_unit_test(uuids_keep_their_shape_everywhere),
         cmocka_unit_test(audit_takes_every_validator_alike),
         cmocka_unit_test(names_in_text),
