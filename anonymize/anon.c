@@ -257,14 +257,28 @@ static struct tide_str personal(struct tide_anon *a, const char *s, size_t n)
 static struct tide_str generalize(struct tide_anon *a, const char *s, size_t n)
 {
     char b[24];
-    /* a numeric date, year first or last, its separator kept */
-    if (n >= 8 && n <= 10 && all_digits(s, 4) && !isdigit((unsigned char)s[4])) {
+    /* a numeric date at the start, year first or last, its separator kept
+     * (what follows it, a time, goes) */
+    if (n >= 8 && all_digits(s, 4) && (s[4] == '-' || s[4] == '/' || s[4] == '.')) {
         snprintf(b, sizeof(b), "%.4s%c01%c01", s, s[4], s[4]);
         return adup(a, b, 10);
     }
-    if (n >= 8 && n <= 10 && all_digits(s + n - 4, 4) && !isdigit((unsigned char)s[n - 5])) {
-        snprintf(b, sizeof(b), "01%c01%c%.4s", s[n - 5], s[n - 5], s + n - 4);
-        return adup(a, b, 10);
+    {
+        size_t i = 0, d1, d2;
+        while (i < n && i < 2 && isdigit((unsigned char)s[i]))
+            i++;
+        d1 = i;
+        if (d1 && i < n && (s[i] == '-' || s[i] == '/' || s[i] == '.')) {
+            char sep = s[i++];
+            while (i < n && i < d1 + 3 && isdigit((unsigned char)s[i]))
+                i++;
+            d2 = i - d1 - 1;
+            if (d2 && i + 5 <= n && s[i] == sep && all_digits(s + i + 1, 4) &&
+                (i + 5 == n || !isdigit((unsigned char)s[i + 5]))) {
+                snprintf(b, sizeof(b), "01%c01%c%.4s", sep, sep, s + i + 1);
+                return adup(a, b, 10);
+            }
+        }
     }
     if (n >= 4 && all_digits(s, 4))
         return adup(a, s, 4);

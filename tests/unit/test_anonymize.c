@@ -666,6 +666,34 @@ static void audit_reads_json_strings_as_they_read(void **state)
     tide_anon_policy_free(p);
 }
 
+/* A date under a key the policy generalizes becomes January 1st of its year
+ * in its own form, whatever follows it (a time). */
+static void generalized_dates_keep_their_form(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_header h = {{"Content-Type", 12}, {"application/json", 16}};
+    char body[256];
+    (void)state;
+    a = default_anon(&p, -1);
+    memset(&r, 0, sizeof(r));
+    r.method = tide_str_c("POST");
+    r.path = tide_str_c("/students");
+    r.headers = &h;
+    r.n_headers = 1;
+    r.body = tide_str_c("{\"dob\":\"2011-03-14T08:00:00Z\",\"birthday\":\"5/17/2010 00:00\",\"date_of_birth\":\"17.05.2010\","
+                        "\"birth_date\":\"2009\"}");
+    r.flags = TIDE_REC_HAS_BODY;
+    assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+    snprintf(body, sizeof(body), "%.*s", (int)out.body.len, out.body.p);
+    assert_string_equal(body, "{\"dob\":\"2011-01-01\",\"birthday\":\"01/01/2010\",\"date_of_birth\":\"01.01.2010\","
+                              "\"birth_date\":\"2009\"}");
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
 /* The anonymizer replaces such names (and addresses) in bodies and query
  * values (a name by the pseudonym it gets under a personal key), not in
  * paths or headers; the audit finds them in a raw trace and passes the
@@ -1081,6 +1109,7 @@ int main(void)
         cmocka_unit_test(addresses_in_text),
         cmocka_unit_test(cued_values_in_text),
         cmocka_unit_test(cued_values_are_replaced),
+        cmocka_unit_test(generalized_dates_keep_their_form),
         cmocka_unit_test(audit_reads_json_strings_as_they_read),
         cmocka_unit_test(names_in_text_are_replaced),
         cmocka_unit_test(json_members_of_a_cut_body),
