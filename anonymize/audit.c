@@ -135,14 +135,13 @@ static void on_hit(void *userp, const struct tide_pii_hit *h, const char *text)
 static void scan(struct tide_audit *au, const char *field, const char *s, size_t n)
 {
     uint64_t before = au->hits;
-    bool added;
+    bool added, text = strcmp(field, "query") == 0 || strcmp(field, "body") == 0; /* people's writing */
+    struct tide_strmap *clean = text ? &au->clean_text : &au->clean;
     int rc;
     if (!n)
         return;
     au->values_scanned++;
     au->bytes_scanned += n;
-    bool text = strcmp(field, "query") == 0 || strcmp(field, "body") == 0; /* people's writing */
-    struct tide_strmap *clean = text ? &au->clean_text : &au->clean;
     au->cur_field = field;
     if (n <= 512 && tide_strmap_get(clean, tide_str_make(s, n)))
         return; /* the same bytes were scanned before and held nothing */
