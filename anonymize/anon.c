@@ -1235,6 +1235,36 @@ static bool is_parent(const struct tide_anon_policy *p, const char *s, size_t n)
     return tide_strmap_get(&p->parent_map, tide_str_c(k)) != NULL;
 }
 
+static int cmp_route(const void *k, const void *e)
+{
+    return strcmp((const char *)k, *(const char *const *)e);
+}
+
+/* Whether a segment after a person-like parent is a route's own word, not a
+ * person (/users/me/settings, /users/new, /students/search): kept, so that
+ * replayed requests reach the same route. Compared up to an extension
+ * (search.json), in lower case. */
+static bool route_word(const char *s, size_t n)
+{
+    static const char *const W[] = {
+        "account", "active", "add", "all", "api", "auth", "autocomplete", "avatar", "batch", "bulk",
+        "callback", "confirm", "count", "create", "current", "dashboard", "delete", "edit", "export",
+        "feed", "filter", "find", "home", "import", "inactive", "index", "invitations", "invite", "invites",
+        "list", "login", "logout", "lookup", "me", "mine", "new", "notifications", "online", "page",
+        "password", "permissions", "photo", "picture", "popular", "preferences", "profile", "recent",
+        "register", "reset", "roles", "search", "self", "session", "sessions", "settings", "show", "signin",
+        "signout", "signup", "sort", "stats", "suggest", "summary", "top", "update", "verify"};
+    char k[16];
+    size_t i;
+    for (i = 0; i < n && s[i] != '.'; i++) {
+        if (i + 1 >= sizeof(k))
+            return false;
+        k[i] = (char)tolower((unsigned char)s[i]);
+    }
+    k[i] = 0;
+    return i > 0 && bsearch(k, W, sizeof(W) / sizeof(W[0]), sizeof(W[0]), cmp_route) != NULL;
+}
+
 /* Segment index i of path template t is a placeholder? */
 static bool tmpl_placeholder(const struct tide_anon_policy *p, const char *path, size_t n,
                              int seg)
@@ -1283,7 +1313,8 @@ void tide__path_personal(const struct tide_anon_policy *p, const char *s, size_t
         size_t e = i;
         while (e < n && s[e] != '/')
             e++;
-        if (e > i && ((prev_n && is_parent(p, s + prev_s, prev_n)) || tmpl_placeholder(p, s, n, seg)))
+        if (e > i && ((prev_n && is_parent(p, s + prev_s, prev_n) && !route_word(s + i, e - i)) ||
+                      tmpl_placeholder(p, s, n, seg)))
             fn(u, s + i, e - i);
         prev_s = i;
         prev_n = e - i;
@@ -1317,7 +1348,8 @@ static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n
         while (e < n && s[e] != '/')
             e++;
         if (e > i) {
-            if ((prev_n && is_parent(a->p, s + prev_s, prev_n)) || tmpl_placeholder(a->p, s, n, seg)) {
+            if ((prev_n && is_parent(a->p, s + prev_s, prev_n) && !route_word(s + i, e - i)) ||
+                tmpl_placeholder(a->p, s, n, seg)) {
                 struct tide_str ps = personal(a, s + i, e - i);
                 tide_buf_append(&o, ps.p, ps.len);
                 count(a, "path", "id pseudonymized");

@@ -173,6 +173,8 @@ static double entropy(const char *s, size_t n)
     return e;
 }
 
+static void expect_pseudonym(struct tide_audit *au, const char *field, const char *v, size_t vn);
+
 /* A value under a personal key must be a pseudonym. An id (4711, S-12345, a
  * UUID) cannot be told from its pseudonym, which keeps its shape: counted as
  * residual risk, not a finding. */
@@ -180,7 +182,6 @@ static void personal_value(struct tide_audit *au, const char *field, const struc
                            const char *k, size_t kn, const char *v, size_t vn)
 {
     int act = tide__policy_field(p, k, kn);
-    size_t i, letters = 0, digits = 0;
     if (vn && (act == ACT_DROP || (act == ACT_SECRET && !tide__is_pseudonym(v, vn)))) {
         /* a password the policy drops, a token it replaces: there at all, or not a tide token */
         add_finding(au, field, TIDE_PII_SECRET_FIELD, v, vn);
@@ -188,6 +189,14 @@ static void personal_value(struct tide_audit *au, const char *field, const struc
     }
     if (act != ACT_PSEUDONYMIZE || vn == 0)
         return;
+    expect_pseudonym(au, field, v, vn);
+}
+
+/* A value that must be a pseudonym: under a personal key, or a person-like
+ * path segment (/students/jane-doe). An id keeps its shape: residual risk. */
+static void expect_pseudonym(struct tide_audit *au, const char *field, const char *v, size_t vn)
+{
+    size_t i, letters = 0, digits = 0;
     for (i = 0; i < vn; i++) {
         letters += isalpha((unsigned char)v[i]) != 0;
         digits += isdigit((unsigned char)v[i]) != 0;
@@ -206,6 +215,19 @@ static void personal_value(struct tide_audit *au, const char *field, const struc
             return;
     }
     add_finding(au, field, TIDE_PII_NAME, v, vn);
+}
+
+/* A person-like path segment, as it reads once percent-decoded. */
+static void path_person(void *u, const char *seg, size_t len)
+{
+    struct tide_audit *au = u;
+    struct tide_buf d;
+    tide_buf_init(&d, 0);
+    if (memchr(seg, '%', len) && tide_percent_decode_path(&d, seg, len))
+        expect_pseudonym(au, "path", d.p ? d.p : "", d.len);
+    else
+        expect_pseudonym(au, "path", seg, len);
+    tide_buf_free(&d);
 }
 
 static void high_entropy(struct tide_audit *au, const char *field, const char *v, size_t n)
@@ -514,6 +536,7 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             pv_pairs(au, p, body.p, body.len, '&');
     }
     scan(au, "path", r->path.p, r->path.len);
+    tide__path_personal(p, r->path.p ? r->path.p : "", r->path.len, path_person, au);
     scan(au, "query", r->query.p, r->query.len);
     pairs(au, p, "query", r->query.p ? r->query.p : "", r->query.len, '&');
     for (i = 0; i < r->n_headers; i++) {

@@ -873,6 +873,52 @@ static void policy_suffix_rules(void **state)
     assert_non_null(strstr(err.msg, "a pattern is '*' and the end of a name"));
 }
 
+/* After a person-like parent, a route's own word stays (/users/me/settings
+ * was /users/p_.../settings, a route staging does not have) and a name is
+ * pseudonymized; the audit checks those segments as values under a personal
+ * key (it passed /students/jane-doe in a raw trace). */
+static void person_path_segments(void **state)
+{
+    static const char *const in[] = {"/users/me/settings", "/students/search.json", "/users/new",
+                                     "/students/jane-doe/essays", "/users/Jane%20Doe"};
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_audit *au;
+    char *rep, path[128];
+    size_t k;
+    (void)state;
+    a = default_anon(&p, -1);
+    for (k = 0; k < sizeof(in) / sizeof(in[0]); k++) {
+        memset(&r, 0, sizeof(r));
+        r.method = tide_str_c("GET");
+        r.path = tide_str_c(in[k]);
+        assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+        snprintf(path, sizeof(path), "%.*s", (int)out.path.len, out.path.p);
+        if (k < 3) {
+            assert_string_equal(path, in[k]);
+        } else {
+            assert_null(strstr(path, "ane"));
+            assert_non_null(strstr(path, "/p_"));
+        }
+        assert_int_equal(tide_audit_create(&au, true), 0);
+        tide_audit_record(au, p, &r);
+        rep = tide_audit_report(au, false, "t");
+        assert_non_null(strstr(rep, k < 3 ? "\"PASS\"" : "\"personal_field\""));
+        free(rep);
+        tide_audit_free(au);
+        assert_int_equal(tide_audit_create(&au, true), 0);
+        tide_audit_record(au, p, &out);
+        rep = tide_audit_report(au, false, "t");
+        assert_non_null(strstr(rep, "\"PASS\""));
+        free(rep);
+        tide_audit_free(au);
+    }
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
 /* An id under a personal key keeps its shape (a UUID, a hex ObjectId stays
  * hex, a long mixed id), so its pseudonym may look like a key or random: the
  * audit counts it as residual risk, not a finding; and a long digit run in
@@ -1103,6 +1149,7 @@ int main(void)
         cmocka_unit_test(multipart_bodies_keep_their_structure),
         cmocka_unit_test(audit_passes_the_anonymizers_id_pseudonyms),
         cmocka_unit_test(policy_suffix_rules),
+        cmocka_unit_test(person_path_segments),
         cmocka_unit_test(uuids_keep_their_shape_everywhere),
         cmocka_unit_test(audit_takes_every_validator_alike),
         cmocka_unit_test(names_in_text),
