@@ -143,13 +143,16 @@ static void scan(struct tide_audit *au, const char *field, const char *s, size_t
     au->values_scanned++;
     au->bytes_scanned += n;
     au->cur_field = field;
-    if (n <= 512 && tide_strmap_get(clean, tide_str_make(s, n)))
-        return; /* the same bytes were scanned before and held nothing */
+    /* the same bytes scanned before and clean (user agents, cookies repeat):
+     * not again; a value under 64 bytes (a path, an address) costs less to
+     * scan than to look up in a table that misses the cache */
+    if (n >= 64 && n <= 512 && tide_strmap_get(clean, tide_str_make(s, n)))
+        return;
     if (text)
         tide_pii_scan_text(s, n, on_hit, au);
     else
         tide_pii_scan(s, n, on_hit, au);
-    if (au->hits == before && n <= 512) {
+    if (au->hits == before && n >= 64 && n <= 512) {
         if (clean->n >= 200000) {
             tide_strmap_free(clean);
             tide_strmap_init(clean, 0);
@@ -536,7 +539,8 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             pv_pairs(au, p, body.p, body.len, '&');
     }
     scan(au, "path", r->path.p, r->path.len);
-    tide__path_personal(p, r->path.p ? r->path.p : "", r->path.len, path_person, au);
+    if (p)
+        tide__path_personal(p, r->path.p ? r->path.p : "", r->path.len, path_person, au);
     scan(au, "query", r->query.p, r->query.len);
     pairs(au, p, "query", r->query.p ? r->query.p : "", r->query.len, '&');
     for (i = 0; i < r->n_headers; i++) {
