@@ -9,6 +9,8 @@
  *  - a common given name, capitalized, followed by one or two capitalized
  *    words or an initial ("Jane Doe", "Maria Garcia Lopez", "John F. Kennedy");
  *  - "Doe, Jane": a capitalized word, a comma and a given name;
+ *  - in a file's name, words joined by '_' as by spaces ("Jane_Doe_Essay.docx",
+ *    "Doe_Jane_Essay.docx");
  *  - one or two capitalized words after "my name is", "my name's", "I'm
  *    called", "dear", or a sign-off ("Sincerely,", "Regards,", "Thanks,",
  *    "Love,", "Best,"), whatever the given name;
@@ -230,8 +232,8 @@ static size_t cap_word(const char *s, size_t n, size_t i)
     }
     if (!lower || j - i < 2)
         return 0;
-    if (j < n && (digit(s[j]) || s[j] == '_' || s[j] == '@' || s[j] == '/'))
-        return 0;
+    if (j < n && (digit(s[j]) || s[j] == '@' || s[j] == '/' || (s[j] == '_' && (j + 1 == n || !letter(s[j + 1])))))
+        return 0; /* "Jane_Doe_Essay.docx" joins words as a file's name does; "Jane_2" is an id */
     return j - i;
 }
 
@@ -252,7 +254,7 @@ static size_t name_run(const char *s, size_t n, size_t i, size_t first, int max_
 {
     size_t end = i + first, k;
     int more = 0;
-    while (more < max_more && end + 1 < n && s[end] == ' ') {
+    while (more < max_more && end + 1 < n && (s[end] == ' ' || s[end] == '_')) {
         if ((k = surname(s, n, end + 1)) > 0) {
             end += 1 + k;
             more++;
@@ -314,8 +316,8 @@ static bool title_before(const char *s, size_t i)
 size_t tide__detect_names(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap)
 {
     size_t i = 0, nh = 0;
-    if (!memchr(s, ' ', n) && !memchr(s, '\n', n))
-        return 0; /* every rule needs a space, or a sign-off's line break */
+    if (!memchr(s, ' ', n) && !memchr(s, '\n', n) && !memchr(s, '_', n))
+        return 0; /* every rule needs a space, a sign-off's line break or a file name's '_' */
     while (i < n && nh < cap) {
         size_t w = cap_word(s, n, i), len = 0;
         if (!w) {
@@ -329,11 +331,11 @@ size_t tide__detect_names(const char *s, size_t n, struct tide_pii_hit *hits, si
             len = name_run(s, n, i, w, 2);
             if (len == w)
                 len = 0; /* a given name alone */
-        } else if (i + w + 2 < n && s[i + w] == ',' && s[i + w + 1] == ' ' &&
+        } else if (i + w + 1 < n && (s[i + w] == ',' || s[i + w] == '_') &&
                    !in_list(NOT_SURNAME, sizeof(NOT_SURNAME) / sizeof(NOT_SURNAME[0]), s + i, w)) {
-            size_t g = cap_word(s, n, i + w + 2);
-            if (g && tide__given_name(s + i + w + 2, g))
-                len = w + 2 + g; /* Doe, Jane */
+            size_t at = i + w + 1 + (s[i + w] == ',' && s[i + w + 1] == ' '), g;
+            if ((s[i + w] == '_' || at == i + w + 2) && (g = cap_word(s, n, at)) > 0 && tide__given_name(s + at, g))
+                len = at + g - i; /* Doe, Jane; Doe_Jane_Essay.docx */
         }
         if (len) {
             hits[nh++] = (struct tide_pii_hit){TIDE_PII_PERSON_NAME, i, len};

@@ -503,6 +503,9 @@ static void names_in_text(void **state)
     assert_string_equal(name_in("Dear Sir, hello"), "none");
     assert_string_equal(name_in("JANE DOE"), "none");               /* capitals: an acronym's shape */
     assert_string_equal(name_in("Jane Doe2 is an id"), "none");
+    assert_string_equal(name_in("filename=\"Jane_Doe_Essay.docx\""), "10:14"); /* Jane_Doe_Essay */
+    assert_string_equal(name_in("Doe_Jane_essay.pdf"), "0:8");
+    assert_string_equal(name_in("Jane_2 and Jane_doe"), "none");
     assert_string_equal(name_in("Emma Watson and Liam Neeson"), "many");
     assert_string_equal(name_in("Jane+Doe"), "none"); /* decoded first: a query's '+' is a space there */
 }
