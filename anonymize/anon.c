@@ -485,24 +485,12 @@ static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_
     text_scan_j(a, s, n, o, field, depth, true);
 }
 
-/* json: text that looks like JSON is read as JSON (whole, or member by
- * member if it does not parse); false for the text between such members. */
-static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
-                        const char *field, int depth, bool json)
+/* Appends s from at with the hits (by start, none before at) replaced;
+ * returns where the last one ended. */
+static size_t scan_hits(struct tide_anon *a, const char *s, const struct tide_pii_hit *hits, size_t nh, size_t at,
+                        struct tide_buf *o, const char *field)
 {
-    struct tide_pii_hit hits[TIDE__MAX_HITS];
-    size_t nh, i, at = 0, start = o->len;
-    if (json && n > 1 && depth < 3 && (s[0] == '{' || s[0] == '[')) {
-        bool changed = false;
-        json_text(a, s, n, o, field, ACT_NONE, &changed);
-        if (o->len == start)
-            json_broken(a, s, n, o, field, depth); /* JSON in a query value, cut with the URL */
-        if (o->len > start)
-            return;
-    }
-    if (try_base64(a, s, n, o, field, depth))
-        return;
-    nh = free_text(field) ? tide__detect_text(s, n, hits, TIDE__MAX_HITS) : tide__detect(s, n, hits, TIDE__MAX_HITS);
+    size_t i;
     for (i = 0; i < nh; i++) {
         const struct tide_pii_hit *h = &hits[i];
         const char *v = s + h->start;
@@ -534,6 +522,37 @@ static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tid
         snprintf(what, sizeof(what), "%s replaced", tide_pii_kind_name(h->kind));
         count(a, field, what);
         at = h->start + h->len;
+    }
+    return at;
+}
+
+/* json: text that looks like JSON is read as JSON (whole, or member by
+ * member if it does not parse); false for the text between such members. */
+static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
+                        const char *field, int depth, bool json)
+{
+    struct tide_pii_hit hits[TIDE__MAX_HITS];
+    size_t nh, i, at = 0, base, start = o->len;
+    if (json && n > 1 && depth < 3 && (s[0] == '{' || s[0] == '[')) {
+        bool changed = false;
+        json_text(a, s, n, o, field, ACT_NONE, &changed);
+        if (o->len == start)
+            json_broken(a, s, n, o, field, depth); /* JSON in a query value, cut with the URL */
+        if (o->len > start)
+            return;
+    }
+    if (try_base64(a, s, n, o, field, depth))
+        return;
+    /* in rounds of TIDE__MAX_HITS hits: a roster of 400 emails had its last
+     * 144 kept */
+    for (base = 0;; base = at) {
+        nh = free_text(field) ? tide__detect_text(s + base, n - base, hits, TIDE__MAX_HITS)
+                              : tide__detect(s + base, n - base, hits, TIDE__MAX_HITS);
+        for (i = 0; i < nh; i++)
+            hits[i].start += base;
+        at = scan_hits(a, s, hits, nh, at, o, field);
+        if (nh < TIDE__MAX_HITS || at <= base)
+            break;
     }
     tide_buf_append(o, s + at, n - at);
     if (depth < 3 && n && o->len > start && memchr(s, '%', n)) {

@@ -458,9 +458,18 @@ struct scan_ctx {
 static void scan_layer(const char *s, size_t n, struct scan_ctx *c, int depth)
 {
     struct tide_pii_hit hits[TIDE__MAX_HITS];
-    size_t nh = c->names ? tide__detect_text(s, n, hits, TIDE__MAX_HITS) : tide__detect(s, n, hits, TIDE__MAX_HITS), i;
-    for (i = 0; i < nh; i++)
-        c->fn(c->userp, &hits[i], s);
+    size_t nh, i, base = 0;
+    /* in rounds of TIDE__MAX_HITS hits: what follows 256 informational hits
+     * (anonymized addresses) is looked at too */
+    do {
+        nh = c->names ? tide__detect_text(s + base, n - base, hits, TIDE__MAX_HITS)
+                      : tide__detect(s + base, n - base, hits, TIDE__MAX_HITS);
+        for (i = 0; i < nh; i++)
+            c->fn(c->userp, &hits[i], s + base);
+        if (nh < TIDE__MAX_HITS || hits[nh - 1].start + hits[nh - 1].len == 0)
+            break;
+        base += hits[nh - 1].start + hits[nh - 1].len;
+    } while (base < n);
     if (depth >= 3)
         return;
     /* percent-encoded: decode and look again */

@@ -922,6 +922,55 @@ static void person_path_segments(void **state)
     tide_anon_policy_free(p);
 }
 
+/* A text with more hits than one round of detection holds (256): a roster
+ * of 400 emails kept its last 144, and the audit looked no further than 256
+ * anonymized addresses, past which an email went unseen. */
+static void many_hits_in_one_text(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_audit *au;
+    struct tide_header h = {{"Content-Type", 12}, {"text/plain", 10}};
+    struct tide_buf b;
+    char *rep;
+    int k;
+    (void)state;
+    a = default_anon(&p, -1);
+    tide_buf_init(&b, 0);
+    for (k = 0; k < 400; k++)
+        tide_buf_printf(&b, "student%d@school.edu ", k);
+    memset(&r, 0, sizeof(r));
+    r.method = tide_str_c("POST");
+    r.path = tide_str_c("/roster");
+    r.headers = &h;
+    r.n_headers = 1;
+    r.body = tide_str_make(b.p, b.len);
+    r.flags = TIDE_REC_HAS_BODY;
+    assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+    {
+        char *t = strndup(out.body.p, out.body.len);
+        assert_null(strstr(t, "school.edu"));
+        free(t);
+    }
+    /* 300 addresses the manifest says were anonymized, then an email */
+    tide_buf_reset(&b);
+    for (k = 0; k < 300; k++)
+        tide_buf_printf(&b, "10.0.%d.%d ", k / 250, k % 250 + 1);
+    tide_buf_printf(&b, "jane@school.edu");
+    r.body = tide_str_make(b.p, b.len);
+    assert_int_equal(tide_audit_create(&au, true), 0);
+    tide_audit_record(au, p, &r);
+    rep = tide_audit_report(au, false, "t");
+    assert_non_null(strstr(rep, "\"email\""));
+    free(rep);
+    tide_audit_free(au);
+    tide_buf_free(&b);
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
 /* An id under a personal key keeps its shape (a UUID, a hex ObjectId stays
  * hex, a long mixed id), so its pseudonym may look like a key or random: the
  * audit counts it as residual risk, not a finding; and a long digit run in
@@ -1153,6 +1202,7 @@ int main(void)
         cmocka_unit_test(audit_passes_the_anonymizers_id_pseudonyms),
         cmocka_unit_test(policy_suffix_rules),
         cmocka_unit_test(person_path_segments),
+        cmocka_unit_test(many_hits_in_one_text),
         cmocka_unit_test(uuids_keep_their_shape_everywhere),
         cmocka_unit_test(audit_takes_every_validator_alike),
         cmocka_unit_test(names_in_text),
