@@ -1404,6 +1404,35 @@ static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n
     return r;
 }
 
+/* ---- XML and CSV bodies ------------------------------------------------------------------- */
+
+/* A value of an XML or CSV body by its name (xmlcsv.c): with o, the policy's
+ * rule for the name is applied (a dropped value leaves its element or field
+ * empty); without, a personal value is learned for the pre-pass. */
+struct kv_out {
+    struct tide_anon *a;
+    const char *s;
+    struct tide_buf *o;
+    size_t at;
+    const char *field;
+};
+
+static void kv_value(void *u, const char *k, size_t kl, size_t vs, size_t vl)
+{
+    struct kv_out *c = u;
+    int act = tide__policy_field(c->a->p, k, kl);
+    if (act == ACT_NONE || act == ACT_SCAN || act == ACT_KEEP || vl == 0)
+        return; /* scanned with the rest */
+    if (!c->o) {
+        if (act == ACT_PSEUDONYMIZE)
+            remember(c->a, c->s + vs, vl, personal(c->a, c->s + vs, vl));
+        return;
+    }
+    tide_buf_append(c->o, c->s + c->at, vs - c->at);
+    apply(c->a, act, c->s + vs, vl, c->o, c->field);
+    c->at = vs + vl;
+}
+
 /* ---- headers ------------------------------------------------------------------------------ */
 
 static struct tide_str ip_list(struct tide_anon *a, struct tide_str v, const char *field)
@@ -1959,7 +1988,7 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
     /* the body's type decides how it is read: only looked up if there is one */
     struct tide_str ctype = in->body.len ? tide_record_header(in, "Content-Type")
                                          : tide_str_make(NULL, 0);
-    bool json_body = false, form_body = false, encoded = false;
+    bool json_body = false, form_body = false, encoded = false, xml_body = false, csv_body = false;
     struct tide_str mp = tide_str_make(NULL, 0), body = in->body;
     struct tide_buf dec; /* the body decoded (gzip, deflate, zstd) */
     int ce = TIDE__CE_NONE;
@@ -2006,6 +2035,10 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         json_body = true;
     else if (!ctype.p && looks_like_form(body.p, body.len))
         form_body = true; /* a body from a log ($request_body): no Content-Type to tell */
+    else if ((ctype.p && memmem(ctype.p, ctype.len, "xml", 3)) || (body.len > 5 && memcmp(body.p, "<?xml", 5) == 0))
+        xml_body = true;
+    else if (ctype.p && (memmem(ctype.p, ctype.len, "csv", 3) || memmem(ctype.p, ctype.len, "tab-separated", 13)))
+        csv_body = true;
 
     /* pre-pass: personal values anywhere in the record (a compressed body's
      * as it decodes: they were looked for in its compressed bytes) */
@@ -2015,6 +2048,10 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         query_collect(a, body.p, body.len);
     if (mp.len && body.len <= a->p->max_body)
         multipart(a, body.p, body.len, mp, NULL, true);
+    if ((xml_body || csv_body) && body.len <= a->p->max_body) {
+        struct kv_out ko = {a, body.p, NULL, 0, NULL};
+        (xml_body ? tide__xml_values : tide__csv_values)(body.p, body.len, kv_value, &ko);
+    }
     if (json_body && body.len <= a->p->max_body) {
         cJSON *j = cJSON_ParseWithLength(body.p, body.len);
         if (j) {
@@ -2093,6 +2130,15 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
                     tide_buf_append(&o, q.p, q.len);
                 } else if (mp.len && multipart(a, body.p, body.len, mp, &o, false)) {
                     ;
+                } else if (xml_body || csv_body) {
+                    /* values by their names first, then the whole as text */
+                    struct tide_buf k;
+                    struct kv_out ko = {a, body.p, &k, 0, xml_body ? "xml body" : "csv body"};
+                    tide_buf_init(&k, 0);
+                    (xml_body ? tide__xml_values : tide__csv_values)(body.p, body.len, kv_value, &ko);
+                    tide_buf_append(&k, body.p + ko.at, body.len - ko.at);
+                    text_scan(a, k.p ? k.p : "", k.len, &o, ko.field, 0);
+                    tide_buf_free(&k);
                 } else if (body.len) {
                     text_scan(a, body.p, body.len, &o, "text body", 0);
                 }

@@ -124,6 +124,12 @@ bool tide__is_uuid(const char *s, size_t n);
 
 #define TIDE__MAX_HITS 256
 
+/* xmlcsv.c: the values of XML and CSV bodies with their names (an element's,
+ * an attribute's, a column's), as spans of s, in order */
+typedef void (*tide__kv_fn)(void *u, const char *k, size_t kl, size_t vs, size_t vl);
+void tide__xml_values(const char *s, size_t n, tide__kv_fn fn, void *u);
+void tide__csv_values(const char *s, size_t n, tide__kv_fn fn, void *u);
+
 /* freetext.c: people's names in free text (bodies, query values) */
 bool tide__given_name(const char *s, size_t n);
 size_t tide__detect_names(const char *s, size_t n, struct tide_pii_hit *hits, size_t cap);

@@ -483,6 +483,30 @@ static void pv_json(struct tide_audit *au, const struct tide_anon_policy *p, cJS
     }
 }
 
+/* XML and CSV bodies (xmlcsv.c): each value judged by its name, as under a
+ * key; the pre-pass gathers the personal ones. */
+typedef void (*tide__kv_fn_reader)(const char *s, size_t n, tide__kv_fn fn, void *u);
+
+struct kv_ctx {
+    struct tide_audit *au;
+    const struct tide_anon_policy *p;
+    const char *s;
+    const char *field;
+};
+
+static void kv_check(void *u, const char *k, size_t kl, size_t vs, size_t vl)
+{
+    struct kv_ctx *c = u;
+    personal_value(c->au, c->field, c->p, k, kl, c->s + vs, vl);
+}
+
+static void kv_pv(void *u, const char *k, size_t kl, size_t vs, size_t vl)
+{
+    struct kv_ctx *c = u;
+    if (tide__policy_field(c->p, k, kl) == ACT_PSEUDONYMIZE)
+        add_pv(c->au, c->s + vs, vl);
+}
+
 int tide_audit_create(struct tide_audit **out, bool ips_anonymized)
 {
     struct tide_audit *au = calloc(1, sizeof(*au));
@@ -512,6 +536,9 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
     struct tide_str ce = r->body.len ? tide_record_header(r, "Content-Encoding") : tide_str_make(NULL, 0);
     struct tide_str body = r->body;
     int enc = ce.p ? tide__body_encoding(ce) : TIDE__CE_NONE;
+    struct tide_str ct = r->body.len ? tide_record_header(r, "Content-Type") : tide_str_make(NULL, 0);
+    tide__kv_fn_reader kv = NULL; /* an XML or CSV body: values by their names */
+    struct kv_ctx kc = {au, p, NULL, "xml body"};
     au->cur_rec = au->records++;
     /* a compressed body is read as it decodes; one that cannot be read cannot pass */
     tide_buf_reset(&au->dec);
@@ -522,6 +549,15 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             add_finding(au, "body", TIDE_PII_UNREADABLE, body.p, body.len);
             body = tide_str_make(NULL, 0);
         }
+    }
+    if (body.len && !mp.len && body.p[0] != '{' && body.p[0] != '[') {
+        if ((ct.p && memmem(ct.p, ct.len, "xml", 3)) || (body.len > 5 && memcmp(body.p, "<?xml", 5) == 0)) {
+            kv = tide__xml_values;
+        } else if (ct.p && (memmem(ct.p, ct.len, "csv", 3) || memmem(ct.p, ct.len, "tab-separated", 13))) {
+            kv = tide__csv_values;
+            kc.field = "csv body";
+        }
+        kc.s = body.p;
     }
     au->npv = 0;
     tide_buf_reset(&au->pv);
@@ -535,6 +571,8 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             multipart_values(au, p, body.p, body.len, mp, true);
         else if (body.len && (body.p[0] == '{' || body.p[0] == '['))
             json_values(au, p, body.p, body.len, "json body", true);
+        else if (kv)
+            kv(body.p, body.len, kv_pv, &kc);
         else if (body.len && memchr(body.p, '=', body.len))
             pv_pairs(au, p, body.p, body.len, '&');
     }
@@ -573,6 +611,8 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             multipart_values(au, p, body.p, body.len, mp, false);
         } else if (body.p[0] == '{' || body.p[0] == '[') {
             json_values(au, p, body.p, body.len, "json body", false);
+        } else if (kv) {
+            kv(body.p, body.len, kv_check, &kc);
         } else if (memchr(body.p, '=', body.len)) {
             pairs(au, p, "form body", body.p, body.len, '&');
         }

@@ -1,7 +1,7 @@
 /*
  * fuzz_anon.c - the detectors, decoders and the anonymizing transform on
  * arbitrary bytes: the input is scanned as text, then used as a query, a
- * path, a header value and a JSON/form/multipart/text body of one record. It must
+ * path, a header value and a JSON/form/multipart/XML/CSV/text body of one record. It must
  * never crash, and the audit of the result (and of the raw record) must run.
  */
 #include <stdint.h>
@@ -61,6 +61,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         tide_audit_record(au, p, &out);
         free(tide_audit_report(au, false, "fuzz"));
         tide_audit_free(au);
+    }
+    /* XML and CSV: values by their names, in the anonymizer and the audit */
+    {
+        static const char *const ct[] = {"application/xml", "text/csv"};
+        size_t k;
+        for (k = 0; k < 2; k++) {
+            h[1].value = tide_str_c(ct[k]);
+            if (tide_anon_record(a, &r, &out, &err) == 0 && tide_audit_create(&au, true) == 0) {
+                tide_audit_record(au, p, &out);
+                tide_audit_record(au, p, &r);
+                free(tide_audit_report(au, false, "fuzz"));
+                tide_audit_free(au);
+            }
+        }
     }
     h[1].value = v;
     tide_anon_record(a, &r, &out, &err);
