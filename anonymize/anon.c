@@ -478,12 +478,30 @@ static bool free_text(const char *field)
            (n >= 5 && strcmp(field + n - 5, " body") == 0);
 }
 
+/* Whether pairs written in a field's text are read (freetext.c): people's
+ * writing, not a structure read by names already (XML, CSV, a multipart
+ * body's part headers) */
+static bool pairs_text(const char *field)
+{
+    return free_text(field) && strcmp(field, "multipart body") != 0 && strcmp(field, "xml body") != 0 &&
+           strcmp(field, "csv body") != 0;
+}
+
 /* Appends s with detector hits and personal values replaced. */
 static void text_scan(struct tide_anon *a, const char *s, size_t n, struct tide_buf *o,
                       const char *field, int depth)
 {
     text_scan_j(a, s, n, o, field, depth, true);
 }
+
+struct kv_out {
+    struct tide_anon *a;
+    const char *s;
+    struct tide_buf *o;
+    size_t at;
+    const char *field;
+};
+static void kv_value(void *u, const char *k, size_t kl, size_t vs, size_t vl);
 
 /* Appends s from at with the hits (by start, none before at) replaced;
  * returns where the last one ended. */
@@ -533,6 +551,7 @@ static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tid
 {
     struct tide_pii_hit hits[TIDE__MAX_HITS];
     size_t nh, i, at = 0, base, start = o->len;
+    struct tide_buf kv;
     if (json && n > 1 && depth < 3 && (s[0] == '{' || s[0] == '[')) {
         bool changed = false;
         json_text(a, s, n, o, field, ACT_NONE, &changed);
@@ -543,6 +562,17 @@ static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tid
     }
     if (try_base64(a, s, n, o, field, depth))
         return;
+    tide_buf_init(&kv, 0);
+    if (pairs_text(field) && n && (memchr(s, ':', n) || memchr(s, '=', n))) {
+        /* pairs written in the text first ("lastName: \"Smith\"", "password: ...") */
+        struct kv_out ko = {a, s, &kv, 0, field};
+        tide__text_pairs(s, n, kv_value, &ko);
+        if (ko.at) {
+            tide_buf_append(&kv, s + ko.at, n - ko.at);
+            s = kv.p;
+            n = kv.len;
+        }
+    }
     /* in rounds of TIDE__MAX_HITS hits: a roster of 400 emails had its last
      * 144 kept */
     for (base = 0;; base = at) {
@@ -585,6 +615,7 @@ static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tid
         }
         tide_buf_free(&tail);
     }
+    tide_buf_free(&kv);
 }
 
 /*
@@ -1406,28 +1437,24 @@ static struct tide_str path_rewrite(struct tide_anon *a, const char *s, size_t n
 
 /* ---- XML and CSV bodies ------------------------------------------------------------------- */
 
-/* A value of an XML or CSV body by its name (xmlcsv.c): with o, the policy's
- * rule for the name is applied (a dropped value leaves its element or field
- * empty); without, a personal value is learned for the pre-pass. */
-struct kv_out {
-    struct tide_anon *a;
-    const char *s;
-    struct tide_buf *o;
-    size_t at;
-    const char *field;
-};
-
+/* A value of an XML or CSV body by its name (xmlcsv.c), or of a pair written
+ * in text: with o, the policy's rule for the name is applied (a dropped value
+ * leaves its element or field empty); without, a personal value is learned
+ * for the pre-pass. A pseudonym is left as it is. */
 static void kv_value(void *u, const char *k, size_t kl, size_t vs, size_t vl)
 {
     struct kv_out *c = u;
     int act = tide__policy_field(c->a->p, k, kl);
-    if (act == ACT_NONE || act == ACT_SCAN || act == ACT_KEEP || vl == 0)
-        return; /* scanned with the rest */
+    if (act == ACT_NONE || act == ACT_SCAN || act == ACT_KEEP || vl == 0 || tide__is_pseudonym(c->s + vs, vl) ||
+        (c->o && (act == ACT_PSEUDONYMIZE || act == ACT_GENERALIZE) && memchr(c->s + vs, '%', vl)))
+        return; /* scanned with the rest (an encoded personal value by its layers, which keep its encoding) */
     if (!c->o) {
         if (act == ACT_PSEUDONYMIZE)
             remember(c->a, c->s + vs, vl, personal(c->a, c->s + vs, vl));
         return;
     }
+    if (vs < c->at)
+        return; /* inside a value already replaced */
     tide_buf_append(c->o, c->s + c->at, vs - c->at);
     apply(c->a, act, c->s + vs, vl, c->o, c->field);
     c->at = vs + vl;
@@ -1965,7 +1992,7 @@ static const struct hinfo *header_info(struct tide_anon *a, struct tide_str n, s
 }
 
 /* "k=v&k2=v2": printable, no spaces, a key and '=' first. */
-static bool looks_like_form(const char *s, size_t n)
+bool tide__looks_like_form(const char *s, size_t n)
 {
     size_t i;
     const char *eq, *amp;
@@ -2033,7 +2060,7 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         ;
     else if (body.len > 1 && (body.p[0] == '{' || body.p[0] == '['))
         json_body = true;
-    else if (!ctype.p && looks_like_form(body.p, body.len))
+    else if (!ctype.p && tide__looks_like_form(body.p, body.len))
         form_body = true; /* a body from a log ($request_body): no Content-Type to tell */
     else if ((ctype.p && memmem(ctype.p, ctype.len, "xml", 3)) || (body.len > 5 && memcmp(body.p, "<?xml", 5) == 0))
         xml_body = true;

@@ -124,11 +124,18 @@ bool tide__is_uuid(const char *s, size_t n);
 
 #define TIDE__MAX_HITS 256
 
+/* A body without a Content-Type that reads as a form (a=b&c=d, no spaces):
+ * as a logged $request_body is */
+bool tide__looks_like_form(const char *s, size_t n);
+
 /* xmlcsv.c: the values of XML and CSV bodies with their names (an element's,
  * an attribute's, a column's), as spans of s, in order */
 typedef void (*tide__kv_fn)(void *u, const char *k, size_t kl, size_t vs, size_t vl);
 void tide__xml_values(const char *s, size_t n, tide__kv_fn fn, void *u);
 void tide__csv_values(const char *s, size_t n, tide__kv_fn fn, void *u);
+
+/* freetext.c: "key: value" and "key=value" pairs written in text, in order */
+void tide__text_pairs(const char *s, size_t n, tide__kv_fn fn, void *u);
 
 /* freetext.c: people's names in free text (bodies, query values) */
 bool tide__given_name(const char *s, size_t n);

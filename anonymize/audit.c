@@ -500,6 +500,19 @@ static void kv_check(void *u, const char *k, size_t kl, size_t vs, size_t vl)
     personal_value(c->au, c->field, c->p, k, kl, c->s + vs, vl);
 }
 
+/* A pair written in text (freetext.c), judged as it reads decoded. */
+static void text_pair_check(void *u, const char *k, size_t kl, size_t vs, size_t vl)
+{
+    struct kv_ctx *c = u;
+    struct tide_buf d;
+    tide_buf_init(&d, 0);
+    if (memchr(c->s + vs, '%', vl) && tide_percent_decode(&d, c->s + vs, vl))
+        personal_value(c->au, c->field, c->p, k, kl, d.p ? d.p : "", d.len);
+    else
+        personal_value(c->au, c->field, c->p, k, kl, c->s + vs, vl);
+    tide_buf_free(&d);
+}
+
 static void kv_pv(void *u, const char *k, size_t kl, size_t vs, size_t vl)
 {
     struct kv_ctx *c = u;
@@ -529,7 +542,7 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
                        const struct tide_record *r)
 {
     uint32_t i;
-    bool validator;
+    bool validator, form;
     char field[80], q[512];
     struct tide_str ua = tide_record_header(r, "User-Agent");
     struct tide_str mp = r->body.len ? tide__mp_boundary(tide_record_header(r, "Content-Type")) : tide_str_make(NULL, 0);
@@ -550,7 +563,11 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             body = tide_str_make(NULL, 0);
         }
     }
-    if (body.len && !mp.len && body.p[0] != '{' && body.p[0] != '[') {
+    /* a form as the anonymizer takes one: by its Content-Type, or without one by its look */
+    form = body.len && !mp.len && body.p[0] != '{' && body.p[0] != '[' &&
+           ((ct.p && memmem(ct.p, ct.len, "x-www-form-urlencoded", 21)) ||
+            (!ct.p && tide__looks_like_form(body.p, body.len)));
+    if (body.len && !mp.len && !form && body.p[0] != '{' && body.p[0] != '[') {
         if ((ct.p && memmem(ct.p, ct.len, "xml", 3)) || (body.len > 5 && memcmp(body.p, "<?xml", 5) == 0)) {
             kv = tide__xml_values;
         } else if (ct.p && (memmem(ct.p, ct.len, "csv", 3) || memmem(ct.p, ct.len, "tab-separated", 13))) {
@@ -573,7 +590,7 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             json_values(au, p, body.p, body.len, "json body", true);
         else if (kv)
             kv(body.p, body.len, kv_pv, &kc);
-        else if (body.len && memchr(body.p, '=', body.len))
+        else if (form)
             pv_pairs(au, p, body.p, body.len, '&');
     }
     scan(au, "path", r->path.p, r->path.len);
@@ -599,13 +616,18 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             high_entropy(au, field, h->value.p ? h->value.p : "", h->value.len);
     }
     if (body.len) {
+        struct tide_str t = body;
         if ((body.p[0] == '{' || body.p[0] == '[') && memchr(body.p, '\\', body.len)) {
             /* JSON's escapes hide text from the detectors ("Sincerely,\\nJane
              * Doe", "jane\\u0040school.edu"): scanned as the strings read */
             json_unescape(body.p, body.len, &au->unesc);
-            scan(au, "body", au->unesc.p, au->unesc.len);
-        } else {
-            scan(au, "body", body.p, body.len);
+            t = tide_str_make(au->unesc.p ? au->unesc.p : "", au->unesc.len);
+        }
+        scan(au, "body", t.p, t.len);
+        if (!mp.len && !kv && !form) {
+            /* pairs written in the text (a GraphQL query's lastName: "Smith") */
+            struct kv_ctx tc = {au, p, t.p, "text body"};
+            tide__text_pairs(t.p, t.len, text_pair_check, &tc);
         }
         if (mp.len) {
             multipart_values(au, p, body.p, body.len, mp, false);
@@ -613,7 +635,7 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
             json_values(au, p, body.p, body.len, "json body", false);
         } else if (kv) {
             kv(body.p, body.len, kv_check, &kc);
-        } else if (memchr(body.p, '=', body.len)) {
+        } else if (form) {
             pairs(au, p, "form body", body.p, body.len, '&');
         }
     }

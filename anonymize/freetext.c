@@ -740,3 +740,72 @@ static size_t detect_cued(const char *s, size_t n, struct tide_pii_hit *hits, si
     }
     return nh;
 }
+
+/* ---- "key: value" and "key=value" written in text ---- */
+
+/*
+ * Pairs written inside free text: a GraphQL query's arguments (lastName:
+ * "Smith"), a support message's "password: hunter2", a log line pasted into
+ * a body (user_id=4711 email=...). Each pair is handed out with its key, for
+ * the caller to judge by the policy's rule for that key, as a JSON key's
+ * value is: after ':' a quoted value to its closing quote, else to the
+ * line's end or a ',', ';', '&', ')' or '}' (a trailing full stop left
+ * out), and pairs inside it are handed out too (overlapping it); after
+ * '=' a value to the next space (name="..." is markup's attribute, not a
+ * pair).
+ */
+void tide__text_pairs(const char *s, size_t n, tide__kv_fn fn, void *u)
+{
+    size_t i = 0;
+    while (i < n) {
+        size_t ks, kl, j, vs, ve;
+        char sep, q;
+        if (!((alnum(s[i]) && !digit(s[i])) || s[i] == '_') ||
+            (i > 0 && (alnum(s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '-' || (unsigned char)s[i - 1] >= 0x80))) {
+            i++;
+            continue;
+        }
+        ks = i;
+        while (i < n && (alnum(s[i]) || s[i] == '_' || s[i] == '-') && i - ks <= 40)
+            i++;
+        kl = i - ks;
+        j = i;
+        while (j < n && s[j] == ' ')
+            j++;
+        if (kl > 40 || j >= n || (s[j] != ':' && s[j] != '=') || (s[j] == ':' && j + 1 < n && s[j + 1] == '/'))
+            continue; /* not a pair; a URL's scheme is no key */
+        sep = s[j++];
+        while (j < n && s[j] == ' ' && sep == ':')
+            j++;
+        if (j >= n)
+            return;
+        if (s[j] == '"' || s[j] == '\'') {
+            if (sep == '=') {
+                i = j; /* name="email": an HTML or XML attribute, markup's, not a pair */
+                continue;
+            }
+            q = s[j++];
+            vs = j;
+            while (j < n && s[j] != q)
+                j += s[j] == '\\' ? 2 : 1;
+            ve = j < n ? j : n;
+            i = ve < n ? ve + 1 : n;
+        } else {
+            vs = j;
+            if (sep == '=')
+                while (j < n && s[j] != ' ' && s[j] != '\n' && s[j] != '\r' && s[j] != '&' && s[j] != ',' && s[j] != ';')
+                    j++;
+            else
+                while (j < n && s[j] != '\n' && s[j] != '\r' && s[j] != ',' && s[j] != ';' && s[j] != '&' &&
+                       s[j] != ')' && s[j] != '}')
+                    j++;
+            ve = j;
+            while (ve > vs && (s[ve - 1] == ' ' || s[ve - 1] == '.'))
+                ve--;
+            /* after ':' the value may hold pairs of its own ("log: user_id=4711 ...") */
+            i = sep == ':' ? vs : j;
+        }
+        if (ve > vs)
+            fn(u, s + ks, kl, vs, ve - vs);
+    }
+}

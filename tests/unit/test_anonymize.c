@@ -1042,6 +1042,63 @@ static void xml_and_csv_bodies(void **state)
     tide_anon_policy_free(p);
 }
 
+/* Pairs written in text are judged by their key as a JSON key's value is: a
+ * GraphQL query's lastName: "Smith", a message's "password: hunter2", a
+ * pasted log line's user_id=4711; not markup's name="email", not a URL. The
+ * audit reads them alike (it passed all of them). */
+static void pairs_in_text(void **state)
+{
+    struct tide_anon_policy *p;
+    struct tide_anon *a;
+    struct tide_err err;
+    struct tide_record r, out;
+    struct tide_audit *au;
+    struct tide_header h = {{"Content-Type", 12}, {"application/json", 16}};
+    char b[512], *rep;
+    int k;
+    (void)state;
+    a = default_anon(&p, -1);
+    for (k = 0; k < 2; k++) {
+        memset(&r, 0, sizeof(r));
+        r.method = tide_str_c("POST");
+        r.path = tide_str_c(k == 0 ? "/graphql" : "/support");
+        r.headers = &h;
+        r.n_headers = 1;
+        r.flags = TIDE_REC_HAS_BODY;
+        if (k == 0) {
+            r.body = tide_str_c("{\"query\":\"mutation { createStudent(lastName: \\\"Smith\\\", grade: 7) { id } }\"}");
+        } else {
+            h.value = tide_str_c("text/plain");
+            r.body = tide_str_c("Hi, my password: hunter2\nlog: user_id=4711 at https://x.edu/a <input name=\"email\">");
+        }
+        assert_int_equal(tide_anon_record(a, &r, &out, &err), 0);
+        snprintf(b, sizeof(b), "%.*s", (int)out.body.len, out.body.p);
+        if (k == 0) {
+            assert_non_null(strstr(b, "createStudent(lastName: \\\"p_"));
+            assert_non_null(strstr(b, "\\\", grade: 7) { id } }\"}"));
+        } else {
+            assert_true(strncmp(b, "Hi, my password: \nlog: user_id=", 31) == 0);
+            assert_null(strstr(b, "hunter2"));
+            assert_null(strstr(b, "=4711 "));
+            assert_non_null(strstr(b, " at https://x.edu/a <input name=\"email\">"));
+        }
+        assert_int_equal(tide_audit_create(&au, true), 0);
+        tide_audit_record(au, p, &r);
+        rep = tide_audit_report(au, false, "t");
+        assert_non_null(strstr(rep, k == 0 ? "\"personal_field\"" : "\"secret_field\""));
+        free(rep);
+        tide_audit_free(au);
+        assert_int_equal(tide_audit_create(&au, true), 0);
+        tide_audit_record(au, p, &out);
+        rep = tide_audit_report(au, false, "t");
+        assert_non_null(strstr(rep, "\"PASS\""));
+        free(rep);
+        tide_audit_free(au);
+    }
+    tide_anon_free(a);
+    tide_anon_policy_free(p);
+}
+
 /* An id under a personal key keeps its shape (a UUID, a hex ObjectId stays
  * hex, a long mixed id), so its pseudonym may look like a key or random: the
  * audit counts it as residual risk, not a finding; and a long digit run in
@@ -1275,6 +1332,7 @@ int main(void)
         cmocka_unit_test(person_path_segments),
         cmocka_unit_test(many_hits_in_one_text),
         cmocka_unit_test(xml_and_csv_bodies),
+        cmocka_unit_test(pairs_in_text),
         cmocka_unit_test(uuids_keep_their_shape_everywhere),
         cmocka_unit_test(audit_takes_every_validator_alike),
         cmocka_unit_test(names_in_text),
