@@ -758,21 +758,23 @@ void tide__text_pairs(const char *s, size_t n, tide__kv_fn fn, void *u)
 {
     size_t i = 0;
     while (i < n) {
-        size_t ks, kl, j, vs, ve;
+        size_t ks, kl, j, vs, ve, p, e;
         char sep, q;
-        if (!((alnum(s[i]) && !digit(s[i])) || s[i] == '_') ||
-            (i > 0 && (alnum(s[i - 1]) || s[i - 1] == '_' || s[i - 1] == '-' || (unsigned char)s[i - 1] >= 0x80))) {
-            i++;
-            continue;
-        }
-        ks = i;
-        while (i < n && (alnum(s[i]) || s[i] == '_' || s[i] == '-') && i - ks <= 40)
-            i++;
-        kl = i - ks;
-        j = i;
-        while (j < n && s[j] == ' ')
-            j++;
-        if (kl > 40 || j >= n || (s[j] != ':' && s[j] != '=') || (s[j] == ':' && j + 1 < n && s[j + 1] == '/'))
+        /* the next ':' or '=', then the key before it (most text has few) */
+        for (p = i; p < n && s[p] != ':' && s[p] != '='; p++)
+            ;
+        if (p >= n)
+            return;
+        for (e = p; e > i && s[e - 1] == ' '; e--)
+            ;
+        for (ks = e; ks > i && (alnum(s[ks - 1]) || s[ks - 1] == '_' || s[ks - 1] == '-') && e - ks <= 40; ks--)
+            ;
+        kl = e - ks;
+        j = p;
+        i = p + 1;
+        if (kl == 0 || kl > 40 || !((alnum(s[ks]) && !digit(s[ks])) || s[ks] == '_') ||
+            (ks > 0 && (alnum(s[ks - 1]) || s[ks - 1] == '_' || s[ks - 1] == '-' || (unsigned char)s[ks - 1] >= 0x80)) ||
+            (s[j] == ':' && j + 1 < n && s[j + 1] == '/'))
             continue; /* not a pair; a URL's scheme is no key */
         sep = s[j++];
         while (j < n && s[j] == ' ' && sep == ':')
