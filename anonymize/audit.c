@@ -244,11 +244,6 @@ static void high_entropy(struct tide_audit *au, const char *field, const char *v
         add_finding(au, field, TIDE_PII_HIGH_ENTROPY, v, n);
 }
 
-static int hexval(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
-}
-
 /* JSON text with the escapes inside its strings undone (\n, \", \u0040,
  * surrogate pairs as one character), for the detectors: no longer JSON,
  * but what a reader of the strings sees. */
@@ -274,7 +269,8 @@ static void json_unescape(const char *s, size_t n, struct tide_buf *o)
         case 'u': {
             unsigned cp = 0;
             int k, h;
-            for (k = 0; k < 4 && i + 2 + (size_t)k < n && (h = hexval(s[i + 2 + k])) >= 0; k++)
+            char u8[4];
+            for (k = 0; k < 4 && i + 2 + (size_t)k < n && (h = tide_hex_value(s[i + 2 + k])) >= 0; k++)
                 cp = cp * 16 + (unsigned)h;
             if (k < 4) { /* not an escape after all: kept as written */
                 tide_buf_putc(o, s[i++]);
@@ -283,28 +279,14 @@ static void json_unescape(const char *s, size_t n, struct tide_buf *o)
             i += 6;
             if (cp >= 0xd800 && cp < 0xdc00 && i + 5 < n && s[i] == '\\' && s[i + 1] == 'u') {
                 unsigned lo = 0;
-                for (k = 0; k < 4 && (h = hexval(s[i + 2 + k])) >= 0; k++)
+                for (k = 0; k < 4 && (h = tide_hex_value(s[i + 2 + k])) >= 0; k++)
                     lo = lo * 16 + (unsigned)h;
                 if (k == 4 && lo >= 0xdc00 && lo < 0xe000) {
                     cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                     i += 6;
                 }
             }
-            if (cp < 0x80) {
-                tide_buf_putc(o, (char)cp);
-            } else if (cp < 0x800) {
-                tide_buf_putc(o, (char)(0xc0 | (cp >> 6)));
-                tide_buf_putc(o, (char)(0x80 | (cp & 0x3f)));
-            } else if (cp < 0x10000) {
-                tide_buf_putc(o, (char)(0xe0 | (cp >> 12)));
-                tide_buf_putc(o, (char)(0x80 | ((cp >> 6) & 0x3f)));
-                tide_buf_putc(o, (char)(0x80 | (cp & 0x3f)));
-            } else {
-                tide_buf_putc(o, (char)(0xf0 | (cp >> 18)));
-                tide_buf_putc(o, (char)(0x80 | ((cp >> 12) & 0x3f)));
-                tide_buf_putc(o, (char)(0x80 | ((cp >> 6) & 0x3f)));
-                tide_buf_putc(o, (char)(0x80 | (cp & 0x3f)));
-            }
+            tide_buf_append(o, u8, (size_t)(tide_utf8_put(u8, cp) - u8));
             break;
         }
         default: /* \" \\ \/ and anything else: the character itself */

@@ -339,16 +339,7 @@ struct tide_str tide__log_unescape(struct tide_str s, struct tide_arena *a)
                 unsigned cp = (unsigned)(tide_hex_value(s.p[i + 1]) << 12 | tide_hex_value(s.p[i + 2]) << 8 |
                                          tide_hex_value(s.p[i + 3]) << 4 | tide_hex_value(s.p[i + 4]));
                 i += 4;
-                if (cp < 0x80) {
-                    *o++ = (char)cp;
-                } else if (cp < 0x800) {
-                    *o++ = (char)(0xc0 | cp >> 6);
-                    *o++ = (char)(0x80 | (cp & 0x3f));
-                } else {
-                    *o++ = (char)(0xe0 | cp >> 12);
-                    *o++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-                    *o++ = (char)(0x80 | (cp & 0x3f));
-                }
+                o = tide_utf8_put(o, cp);
             } else {
                 *o++ = '\\';
                 *o++ = 'u';

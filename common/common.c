@@ -368,6 +368,26 @@ static bool pct_decode(struct tide_buf *b, const char *s, size_t n, bool plus)
     return any;
 }
 
+char *tide_utf8_put(char *q, unsigned cp)
+{
+    if (cp < 0x80) {
+        *q++ = (char)cp;
+    } else if (cp < 0x800) {
+        *q++ = (char)(0xc0 | cp >> 6);
+        *q++ = (char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        *q++ = (char)(0xe0 | cp >> 12);
+        *q++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+        *q++ = (char)(0x80 | (cp & 0x3f));
+    } else {
+        *q++ = (char)(0xf0 | cp >> 18);
+        *q++ = (char)(0x80 | ((cp >> 12) & 0x3f));
+        *q++ = (char)(0x80 | ((cp >> 6) & 0x3f));
+        *q++ = (char)(0x80 | (cp & 0x3f));
+    }
+    return q;
+}
+
 bool tide_percent_decode(struct tide_buf *b, const char *s, size_t n) { return pct_decode(b, s, n, true); }
 
 bool tide_percent_decode_path(struct tide_buf *b, const char *s, size_t n) { return pct_decode(b, s, n, false); }

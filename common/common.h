@@ -200,6 +200,10 @@ static inline int tide_hex_value(char c)
     return -1;
 }
 
+/* Writes code point cp (up to 0x10ffff) as UTF-8 at q, 1 to 4 bytes;
+ * returns the byte after them. */
+char *tide_utf8_put(char *q, unsigned cp);
+
 /* Percent-decodes s (and '+' as a space) onto b. Returns true if anything
  * was encoded (a % escape or a '+'), false if the text came through as is. */
 bool tide_percent_decode(struct tide_buf *b, const char *s, size_t n);

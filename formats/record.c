@@ -190,27 +190,6 @@ static int hex4(struct jp *p, size_t at, unsigned *out)
     return 0;
 }
 
-static void put_utf8(char **o, unsigned cp)
-{
-    char *q = *o;
-    if (cp < 0x80) {
-        *q++ = (char)cp;
-    } else if (cp < 0x800) {
-        *q++ = (char)(0xc0 | cp >> 6);
-        *q++ = (char)(0x80 | (cp & 0x3f));
-    } else if (cp < 0x10000) {
-        *q++ = (char)(0xe0 | cp >> 12);
-        *q++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-        *q++ = (char)(0x80 | (cp & 0x3f));
-    } else {
-        *q++ = (char)(0xf0 | cp >> 18);
-        *q++ = (char)(0x80 | ((cp >> 12) & 0x3f));
-        *q++ = (char)(0x80 | ((cp >> 6) & 0x3f));
-        *q++ = (char)(0x80 | (cp & 0x3f));
-    }
-    *o = q;
-}
-
 /* Parses a JSON string at p->i; *out views the line or the arena. */
 static int pstring(struct jp *p, struct tide_str *out, const char *field)
 {
@@ -274,7 +253,7 @@ static int pstring(struct jp *p, struct tide_str *out, const char *field)
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
                 j += 6;
             }
-            put_utf8(&o, cp);
+            o = tide_utf8_put(o, cp);
             break;
         default:
             p->i = j;
