@@ -1285,11 +1285,6 @@ static bool is_parent(const struct tide_anon_policy *p, const char *s, size_t n)
     return tide_strmap_get(&p->parent_map, tide_str_c(k)) != NULL;
 }
 
-static int cmp_route(const void *k, const void *e)
-{
-    return strcmp((const char *)k, *(const char *const *)e);
-}
-
 /* Whether a segment after a person-like parent is a route's own word, not a
  * person (/users/me/settings, /users/new, /students/search): kept, so that
  * replayed requests reach the same route. Compared up to an extension
@@ -1304,15 +1299,8 @@ static bool route_word(const char *s, size_t n)
         "password", "permissions", "photo", "picture", "popular", "preferences", "profile", "recent",
         "register", "reset", "roles", "search", "self", "session", "sessions", "settings", "show", "signin",
         "signout", "signup", "sort", "stats", "suggest", "summary", "top", "update", "verify"};
-    char k[16];
-    size_t i;
-    for (i = 0; i < n && s[i] != '.'; i++) {
-        if (i + 1 >= sizeof(k))
-            return false;
-        k[i] = (char)tolower((unsigned char)s[i]);
-    }
-    k[i] = 0;
-    return i > 0 && bsearch(k, W, sizeof(W) / sizeof(W[0]), sizeof(W[0]), cmp_route) != NULL;
+    const char *dot = memchr(s, '.', n);
+    return tide__word_listed(W, sizeof(W) / sizeof(W[0]), s, dot ? (size_t)(dot - s) : n);
 }
 
 /* Segment index i of path template t is a placeholder? */
@@ -2015,7 +2003,8 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
     /* the body's type decides how it is read: only looked up if there is one */
     struct tide_str ctype = in->body.len ? tide_record_header(in, "Content-Type")
                                          : tide_str_make(NULL, 0);
-    bool json_body = false, form_body = false, encoded = false, xml_body = false, csv_body = false;
+    bool json_body = false, form_body = false, encoded = false;
+    tide__kv_reader kv = NULL; /* an XML or CSV body: values by their names */
     struct tide_str mp = tide_str_make(NULL, 0), body = in->body;
     struct tide_buf dec; /* the body decoded (gzip, deflate, zstd) */
     int ce = TIDE__CE_NONE;
@@ -2062,10 +2051,8 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         json_body = true;
     else if (!ctype.p && tide__looks_like_form(body.p, body.len))
         form_body = true; /* a body from a log ($request_body): no Content-Type to tell */
-    else if ((ctype.p && memmem(ctype.p, ctype.len, "xml", 3)) || (body.len > 5 && memcmp(body.p, "<?xml", 5) == 0))
-        xml_body = true;
-    else if (ctype.p && (memmem(ctype.p, ctype.len, "csv", 3) || memmem(ctype.p, ctype.len, "tab-separated", 13)))
-        csv_body = true;
+    else
+        kv = tide__kv_reader_for(ctype, body.p, body.len);
 
     /* pre-pass: personal values anywhere in the record (a compressed body's
      * as it decodes: they were looked for in its compressed bytes) */
@@ -2075,9 +2062,9 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
         query_collect(a, body.p, body.len);
     if (mp.len && body.len <= a->p->max_body)
         multipart(a, body.p, body.len, mp, NULL, true);
-    if ((xml_body || csv_body) && body.len <= a->p->max_body) {
+    if (kv && body.len <= a->p->max_body) {
         struct kv_out ko = {a, body.p, NULL, 0, NULL};
-        (xml_body ? tide__xml_values : tide__csv_values)(body.p, body.len, kv_value, &ko);
+        kv(body.p, body.len, kv_value, &ko);
     }
     if (json_body && body.len <= a->p->max_body) {
         cJSON *j = cJSON_ParseWithLength(body.p, body.len);
@@ -2157,12 +2144,12 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
                     tide_buf_append(&o, q.p, q.len);
                 } else if (mp.len && multipart(a, body.p, body.len, mp, &o, false)) {
                     ;
-                } else if (xml_body || csv_body) {
+                } else if (kv) {
                     /* values by their names first, then the whole as text */
                     struct tide_buf k;
-                    struct kv_out ko = {a, body.p, &k, 0, xml_body ? "xml body" : "csv body"};
+                    struct kv_out ko = {a, body.p, &k, 0, tide__kv_field(kv)};
                     tide_buf_init(&k, 0);
-                    (xml_body ? tide__xml_values : tide__csv_values)(body.p, body.len, kv_value, &ko);
+                    kv(body.p, body.len, kv_value, &ko);
                     tide_buf_append(&k, body.p + ko.at, body.len - ko.at);
                     text_scan(a, k.p ? k.p : "", k.len, &o, ko.field, 0);
                     tide_buf_free(&k);

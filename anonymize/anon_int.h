@@ -133,6 +133,16 @@ bool tide__looks_like_form(const char *s, size_t n);
 typedef void (*tide__kv_fn)(void *u, const char *k, size_t kl, size_t vs, size_t vl);
 void tide__xml_values(const char *s, size_t n, tide__kv_fn fn, void *u);
 void tide__csv_values(const char *s, size_t n, tide__kv_fn fn, void *u);
+/* The reader for a body by its Content-Type (one saying xml; csv or
+ * tab-separated values), or an XML declaration where the type says neither;
+ * NULL for any other body. Its field name for counts and findings. */
+typedef void (*tide__kv_reader)(const char *s, size_t n, tide__kv_fn fn, void *u);
+tide__kv_reader tide__kv_reader_for(struct tide_str ct, const char *s, size_t n);
+const char *tide__kv_field(tide__kv_reader r);
+
+/* freetext.c: whether s (len bytes, up to 15) is in a sorted list of lower-case
+ * words, compared case-insensitively */
+bool tide__word_listed(const char *const *list, size_t n, const char *s, size_t len);
 
 /* freetext.c: "key: value" and "key=value" pairs written in text, in order */
 void tide__text_pairs(const char *s, size_t n, tide__kv_fn fn, void *u);

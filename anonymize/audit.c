@@ -467,7 +467,6 @@ static void pv_json(struct tide_audit *au, const struct tide_anon_policy *p, cJS
 
 /* XML and CSV bodies (xmlcsv.c): each value judged by its name, as under a
  * key; the pre-pass gathers the personal ones. */
-typedef void (*tide__kv_fn_reader)(const char *s, size_t n, tide__kv_fn fn, void *u);
 
 struct kv_ctx {
     struct tide_audit *au;
@@ -527,13 +526,13 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
     bool validator, form;
     char field[80], q[512];
     struct tide_str ua = tide_record_header(r, "User-Agent");
-    struct tide_str mp = r->body.len ? tide__mp_boundary(tide_record_header(r, "Content-Type")) : tide_str_make(NULL, 0);
+    struct tide_str ct = r->body.len ? tide_record_header(r, "Content-Type") : tide_str_make(NULL, 0);
+    struct tide_str mp = r->body.len ? tide__mp_boundary(ct) : tide_str_make(NULL, 0);
     struct tide_str ce = r->body.len ? tide_record_header(r, "Content-Encoding") : tide_str_make(NULL, 0);
     struct tide_str body = r->body;
     int enc = ce.p ? tide__body_encoding(ce) : TIDE__CE_NONE;
-    struct tide_str ct = r->body.len ? tide_record_header(r, "Content-Type") : tide_str_make(NULL, 0);
-    tide__kv_fn_reader kv = NULL; /* an XML or CSV body: values by their names */
-    struct kv_ctx kc = {au, p, NULL, "xml body"};
+    tide__kv_reader kv = NULL; /* an XML or CSV body: values by their names */
+    struct kv_ctx kc = {au, p, NULL, NULL};
     au->cur_rec = au->records++;
     /* a compressed body is read as it decodes; one that cannot be read cannot pass */
     tide_buf_reset(&au->dec);
@@ -549,14 +548,10 @@ void tide_audit_record(struct tide_audit *au, const struct tide_anon_policy *p,
     form = body.len && !mp.len && body.p[0] != '{' && body.p[0] != '[' &&
            ((ct.p && memmem(ct.p, ct.len, "x-www-form-urlencoded", 21)) ||
             (!ct.p && tide__looks_like_form(body.p, body.len)));
-    if (body.len && !mp.len && !form && body.p[0] != '{' && body.p[0] != '[') {
-        if ((ct.p && memmem(ct.p, ct.len, "xml", 3)) || (body.len > 5 && memcmp(body.p, "<?xml", 5) == 0)) {
-            kv = tide__xml_values;
-        } else if (ct.p && (memmem(ct.p, ct.len, "csv", 3) || memmem(ct.p, ct.len, "tab-separated", 13))) {
-            kv = tide__csv_values;
-            kc.field = "csv body";
-        }
+    if (body.len && !mp.len && !form && body.p[0] != '{' && body.p[0] != '[' &&
+        (kv = tide__kv_reader_for(ct, body.p, body.len))) {
         kc.s = body.p;
+        kc.field = tide__kv_field(kv);
     }
     au->npv = 0;
     tide_buf_reset(&au->pv);

@@ -152,7 +152,7 @@ static int cmp_word(const void *k, const void *e)
     return s[w->len] ? -1 : 0;
 }
 
-static bool in_list(const char *const *list, size_t n, const char *s, size_t len)
+bool tide__word_listed(const char *const *list, size_t n, const char *s, size_t len)
 {
     struct tide_str w = tide_str_make(s, len);
     if (len == 0 || len > 15)
@@ -187,7 +187,7 @@ bool tide__given_name(const char *s, size_t n)
         return false;
     if (memchr(s, 0xc3, n))
         n = unaccent(s, n, folded), s = folded;
-    return in_list(GIVEN, sizeof(GIVEN) / sizeof(GIVEN[0]), s, n);
+    return tide__word_listed(GIVEN, sizeof(GIVEN) / sizeof(GIVEN[0]), s, n);
 }
 
 static bool upper(char c)
@@ -242,7 +242,7 @@ static size_t cap_word(const char *s, size_t n, size_t i)
 static size_t surname(const char *s, size_t n, size_t i)
 {
     size_t k = cap_word(s, n, i);
-    if (k && in_list(NOT_SURNAME, sizeof(NOT_SURNAME) / sizeof(NOT_SURNAME[0]), s + i, k))
+    if (k && tide__word_listed(NOT_SURNAME, sizeof(NOT_SURNAME) / sizeof(NOT_SURNAME[0]), s + i, k))
         return 0;
     return k;
 }
@@ -325,14 +325,14 @@ size_t tide__detect_names(const char *s, size_t n, struct tide_pii_hit *hits, si
             continue;
         }
         if (title_before(s, i) || cue_before(s, i)) {
-            if (!in_list(NOT_SURNAME, sizeof(NOT_SURNAME) / sizeof(NOT_SURNAME[0]), s + i, w))
+            if (!tide__word_listed(NOT_SURNAME, sizeof(NOT_SURNAME) / sizeof(NOT_SURNAME[0]), s + i, w))
                 len = name_run(s, n, i, w, 1);
         } else if (tide__given_name(s + i, w)) {
             len = name_run(s, n, i, w, 2);
             if (len == w)
                 len = 0; /* a given name alone */
         } else if (i + w + 1 < n && (s[i + w] == ',' || s[i + w] == '_') &&
-                   !in_list(NOT_SURNAME, sizeof(NOT_SURNAME) / sizeof(NOT_SURNAME[0]), s + i, w)) {
+                   !tide__word_listed(NOT_SURNAME, sizeof(NOT_SURNAME) / sizeof(NOT_SURNAME[0]), s + i, w)) {
             size_t at = i + w + 1 + (s[i + w] == ',' && s[i + w + 1] == ' '), g;
             if ((s[i + w] == '_' || at == i + w + 2) && (g = cap_word(s, n, at)) > 0 && tide__given_name(s + at, g))
                 len = at + g - i; /* Doe, Jane; Doe_Jane_Essay.docx */
@@ -403,7 +403,7 @@ static const char *const UNIT[] = {"apartment", "apt", "ste", "suite", "unit"};
 
 static bool is_street(const char *s, size_t n)
 {
-    return in_list(STREET, sizeof(STREET) / sizeof(STREET[0]), s, n);
+    return tide__word_listed(STREET, sizeof(STREET) / sizeof(STREET[0]), s, n);
 }
 
 static size_t digits_at(const char *s, size_t n, size_t i)
@@ -435,7 +435,7 @@ static size_t address_tail(const char *s, size_t n, size_t end)
     k = j + (j < n && s[j] == ',');
     if (k < n && s[k] == ' ') {
         size_t u = cap_word(s, n, k + 1), v;
-        if (u && in_list(UNIT, sizeof(UNIT) / sizeof(UNIT[0]), s + k + 1, u)) {
+        if (u && tide__word_listed(UNIT, sizeof(UNIT) / sizeof(UNIT[0]), s + k + 1, u)) {
             v = k + 1 + u + (k + 1 + u < n && s[k + 1 + u] == '.');
             if (v < n && s[v] == ' ') {
                 size_t a = v + 1;

@@ -190,3 +190,17 @@ void tide__csv_values(const char *s, size_t n, tide__kv_fn fn, void *u)
         }
     }
 }
+
+tide__kv_reader tide__kv_reader_for(struct tide_str ct, const char *s, size_t n)
+{
+    if ((ct.p && memmem(ct.p, ct.len, "xml", 3)) || (n > 5 && memcmp(s, "<?xml", 5) == 0))
+        return tide__xml_values;
+    if (ct.p && (memmem(ct.p, ct.len, "csv", 3) || memmem(ct.p, ct.len, "tab-separated", 13)))
+        return tide__csv_values;
+    return NULL;
+}
+
+const char *tide__kv_field(tide__kv_reader r)
+{
+    return r == tide__xml_values ? "xml body" : "csv body";
+}
