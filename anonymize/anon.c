@@ -500,6 +500,7 @@ struct kv_out {
     struct tide_buf *o;
     size_t at;
     const char *field;
+    bool text; /* pairs written in text, not an XML or CSV body's fields */
 };
 static void kv_value(void *u, const char *k, size_t kl, size_t vs, size_t vl);
 
@@ -565,7 +566,7 @@ static void text_scan_j(struct tide_anon *a, const char *s, size_t n, struct tid
     tide_buf_init(&kv, 0);
     if (pairs_text(field) && n && (memchr(s, ':', n) || memchr(s, '=', n))) {
         /* pairs written in the text first ("lastName: \"Smith\"", "password: ...") */
-        struct kv_out ko = {a, s, &kv, 0, field};
+        struct kv_out ko = {a, s, &kv, 0, field, true};
         tide__text_pairs(s, n, kv_value, &ko);
         if (ko.at) {
             tide_buf_append(&kv, s + ko.at, n - ko.at);
@@ -1444,7 +1445,16 @@ static void kv_value(void *u, const char *k, size_t kl, size_t vs, size_t vl)
     if (vs < c->at)
         return; /* inside a value already replaced */
     tide_buf_append(c->o, c->s + c->at, vs - c->at);
-    apply(c->a, act, c->s + vs, vl, c->o, c->field);
+    if (c->text && act == ACT_PSEUDONYMIZE && shape_of(c->s + vs, vl) == SH_CLASSES) {
+        /* in text, a mixed value ("9254 N. Elm Rd") becomes a p_ word: its
+         * shape-kept pseudonym is made-up words ("1136 W. Mrs Xyz") that the
+         * detectors then read as a title and a name, or an address */
+        struct tide_str r = pseudo(c->a, SH_NAME, c->s + vs, vl);
+        tide_buf_append(c->o, r.p, r.len);
+        count(c->a, c->field, "pseudonymized");
+    } else {
+        apply(c->a, act, c->s + vs, vl, c->o, c->field);
+    }
     c->at = vs + vl;
 }
 
@@ -2063,7 +2073,7 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
     if (mp.len && body.len <= a->p->max_body)
         multipart(a, body.p, body.len, mp, NULL, true);
     if (kv && body.len <= a->p->max_body) {
-        struct kv_out ko = {a, body.p, NULL, 0, NULL};
+        struct kv_out ko = {a, body.p, NULL, 0, NULL, false};
         kv(body.p, body.len, kv_value, &ko);
     }
     if (json_body && body.len <= a->p->max_body) {
@@ -2147,7 +2157,7 @@ int tide_anon_record(struct tide_anon *a, const struct tide_record *in, struct t
                 } else if (kv) {
                     /* values by their names first, then the whole as text */
                     struct tide_buf k;
-                    struct kv_out ko = {a, body.p, &k, 0, tide__kv_field(kv)};
+                    struct kv_out ko = {a, body.p, &k, 0, tide__kv_field(kv), false};
                     tide_buf_init(&k, 0);
                     kv(body.p, body.len, kv_value, &ko);
                     tide_buf_append(&k, body.p + ko.at, body.len - ko.at);
