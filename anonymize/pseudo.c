@@ -340,6 +340,19 @@ static void make(struct tide__pseudo *ps, int sh, struct tide_str v)
             }
 #undef DIG
         }
+        if (sh == SH_CLASSES) {
+            /* made-up capitalized words can read as a title and a name or as
+             * a street ("9254 N. Elm Rd" to "1136 W. Mrs Kd", or "... Ln"):
+             * then written in lower case, which neither rule reads */
+            struct tide_pii_hit hh[8];
+            size_t nh = tide__detect_text(b->p, b->len, hh, 8), k;
+            for (k = 0; k < nh; k++)
+                if (hh[k].kind == TIDE_PII_PERSON_NAME || hh[k].kind == TIDE_PII_STREET_ADDRESS) {
+                    for (i = 0; i < b->len; i++)
+                        b->p[i] = (char)tolower((unsigned char)b->p[i]);
+                    break;
+                }
+        }
         if (sh == SH_SSN) {
             for (i = 0; i < b->len; i++)
                 if (b->p[i] >= '0' && b->p[i] <= '9') {
